@@ -1,0 +1,305 @@
+"""Read ROOT files through a schema into padded, masked arrays.
+
+>>> from hepattn.data import PadSpec, read_events
+>>> ev = read_events("ttbar.root", "hepattn-ttbar",
+...                  {"jets": PadSpec(("log_pt", "eta", "phi", "log_e", "btag"), 16)})
+>>> ev["jets"].values.shape, ev["jets"].mask.shape      # (B, 16, 5), (B, 16)
+
+:func:`iterate_events` streams the same result chunk by chunk (``step_size`` entries or bytes
+per chunk, as ``uproot.iterate``), so files larger than memory can be processed; the chunks
+concatenated equal :func:`read_events`.
+
+Validation, each with a :class:`~hepattn.errors.DataError` naming file and branch: every
+branch of a collection must be jagged with the same number of objects per event (and agree
+with the counter branch if the schema has one); event fields must hold one value per entry.
+
+Non-finite values (NaN, ±inf) in the branches read: ``nonfinite="error"`` (default) raises,
+naming the file, branch, count and first entry; ``nonfinite="drop"`` removes the objects that
+hold them (events whose event-level field is non-finite are still an error) and logs the count
+once per read. Events with zero objects are kept, with an all-False mask.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepattn.data.features import compute_feature, to_vector
+from hepattn.data.padding import JaggedLayout, PaddedCollection, TruncationStats
+from hepattn.data.root import Chunk, Paths, iterate_branches
+from hepattn.data.schema import Collection, Schema, get_schema
+from hepattn.errors import DataError, SchemaError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Events", "PadSpec", "iterate_events", "read_events"]
+
+
+@dataclass(frozen=True)
+class PadSpec:
+    """What to pad from one collection: feature names, slot count, labels (default all)."""
+
+    features: tuple[str, ...]
+    max_objects: int
+    labels: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(self.features))
+        if self.labels is not None:
+            object.__setattr__(self, "labels", tuple(self.labels))
+        if int(self.max_objects) < 1:
+            raise SchemaError(f"max_objects must be ≥ 1, got {self.max_objects}")
+
+
+@dataclass
+class Events:
+    """Padded collections and event-level fields of B events.
+
+    Attributes:
+        collections: name -> :class:`PaddedCollection`.
+        event: name -> ``[B]`` array of each event-level field of the schema.
+        entry: ``int64[B]`` entry number of each event in its file.
+        file_index: ``int64[B]`` index into ``files``.
+        files: the files read, in order.
+    """
+
+    collections: dict[str, PaddedCollection]
+    event: dict[str, np.ndarray]
+    entry: np.ndarray
+    file_index: np.ndarray
+    files: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.entry)
+
+    def __getitem__(self, name: str) -> PaddedCollection:
+        return self.collections[name]
+
+    def select(self, sel) -> Events:
+        """The events ``sel`` (index array, slice or boolean mask)."""
+        return Events(
+            collections={k: c[sel] for k, c in self.collections.items()},
+            event={k: v[sel] for k, v in self.event.items()},
+            entry=self.entry[sel],
+            file_index=self.file_index[sel],
+            files=self.files,
+        )
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[Events]) -> Events:
+        files = list(dict.fromkeys(f for p in parts for f in p.files))
+        remap = [np.array([files.index(f) for f in p.files], dtype=np.int64) for p in parts]
+        return cls(
+            collections={
+                k: PaddedCollection.concatenate([p.collections[k] for p in parts])
+                for k in parts[0].collections
+            },
+            event={k: np.concatenate([p.event[k] for p in parts]) for k in parts[0].event},
+            entry=np.concatenate([p.entry for p in parts]),
+            file_index=np.concatenate([r[p.file_index] for r, p in zip(remap, parts)]),
+            files=files,
+        )
+
+
+def _where(chunk: Chunk, branch: str) -> str:
+    return f"{chunk.path}: branch {branch!r}"
+
+
+def _first_bad_entry(chunk: Chunk, bad_per_event: np.ndarray) -> int:
+    return chunk.start + int(np.flatnonzero(bad_per_event)[0])
+
+
+def _check_jagged(chunk: Chunk, name: str, coll: Collection, raw: dict[str, ak.Array]) -> None:
+    """All branches of a collection are jagged with equal counts (and match the counter)."""
+    counts: dict[str, np.ndarray] = {}
+    for role, branch in coll.all_branches().items():
+        arr = raw[role]
+        if arr.ndim < 2:
+            raise DataError(
+                f"{_where(chunk, branch)} holds one value per entry, but collection {name!r} "
+                "needs a variable-length list per entry"
+            )
+        counts[branch] = np.asarray(ak.num(arr, axis=1))
+    if coll.counter:
+        counts[coll.counter] = np.asarray(chunk.arrays[coll.counter]).astype(np.int64)
+    ref_branch, ref = next(iter(counts.items()))
+    for branch, c in counts.items():
+        if not np.array_equal(c, ref):
+            bad = c != ref
+            entry = _first_bad_entry(chunk, bad)
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{chunk.path}: branches {ref_branch!r} and {branch!r} of collection {name!r} "
+                f"disagree on the number of objects in {int(bad.sum())} entries "
+                f"(first: entry {entry}, {ref[i]} vs {c[i]})"
+            )
+
+
+def _finite_flat(arr: ak.Array) -> np.ndarray | None:
+    """Per-object "all finite" flags of a jagged numeric array, or None if not floating."""
+    flat = ak.flatten(arr, axis=None)
+    content = np.asarray(flat)
+    if not np.issubdtype(content.dtype, np.floating):
+        return None
+    fin = np.isfinite(content)
+    if arr.ndim > 2:  # e.g. TLorentzVector components: flatten one more level per object
+        per_obj = ak.unflatten(fin, ak.flatten(ak.num(arr, axis=2), axis=None))
+        fin = np.asarray(ak.all(per_obj, axis=1))
+    return fin
+
+
+def _prepare_collection(
+    chunk: Chunk, name: str, coll: Collection, nonfinite: str, dropped: dict[str, int]
+) -> dict[str, ak.Array]:
+    raw = {role: chunk.arrays[branch] for role, branch in coll.all_branches().items()}
+    _check_jagged(chunk, name, coll, raw)
+    if coll.kinematics == "tlorentzvector":
+        p4 = raw["p4"]
+        raw["p4"] = ak.zip(
+            {"fX": p4["fP", "fX"], "fY": p4["fP", "fY"], "fZ": p4["fP", "fZ"], "fE": p4["fE"]}
+        )
+    good = None
+    for role, branch in coll.all_branches().items():
+        arr = raw[role]
+        fields = [arr[f] for f in arr.fields] if arr.fields else [arr]
+        for part in fields:
+            fin = _finite_flat(part)
+            if fin is None or fin.all():
+                continue
+            if nonfinite == "error":
+                per_event = ak.any(ak.unflatten(~fin, ak.num(part, axis=1)), axis=1)
+                raise DataError(
+                    f"{_where(chunk, branch)} has {int((~fin).sum())} non-finite values "
+                    f"(NaN/inf), first in entry {_first_bad_entry(chunk, np.asarray(per_event))}; "
+                    "fix the input or read with nonfinite='drop' to drop those objects"
+                )
+            good = fin if good is None else good & fin
+            dropped[branch] = dropped.get(branch, 0) + int((~fin).sum())
+    if good is not None:
+        keep = ak.unflatten(good, ak.num(raw[next(iter(raw))], axis=1))
+        raw = {role: arr[keep] for role, arr in raw.items()}
+    if coll.kinematics == "tlorentzvector":
+        p4 = raw["p4"]
+        raw["p4"] = ak.zip({"fP": ak.zip({"fX": p4.fX, "fY": p4.fY, "fZ": p4.fZ}), "fE": p4.fE})
+    return raw
+
+
+def _pad_collection(
+    raw: dict[str, ak.Array], coll: Collection, spec: PadSpec, stats: TruncationStats
+) -> PaddedCollection:
+    kin = {role: raw[role] for role in coll.branches}
+    objs = to_vector(kin, coll.kinematics)
+    extra = {k: raw[k] for k in (*coll.fields, *coll.labels)}
+    layout = JaggedLayout(objs.pt, spec.max_objects)
+    stats.add(layout.counts, spec.max_objects)
+    values = np.stack(
+        [layout.pad(compute_feature(f, objs, extra)) for f in spec.features], axis=-1
+    ) if spec.features else np.zeros((layout.n_events, spec.max_objects, 0), np.float32)
+    p4 = np.stack([layout.pad(c) for c in (objs.px, objs.py, objs.pz, objs.E)], axis=-1)
+    labels = spec.labels if spec.labels is not None else tuple(coll.labels)
+    for lab in labels:
+        if lab not in coll.labels:
+            raise SchemaError(f"collection has no label {lab!r}; it has {sorted(coll.labels)}")
+    return PaddedCollection(
+        values=values,
+        mask=layout.mask,
+        p4=p4,
+        index=layout.index(),
+        features=spec.features,
+        labels={lab: layout.pad(raw[lab], fill=-1, dtype=np.int64) for lab in labels},
+        counts=layout.counts,
+    )
+
+
+def _event_fields(chunk: Chunk, schema: Schema) -> dict[str, np.ndarray]:
+    out = {}
+    for name, branch in schema.event.items():
+        arr = chunk.arrays[branch]
+        if arr.ndim != 1:
+            raise DataError(
+                f"{_where(chunk, branch)} holds a list per entry, but event field {name!r} of "
+                f"schema {schema.name!r} needs one value per entry"
+            )
+        values = np.asarray(arr)
+        if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+            bad = ~np.isfinite(values)
+            raise DataError(
+                f"{_where(chunk, branch)} has {int(bad.sum())} non-finite values, first in entry "
+                f"{_first_bad_entry(chunk, bad)}"
+            )
+        out[name] = values
+    return out
+
+
+def _log_summary(stats: dict[str, TruncationStats], specs, dropped: dict[str, int]) -> None:
+    for name, s in stats.items():
+        if s.truncated_events:
+            log.info(
+                "%s: %d of %d events have more than %d objects (up to %d); "
+                "%d lowest-pT objects dropped",
+                name, s.truncated_events, s.events, specs[name].max_objects, s.largest,
+                s.dropped_objects,
+            )
+    for branch, n in dropped.items():
+        log.warning("branch %r: %d objects with non-finite values dropped", branch, n)
+
+
+def iterate_events(
+    paths: Paths,
+    schema: str | Schema | Mapping[str, Any],
+    collections: Mapping[str, PadSpec],
+    *,
+    tree: str | None = None,
+    step_size: int | str = "100 MB",
+    entry_start: int = 0,
+    entry_stop: int | None = None,
+    nonfinite: str = "error",
+) -> Iterator[Events]:
+    """Yield padded :class:`Events` chunk by chunk from one file, many files or a glob."""
+    schema = get_schema(schema)
+    if nonfinite not in ("error", "drop"):
+        raise ValueError(f"nonfinite must be 'error' or 'drop', got {nonfinite!r}")
+    colls = {name: schema.collection(name) for name in collections}
+    branches = schema.branches(colls)
+    stats = {name: TruncationStats() for name in colls}
+    dropped: dict[str, int] = {}
+    files: list[Path] = []
+    for chunk in iterate_branches(
+        paths, schema, branches, tree, step_size, entry_start, entry_stop
+    ):
+        if not files or files[-1] != chunk.path:
+            files.append(chunk.path)
+        padded = {
+            name: _pad_collection(
+                _prepare_collection(chunk, name, coll, nonfinite, dropped),
+                coll,
+                collections[name],
+                stats[name],
+            )
+            for name, coll in colls.items()
+        }
+        n = chunk.stop - chunk.start
+        yield Events(
+            collections=padded,
+            event=_event_fields(chunk, schema),
+            entry=np.arange(chunk.start, chunk.stop, dtype=np.int64),
+            file_index=np.zeros(n, dtype=np.int64),
+            files=[str(chunk.path)],
+        )
+    _log_summary(stats, collections, dropped)
+
+
+def read_events(
+    paths: Paths,
+    schema: str | Schema | Mapping[str, Any],
+    collections: Mapping[str, PadSpec],
+    **kwargs,
+) -> Events:
+    """All events of :func:`iterate_events` at once (same arguments)."""
+    return Events.concatenate(list(iterate_events(paths, schema, collections, **kwargs)))

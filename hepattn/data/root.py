@@ -1,0 +1,184 @@
+"""ROOT file access: paths and globs, opening, finding trees and branches, chunked reads.
+
+This module only does I/O and turns every failure of uproot into a :class:`DataError` that
+names the file, the tree or the branch at fault. Interpretation of the branches (kinematics,
+padding) is elsewhere.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import uproot
+
+from hepattn.data.schema import Schema, close_matches
+from hepattn.errors import DataError, InputNotFoundError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Chunk", "iterate_branches", "open_file", "open_tree", "resolve_paths", "tree_names"]
+
+PathLike = str | os.PathLike
+Paths = PathLike | Sequence[PathLike]
+
+
+def resolve_paths(paths: Paths) -> list[Path]:
+    """Expand one path, a list of paths or glob patterns into existing files (sorted per glob)."""
+    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    if not items:
+        raise InputNotFoundError("no input files given")
+    out: list[Path] = []
+    for item in items:
+        text = os.fspath(item)
+        if glob.has_magic(text):
+            hits = sorted(glob.glob(text))
+            if not hits:
+                raise InputNotFoundError(f"{text}: the pattern matches no file")
+            out += [Path(h) for h in hits]
+        else:
+            p = Path(text)
+            if not p.exists():
+                raise InputNotFoundError(f"{text}: no such file")
+            if p.is_dir():
+                raise DataError(f"{text}: is a directory, not a ROOT file (use a glob like dir/*.root)")
+            out.append(p)
+    return out
+
+
+def open_file(path: Path):
+    """Open a ROOT file, turning uproot's failures into a :class:`DataError` naming it."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as err:
+        raise DataError(f"{path}: cannot be read ({err.strerror})") from None
+    if magic != b"root":
+        what = "is empty (0 bytes)" if not magic else f"starts with {magic!r}, not b'root'"
+        raise DataError(f"{path}: not a ROOT file: it {what}")
+    try:
+        return uproot.open(path)
+    except FileNotFoundError:
+        raise InputNotFoundError(f"{path}: no such file") from None
+    except Exception as err:  # uproot raises ValueError, OSError, struct.error, …
+        raise DataError(f"{path}: cannot be opened as a ROOT file ({err})") from None
+
+
+def tree_names(file) -> list[str]:
+    """Names of the TTrees in an open file, without cycle numbers."""
+    try:
+        classes = file.classnames(recursive=True)
+    except Exception as err:
+        raise DataError(f"{file.file_path}: the ROOT directory is unreadable ({err})") from None
+    return sorted({k.split(";")[0] for k, c in classes.items() if c in ("TTree", "TNtuple")})
+
+
+def open_tree(path: Path, tree: str | None, schema: Schema | None = None):
+    """Open ``path`` and return its TTree ``tree`` (or the schema's, or the only one)."""
+    file = open_file(path)
+    names = tree_names(file)
+    want = tree or (schema.tree if schema else None)
+    if want is None:
+        if len(names) != 1:
+            raise DataError(
+                f"{path}: say which tree to read; the file has "
+                + (f"trees {names}" if names else "no TTree")
+            )
+        want = names[0]
+    if want not in names:
+        raise DataError(
+            f"{path}: tree {want!r} not found; "
+            + (f"the file has trees {names}" if names else "the file has no TTree at all")
+        )
+    try:
+        return file[want]
+    except Exception as err:
+        raise DataError(f"{path}: tree {want!r} cannot be read ({err})") from None
+
+
+def check_branches(tree, schema: Schema, branches: Sequence[str]) -> None:
+    """Raise a :class:`DataError` naming the schema, branch and close matches if one is missing."""
+    have = set(tree.keys(recursive=True))
+    for name in branches:
+        if name not in have:
+            hint = close_matches(name, have)
+            raise DataError(
+                f"{tree.file.file_path}: tree {tree.name!r} has no branch {name!r} "
+                f"(schema {schema.name!r} reads it)"
+                + (f"; close matches: {hint}" if hint else "")
+                + f"; the tree has {len(have)} branches, see `hepattn inspect`"
+            )
+
+
+@dataclass
+class Chunk:
+    """One chunk of raw branches from one file: entries [start, stop) of ``path``."""
+
+    path: Path
+    start: int
+    stop: int
+    arrays: ak.Array  # record array: one field per branch name
+
+
+def iterate_branches(
+    paths: Paths,
+    schema: Schema,
+    branches: Sequence[str],
+    tree: str | None = None,
+    step_size: int | str = "100 MB",
+    entry_start: int = 0,
+    entry_stop: int | None = None,
+) -> Iterator[Chunk]:
+    """Yield :class:`Chunk` s of ``branches`` from every file, in file then entry order.
+
+    ``step_size`` is a number of entries or a memory size ("100 MB"), as in ``uproot.iterate``;
+    chunks never cross files. ``entry_start`` / ``entry_stop`` select a range of entries
+    counted over all files, as if they were one chain. Files with zero entries are skipped
+    with a warning; if nothing is left to read a :class:`DataError` is raised.
+    """
+    files = resolve_paths(paths)
+    total = 0  # entries yielded
+    offset = 0  # global index of the current file's first entry
+    for path in files:
+        if entry_stop is not None and offset >= entry_stop:
+            break
+        t = open_tree(path, tree, schema)
+        check_branches(t, schema, branches)
+        n = t.num_entries
+        if n == 0:
+            log.warning("%s: tree %r has zero entries; skipped", path, t.name)
+            continue
+        start = max(0, entry_start - offset)
+        stop = n if entry_stop is None else min(n, entry_stop - offset)
+        offset += n
+        if start >= stop:
+            continue
+        last = start
+        try:
+            for arrays, report in t.iterate(
+                list(branches),
+                step_size=step_size,
+                entry_start=start,
+                entry_stop=stop,
+                library="ak",
+                report=True,
+            ):
+                yield Chunk(path, report.tree_entry_start, report.tree_entry_stop, arrays)
+                total += report.tree_entry_stop - report.tree_entry_start
+                last = report.tree_entry_stop
+        except Exception as err:  # decompression / deserialization failures of damaged files
+            raise DataError(
+                f"{path}: tree {t.name!r} is damaged or truncated, reading failed after entry "
+                f"{last} ({type(err).__name__}: {err})"
+            ) from None
+    if total == 0:
+        raise DataError(
+            "no entries to read: "
+            + ", ".join(str(p) for p in files)
+            + (" is empty" if len(files) == 1 else " are empty")
+        )

@@ -1,0 +1,41 @@
+"""Neural-network building blocks: masked (P-)MHA, the set encoder and set pooling.
+
+Each top-level module takes its own frozen dataclass config, buildable from a dict
+(``EncoderConfig.from_dict(yaml.safe_load(text))``).
+"""
+
+from hepattn.nn.attention import (
+    InteractionConfig,
+    MaskedBatchNorm,
+    MultiheadAttention,
+    PairEmbedding,
+    attention_bias,
+)
+from hepattn.nn.config import Config, ConfigError
+from hepattn.nn.encoder import MLP, Encoder, EncoderBlock, EncoderConfig
+from hepattn.nn.pooling import (
+    ClassAttentionBlock,
+    ClassAttentionConfig,
+    ClassAttentionPooling,
+    MaskedMeanPooling,
+    masked_mean,
+)
+
+__all__ = [
+    "MLP",
+    "ClassAttentionBlock",
+    "ClassAttentionConfig",
+    "ClassAttentionPooling",
+    "Config",
+    "ConfigError",
+    "Encoder",
+    "EncoderBlock",
+    "EncoderConfig",
+    "InteractionConfig",
+    "MaskedBatchNorm",
+    "MaskedMeanPooling",
+    "MultiheadAttention",
+    "PairEmbedding",
+    "attention_bias",
+    "masked_mean",
+]

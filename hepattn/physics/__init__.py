@@ -1,0 +1,34 @@
+"""Pure tensor physics functions: kinematics and pairwise features of 4-momenta.
+
+Everything here works on padded tensors ``(..., N, 4)`` of ``(px, py, pz, E)`` in GeV, has its
+formula in its docstring, and guards every logarithm and square root so that padded and
+zero-pT objects give finite values and gradients.
+"""
+
+from hepattn.physics.kinematics import EPS, mass2, phi, pt, pt2, rapidity, wrap_phi
+from hepattn.physics.pairwise import (
+    PAIR_FEATURES,
+    delta,
+    ln_delta,
+    ln_kt,
+    ln_m2,
+    ln_z,
+    pair_features,
+)
+
+__all__ = [
+    "EPS",
+    "PAIR_FEATURES",
+    "delta",
+    "ln_delta",
+    "ln_kt",
+    "ln_m2",
+    "ln_z",
+    "mass2",
+    "pair_features",
+    "phi",
+    "pt",
+    "pt2",
+    "rapidity",
+    "wrap_phi",
+]

@@ -1,0 +1,149 @@
+"""Pairwise physics features of particle pairs (a, b), the inputs of the P-MHA interaction.
+
+Particle Transformer (arXiv:2202.03772) biases its attention logits with an embedding of four
+symmetric features of every pair of particles, computed from their 4-momenta
+``p = (px, py, pz, E)`` in GeV:
+
+========  ===============================================================================
+ln Δ      Δ = sqrt((y_a − y_b)² + (φ_a − φ_b)²), the φ difference wrapped to (−π, π]
+ln k_T    k_T = min(pT_a, pT_b) · Δ
+ln z      z = min(pT_a, pT_b) / (pT_a + pT_b)
+ln m²     m² = (E_a + E_b)² − |p_a + p_b|²
+========  ===============================================================================
+
+Every logarithm's argument is clamped to ``≥ eps`` (1e-8), so coincident, zero-pT, massless
+and padded objects give finite values and finite gradients. The two-particle functions take
+4-momenta ``pa`` and ``pb`` of broadcastable shapes ``(..., 4)`` and return ``(...)``;
+:func:`pair_features` builds the full ``(B, N, N, K)`` matrix of a padded batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from hepattn.physics.kinematics import EPS, phi, pt, rapidity, wrap_phi
+
+#: Names accepted by :func:`pair_features`, in ParT's order.
+PAIR_FEATURES: tuple[str, ...] = ("ln_delta", "ln_kt", "ln_z", "ln_m2")
+
+
+def _delta2(ya: Tensor, phia: Tensor, yb: Tensor, phib: Tensor) -> Tensor:
+    """``Δ² = (y_a − y_b)² + wrap(φ_a − φ_b)²``."""
+    return (ya - yb).square() + wrap_phi(phia - phib).square()
+
+
+def _kin(p4: Tensor, eps: float) -> dict[str, Tensor]:
+    """Per-object quantities every pair feature is built from (each of shape ``p4[..., 0]``)."""
+    return {"p4": p4, "pt": pt(p4, eps), "y": rapidity(p4, eps), "phi": phi(p4, eps)}
+
+
+def _ln_delta(a: dict[str, Tensor], b: dict[str, Tensor], eps: float) -> Tensor:
+    # ln Δ = ½ ln max(Δ², eps²): no square root, so no infinite gradient at Δ = 0.
+    return 0.5 * _delta2(a["y"], a["phi"], b["y"], b["phi"]).clamp(min=eps * eps).log()
+
+
+def _ln_kt(a: dict[str, Tensor], b: dict[str, Tensor], eps: float) -> Tensor:
+    d = _delta2(a["y"], a["phi"], b["y"], b["phi"]).clamp(min=eps * eps).sqrt()
+    return (torch.minimum(a["pt"], b["pt"]) * d).clamp(min=eps).log()
+
+
+def _ln_z(a: dict[str, Tensor], b: dict[str, Tensor], eps: float) -> Tensor:
+    z = torch.minimum(a["pt"], b["pt"]) / (a["pt"] + b["pt"]).clamp(min=eps)
+    return z.clamp(min=eps).log()
+
+
+def _ln_m2(a: dict[str, Tensor], b: dict[str, Tensor], eps: float) -> Tensor:
+    s = a["p4"] + b["p4"]  # (..., 4) summed 4-momentum
+    m2 = s[..., 3].square() - s[..., :3].square().sum(-1)
+    return m2.clamp(min=eps).log()
+
+
+_FEATURES: dict[str, Callable[[dict[str, Tensor], dict[str, Tensor], float], Tensor]] = {
+    "ln_delta": _ln_delta,
+    "ln_kt": _ln_kt,
+    "ln_z": _ln_z,
+    "ln_m2": _ln_m2,
+}
+
+
+def delta(pa: Tensor, pb: Tensor, eps: float = EPS) -> Tensor:
+    """Angular distance ``Δ = sqrt(max((y_a − y_b)² + Δφ², eps²))``, Δφ wrapped to (−π, π].
+
+    Args:
+        pa, pb: 4-momenta ``(px, py, pz, E)``, broadcastable shapes ``(..., 4)``.
+
+    Returns:
+        ``(...)``. The clamp (Δ ≥ eps) keeps the gradient finite for coincident objects.
+    """
+    ya, yb = rapidity(pa, eps), rapidity(pb, eps)
+    return _delta2(ya, phi(pa, eps), yb, phi(pb, eps)).clamp(min=eps * eps).sqrt()
+
+
+def ln_delta(pa: Tensor, pb: Tensor, eps: float = EPS) -> Tensor:
+    """``ln Δ = ln max(Δ, eps)`` with Δ as in :func:`delta`. Shapes ``(..., 4) → (...)``."""
+    return _ln_delta(_kin(pa, eps), _kin(pb, eps), eps)
+
+
+def ln_kt(pa: Tensor, pb: Tensor, eps: float = EPS) -> Tensor:
+    """``ln k_T = ln max(min(pT_a, pT_b) · Δ, eps)``. Shapes ``(..., 4) → (...)``."""
+    return _ln_kt(_kin(pa, eps), _kin(pb, eps), eps)
+
+
+def ln_z(pa: Tensor, pb: Tensor, eps: float = EPS) -> Tensor:
+    """``ln z = ln max(min(pT_a, pT_b) / max(pT_a + pT_b, eps), eps)``.
+
+    Shapes ``(..., 4) → (...)``. ``z ≤ ½``, with ``z = ½`` for equal pT.
+    """
+    return _ln_z(_kin(pa, eps), _kin(pb, eps), eps)
+
+
+def ln_m2(pa: Tensor, pb: Tensor, eps: float = EPS) -> Tensor:
+    """``ln m² = ln max((E_a + E_b)² − |p_a + p_b|², eps)``. Shapes ``(..., 4) → (...)``."""
+    return _ln_m2(_kin(pa, eps), _kin(pb, eps), eps)
+
+
+def pair_features(
+    p4: Tensor,
+    mask: Tensor | None = None,
+    features: Sequence[str] = PAIR_FEATURES,
+    eps: float = EPS,
+) -> Tensor:
+    """Matrix of pairwise features of every pair of objects in a padded batch.
+
+    ``out[..., a, b, k]`` is feature ``features[k]`` (see the module docstring) of objects
+    ``a`` and ``b``; the matrix is symmetric in ``(a, b)``. The diagonal holds each object
+    paired with itself (Δ = 0, so ``ln Δ = ln eps``).
+
+    Args:
+        p4: ``(..., N, 4)`` 4-momenta ``(px, py, pz, E)`` in GeV.
+        mask: ``(..., N)`` bool, True for real objects; None means all are real. The 4-momenta
+            of padded objects are never read, so they may hold any value, and they receive an
+            exactly zero gradient.
+        features: names from :data:`PAIR_FEATURES`, in the order wanted.
+        eps: lower clamp of every logarithm's argument.
+
+    Returns:
+        ``(..., N, N, K)`` with ``K = len(features)``; pairs involving a padded object are 0.
+    """
+    unknown = [name for name in features if name not in _FEATURES]
+    if unknown or not features:
+        raise ValueError(
+            f"unknown pair feature(s) {unknown} (or none requested); choose from {PAIR_FEATURES}"
+        )
+    if mask is not None:
+        # Replace padded 4-vectors by zeros before any arithmetic: garbage there can neither
+        # overflow nor send a NaN gradient back through the masked-out branches.
+        p4 = p4.masked_fill(~mask.unsqueeze(-1), 0.0)
+    kin = _kin(p4, eps)
+    # Object a runs along dim -2 of the pair matrix, object b along dim -1.
+    a = {k: v.unsqueeze(-1) for k, v in kin.items() if k != "p4"}  # (..., N, 1)
+    b = {k: v.unsqueeze(-2) for k, v in kin.items() if k != "p4"}  # (..., 1, N)
+    a["p4"], b["p4"] = p4.unsqueeze(-2), p4.unsqueeze(-3)  # (..., N, 1, 4), (..., 1, N, 4)
+    out = torch.stack([_FEATURES[name](a, b, eps) for name in features], dim=-1)  # (..., N, N, K)
+    if mask is not None:
+        pair_mask = mask.unsqueeze(-1) & mask.unsqueeze(-2)  # (..., N, N)
+        out = out.masked_fill(~pair_mask.unsqueeze(-1), 0.0)
+    return out
