@@ -138,7 +138,8 @@ class PairEmbedding(nn.Module):
         k = len(config.features)
         self.input_norm = MaskedBatchNorm(k)
         widths = [k] + [config.width] * config.layers
-        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths[:-1], widths[1:]))
+        pairs = zip(widths[:-1], widths[1:], strict=True)
+        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in pairs)
         self.norms = nn.ModuleList(MaskedBatchNorm(config.width) for _ in range(config.layers))
         self.out = nn.Linear(widths[-1], out_channels)
 
@@ -157,7 +158,7 @@ class PairEmbedding(nn.Module):
         z = u[:, ia, ib]  # (B, P, K)
         pair_mask = mask[:, ia] & mask[:, ib]  # (B, P)
         z = self.input_norm(z, pair_mask)
-        for linear, norm in zip(self.hidden, self.norms):
+        for linear, norm in zip(self.hidden, self.norms, strict=True):
             z = F.gelu(norm(linear(z), pair_mask))  # (B, P, width)
         z = self.out(z).masked_fill(~pair_mask.unsqueeze(-1), 0.0)  # (B, P, C)
         # Index of the unordered pair {a, b} in the triangle: hi (hi + 1) / 2 + lo.

@@ -99,7 +99,7 @@ class EncoderBlock(nn.Module):
         self.mlp = MLP(dim, round(mlp_ratio * dim), dropout)
 
     def forward(self, h: Tensor, attn_bias: Tensor | None = None) -> Tensor:
-        """``h: (B, N, d)``; ``attn_bias`` broadcastable to ``(B, H, N, N)``. Returns ``(B, N, d)``."""
+        """``h: (B, N, d)``, ``attn_bias`` broadcastable to ``(B, H, N, N)`` → ``(B, N, d)``."""
         h = h + self.dropout(self.attn(self.ln_1(h), attn_bias=attn_bias))
         return h + self.mlp(self.ln_2(h))
 
@@ -118,7 +118,7 @@ class Encoder(nn.Module):
         self.config = config
         widths = [config.input_dim, *config.embed_hidden, config.dim]
         layers: list[nn.Module] = []
-        for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+        for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
             if i > 0:
                 layers.append(nn.GELU())
             layers.append(nn.Linear(n_in, n_out))
@@ -176,7 +176,8 @@ class Encoder(nn.Module):
         """
         keep = mask.unsqueeze(-1)  # (B, N, 1)
         h = self.embed(x.masked_fill(~keep, 0.0)).masked_fill(~keep, 0.0)  # (B, N, d)
-        for block, bias in zip(self.blocks, self.attention_biases(p4, mask, h.dtype)):
+        biases = self.attention_biases(p4, mask, h.dtype)
+        for block, bias in zip(self.blocks, biases, strict=True):
             # Keep padded rows at 0 so they stay finite whatever the depth.
             h = block(h, bias).masked_fill(~keep, 0.0)
         return self.ln_f(h).masked_fill(~keep, 0.0)
