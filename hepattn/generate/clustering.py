@@ -39,6 +39,19 @@ class Jets:
     def __len__(self) -> int:
         return len(self.pt)
 
+    def scaled(self, factor: np.ndarray) -> Jets:
+        """The jets with four-momenta multiplied by ``factor`` ((n_jets,)), re-sorted by pT
+        descending: pT and mass scale, directions do not."""
+        pt = self.pt * factor
+        order = np.argsort(-pt, kind="stable")
+        return Jets(
+            pt=pt[order],
+            eta=self.eta[order],
+            phi=self.phi[order],
+            mass=(self.mass * factor)[order],
+            constituents=[self.constituents[i] for i in order],
+        )
+
     def select(self, mask: np.ndarray) -> Jets:
         """The jets where ``mask`` (bool, (n_jets,)) is true, in the same order."""
         idx = np.flatnonzero(mask)

@@ -32,6 +32,11 @@ Tower four-vector
     Massless, with (η, φ) drawn uniformly inside the cell (Delphes' ``SmearTowerCenter``), so
     that towers do not sit on a lattice; pT = E / cosh η.
 
+Jet energy scale (small-R jets only)
+    The card's ``JetEnergyScale``: jets' four-momenta are multiplied by
+    k(pT, η) = √((3.0 − 0.2 |η|)² / pT + 1), e.g. 1.11 at 40 GeV and 1.04 at 100 GeV, η = 0.
+    Large-R jets (the prong sample) are left uncalibrated, equal to the sum of their towers.
+
 b-tagging
     Truth flavour from hadrons: 5 if a B hadron with pT > 5 GeV lies within ΔR < 0.4 of the jet,
     else 4 for a C hadron, else 0. The tag is drawn with probability 0.70 (b), 0.15 (c) or
@@ -51,6 +56,7 @@ __all__ = [
     "ecal_fraction",
     "ecal_resolution",
     "hcal_resolution",
+    "jet_energy_scale",
     "lognormal_smear",
     "visible",
 ]
@@ -231,6 +237,12 @@ class Calorimeter:
         t_pt = t_e / np.cosh(t_eta)
         order = np.argsort(-t_pt, kind="stable")
         return Towers(pt=t_pt[order], eta=t_eta[order], phi=t_phi[order], e=t_e[order])
+
+
+def jet_energy_scale(pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """Delphes ATLAS jet energy scale factor k = √((3.0 − 0.2 |η|)² / pT + 1), pT in GeV."""
+    pt = np.asarray(pt, dtype=np.float64)
+    return np.sqrt((3.0 - 0.2 * np.abs(eta)) ** 2 / np.maximum(pt, 1e-9) + 1.0)
 
 
 def btag(flavour: np.ndarray, eta: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,186 @@
+"""Validation numbers and PNG plots of generated samples.
+
+tt̄: jet multiplicity, and the invariant masses of truth-matched jet pairs m_qq (the W
+candidate, peak near 80 GeV) and triplets m_bqq (the top candidate, near 173 GeV).
+Prongs: jet mass and tower count per class.
+
+Invariant mass of massive four-vectors given as (pT, η, φ, m):
+E = √(m² + pT² cosh² η), p = (pT cos φ, pT sin φ, pT sinh η), M² = (ΣE)² − |Σp|².
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from hepattn.errors import HepattnError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["invariant_mass", "plot_prongs", "plot_ttbar", "prong_summary", "ttbar_summary",
+           "truth_masses"]
+
+
+def invariant_mass(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Invariant mass (GeV) of the sum over the last axis of four-vectors (pT, η, φ, m)."""
+    pt, eta, phi, m = (np.asarray(x, dtype=np.float64) for x in (pt, eta, phi, m))
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    e = np.sqrt(m**2 + px**2 + py**2 + pz**2)
+    m2 = e.sum(-1) ** 2 - px.sum(-1) ** 2 - py.sum(-1) ** 2 - pz.sum(-1) ** 2
+    return np.sqrt(np.maximum(m2, 0.0))
+
+
+def truth_masses(arrays: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(m_qq, m_bqq) in GeV of the truth-matched W and top candidates of a tt̄ sample.
+
+    ``arrays``: awkward record array with the ``jet_*`` and ``parton_jet`` branches. A W
+    candidate needs both q1 and q2 matched, a top candidate also b; each top counts once.
+    """
+    offsets = np.asarray(ak.num(arrays["jet_pt"]), dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(offsets)[:-1]])
+    flat = {k: np.asarray(ak.flatten(arrays[f"jet_{k}"])) for k in ("pt", "eta", "phi", "mass")}
+    pj = np.asarray(ak.to_numpy(arrays["parton_jet"]), dtype=np.int64).reshape(-1, 6)
+    m_qq, m_bqq = [], []
+    for b, q1, q2 in ((0, 1, 2), (3, 4, 5)):
+        w_ok = (pj[:, q1] >= 0) & (pj[:, q2] >= 0)
+        t_ok = w_ok & (pj[:, b] >= 0)
+        for ok, cols, out in ((w_ok, (q1, q2), m_qq), (t_ok, (b, q1, q2), m_bqq)):
+            idx = start[ok, None] + pj[ok][:, list(cols)]
+            out.append(invariant_mass(*(flat[k][idx] for k in ("pt", "eta", "phi", "mass"))))
+    return np.concatenate(m_qq), np.concatenate(m_bqq)
+
+
+def _peak(values: np.ndarray, lo: float, hi: float, width: float) -> float:
+    """Centre of the most populated bin of ``width`` in [lo, hi] (nan if empty)."""
+    hist, edges = np.histogram(values, bins=np.arange(lo, hi + width, width))
+    return float(edges[np.argmax(hist)] + width / 2) if hist.sum() else float("nan")
+
+
+def ttbar_summary(path: str | os.PathLike) -> dict[str, float]:
+    """Validation numbers of a tt̄ file: matching fractions, multiplicities, mass peaks."""
+    arrays = uproot.open(path)["events"].arrays()
+    njet = np.asarray(arrays["njet"])
+    matched = np.asarray(ak.sum(arrays["parton_jet"] >= 0, axis=1))
+    m_qq, m_bqq = truth_masses(arrays)
+    ge6 = njet >= 6
+    return {
+        "events": len(njet),
+        "frac_all6_matched": float(np.mean(matched == 6)),
+        "frac_all6_matched_given_ge6_jets": float(np.mean(matched[ge6] == 6)) if ge6.any() else 0,
+        "mean_partons_matched": float(np.mean(matched)),
+        "frac_6_jets": float(np.mean(njet == 6)),
+        "frac_7_jets": float(np.mean(njet == 7)),
+        "frac_ge8_jets": float(np.mean(njet >= 8)),
+        "m_qq_peak": _peak(m_qq, 40, 130, 5),
+        "m_qq_median": float(np.median(m_qq)) if len(m_qq) else float("nan"),
+        "m_bqq_peak": _peak(m_bqq, 100, 260, 10),
+        "m_bqq_median": float(np.median(m_bqq)) if len(m_bqq) else float("nan"),
+    }
+
+
+def prong_summary(path: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """Per class: number of jets, fraction with all prongs contained, mean mass and towers."""
+    with uproot.open(path) as f:
+        classes = str(f["classes"]).split(",")
+        a = f["jets"].arrays(["label", "n_prongs", "n_contained", "jet_mass", "ntower"])
+    out = {}
+    for k, name in enumerate(classes):
+        sel = np.asarray(a["label"]) == k
+        if not sel.any():
+            continue
+        out[name] = {
+            "jets": int(sel.sum()),
+            "frac_all_contained": float(
+                np.mean(np.asarray(a["n_contained"])[sel] >= np.asarray(a["n_prongs"])[sel])
+            ),
+            "mean_mass": float(np.mean(np.asarray(a["jet_mass"])[sel])),
+            "mean_towers": float(np.mean(np.asarray(a["ntower"])[sel])),
+        }
+    return out
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise HepattnError("plots need matplotlib: pip install 'hepattn[plots]'") from err
+    return plt
+
+
+def plot_ttbar(path: str | os.PathLike, outdir: str | os.PathLike) -> list[Path]:
+    """Write ``ttbar_njet.png`` and ``ttbar_masses.png`` for a tt̄ file; return the paths."""
+    plt = _pyplot()
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    arrays = uproot.open(path)["events"].arrays()
+    njet = np.asarray(arrays["njet"])
+    m_qq, m_bqq = truth_masses(arrays)
+    written = []
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.hist(njet, bins=np.arange(-0.5, max(njet.max(initial=0), 12) + 1.5), histtype="step")
+    ax.set_xlabel("number of jets (pT > 25 GeV, |η| < 2.5)")
+    ax.set_ylabel("events")
+    ax.set_title(f"tt̄ all-hadronic, {len(njet)} events")
+    fig.tight_layout()
+    written.append(outdir / "ttbar_njet.png")
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, values, bins, label, ref in (
+        (axes[0], m_qq, np.arange(0, 202, 4), "m_qq (truth-matched W) [GeV]", 80.4),
+        (axes[1], m_bqq, np.arange(50, 352, 6), "m_bqq (truth-matched top) [GeV]", 172.5),
+    ):
+        ax.hist(values, bins=bins, histtype="step")
+        ax.axvline(ref, color="grey", ls="--", lw=1)
+        ax.set_xlabel(label)
+        ax.set_ylabel("candidates")
+    fig.tight_layout()
+    written.append(outdir / "ttbar_masses.png")
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+    log.info("wrote %s", ", ".join(str(p) for p in written))
+    return written
+
+
+def plot_prongs(path: str | os.PathLike, outdir: str | os.PathLike) -> list[Path]:
+    """Write ``prongs_mass.png`` and ``prongs_towers.png`` (per class); return the paths."""
+    plt = _pyplot()
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    with uproot.open(path) as f:
+        classes = str(f["classes"]).split(",")
+        a = f["jets"].arrays(["label", "jet_mass", "ntower", "weight"])
+    label, weight = np.asarray(a["label"]), np.asarray(a["weight"])
+    written = []
+    for branch, bins, xlabel, name in (
+        ("jet_mass", np.linspace(300, 700, 41), "jet mass [GeV]", "prongs_mass.png"),
+        ("ntower", np.arange(0, 232, 6), "towers per jet", "prongs_towers.png"),
+    ):
+        values = np.asarray(a[branch])
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for k, cls in enumerate(classes):
+            sel = label == k
+            axes[0].hist(values[sel], bins=bins, histtype="step", label=cls, density=True)
+            axes[1].hist(values[sel], bins=bins, weights=weight[sel], histtype="step",
+                         label=cls, density=True)
+        axes[0].set_title("unweighted")
+        axes[1].set_title("with per-jet weights (flat mass, pT)")
+        for ax in axes:
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("density")
+        axes[0].legend(title="prongs", fontsize="small")
+        fig.tight_layout()
+        written.append(outdir / name)
+        fig.savefig(written[-1], dpi=100)
+        plt.close(fig)
+    log.info("wrote %s", ", ".join(str(p) for p in written))
+    return written
