@@ -75,8 +75,13 @@ def cluster(towers: Towers, radius: float, pt_min: float) -> Jets:
     fastjet = require_fastjet()
     pseudojets = []
     for i, (px, py, pz, e) in enumerate(
-        zip(towers.px.tolist(), towers.py.tolist(), towers.pz.tolist(), towers.e.tolist(),
-            strict=True)
+        zip(
+            towers.px.tolist(),
+            towers.py.tolist(),
+            towers.pz.tolist(),
+            towers.e.tolist(),
+            strict=True,
+        )
     ):
         pj = fastjet.PseudoJet(px, py, pz, e)
         pj.set_user_index(i)

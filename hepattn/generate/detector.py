@@ -104,9 +104,7 @@ def visible(pdgid: np.ndarray) -> np.ndarray:
     return ~np.isin(np.abs(np.asarray(pdgid)), INVISIBLE)
 
 
-def lognormal_smear(
-    energy: np.ndarray, sigma: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def lognormal_smear(energy: np.ndarray, sigma: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Draw E′ from a log-normal of mean ``energy`` and standard deviation ``sigma``.
 
     s² = ln(1 + σ²/E²), μ = ln E − s²/2, E′ = exp(μ + s z). Entries with E ≤ 0 give 0.

@@ -23,8 +23,14 @@ from hepattn.errors import HepattnError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["invariant_mass", "plot_prongs", "plot_ttbar", "prong_summary", "ttbar_summary",
-           "truth_masses"]
+__all__ = [
+    "invariant_mass",
+    "plot_prongs",
+    "plot_ttbar",
+    "prong_summary",
+    "ttbar_summary",
+    "truth_masses",
+]
 
 
 def invariant_mass(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -170,8 +176,14 @@ def plot_prongs(path: str | os.PathLike, outdir: str | os.PathLike) -> list[Path
         for k, cls in enumerate(classes):
             sel = label == k
             axes[0].hist(values[sel], bins=bins, histtype="step", label=cls, density=True)
-            axes[1].hist(values[sel], bins=bins, weights=weight[sel], histtype="step",
-                         label=cls, density=True)
+            axes[1].hist(
+                values[sel],
+                bins=bins,
+                weights=weight[sel],
+                histtype="step",
+                label=cls,
+                density=True,
+            )
         axes[0].set_title("unweighted")
         axes[1].set_title("with per-jet weights (flat mass, pT)")
         for ax in axes:

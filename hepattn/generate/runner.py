@@ -132,8 +132,7 @@ def run_chunks(
     tree: str,
     collections: Sequence[str],
     metadata: Mapping[str, str],
-    finalize: Callable[[list[Path]], Callable[[int, dict[str, Any]], dict[str, Any]]]
-    | None = None,
+    finalize: Callable[[list[Path]], Callable[[int, dict[str, Any]], dict[str, Any]]] | None = None,
     jobs: int | None = None,
     progress: bool | None = None,
     unit: str = "entries",
@@ -192,7 +191,10 @@ def run_chunks(
     shutil.rmtree(parts)
     log.info(
         "%s: %d entries from %s generated events in %d chunks",
-        output, writer.num_entries, metadata["n_generated"], len(chunks),
+        output,
+        writer.num_entries,
+        metadata["n_generated"],
+        len(chunks),
     )
     return output
 

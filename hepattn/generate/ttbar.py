@@ -141,8 +141,12 @@ def generate_chunk(config: TtbarConfig, chunk: Chunk) -> ChunkResult:
         parts = read_particles(event)
         final = parts.final
         towers = calo.towers(
-            parts.pdgid[final], parts.px[final], parts.py[final], parts.pz[final],
-            parts.e[final], rng,
+            parts.pdgid[final],
+            parts.px[final],
+            parts.py[final],
+            parts.pz[final],
+            parts.e[final],
+            rng,
         )
         jets = cluster(towers, config.jet_radius, 0.5 * config.jet_pt_min)
         jets = jets.scaled(jet_energy_scale(jets.pt, jets.eta))
@@ -160,9 +164,7 @@ def generate_chunk(config: TtbarConfig, chunk: Chunk) -> ChunkResult:
             eta[idx], phi[idx], jets.eta, jets.phi, config.match_dr
         )
         cols["jets"].append((jets.pt, jets.eta, jets.phi, jets.mass, tag, flavour, jet_parton))
-        cols["partons"].append(
-            (pt[idx], eta[idx], phi[idx], p_mass, parts.pdgid[idx], parton_jet)
-        )
+        cols["partons"].append((pt[idx], eta[idx], phi[idx], p_mass, parts.pdgid[idx], parton_jet))
         cols["weight"].append(pythia.infoPython().weight())
         cols["event"].append(chunk.index * EVENT_STRIDE + n_generated - 1)
     return ChunkResult(branches=_assemble(cols), n_generated=n_generated)
