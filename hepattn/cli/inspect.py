@@ -20,8 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("file", help="ROOT file")
     p.add_argument("--schema", help="built-in schema name or YAML schema file")
     p.add_argument("--tree", help="tree to read (default: the schema's, or the only one)")
-    p.add_argument("--max-objects", type=int, default=None, metavar="N",
-                   help="report how many events and objects N slots would truncate")
+    p.add_argument(
+        "--max-objects",
+        type=int,
+        default=None,
+        metavar="N",
+        help="report how many events and objects N slots would truncate",
+    )
     p.set_defaults(func=run)
 
 

@@ -42,7 +42,7 @@ class JaggedLayout:
         local = np.asarray(ak.flatten(order), dtype=np.int64)
         self.gather = local + np.repeat(starts, self.counts)  # flat index, in sorted order
         self.keep = self.rank < max_objects  # objects that survive truncation
-        self.local = local  # position in the file's own order
+        self.local = local  # file-order position of the object at each sorted position
 
     @property
     def mask(self) -> np.ndarray:
@@ -63,7 +63,10 @@ class JaggedLayout:
 
     def index(self) -> np.ndarray:
         """``int64[B, N]``: each slot's position in the file's own order, −1 for padding."""
-        return self.pad_flat(self.local, fill=-1, dtype=np.int64)
+        out = np.full((self.n_events, self.max_objects), -1, dtype=np.int64)
+        k = self.keep
+        out[self.event[k], self.rank[k]] = self.local[k]  # local is already in sorted order
+        return out
 
 
 @dataclass

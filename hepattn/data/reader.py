@@ -102,7 +102,7 @@ class Events:
             },
             event={k: np.concatenate([p.event[k] for p in parts]) for k in parts[0].event},
             entry=np.concatenate([p.entry for p in parts]),
-            file_index=np.concatenate([r[p.file_index] for r, p in zip(remap, parts)]),
+            file_index=np.concatenate([r[p.file_index] for r, p in zip(remap, parts, strict=True)]),
             files=files,
         )
 
@@ -198,9 +198,11 @@ def _pad_collection(
     extra = {k: raw[k] for k in (*coll.fields, *coll.labels)}
     layout = JaggedLayout(objs.pt, spec.max_objects)
     stats.add(layout.counts, spec.max_objects)
-    values = np.stack(
-        [layout.pad(compute_feature(f, objs, extra)) for f in spec.features], axis=-1
-    ) if spec.features else np.zeros((layout.n_events, spec.max_objects, 0), np.float32)
+    values = (
+        np.stack([layout.pad(compute_feature(f, objs, extra)) for f in spec.features], axis=-1)
+        if spec.features
+        else np.zeros((layout.n_events, spec.max_objects, 0), np.float32)
+    )
     p4 = np.stack([layout.pad(c) for c in (objs.px, objs.py, objs.pz, objs.E)], axis=-1)
     labels = spec.labels if spec.labels is not None else tuple(coll.labels)
     for lab in labels:
@@ -243,7 +245,11 @@ def _log_summary(stats: dict[str, TruncationStats], specs, dropped: dict[str, in
             log.info(
                 "%s: %d of %d events have more than %d objects (up to %d); "
                 "%d lowest-pT objects dropped",
-                name, s.truncated_events, s.events, specs[name].max_objects, s.largest,
+                name,
+                s.truncated_events,
+                s.events,
+                specs[name].max_objects,
+                s.largest,
                 s.dropped_objects,
             )
     for branch, n in dropped.items():

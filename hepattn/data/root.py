@@ -46,7 +46,9 @@ def resolve_paths(paths: Paths) -> list[Path]:
             if not p.exists():
                 raise InputNotFoundError(f"{text}: no such file")
             if p.is_dir():
-                raise DataError(f"{text}: is a directory, not a ROOT file (use a glob like dir/*.root)")
+                raise DataError(
+                    f"{text}: is a directory, not a ROOT file (use a glob like dir/*.root)"
+                )
             out.append(p)
     return out
 

@@ -113,9 +113,9 @@ class Collection:
                 f"branches {sorted(extra)} are not kinematic components of {self.kinematics!r}; "
                 "put other per-object branches under `fields` or `labels`"
             )
-        clash = (set(self.fields) & set(self.labels)) | (
-            set(self.fields) | set(self.labels)
-        ) & set(KINEMATICS[self.kinematics])
+        clash = (set(self.fields) & set(self.labels)) | (set(self.fields) | set(self.labels)) & set(
+            KINEMATICS[self.kinematics]
+        )
         if clash:
             raise SchemaError(f"names used twice in one collection: {sorted(clash)}")
 
@@ -324,9 +324,7 @@ BUILTIN_SCHEMAS: dict[str, Schema] = {
             description="jets as std::vector<TLorentzVector> (uproot-HZZ-objects.root)",
             tree="events",
             collections={
-                "jets": Collection(
-                    "tlorentzvector", {"p4": "jetp4"}, fields={"btag": "jetbtag"}
-                )
+                "jets": Collection("tlorentzvector", {"p4": "jetp4"}, fields={"btag": "jetbtag"})
             },
             event={"weight": "eventweight"},
         ),

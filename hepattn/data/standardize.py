@@ -45,7 +45,9 @@ class Standardizer:
         std = np.where(std < MIN_STD, 1.0, std)
         return cls(tuple(features), tuple(real.mean(axis=0).tolist()), tuple(std.tolist()))
 
-    def transform(self, values: np.ndarray, mask: np.ndarray, features: Sequence[str] | None = None):
+    def transform(
+        self, values: np.ndarray, mask: np.ndarray, features: Sequence[str] | None = None
+    ):
         """Standardized copy of ``values: float[B, N, F]``; padded slots exactly 0.
 
         Works on numpy arrays and torch tensors alike. ``features``, if given, must equal the

@@ -30,7 +30,9 @@ class CollectionSummary:
         """(events with more than ``max_objects`` objects, objects that would be dropped)."""
         k = np.arange(len(self.histogram))
         over = k > max_objects
-        return int(self.histogram[over].sum()), int((self.histogram * (k - max_objects))[over].sum())
+        return int(self.histogram[over].sum()), int(
+            (self.histogram * (k - max_objects))[over].sum()
+        )
 
 
 @dataclass

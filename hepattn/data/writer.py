@@ -93,12 +93,16 @@ class TreeWriter:
         if self._file is None:
             raise RuntimeError("TreeWriter.extend called outside its `with` block")
         n = _chunk_length(branches)
+        branches = {  # regular awkward lists are written as jagged ones (TTree has no "N *")
+            k: ak.from_regular(v, axis=1) if isinstance(v, ak.Array) and v.ndim > 1 else v
+            for k, v in branches.items()
+        }
         if self._tree is None:
             types = {name: _branch_type(name, value) for name, value in branches.items()}
             self._tree = self._file.mktree(self.tree_name, types)
         elif n == 0:
             return
-        self._tree.extend(dict(branches))
+        self._tree.extend(branches)
         self.num_entries += n
 
     def __exit__(self, exc_type, exc, tb) -> None:
