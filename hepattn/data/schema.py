@@ -218,7 +218,8 @@ class Schema:
 
 
 def _ptetaphim(prefix: str, sep: str, names=("pt", "eta", "phi", "mass")) -> dict[str, str]:
-    return {role: f"{prefix}{sep}{n}" for role, n in zip(KINEMATICS["ptetaphim"], names)}
+    roles = KINEMATICS["ptetaphim"]
+    return {role: f"{prefix}{sep}{n}" for role, n in zip(roles, names, strict=True)}
 
 
 BUILTIN_SCHEMAS: dict[str, Schema] = {
