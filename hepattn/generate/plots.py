@@ -175,6 +175,8 @@ def plot_prongs(path: str | os.PathLike, outdir: str | os.PathLike) -> list[Path
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         for k, cls in enumerate(classes):
             sel = label == k
+            if not sel.any():
+                continue
             axes[0].hist(values[sel], bins=bins, histtype="step", label=cls, density=True)
             axes[1].hist(
                 values[sel],

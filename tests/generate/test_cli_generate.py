@@ -1,0 +1,40 @@
+"""`hepattn generate` on the command line."""
+
+from __future__ import annotations
+
+import pytest
+import uproot
+
+from hepattn.cli import main
+
+
+def test_generate_ttbar_cli_with_plots(tmp_path, capsys):
+    pytest.importorskip("pythia8mc")
+    pytest.importorskip("fastjet")
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "tt.root"
+    argv = ["generate", "ttbar", "-n", "12", "--seed", "3", "--jobs", "1", "-o", str(out)]
+    assert main([*argv, "--plots", str(tmp_path / "plots")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    with uproot.open(out) as f:
+        assert f["events"].num_entries == 12 and str(f["seed"]) == "3"
+    assert (tmp_path / "plots" / "ttbar_njet.png").exists()
+    assert (tmp_path / "plots" / "ttbar_masses.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["prongs", "--classes", "2,5"], "unknown prong class"),
+        (["prongs", "-n", "0"], "must be positive"),
+        (["ttbar", "-n", "-3"], "must be positive"),
+        (["ttbar", "-n", "5", "--jobs", "0"], "--jobs"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(tmp_path, capsys, argv, message):
+    pytest.importorskip("pythia8mc")
+    pytest.importorskip("fastjet")
+    out = tmp_path / "x.root"
+    assert main(["generate", *argv, "-o", str(out)]) == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists()
