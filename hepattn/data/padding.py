@@ -41,8 +41,11 @@ class JaggedLayout:
         self.event = np.repeat(np.arange(self.n_events), self.counts)
         local = np.asarray(ak.flatten(order), dtype=np.int64)
         self.gather = local + np.repeat(starts, self.counts)  # flat index, in sorted order
-        self.keep = self.rank < max_objects  # objects that survive truncation
-        self.local = local  # file-order position of the object at each sorted position
+        keep = self.rank < max_objects  # objects that survive truncation
+        # flat destinations in the (B·N) grid and flat sources, of the kept objects
+        self._dest = self.event[keep] * max_objects + self.rank[keep]
+        self._src = self.gather[keep]
+        self._local = local[keep]  # file-order position of each kept object
 
     @property
     def mask(self) -> np.ndarray:
@@ -56,17 +59,15 @@ class JaggedLayout:
 
     def pad_flat(self, flat: np.ndarray, fill: float = 0, dtype=np.float32) -> np.ndarray:
         """As :meth:`pad`, for the flat content (file order) of a jagged array."""
-        out = np.full((self.n_events, self.max_objects), fill, dtype=dtype)
-        k = self.keep
-        out[self.event[k], self.rank[k]] = flat[self.gather[k]]
-        return out
+        out = np.full(self.n_events * self.max_objects, fill, dtype=dtype)
+        out[self._dest] = flat[self._src]
+        return out.reshape(self.n_events, self.max_objects)
 
     def index(self) -> np.ndarray:
         """``int64[B, N]``: each slot's position in the file's own order, −1 for padding."""
-        out = np.full((self.n_events, self.max_objects), -1, dtype=np.int64)
-        k = self.keep
-        out[self.event[k], self.rank[k]] = self.local[k]  # local is already in sorted order
-        return out
+        out = np.full(self.n_events * self.max_objects, -1, dtype=np.int64)
+        out[self._dest] = self._local
+        return out.reshape(self.n_events, self.max_objects)
 
 
 @dataclass

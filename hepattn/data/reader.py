@@ -30,7 +30,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepattn.data.features import compute_feature, to_vector
+from hepattn.data.features import ObjectFeatures, to_vector
 from hepattn.data.padding import JaggedLayout, PaddedCollection, TruncationStats
 from hepattn.data.root import Chunk, Paths, iterate_branches
 from hepattn.data.schema import Collection, Schema, get_schema
@@ -193,17 +193,16 @@ def _prepare_collection(
 def _pad_collection(
     raw: dict[str, ak.Array], coll: Collection, spec: PadSpec, stats: TruncationStats
 ) -> PaddedCollection:
-    kin = {role: raw[role] for role in coll.branches}
-    objs = to_vector(kin, coll.kinematics)
-    extra = {k: raw[k] for k in (*coll.fields, *coll.labels)}
-    layout = JaggedLayout(objs.pt, spec.max_objects)
+    counts = np.asarray(ak.num(raw[next(iter(coll.branches))], axis=1), dtype=np.int64)
+    flat = {role: ak.flatten(arr, axis=1) for role, arr in raw.items()}
+    objs = to_vector({role: flat[role] for role in coll.branches}, coll.kinematics)
+    feats = ObjectFeatures(objs, counts, {k: flat[k] for k in (*coll.fields, *coll.labels)})
+    layout = JaggedLayout(ak.unflatten(feats.kin("pt"), counts), spec.max_objects)
     stats.add(layout.counts, spec.max_objects)
-    values = (
-        np.stack([layout.pad(compute_feature(f, objs, extra)) for f in spec.features], axis=-1)
-        if spec.features
-        else np.zeros((layout.n_events, spec.max_objects, 0), np.float32)
-    )
-    p4 = np.stack([layout.pad(c) for c in (objs.px, objs.py, objs.pz, objs.E)], axis=-1)
+    values = np.empty((layout.n_events, spec.max_objects, len(spec.features)), np.float32)
+    for i, name in enumerate(spec.features):
+        values[..., i] = layout.pad_flat(feats(name))
+    p4 = np.stack([layout.pad_flat(feats.kin(c)) for c in ("px", "py", "pz", "E")], axis=-1)
     labels = spec.labels if spec.labels is not None else tuple(coll.labels)
     for lab in labels:
         if lab not in coll.labels:
@@ -214,7 +213,9 @@ def _pad_collection(
         p4=p4,
         index=layout.index(),
         features=spec.features,
-        labels={lab: layout.pad(raw[lab], fill=-1, dtype=np.int64) for lab in labels},
+        labels={
+            lab: layout.pad_flat(np.asarray(flat[lab]), fill=-1, dtype=np.int64) for lab in labels
+        },
         counts=layout.counts,
     )
 

@@ -105,7 +105,10 @@ def open_tree(path: Path, tree: str | None, schema: Schema | None = None):
 
 def check_branches(tree, schema: Schema, branches: Sequence[str]) -> None:
     """Raise a :class:`DataError` naming the schema, branch and close matches if one is missing."""
-    have = set(tree.keys(recursive=True))
+    # split-object branches (Delphes' Jet/Jet.PT) are found by their short or full name
+    have = set(tree.keys(recursive=True, full_paths=True)) | set(
+        tree.keys(recursive=True, full_paths=False)
+    )
     for name in branches:
         if name not in have:
             hint = close_matches(name, have)

@@ -197,9 +197,8 @@ def test_events_with_zero_objects_are_kept(tmp_path):
     assert (jets.values[1:] == 0).all() and (jets.index[1:] == -1).all()
 
 
-def test_bad_schema_definitions():
+def test_bad_schema_definitions(toy_file):
     from hepattn.data import get_schema
-    from hepattn.data.features import compute_feature
 
     with pytest.raises(SchemaError, match="unknown kinematics"):
         get_schema({"name": "x", "collections": {"j": {"kinematics": "ptetaphi", "branches": {}}}})
@@ -218,4 +217,4 @@ def test_bad_schema_definitions():
     with pytest.raises(SchemaError, match="did you mean 'nanoaod'"):
         get_schema("nanoad")
     with pytest.raises(SchemaError, match="unknown feature 'btg'"):
-        compute_feature("btg", None, {"btag": None})
+        read_events(toy_file, SCHEMA, {"jets": PadSpec(("btg",), 2)})
