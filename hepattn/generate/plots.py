@@ -63,9 +63,18 @@ def truth_masses(arrays: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _peak(values: np.ndarray, lo: float, hi: float, width: float) -> float:
-    """Centre of the most populated bin of ``width`` in [lo, hi] (nan if empty)."""
+    """Peak position: vertex of the parabola through the log-counts of the most populated bin
+    of ``width`` in [lo, hi] and its two neighbours (a local Gaussian fit); nan if empty."""
     hist, edges = np.histogram(values, bins=np.arange(lo, hi + width, width))
-    return float(edges[np.argmax(hist)] + width / 2) if hist.sum() else float("nan")
+    if not hist.sum():
+        return float("nan")
+    k = int(np.argmax(hist))
+    centre = float(edges[k] + width / 2)
+    if k == 0 or k == len(hist) - 1 or np.min(hist[k - 1 : k + 2]) == 0:
+        return centre
+    y0, y1, y2 = np.log(hist[k - 1 : k + 2].astype(np.float64))
+    denom = y0 - 2 * y1 + y2
+    return float(centre + (0.5 * width * (y0 - y2) / denom if denom < 0 else 0.0))
 
 
 def ttbar_summary(path: str | os.PathLike) -> dict[str, float]:
