@@ -17,7 +17,8 @@ from hepattn import __version__
 from hepattn.errors import HepattnError
 
 # Subcommand modules, in the order `hepattn --help` lists them.
-COMMANDS = ("inspect", "generate")
+COMMANDS = ("inspect", "generate", "train", "eval", "tag")
+MODULES = {"eval": "evaluate"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"hepattn.cli.{name.replace('-', '_')}").register(subparsers)
+        importlib.import_module(f"hepattn.cli.{MODULES.get(name, name)}").register(subparsers)
     return parser
 
 

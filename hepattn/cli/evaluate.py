@@ -1,0 +1,72 @@
+"""``hepattn eval tagger``: accuracy ± bootstrap error, per-class accuracy, AUCs, plots, JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("eval", help="evaluate a trained model on labelled files")
+    tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
+    t = tasks.add_parser(
+        "tagger",
+        help="prong-class tagger",
+        description="Evaluate a tagger: top-1 accuracy with bootstrap uncertainty, per-class "
+        "accuracy, one-vs-rest AUC table; writes metrics.json, confusion.png and roc.png.",
+    )
+    t.add_argument("data", nargs="+", help="labelled ROOT files")
+    t.add_argument("--model", default="default", help="model directory, or 'default'")
+    t.add_argument("--schema", help="schema of the files (default: the model's)")
+    t.add_argument("--out", metavar="DIR", help="directory for metrics.json and the PNG plots")
+    t.add_argument("--json", metavar="FILE", help="write the metrics as JSON here")
+    t.set_defaults(func=run_tagger)
+
+
+def format_report(report: dict) -> str:
+    lines = [
+        f"jets: {report['n_jets']:,}",
+        f"top-1 accuracy: {100 * report['accuracy']:.2f} ± {100 * report['accuracy_err']:.2f} %",
+        "",
+        f"{'class':>6} {'accuracy':>9} {'AUC (1 vs rest)':>16}",
+    ]
+    for c in report["classes"]:
+        lines.append(
+            f"{c:>6} {100 * report['per_class_accuracy'][c]:8.2f}% "
+            f"{report['auc_one_vs_rest'][c]:16.4f}"
+        )
+    return "\n".join(lines)
+
+
+def run_tagger(args: argparse.Namespace) -> int:
+    from hepattn.metrics import roc_curve
+    from hepattn.tasks.tagging import CLASSES, Tagger, classification_report
+
+    tagger = Tagger.load(args.model)
+    ev = tagger.read(args.data, schema=args.schema, need_labels=True)
+    prob = tagger.predict(ev)
+    labels = ev.event[tagger.run.data.label]
+    report = {"model": str(tagger.path), "files": ev.files, **classification_report(prob, labels)}
+    print(format_report(report))
+    if args.out:
+        from hepattn.plotting import confusion_png, roc_png
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+        confusion_png(
+            report["confusion"],
+            CLASSES,
+            out / "confusion.png",
+            f"{tagger.run.kind}: accuracy {100 * report['accuracy']:.1f} %",
+        )
+        curves = {
+            c: (*roc_curve(prob[:, i], labels == i), report["auc_one_vs_rest"][c])
+            for i, c in enumerate(CLASSES)
+        }
+        roc_png(curves, out / "roc.png", f"{tagger.run.kind}: one vs rest")
+        print(f"wrote {out / 'metrics.json'}, {out / 'confusion.png'}, {out / 'roc.png'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0

@@ -1,0 +1,1 @@
+"""Task definitions: what the training loop, evaluation and prediction need per task."""

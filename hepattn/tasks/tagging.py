@@ -1,0 +1,410 @@
+"""The prong-class jet tagging task: data, models, loss, metrics, saved taggers.
+
+Input: one large-R jet per entry with its calorimeter towers (schema ``hepattn-prongs`` or
+any schema with a tower collection and an event-level integer ``label``). Classes, in
+order: 1, 2, 3, 4b, 4q, 6, 8 prongs (:data:`CLASSES`).
+
+Three model kinds share the training loop and the saved-model format:
+
+- ``transformer``: :class:`~hepattn.nn.tagger.TransformerTagger` (P-MHA on or off through
+  ``model.encoder.interaction.enabled``);
+- ``pfn``: :class:`~hepattn.baselines.pfn.PFN` on the same per-tower features;
+- ``mass_hl``: :class:`~hepattn.baselines.mass_hl.MassHLNet` on jet mass + 16 high-level
+  substructure features computed from all towers (up to :data:`HL_MAX_TOWERS`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, collate, read_events
+from hepattn.errors import DataError
+from hepattn.models import SavedModel, load_saved, resolve_model, save_model
+from hepattn.nn.config import Config, ConfigError, check
+from hepattn.training.loop import TrainingConfig
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CLASSES",
+    "KINDS",
+    "Tagger",
+    "TaggerDataConfig",
+    "TaggerNet",
+    "TaggerRunConfig",
+    "TaggerTask",
+    "build_network",
+    "classification_report",
+    "load_tagging_data",
+]
+
+CLASSES = ("1", "2", "3", "4b", "4q", "6", "8")
+KINDS = ("transformer", "pfn", "mass_hl")
+HL_MAX_TOWERS = 230
+DEFAULT_FEATURES = ("log_pt", "log_e", "log_pt_rel", "log_e_rel", "deta", "dphi", "dr")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaggerDataConfig(Config):
+    """Which towers and features a tagger reads.
+
+    Attributes:
+        schema: default schema of the input files (a command-line ``--schema`` overrides it).
+        collection: the schema's tower collection.
+        features: per-tower input features (see :mod:`hepattn.data.features`).
+        max_objects: towers kept per jet (leading in p_T).
+        label: event-level field with the class index (0 … 6), for training and evaluation.
+    """
+
+    schema: str = "hepattn-prongs"
+    collection: str = "towers"
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    max_objects: int = 64
+    label: str = "label"
+
+
+@dataclasses.dataclass(frozen=True)
+class TaggerRunConfig(Config):
+    """A whole tagger run: model kind and config, data, optimisation (one YAML file)."""
+
+    kind: str = "transformer"
+    model: dict = dataclasses.field(default_factory=dict)
+    data: TaggerDataConfig = dataclasses.field(default_factory=TaggerDataConfig)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+
+    def __post_init__(self) -> None:
+        check(self.kind in KINDS, "TaggerRunConfig", f"kind must be one of {KINDS}")
+
+
+class TaggerNet(nn.Module):
+    """Uniform front of the three model kinds: ``forward(x, p4, mask, hl) -> logits[B, 7]``."""
+
+    def __init__(self, kind: str, net: nn.Module) -> None:
+        super().__init__()
+        self.kind = kind
+        self.net = net
+
+    def forward(self, x: Tensor, p4: Tensor, mask: Tensor, hl: Tensor | None = None) -> Tensor:
+        if self.kind == "transformer":
+            return self.net(x, p4, mask)
+        if self.kind == "pfn":
+            return self.net(x, mask)
+        if hl is None:
+            raise DataError("a mass_hl tagger needs the high-level features `hl`")
+        return self.net(hl)
+
+
+def build_network(kind: str, model: dict, n_features: int) -> TaggerNet:
+    """Build the network of ``kind`` from its config dict (``input_dim`` filled in here)."""
+    if kind == "transformer":
+        from hepattn.nn.tagger import TaggerConfig, TransformerTagger
+
+        enc = {**model.get("encoder", {}), "input_dim": n_features}
+        cfg = TaggerConfig.from_dict({**model, "encoder": enc, "num_classes": len(CLASSES)})
+        return TaggerNet(kind, TransformerTagger(cfg))
+    if kind == "pfn":
+        from hepattn.baselines.pfn import PFN, PFNConfig
+
+        cfg = PFNConfig.from_dict({**model, "input_dim": n_features, "num_classes": len(CLASSES)})
+        return TaggerNet(kind, PFN(cfg))
+    if kind == "mass_hl":
+        from hepattn.baselines.mass_hl import MassHLConfig, MassHLNet
+
+        return TaggerNet(
+            kind, MassHLNet(MassHLConfig.from_dict({**model, "num_classes": len(CLASSES)}))
+        )
+    raise ConfigError(f"unknown tagger kind {kind!r}; choose one of {KINDS}")
+
+
+def _hl_inputs(ev: Events, collection: str, chunk: int = 2048) -> np.ndarray:
+    from hepattn.baselines.mass_hl import mass_hl_inputs
+
+    towers = ev[collection]
+    parts = []
+    for s in range(0, len(ev), chunk):
+        p4 = torch.from_numpy(towers.p4[s : s + chunk]).double()
+        mask = torch.from_numpy(towers.mask[s : s + chunk])
+        parts.append(mass_hl_inputs(p4, mask).float().numpy())
+    return np.concatenate(parts) if parts else np.zeros((0, 17), np.float32)
+
+
+def load_tagging_data(
+    paths,
+    run: TaggerRunConfig,
+    *,
+    schema: str | None = None,
+    need_labels: bool = True,
+    entry_stop: int | None = None,
+) -> Events:
+    """Read jets for a tagger of ``run``'s kind: padded towers, labels, and HL inputs."""
+    d = run.data
+    hl = run.kind == "mass_hl"
+    spec = PadSpec(() if hl else d.features, HL_MAX_TOWERS if hl else d.max_objects, labels=())
+    ev = read_events(paths, schema or d.schema, {d.collection: spec}, entry_stop=entry_stop)
+    if need_labels:
+        if d.label not in ev.event:
+            raise DataError(f"the schema gives no event field {d.label!r} with the class labels")
+        labels = ev.event[d.label]
+        bad = (labels < 0) | (labels >= len(CLASSES))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{ev.files[ev.file_index[i]]}: label {labels[i]} in entry {ev.entry[i]} is out "
+                f"of range 0…{len(CLASSES) - 1} (classes {', '.join(CLASSES)}); "
+                f"{int(bad.sum())} entries affected"
+            )
+        ev.event[d.label] = labels.astype(np.int64)
+    if hl:
+        ev.event["hl"] = _hl_inputs(ev, d.collection)
+    return ev
+
+
+def fit_standardizers(ev: Events, run: TaggerRunConfig) -> dict[str, Standardizer]:
+    towers = ev[run.data.collection]
+    if run.kind == "mass_hl":
+        hl = ev.event["hl"][:, None, :]  # (B, 1, 17): one "object" per jet
+        names = ["jet_mass", *_hl_names()]
+        return {"jet": Standardizer.fit(hl, np.ones(hl.shape[:2], bool), names)}
+    return {"objects": Standardizer.fit(towers.values, towers.mask, towers.features)}
+
+
+def _hl_names() -> list[str]:
+    from hepattn.physics.substructure import HL_FEATURES
+
+    return list(HL_FEATURES)
+
+
+def make_dataset(ev: Events, run: TaggerRunConfig, std: dict[str, Standardizer]) -> PaddedDataset:
+    """A dataset of standardized inputs (HL inputs standardized in place of the raw ones)."""
+    if run.kind == "mass_hl":
+        hl = ev.event["hl"][:, None, :]
+        hl = std["jet"].transform(hl, np.ones(hl.shape[:2], bool))[:, 0]
+        ev = dataclasses.replace(ev, event={**ev.event, "hl": hl.astype(np.float32)})
+    return PaddedDataset(ev, run.data.collection, std.get("objects"))
+
+
+def classification_report(prob: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
+    """Accuracy ± bootstrap error, per-class accuracy, one-vs-rest AUCs, confusion matrix."""
+    from hepattn.metrics import (
+        accuracy_with_error,
+        confusion_matrix,
+        one_vs_rest_auc,
+        per_class_accuracy,
+    )
+
+    k = len(CLASSES)
+    acc, err = accuracy_with_error(prob, labels, seed=seed)
+    return {
+        "n_jets": int(len(labels)),
+        "accuracy": acc,
+        "accuracy_err": err,
+        "classes": list(CLASSES),
+        "per_class_accuracy": dict(
+            zip(CLASSES, per_class_accuracy(prob, labels, k).tolist(), strict=True)
+        ),
+        "auc_one_vs_rest": dict(
+            zip(CLASSES, one_vs_rest_auc(prob, labels, k).tolist(), strict=True)
+        ),
+        "confusion": confusion_matrix(prob, labels, k).tolist(),
+    }
+
+
+class TaggerTask:
+    """The training loop's view of tagging (see :mod:`hepattn.training.loop`)."""
+
+    def __init__(
+        self, run: TaggerRunConfig, standardizers: dict[str, Standardizer], card: str | None = None
+    ) -> None:
+        self.run = run
+        self.standardizers = standardizers
+        self.card = card
+
+    def logits(self, model: nn.Module, batch) -> Tensor:
+        return model(batch.x, batch.p4, batch.mask, batch.event.get("hl"))
+
+    def loss(self, model: nn.Module, batch) -> Tensor:
+        return F.cross_entropy(self.logits(model, batch), batch.event[self.run.data.label])
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, loader: DataLoader, device) -> dict:
+        model.eval()
+        total, correct, n = 0.0, 0, 0
+        for batch in loader:
+            batch = batch.to(device)
+            logits = self.logits(model, batch)
+            labels = batch.event[self.run.data.label]
+            total += F.cross_entropy(logits, labels, reduction="sum").item()
+            correct += int((logits.argmax(1) == labels).sum())
+            n += len(labels)
+        model.train()
+        return {
+            "loss": total / max(n, 1),
+            "accuracy": correct / max(n, 1),
+            "score": correct / max(n, 1),
+        }
+
+    def saved_config(self) -> dict[str, Any]:
+        return {"task": "tagger", "classes": list(CLASSES), **self.run.to_dict()}
+
+    def save_model(self, model: nn.Module, directory: Path, metrics: dict) -> None:
+        save_model(directory, self.saved_config(), model, self.standardizers, metrics, self.card)
+
+
+class Tagger:
+    """A trained tagger loaded from a model directory (or the bundled default)."""
+
+    def __init__(self, saved: SavedModel) -> None:
+        cfg = dict(saved.config)
+        cfg.pop("task", None)
+        cfg.pop("classes", None)
+        self.run = TaggerRunConfig.from_dict(cfg)
+        self.path = saved.path
+        self.standardizers = saved.standardizers
+        self.metrics = saved.metrics
+        n_features = len(self.run.data.features)
+        self.net = build_network(self.run.kind, self.run.model, n_features)
+        self.net.load_state_dict(saved.state_dict)
+        self.net.eval()
+
+    @classmethod
+    def load(cls, model: str | Path | None = None) -> Tagger:
+        return cls(load_saved(resolve_model(model, "tagger"), "tagger"))
+
+    def read(
+        self,
+        paths,
+        schema: str | None = None,
+        need_labels: bool = False,
+        entry_stop: int | None = None,
+    ) -> Events:
+        return load_tagging_data(
+            paths, self.run, schema=schema, need_labels=need_labels, entry_stop=entry_stop
+        )
+
+    @torch.no_grad()
+    def predict(self, ev: Events, batch_size: int = 512, device: str = "cpu") -> np.ndarray:
+        """Class probabilities ``float32[B, 7]`` for the jets of ``ev`` (file order)."""
+        ds = make_dataset(ev, self.run, self.standardizers)
+        loader = DataLoader(ds, batch_size=batch_size, collate_fn=collate)
+        net = self.net.to(device)
+        out = []
+        for batch in loader:
+            batch = batch.to(device)
+            logits = net(batch.x, batch.p4, batch.mask, batch.event.get("hl"))
+            out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+CARD = """# hepattn prong tagger ({kind})
+
+- **Task**: 7-class prong tagging of large-R jets from their calorimeter towers,
+  classes {classes}.
+- **Model**: {kind}, {params:,} trainable parameters; config in `config.yaml`.
+- **Inputs**: towers of schema `{schema}` (collection `{collection}`), features
+  {features}, leading {max_objects} towers by pT; standardization in `standardization.json`.
+- **Training command**: `{command}`
+- **Training data**: {train_files} — {train_jets:,} jets (per class: {train_counts});
+  validation: {val_files} — {val_jets:,} jets.
+- **Budget**: {epochs} epochs (max {max_epochs}, early-stopping patience {patience}),
+  batch size {batch_size}, AdamW lr {lr}, {seconds:.0f} s wall time on {device}
+  ({threads} CPU threads).
+- **Validation accuracy** (best epoch {best_epoch}): {val_accuracy:.2f} %.
+"""
+
+
+def train_tagger(
+    run: TaggerRunConfig,
+    train_paths,
+    val_paths,
+    out_dir,
+    *,
+    schema: str | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    max_train: int | None = None,
+    command: str = "",
+) -> dict:
+    """Train a tagger end to end; the best model lands in ``out_dir/best``. Returns a summary."""
+    import json
+    import time
+
+    from hepattn.training.loop import fit, pick_device, seed_everything
+
+    t0 = time.perf_counter()
+    seed_everything(run.training.seed)
+    ev_train = load_tagging_data(train_paths, run, schema=schema, entry_stop=max_train)
+    ev_val = load_tagging_data(val_paths, run, schema=schema)
+    if len(ev_train) == 0:
+        raise DataError("the training files hold no jets")
+    std = fit_standardizers(ev_train, run)
+    net = build_network(run.kind, run.model, len(run.data.features))
+    params = count_parameters(net)
+    labels = ev_train.event[run.data.label]
+    info = {
+        "kind": run.kind,
+        "classes": ", ".join(CLASSES),
+        "params": params,
+        "schema": schema or run.data.schema,
+        "collection": run.data.collection,
+        "features": ", ".join(f"`{f}`" for f in run.data.features),
+        "max_objects": run.data.max_objects,
+        "command": command,
+        "train_files": ", ".join(f"`{p}`" for p in ev_train.files),
+        "train_jets": len(ev_train),
+        "train_counts": " / ".join(str(c) for c in np.bincount(labels, minlength=len(CLASSES))),
+        "val_files": ", ".join(f"`{p}`" for p in ev_val.files),
+        "val_jets": len(ev_val),
+        "max_epochs": run.training.epochs,
+        "patience": run.training.patience,
+        "batch_size": run.training.batch_size,
+        "lr": run.training.lr,
+        "device": str(pick_device(run.training.device)),
+    }
+    task = TaggerTask(run, std)
+    history = fit(
+        task,
+        net,
+        make_dataset(ev_train, run, std),
+        make_dataset(ev_val, run, std),
+        collate,
+        run.training,
+        out_dir,
+        run_config=task.saved_config(),
+        resume=resume,
+        progress=progress,
+    )
+    best = max(history, key=lambda h: h["val_score"])
+    seconds = time.perf_counter() - t0
+    info.update(
+        epochs=len(history),
+        seconds=seconds,
+        threads=torch.get_num_threads(),
+        best_epoch=best["epoch"],
+        val_accuracy=100 * best["val_accuracy"],
+    )
+    best_dir = Path(out_dir) / "best"
+    (best_dir / "card.md").write_text(CARD.format(**info))
+    summary = {
+        "params": params,
+        "train_jets": len(ev_train),
+        "val_jets": len(ev_val),
+        "epochs": len(history),
+        "seconds": seconds,
+        "best_epoch": best["epoch"],
+        "val_accuracy": best["val_accuracy"],
+    }
+    (best_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

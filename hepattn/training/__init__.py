@@ -1,0 +1,15 @@
+"""Training: the loop shared by all tasks, and checkpoints."""
+
+from hepattn.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from hepattn.training.loop import TrainingConfig, TrainingError, fit, pick_device, seed_everything
+
+__all__ = [
+    "CheckpointError",
+    "TrainingConfig",
+    "TrainingError",
+    "fit",
+    "load_checkpoint",
+    "pick_device",
+    "save_checkpoint",
+    "seed_everything",
+]

@@ -1,0 +1,94 @@
+"""Training checkpoints: written atomically, loaded with ``torch.load(weights_only=True)``.
+
+A checkpoint is one file holding plain data and tensors only (no pickled code):
+
+- ``format``: :data:`CHECKPOINT_FORMAT`, checked on load;
+- ``model``, ``optimizer``, ``scheduler``: state dicts;
+- ``epoch`` (epochs completed), ``step`` (optimizer steps), ``best_score``, ``bad_epochs``;
+- ``rng``: torch, numpy and Python random states, so that a resumed run continues the same
+  random stream;
+- ``config``: the full run configuration (a plain dict); ``extra``: task data such as the
+  standardization (plain dicts).
+
+It is written to ``path.tmp`` and renamed into place, so a crash while saving leaves the
+previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from hepattn.errors import HepattnError
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "load_checkpoint",
+    "rng_state",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FORMAT = 1
+
+
+class CheckpointError(HepattnError):
+    """A checkpoint is missing, unreadable, unsafe or of an incompatible format."""
+
+
+def rng_state() -> dict[str, Any]:
+    """The torch, numpy and Python random states as plain data."""
+    version, state, gauss = random.getstate()
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "python": [version, list(state), gauss],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Write ``state`` (plus the format version) to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``) and check its format version."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{path}: refused to load: the file carries pickled code or objects that are not "
+            f"plain tensors and data ({str(err).splitlines()[0]})"
+        ) from None
+    except Exception as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from None
+    if not isinstance(state, dict) or "format" not in state:
+        raise CheckpointError(f"{path}: not a hepattn checkpoint (no format version)")
+    if state["format"] != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path}: checkpoint format {state['format']} is not supported by this hepattn "
+            f"(it reads format {CHECKPOINT_FORMAT})"
+        )
+    return state

@@ -1,0 +1,262 @@
+"""One training loop for every task (tagger, matcher).
+
+The task object supplies what differs between tasks:
+
+- ``task.loss(model, batch) -> Tensor``: the scalar mean loss of a batch;
+- ``task.evaluate(model, loader, device) -> dict``: validation metrics, with at least
+  ``"loss"`` and ``"score"`` (higher is better; used for best-model selection and early
+  stopping);
+- ``task.save_model(model, directory, metrics)``: write a loadable model directory.
+
+:func:`fit` handles the rest: device choice, AdamW with linear warm-up then cosine decay,
+gradient clipping, a checkpoint every epoch (``last.pt``, atomic, resumable), the best model
+on validation kept in ``best/``, early stopping, progress bars (only if asked: the CLI owns
+output), per-epoch history in ``history.json``, and a clear error on a non-finite loss that
+leaves the last good checkpoint in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+
+from hepattn.errors import HepattnError
+from hepattn.nn.config import Config, check
+from hepattn.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Task", "TrainingConfig", "TrainingError", "fit", "pick_device", "seed_everything"]
+
+
+class TrainingError(HepattnError):
+    """Training cannot go on (empty data, non-finite loss, …)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig(Config):
+    """Optimisation settings shared by all tasks.
+
+    Attributes:
+        epochs: maximum number of passes over the training set.
+        batch_size: events per optimizer step.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay.
+        warmup_steps: linear warm-up steps; then cosine decay to 0 at the last step.
+        grad_clip: maximum global gradient norm (0 disables clipping).
+        patience: stop after this many epochs without a better validation score.
+        num_workers: DataLoader worker processes.
+        seed: seeds initialisation, shuffling and dropout.
+        device: "auto" (CUDA if available, else CPU), "cpu" or "cuda[:N]".
+        threads: CPU threads for torch (0: torch's default, all cores). On a machine shared
+            with other jobs, 1 thread per training process is much faster than contention.
+    """
+
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    patience: int = 5
+    num_workers: int = 0
+    seed: int = 1
+    device: str = "auto"
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        where = type(self).__name__
+        for name in ("epochs", "batch_size", "patience"):
+            check(getattr(self, name) > 0, where, f"{name} must be positive")
+        check(self.lr > 0, where, "lr must be positive")
+
+
+class Task(Protocol):
+    def loss(self, model: torch.nn.Module, batch: Any) -> torch.Tensor: ...
+
+    def evaluate(self, model: torch.nn.Module, loader: DataLoader, device) -> dict: ...
+
+    def save_model(self, model: torch.nn.Module, directory: Path, metrics: dict) -> None: ...
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` → CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _schedule(cfg: TrainingConfig, total_steps: int) -> Callable[[int], float]:
+    warm = max(1, min(cfg.warmup_steps, total_steps // 2))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = (step - warm) / max(1, total_steps - warm)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def fit(
+    task: Task,
+    model: torch.nn.Module,
+    train_set: Dataset,
+    val_set: Dataset,
+    collate_fn: Callable,
+    cfg: TrainingConfig,
+    out_dir: str | os.PathLike,
+    *,
+    run_config: dict | None = None,
+    resume: bool = False,
+    progress: bool = False,
+) -> list[dict]:
+    """Train ``model`` on ``train_set``; return the per-epoch history.
+
+    ``out_dir`` receives ``last.pt`` (checkpoint), ``best/`` (best model on validation,
+    written by ``task.save_model``) and ``history.json``. With ``resume`` the run continues
+    from ``out_dir/last.pt``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if len(train_set) == 0:
+        raise TrainingError("the training set is empty: nothing to train on")
+    if len(val_set) == 0:
+        raise TrainingError("the validation set is empty: cannot select the best model")
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    model.to(device)
+    log.info(
+        "training on %s, %d train / %d validation events", device, len(train_set), len(val_set)
+    )
+
+    shuffle_gen = torch.Generator()
+    train_loader = DataLoader(
+        train_set,
+        batch_size=cfg.batch_size,
+        sampler=RandomSampler(train_set, generator=shuffle_gen),
+        collate_fn=collate_fn,
+        num_workers=cfg.num_workers,
+        drop_last=len(train_set) > cfg.batch_size,
+    )
+    val_loader = DataLoader(
+        val_set, batch_size=cfg.batch_size * 2, collate_fn=collate_fn, num_workers=cfg.num_workers
+    )
+    steps_per_epoch = len(train_loader)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _schedule(cfg, cfg.epochs * steps_per_epoch)
+    )
+
+    start_epoch, step, best, bad_epochs, history = 0, 0, -math.inf, 0, []
+    if resume and (out / "last.pt").exists():
+        state = load_checkpoint(out / "last.pt")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        start_epoch, step = state["epoch"], state["step"]
+        best, bad_epochs = state["best_score"], state["bad_epochs"]
+        history = (
+            json.loads((out / "history.json").read_text())
+            if (out / "history.json").exists()
+            else []
+        )
+        log.info("resumed from %s after epoch %d", out / "last.pt", start_epoch)
+    elif resume:
+        log.warning("--resume: no checkpoint in %s, starting afresh", out)
+
+    for epoch in range(start_epoch, cfg.epochs):
+        if bad_epochs >= cfg.patience:
+            break
+        model.train()
+        shuffle_gen.manual_seed(cfg.seed * 100_003 + epoch)
+        t0, total, n = time.perf_counter(), 0.0, 0
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+        for batch in train_loader:
+            batch = batch.to(device)
+            loss = task.loss(model, batch)
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {step + 1}; "
+                    f"the last good checkpoint is {out / 'last.pt'} — lower the learning rate "
+                    "or check the inputs for extreme values"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            total += loss.item() * len(batch)
+            n += len(batch)
+            if bar is not None:
+                bar.update()
+                bar.set_postfix(loss=f"{total / n:.4f}")
+        if bar is not None:
+            bar.close()
+        metrics = task.evaluate(model, val_loader, device)
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": total / max(n, 1),
+            "seconds": round(time.perf_counter() - t0, 1),
+            **{f"val_{k}": v for k, v in metrics.items()},
+        }
+        history.append(record)
+        improved = metrics["score"] > best
+        if improved:
+            best, bad_epochs = metrics["score"], 0
+            task.save_model(model, out / "best", metrics)
+        else:
+            bad_epochs += 1
+        log.info(
+            "epoch %d: train loss %.4f, val loss %.4f, val score %.4f%s (%.0f s)",
+            epoch + 1,
+            record["train_loss"],
+            metrics["loss"],
+            metrics["score"],
+            " (best)" if improved else "",
+            record["seconds"],
+        )
+        save_checkpoint(
+            out / "last.pt",
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch + 1,
+                "step": step,
+                "best_score": best,
+                "bad_epochs": bad_epochs,
+                "rng": rng_state(),
+                "config": run_config or {},
+            },
+        )
+        (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+        if bad_epochs >= cfg.patience:
+            log.info("early stopping: no improvement for %d epochs", bad_epochs)
+    return history

@@ -1,0 +1,205 @@
+"""The tagger end to end on a tiny synthetic tower file: train, resume, eval, tag."""
+
+from __future__ import annotations
+
+import json
+
+import awkward as ak
+import numpy as np
+import pytest
+import torch
+import uproot
+import yaml
+
+from hepattn.cli import main
+from hepattn.data import write_tree
+from hepattn.errors import DataError
+from hepattn.tasks.tagging import CLASSES, Tagger, TaggerRunConfig, TaggerTask, train_tagger
+
+TINY = {
+    "kind": "transformer",
+    "model": {
+        "encoder": {
+            "dim": 16,
+            "num_heads": 2,
+            "num_layers": 1,
+            "mlp_ratio": 1.0,
+            "interaction": {"enabled": True, "width": 8, "layers": 1},
+        },
+        "class_layers": 1,
+    },
+    "data": {"max_objects": 12},
+    "training": {
+        "epochs": 2,
+        "batch_size": 16,
+        "lr": 0.003,
+        "warmup_steps": 2,
+        "seed": 3,
+        "patience": 5,
+        "threads": 1,
+    },
+}
+
+
+def prong_file(path, n=56, seed=0, shuffle_towers=False, labels=None):
+    """Jets with a class-dependent number of tower clusters, in the hepattn-prongs format."""
+    rng = np.random.default_rng(seed)
+    shuffler = np.random.default_rng(seed + 1000)
+    labels = np.arange(n) % len(CLASSES) if labels is None else np.asarray(labels)
+    towers, jets = [], []
+    for lab in labels:
+        k = [1, 2, 3, 4, 4, 6, 8][lab % 7]
+        centres = rng.normal(0, 0.4, (k, 2))
+        m = int(rng.integers(3, 15))
+        which = rng.integers(0, k, m)
+        eta = centres[which, 0] + rng.normal(0, 0.05, m)
+        phi = centres[which, 1] + rng.normal(0, 0.05, m)
+        pt = rng.exponential(50, m) + 1
+        order = shuffler.permutation(m) if shuffle_towers else np.argsort(-pt)
+        towers.append((pt[order], eta[order], phi[order], pt[order] * np.cosh(eta[order])))
+    counts = [len(t[0]) for t in towers]
+
+    def jag(i):
+        return ak.unflatten(np.concatenate([t[i] for t in towers]).astype(np.float32), counts)
+
+    tower = ak.zip({"pt": jag(0), "eta": jag(1), "phi": jag(2), "e": jag(3)})
+    f32 = np.zeros(len(labels), np.float32)
+    write_tree(
+        path,
+        {
+            "jet_pt": f32 + 1100,
+            "jet_eta": f32,
+            "jet_phi": f32,
+            "jet_mass": f32 + 400,
+            "label": labels.astype(np.int32),
+            "n_contained": labels.astype(np.int32),
+            "weight": f32 + 1,
+            "event": np.arange(len(labels), dtype=np.int64),
+            "tower": tower,
+        },
+        tree="jets",
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tagger")
+    train, val = prong_file(d / "train.root", seed=1), prong_file(d / "val.root", n=21, seed=2)
+    run = TaggerRunConfig.from_dict(TINY)
+    summary = train_tagger(run, [train], [val], d / "run", command="pytest")
+    return d, summary
+
+
+def test_training_writes_checkpoint_best_model_and_card(trained):
+    d, summary = trained
+    best = d / "run" / "best"
+    for name in ("config.yaml", "weights.pt", "standardization.json", "card.md", "metrics.json"):
+        assert (best / name).exists(), name
+    assert (d / "run" / "last.pt").exists()
+    assert summary["epochs"] == 2 and summary["train_jets"] == 56
+    card = (best / "card.md").read_text()
+    assert "pytest" in card and "56 jets" in card and "Validation accuracy" in card
+    cfg = yaml.safe_load((best / "config.yaml").read_text())
+    assert cfg["task"] == "tagger" and cfg["classes"] == list(CLASSES)
+
+
+def test_kill_and_resume_gives_the_same_weights(trained, tmp_path, monkeypatch):
+    d, _ = trained
+    run = TaggerRunConfig.from_dict(TINY)
+    real_loss, calls = TaggerTask.loss, {"n": 0}
+
+    def dying_loss(self, model, batch):  # killed during the 2nd epoch (3 steps per epoch)
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt("killed")
+        return real_loss(self, model, batch)
+
+    monkeypatch.setattr(TaggerTask, "loss", dying_loss)
+    with pytest.raises(KeyboardInterrupt):
+        train_tagger(run, [d / "train.root"], [d / "val.root"], tmp_path / "r")
+    monkeypatch.setattr(TaggerTask, "loss", real_loss)
+    assert torch.load(tmp_path / "r" / "last.pt", weights_only=True)["epoch"] == 1
+    train_tagger(run, [d / "train.root"], [d / "val.root"], tmp_path / "r", resume=True)
+    a = torch.load(tmp_path / "r" / "last.pt", weights_only=True)["model"]
+    b = torch.load(d / "run" / "last.pt", weights_only=True)["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+
+
+def test_tag_output_contract_and_tower_order_independence(trained, tmp_path, capsys):
+    d, _ = trained
+    model = d / "run" / "best"
+    sorted_in = prong_file(tmp_path / "a.root", n=14, seed=5)
+    shuffled_in = prong_file(tmp_path / "b.root", n=14, seed=5, shuffle_towers=True)
+    assert (
+        main(["tag", str(sorted_in), "-o", str(tmp_path / "a_out.root"), "--model", str(model)])
+        == 0
+    )
+    assert "tagged 14 jets" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "tag",
+                str(shuffled_in),
+                "-o",
+                str(tmp_path / "b_out.root"),
+                "--model",
+                str(model),
+                "--schema",
+                "hepattn-prongs",
+            ]
+        )
+        == 0
+    )
+    with uproot.open(tmp_path / "a_out.root") as f, uproot.open(tmp_path / "b_out.root") as g:
+        assert str(f["classes"]) == "1,2,3,4b,4q,6,8"
+        t = f["hepattn"]
+        assert t.num_entries == 14
+        prob = t["prob"].array(library="np")
+        assert prob.shape == (14, 7)
+        np.testing.assert_allclose(prob.sum(1), 1, atol=1e-5)
+        np.testing.assert_array_equal(t["pred"].array(library="np"), prob.argmax(1))
+        np.testing.assert_allclose(g["hepattn"]["prob"].array(library="np"), prob, atol=1e-5)
+
+
+def test_eval_writes_metrics_and_plots(trained, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    d, _ = trained
+    assert (
+        main(
+            [
+                "eval",
+                "tagger",
+                str(d / "val.root"),
+                "--model",
+                str(d / "run" / "best"),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "top-1 accuracy" in out and "AUC" in out
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["n_jets"] == 21 and 0 <= m["accuracy"] <= 1 and m["accuracy_err"] >= 0
+    assert set(m["auc_one_vs_rest"]) == set(CLASSES)
+    assert (tmp_path / "confusion.png").stat().st_size > 0 and (tmp_path / "roc.png").exists()
+
+
+def test_bad_training_input(tmp_path):
+    run = TaggerRunConfig.from_dict(TINY)
+    bad = prong_file(tmp_path / "bad.root", n=7, labels=[0, 1, 2, 9, 3, 4, 5])
+    with pytest.raises(DataError, match=r"bad.root: label 9 in entry 3 is out of range"):
+        train_tagger(run, [bad], [bad], tmp_path / "r")
+
+
+def test_saved_tagger_loads_and_predicts(trained):
+    d, _ = trained
+    tagger = Tagger.load(d / "run" / "best")
+    ev = tagger.read(d / "val.root", need_labels=True)
+    prob = tagger.predict(ev)
+    assert prob.shape == (21, 7) and np.isfinite(prob).all()
+    # predicting twice gives the same answer (inputs are not modified in place)
+    np.testing.assert_array_equal(tagger.predict(ev), prob)
