@@ -100,7 +100,7 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (global state that user code may use)
     torch.manual_seed(seed)
 
 

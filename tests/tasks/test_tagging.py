@@ -46,7 +46,7 @@ def prong_file(path, n=56, seed=0, shuffle_towers=False, labels=None):
     rng = np.random.default_rng(seed)
     shuffler = np.random.default_rng(seed + 1000)
     labels = np.arange(n) % len(CLASSES) if labels is None else np.asarray(labels)
-    towers, jets = [], []
+    towers = []
     for lab in labels:
         k = [1, 2, 3, 4, 4, 6, 8][lab % 7]
         centres = rng.normal(0, 0.4, (k, 2))
