@@ -1,0 +1,1 @@
+"""Compute kernels with a readable torch reference beside each fast path."""

@@ -1,0 +1,23 @@
+"""Triplet scoring for symmetric tensor attention: the public API and its backends.
+
+Every caller (the matcher's heads, its loss and its decoding) goes through
+:mod:`hepattn.kernels.triplet.op`; ``backend="auto"`` picks the fastest available
+implementation and ``"torch"`` the readable reference in
+:mod:`hepattn.kernels.triplet.reference`.
+"""
+
+from hepattn.kernels.triplet.op import (
+    BACKENDS,
+    triplet_log_normalizer,
+    triplet_logprob,
+    triplet_logprobs,
+    triplet_topk,
+)
+
+__all__ = [
+    "BACKENDS",
+    "triplet_log_normalizer",
+    "triplet_logprob",
+    "triplet_logprobs",
+    "triplet_topk",
+]

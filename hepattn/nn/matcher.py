@@ -1,0 +1,181 @@
+"""SPA-Net-style jet–parton matcher: P-MHA encoder → two symmetric tensor attention heads.
+
+Each head scores every jet triplet (i, j, k) — i, j the W's light quarks, k the b — with a
+tensor symmetric in its first two indices, so P(i, j, k) = P(j, i, k) exactly (see
+:mod:`hepattn.kernels.triplet.reference`). One head per top; which head is "the top" and
+which "the anti-top" is not known, hence the top-symmetric loss.
+
+Targets are ``int[B, 2, 3]``: per true top, the jet slots of (q1, q2, b), −1 where a parton has
+no jet. A top is *reconstructable* when its three slots are all ≥ 0 (slots of different
+partons are distinct jets by construction of the labels).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+from torch import Tensor, nn
+
+from hepattn.kernels.triplet import triplet_logprob, triplet_topk
+from hepattn.nn.config import Config, check
+from hepattn.nn.encoder import Encoder, EncoderConfig
+
+__all__ = [
+    "JetPartonMatcher",
+    "MatcherConfig",
+    "SymmetricTensorAttention",
+    "decode_assignments",
+    "symmetric_top_loss",
+]
+
+LOG2 = math.log(2.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class MatcherConfig(Config):
+    """Configuration of :class:`JetPartonMatcher`.
+
+    Attributes:
+        encoder: the jet encoder (P-MHA on or off through ``encoder.interaction``).
+        triplet_dim: width D of the symmetric tensor (D³ parameters per head).
+        backend: triplet-scoring backend (``auto`` or ``torch``).
+    """
+
+    encoder: EncoderConfig
+    triplet_dim: int = 32
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        check(self.triplet_dim > 0, "MatcherConfig", "triplet_dim must be positive")
+
+
+class SymmetricTensorAttention(nn.Module):
+    """One head: jets ``h: (B, N, d)`` → projected jets ``x: (B, N, D)`` and ``S: (D, D, D)``.
+
+    ``S = ½(θ + θ with its first two indices swapped)``; θ starts with standard deviation
+    D^(−3/2) so that initial scores are O(1).
+    """
+
+    def __init__(self, dim_in: int, dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim_in)
+        self.proj = nn.Linear(dim_in, dim)
+        self.theta = nn.Parameter(torch.randn(dim, dim, dim) * dim**-1.5)
+
+    def tensor(self) -> Tensor:
+        return 0.5 * (self.theta + self.theta.transpose(0, 1))  # (D, D, D)
+
+    def forward(self, h: Tensor) -> tuple[Tensor, Tensor]:
+        return self.proj(self.norm(h)), self.tensor()
+
+
+class JetPartonMatcher(nn.Module):
+    """``forward(x, p4, mask) -> [(x1, S1), (x2, S2)]``, the inputs of triplet scoring."""
+
+    def __init__(self, config: MatcherConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config.encoder)
+        dim = config.encoder.dim
+        self.heads = nn.ModuleList(
+            SymmetricTensorAttention(dim, config.triplet_dim) for _ in range(2)
+        )
+
+    def forward(self, x: Tensor, p4: Tensor, mask: Tensor) -> list[tuple[Tensor, Tensor]]:
+        h = self.encoder(x, p4, mask)  # (B, N, d)
+        return [head(h) for head in self.heads]
+
+    def target_logprob(self, heads, mask: Tensor, targets: Tensor) -> Tensor:
+        """``float[B, 2 heads, 2 tops]``: log P that head h gives true top t (unordered q's).
+
+        P of the unordered light-quark pair is P(i, j, k) + P(j, i, k) = 2 P(i, j, k).
+        """
+        out = [
+            triplet_logprob(xh, sh, mask, targets, backend=self.config.backend) + LOG2
+            for xh, sh in heads
+        ]
+        return torch.stack(out, dim=1)  # (B, 2, 2)
+
+    @torch.no_grad()
+    def topk(self, heads, mask: Tensor, k: int) -> list[tuple[Tensor, Tensor]]:
+        return [triplet_topk(xh, sh, mask, k, backend=self.config.backend) for xh, sh in heads]
+
+
+def reconstructable(targets: Tensor) -> Tensor:
+    """``bool[B, 2]``: the three partons of each top have jets."""
+    return (targets >= 0).all(dim=-1)
+
+
+def symmetric_top_loss(logp: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """Top-symmetric NLL.
+
+    ``L = min(ℓ(1,1) + ℓ(2,2), ℓ(1,2) + ℓ(2,1))`` with ``ℓ(h, t) = −log P_h(T_t)`` for a
+    reconstructable top t and 0 otherwise: a top whose three partons are not all matched to
+    distinct jets contributes nothing (SPA-Net's partial events), and events with no
+    reconstructable top are left out of the mean.
+
+    Args:
+        logp: ``float[B, 2, 2]`` from :meth:`JetPartonMatcher.target_logprob`.
+        targets: ``int[B, 2, 3]``.
+
+    Returns:
+        (mean loss over used events, ``bool[B]`` events used).
+    """
+    ok = reconstructable(targets)  # (B, 2)
+    nll = torch.where(ok[:, None, :], -logp, torch.zeros_like(logp))  # (B, head, top)
+    straight = nll[:, 0, 0] + nll[:, 1, 1]
+    crossed = nll[:, 0, 1] + nll[:, 1, 0]
+    per_event = torch.minimum(straight, crossed)  # (B,)
+    used = ok.any(dim=1)
+    if not used.any():
+        return logp.sum() * 0.0, used
+    return per_event[used].mean(), used
+
+
+def _share_jet(a: Tensor, b: Tensor) -> Tensor:
+    """``bool[B, K, K]``: candidate a_p (B, K, 3) and b_q share a jet."""
+    return (a[:, :, None, :, None] == b[:, None, :, None, :]).any(dim=(-1, -2))
+
+
+def decode_assignments(model: JetPartonMatcher, heads, mask: Tensor, k: int = 16) -> Tensor:
+    """Best pair of triplets (one per head) sharing no jet, by joint probability.
+
+    Exact: the search over each head's ``k`` most probable triplets is accepted for an event
+    only when no triplet outside those could do better (its best pair scores at least
+    ``v1[k-1] + v2[0]`` and ``v1[0] + v2[k-1]``); otherwise ``k`` doubles for that event,
+    up to all triplets. Events with fewer than 6 jets get the single most probable triplet
+    (of either head) and −1 for the other top; fewer than 3 jets, all −1.
+
+    Returns ``int64[B, 6]`` jet slots in the order (b, q1, q2, b′, q1′, q2′).
+    """
+    b = mask.shape[0]
+    n = mask.shape[1]
+    out = torch.full((b, 6), -1, dtype=torch.long, device=mask.device)
+    todo = torch.arange(b, device=mask.device)
+    k_max = n * n * n
+    while len(todo):
+        sub = [(xh[todo], sh) for xh, sh in heads]
+        (v1, c1), (v2, c2) = model.topk(sub, mask[todo], k)
+        score = v1[:, :, None] + v2[:, None, :]  # (b, K, K)
+        score = score.masked_fill(_share_jet(c1, c2), float("-inf"))
+        best, flat = score.flatten(1).max(dim=1)
+        kk = v1.shape[1]
+        p, q = flat // kk, flat % kk
+        r = torch.arange(len(todo), device=mask.device)
+        bound = torch.maximum(v1[:, -1] + v2[:, 0], v1[:, 0] + v2[:, -1])
+        exact = (kk >= k_max) | (best >= bound)
+        pair = torch.isfinite(best) & exact
+        t1, t2 = c1[r, p], c2[r, q]  # (b, 3) as (i, j, k)
+        out[todo[pair], 0:3] = t1[pair][:, [2, 0, 1]]
+        out[todo[pair], 3:6] = t2[pair][:, [2, 0, 1]]
+        single = ~torch.isfinite(best) & exact
+        first = torch.where((v1[:, 0] >= v2[:, 0])[:, None], c1[:, 0], c2[:, 0])  # (b, 3)
+        use1 = v1[:, 0] >= v2[:, 0]
+        ok = single & torch.isfinite(torch.maximum(v1[:, 0], v2[:, 0]))
+        out[todo[ok & use1], 0:3] = first[ok & use1][:, [2, 0, 1]]
+        out[todo[ok & ~use1], 3:6] = first[ok & ~use1][:, [2, 0, 1]]
+        todo = todo[~exact]
+        k = min(2 * k, k_max)
+    return out
