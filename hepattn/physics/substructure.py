@@ -15,10 +15,13 @@ Exclusive-kT axes (:func:`exclusive_kt_axes`)
     ``d_ij = min(pT_i², pT_j²) · ΔR_ij² / R²`` and E-scheme recombination (4-vectors add),
     without beam distance (exclusive clustering, as the N-subjettiness "ExclusiveKT" axes
     with R = ∞), merging the pair with the smallest ``d_ij`` until ``n`` subjets remain. All
-    towers of the jet are clustered (no pre-clustering or truncation): each step updates one
-    row of the pair-distance matrix and the per-row minima only of the rows it touched, so the
-    cost is about ``O(N²)`` per jet plus ``O(N)`` Python steps per batch. A jet with fewer than
-    ``n`` towers gets its towers as axes.
+    towers of the jet are clustered (no pre-clustering or truncation). The batch is clustered
+    in lock step: the pair-distance matrix is built once, then each step merges one pair in
+    every jet and recomputes only the nearest neighbours of the rows it touched, so the cost
+    is about ``O(N²)`` per jet and ``N − 1`` Python-level steps per chunk of jets. A jet with
+    fewer than ``n`` towers gets its towers as axes. The steps are many small tensor
+    operations; on the CPU they run on one intra-op thread (the setting is restored
+    afterwards), which avoids thread hand-offs that cost several times the work on a busy CPU.
 N-subjettiness (:func:`nsubjettiness`), β = 1
     ``τ_N = Σ_i pT_i · min_k ΔR(i, a_k) / (R0 · Σ_i pT_i)``, R0 = 1.2, with the ``N``
     exclusive-kT axes ``a_k``. ``τ_N = 0`` when the jet has at most ``N`` towers.
@@ -51,9 +54,11 @@ these make the 17 inputs of the Mass + HL baseline (``hepattn.baselines.mass_hl`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
@@ -104,11 +109,11 @@ class ECF(NamedTuple):
     d2: Tensor
 
 
-def _canonical(p4: Tensor, mask: Tensor, max_towers: int | None = None) -> tuple[Tensor, Tensor]:
+def _canonical(p4: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     """Towers in float64, zeroed where padded, sorted by pT (descending) with padding last.
 
-    The tower axis is trimmed to the largest multiplicity in the batch (at least 1), or to
-    ``max_towers`` if that is smaller. Returns ``(p4 (B, N', 4), mask (B, N'))``.
+    The tower axis is trimmed to the largest multiplicity in the batch (at least 1).
+    Returns ``(p4 (B, N', 4), mask (B, N'))``.
     """
     if p4.ndim != 3 or p4.shape[-1] != 4 or mask.shape != p4.shape[:2]:
         raise ValueError(
@@ -121,8 +126,6 @@ def _canonical(p4: Tensor, mask: Tensor, max_towers: int | None = None) -> tuple
     p4 = p4.gather(1, order.unsqueeze(-1).expand(-1, -1, 4))
     mask = mask.gather(1, order)
     keep = max(int(mask.sum(-1).max()) if mask.numel() else 0, 1)
-    if max_towers is not None:
-        keep = min(keep, max_towers)
     return p4[:, :keep], mask[:, :keep]
 
 
@@ -178,6 +181,20 @@ def _sort_axes_by_pt(axes: Tensor, axes_mask: Tensor) -> tuple[Tensor, Tensor]:
     return axes, axes_mask.gather(-1, order)
 
 
+@contextlib.contextmanager
+def _intra_op_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(n)`` (None: unchanged), then restore it."""
+    if n is None or n == torch.get_num_threads():
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _row_min(d: Tensor) -> tuple[Tensor, Tensor]:
     """Minimum of each row and its column, with column −1 for rows without a finite entry."""
     value, arg = d.min(-1)
@@ -185,13 +202,16 @@ def _row_min(d: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _exclusive_kt(towers: _Towers, max_n: int) -> tuple[Tensor, Tensor]:
-    """Exclusive-kT axes of canonical (float64, zero-padded) towers; see exclusive_kt_axes.
+    """Exclusive-kT axes of canonical towers; see :func:`exclusive_kt_axes`.
 
-    State per jet: the slot 4-vectors, which slots are live, the pair-distance matrix ``d``
-    (inf for dead pairs and the diagonal) and each row's minimum and its column. A step merges
-    the pair of the smallest row minimum into the lower row's slot. Indexing goes through
-    flat ``index_select`` / ``index_copy_`` / ``index_fill_``, which stay fast on a busy CPU
-    where ``tensor[idx]`` (``aten::index``/``index_put``) does not.
+    State per jet: the slot 4-vectors (and their pT², y, φ), which slots are live, and each
+    live row's nearest neighbour in ``d`` (its minimum and column). The pair-distance matrix is
+    built once for the initial minima; after that a step merges the pair of the smallest row
+    minimum into the lower row's slot ``i`` and recomputes, from the kinematics, only the row
+    of the new subjet and the rows whose nearest neighbour was ``i`` or ``j``; every other row
+    can only have gained the new candidate ``d_ki``. Indexing goes through flat
+    ``index_select`` / ``index_copy_`` / ``index_fill_``, which stay fast on a busy CPU where
+    ``tensor[idx]`` (``aten::index`` / ``index_put``) does not.
     """
     mask = towers.mask
     b_size, n, _ = towers.p4.shape
@@ -199,79 +219,77 @@ def _exclusive_kt(towers: _Towers, max_n: int) -> tuple[Tensor, Tensor]:
     p4_slots = p4.view(b_size * n, 4)  # (B·N, 4) flat view: one row per (jet, slot)
     active = mask.clone()  # (B, N) slots holding a live (proto-)subjet
     count = active.sum(-1)  # (B,)
-    inf = torch.tensor(float("inf"), dtype=p4.dtype, device=p4.device)
     cols = torch.arange(n, device=p4.device)  # (N,)
-
     p2, y, ph = towers.p2.clone(), towers.y.clone(), towers.phi.clone()  # (B, N) each
+    active_f, p2_f, y_f, ph_f = active.view(-1), p2.view(-1), y.view(-1), ph.view(-1)
+
+    def distance_rows(slot: Tensor, jet: Tensor) -> Tensor:
+        """``d`` of flat slots ``slot`` (S,) of jets ``jet`` (S,) to every slot: ``(S, N)``."""
+        p2_r, y_r, ph_r = (t.index_select(0, slot).unsqueeze(-1) for t in (p2_f, y_f, ph_f))
+        dr2 = _dr2(y_r, ph_r, y.index_select(0, jet), ph.index_select(0, jet))  # (S, N)
+        d = torch.minimum(p2_r, p2.index_select(0, jet)).mul_(dr2)
+        valid = active.index_select(0, jet) & (cols != (slot - jet * n).unsqueeze(-1))
+        return d.masked_fill_(~valid, float("inf"))
+
     # d_ij = min(pT_i², pT_j²) ΔR_ij² (the constant 1/R² does not change the clustering)
     d = torch.minimum(p2.unsqueeze(-1), p2.unsqueeze(-2)).mul_(towers.dr2)  # (B, N, N)
     pair = active.unsqueeze(-1) & active.unsqueeze(-2) & (cols.unsqueeze(-1) != cols)
-    d = d.masked_fill_(~pair, float("inf"))
-    rowmin, rowarg = _row_min(d)  # (B, N): nearest-neighbour distance and column of each row
-    d_flat = d.view(-1)
-    rowmin, rowarg = _row_min(d)  # (B, N): nearest-neighbour distance and column of each row
-    active_f, p2_f, y_f, ph_f = active.view(-1), p2.view(-1), y.view(-1), ph.view(-1)
+    rowmin, rowarg = _row_min(d.masked_fill_(~pair, float("inf")))  # (B, N) nearest neighbours
+    del d, pair
     rowarg_f = rowarg.view(-1)
 
     # axes[b, n - 1] holds the n exclusive subjets; jets with ≤ n towers keep their towers.
     axes = _first_active(p4, active, max_n).unsqueeze(1).repeat(1, max_n, 1, 1)  # (B, M, M, 4)
     axes_rows = axes.view(b_size * max_n, max_n, 4)
     changed = torch.ones_like(count, dtype=torch.bool)  # (B,) count changed since last record
-    while True:
-        rec = (changed & (count >= 1) & (count <= max_n)).nonzero().squeeze(1)  # (R,)
-        if rec.numel():
-            snap = _first_active(p4.index_select(0, rec), active.index_select(0, rec), max_n)
-            axes_rows.index_copy_(0, rec * max_n + count.index_select(0, rec) - 1, snap)
-        live = count > 1  # (B,)
-        bl = live.nonzero().squeeze(1)  # (L,) jets that still merge
-        if bl.numel() == 0:
-            break
-        base = bl * n  # (L,) flat slot index of each live jet's slot 0
-        i = rowmin.index_select(0, bl).argmin(-1)  # (L,) row holding the smallest d_ij …
-        j = rowarg_f.index_select(0, base + i)  # (L,) … and its partner
-        si, sj = base + i, base + j  # (L,) flat slots; the merged subjet goes to slot i
-        merged = p4_slots.index_select(0, si) + p4_slots.index_select(0, sj)  # (L, 4) E-scheme
-        p4_slots.index_copy_(0, si, merged)
-        p4_slots.index_fill_(0, sj, 0.0)
-        active_f.index_fill_(0, sj, False)
-        count -= live.long()
-        changed = live
+    # The steps are small operations: thread hand-offs cost more than they gain, and far more
+    # on an oversubscribed CPU, so they run on one intra-op thread (restored afterwards).
+    with _intra_op_threads(1 if p4.device.type == "cpu" else None):
+        while True:
+            rec = (changed & (count >= 1) & (count <= max_n)).nonzero().squeeze(1)  # (R,)
+            if rec.numel():
+                snap = _first_active(p4.index_select(0, rec), active.index_select(0, rec), max_n)
+                axes_rows.index_copy_(0, rec * max_n + count.index_select(0, rec) - 1, snap)
+            live = count > 1  # (B,)
+            bl = live.nonzero().squeeze(1)  # (L,) jets that still merge
+            if bl.numel() == 0:
+                break
+            base = bl * n  # (L,) flat slot index of each live jet's slot 0
+            i = rowmin.index_select(0, bl).argmin(-1)  # (L,) row holding the smallest d_ij …
+            j = rowarg_f.index_select(0, base + i)  # (L,) … and its partner
+            si, sj = base + i, base + j  # (L,) flat slots; the merged subjet goes to slot i
+            merged = p4_slots.index_select(0, si) + p4_slots.index_select(0, sj)  # (L, 4) E-scheme
+            p4_slots.index_copy_(0, si, merged)
+            p4_slots.index_fill_(0, sj, 0.0)
+            active_f.index_fill_(0, sj, False)
+            count -= live.long()
+            changed = live
+            p2_f.index_copy_(0, si, pt2(merged))
+            y_f.index_copy_(0, si, rapidity(merged))
+            ph_f.index_copy_(0, si, phi(merged))
 
-        p2_i, y_i, ph_i = pt2(merged), rapidity(merged), phi(merged)  # (L,)
-        p2_f.index_copy_(0, si, p2_i)
-        y_f.index_copy_(0, si, y_i)
-        ph_f.index_copy_(0, si, ph_i)
-        dr2_i = _dr2(
-            y_i.unsqueeze(-1), ph_i.unsqueeze(-1), y.index_select(0, bl), ph.index_select(0, bl)
-        )  # (L, N)
-        d_i = torch.minimum(p2_i.unsqueeze(-1), p2.index_select(0, bl)).mul_(dr2_i)  # (L, N)
-        is_i, is_j = cols == i.unsqueeze(-1), cols == j.unsqueeze(-1)  # (L, N)
-        d_i = torch.where(active.index_select(0, bl) & ~is_i, d_i, inf)
-        # Row and column i of d get d_i; row and column j are retired.
-        slots = base.unsqueeze(-1) + cols  # (L, N) flat slot of every column
-        d_flat.index_copy_(0, (si.unsqueeze(-1) * n + cols).flatten(), d_i.flatten())
-        d_flat.index_copy_(0, (slots * n + i.unsqueeze(-1)).flatten(), d_i.flatten())
-        retired = torch.cat(
-            [(sj.unsqueeze(-1) * n + cols).flatten(), (slots * n + j.unsqueeze(-1)).flatten()]
-        )
-        d_flat.index_fill_(0, retired, inf)
-
-        # Row minima: rows that pointed at i or j (and row i itself) are recomputed in full;
-        # every other row can only have gained the new candidate d_i.
-        rm, rg = rowmin.index_select(0, bl), rowarg.index_select(0, bl)  # (L, N)
-        stale = ((rg == i.unsqueeze(-1)) | (rg == j.unsqueeze(-1)) | is_i) & ~is_j
-        better = (d_i < rm) & ~stale
-        rm = torch.where(better, d_i, rm).masked_fill(is_j, float("inf"))
-        rg = torch.where(better, i.unsqueeze(-1), rg).masked_fill(is_j, -1)
-        sl = stale.flatten().nonzero().squeeze(1)  # (S,) flat indices into (L, N)
-        rows = slots.flatten().index_select(0, sl)  # (S,) flat slots of the stale rows
-        value, arg = _row_min(
-            d_flat.index_select(0, (rows.unsqueeze(-1) * n + cols).flatten()).view(-1, n)
-        )
-        rm.view(-1).index_copy_(0, sl, value)
-        rg.view(-1).index_copy_(0, sl, arg)
-        rowmin.index_copy_(0, bl, rm)
-        rowarg.index_copy_(0, bl, rg)
+            d_i = distance_rows(si, bl)  # (L, N) distances of the new subjet to every slot
+            rm, rg = rowmin.index_select(0, bl), rowarg.index_select(0, bl)  # (L, N)
+            is_i, is_j = cols == i.unsqueeze(-1), cols == j.unsqueeze(-1)  # (L, N)
+            stale = ((rg == i.unsqueeze(-1)) | (rg == j.unsqueeze(-1))) & ~is_i & ~is_j
+            better = (d_i < rm) & ~stale
+            rm = torch.where(better, d_i, rm).masked_fill_(is_j, float("inf"))
+            rg = torch.where(better, i.unsqueeze(-1), rg).masked_fill_(is_j, -1)
+            row_i_min, row_i_arg = _row_min(d_i)
+            rm.view(-1).index_copy_(
+                0, i + n * torch.arange(bl.numel(), device=p4.device), row_i_min
+            )
+            rg.view(-1).index_copy_(
+                0, i + n * torch.arange(bl.numel(), device=p4.device), row_i_arg
+            )
+            sl = stale.flatten().nonzero().squeeze(1)  # (S,) flat indices into (L, N)
+            if sl.numel():
+                jet = bl.index_select(0, sl // n)  # (S,)
+                value, arg = _row_min(distance_rows(jet * n + sl % n, jet))
+                rm.view(-1).index_copy_(0, sl, value)
+                rg.view(-1).index_copy_(0, sl, arg)
+            rowmin.index_copy_(0, bl, rm)
+            rowarg.index_copy_(0, bl, rg)
 
     n_real = mask.sum(-1)  # (B,)
     slots_m = torch.arange(max_n, device=p4.device)
