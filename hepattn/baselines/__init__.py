@@ -26,3 +26,7 @@ __all__ = [
     "count_parameters",
     "mass_hl_inputs",
 ]
+
+from hepattn.baselines.chi2 import Chi2Config, measure_resolutions, solve_chi2  # noqa: E402
+
+__all__ += ["Chi2Config", "measure_resolutions", "solve_chi2"]

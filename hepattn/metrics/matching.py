@@ -1,0 +1,244 @@
+"""Jet–parton matching efficiencies for all-hadronic tt̄ (REFERENCE §4).
+
+An *assignment* (prediction or truth) is ``int[B, 6]``: six jet indices in the order
+``(b, q1, q2, b′, q1′, q2′)``, −1 where there is none. Triplet 0 is ``(b, q1, q2)``, triplet 1
+is ``(b′, q1′, q2′)``.
+
+Definitions:
+
+- a true top ``k`` is *reconstructable* when its three indices are all ≥ 0 and distinct;
+- a predicted triplet ``(b̂, q̂1, q̂2)`` reconstructs a true top ``(b, q1, q2)`` when
+  ``b̂ = b`` and ``{q̂1, q̂2} = {q1, q2}`` (light-quark symmetry), and the top is reconstructable;
+- the two predicted triplets are compared with the two true tops in either order (top
+  symmetry); the order giving more correct tops is kept (ties: the direct order).
+
+Efficiencies, per jet multiplicity row (``"6"``, ``"7"``, ``">=8"``, ``"inclusive"`` = all
+events with ≥ 6 jets; events with < 6 jets count in no row):
+
+- ``ε_event = #(both tops correct) / #(both tops reconstructable)``;
+- ``ε_2^top = #(correct tops) / (2 · #(both tops reconstructable))``, over the same events;
+- ``ε_1^top = #(the reconstructable top correct) / #(exactly one top reconstructable)``.
+
+Each comes with the binomial uncertainty ``σ_ε = sqrt(ε (1 − ε) / n)``, ``n`` its denominator
+(for ``ε_2^top`` the number of tops, ``2 n_events``, treating tops as independent).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hepattn.errors import DataError
+
+__all__ = [
+    "ROWS",
+    "efficiency_table",
+    "format_table",
+    "reconstructable",
+    "top_correct",
+    "truth_from_parton_labels",
+]
+
+#: Row names of :func:`efficiency_table`, in display order.
+ROWS: tuple[str, ...] = ("6", "7", ">=8", "inclusive")
+
+
+def _as_assignment(a: np.ndarray, name: str) -> np.ndarray:
+    """Validate an assignment ``int[B, 6]`` (indices ≥ −1) and return it as int64."""
+    arr = np.asarray(a)
+    if arr.ndim != 2 or arr.shape[1] != 6:
+        raise DataError(f"{name} must have shape [B, 6] (b, q1, q2, b', q1', q2'), got {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise DataError(f"{name} must hold integer jet indices, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < -1:
+        raise DataError(
+            f"{name} holds index {int(arr.min())}; jet indices are >= 0, or -1 for none"
+        )
+    return arr
+
+
+def truth_from_parton_labels(parton: np.ndarray) -> np.ndarray:
+    """Truth assignment ``int[B, 6]`` from per-jet parton labels ``int[B, N]``.
+
+    ``parton[e, j]`` is the parton jet ``j`` is matched to (0..5 = b, q1, q2, b′, q1′, q2′) or
+    −1 (none, or a padded slot). The result holds, for each parton, the index of its jet, −1
+    when no jet carries that label; a label carried by several jets (ambiguous) also gives −1.
+    """
+    lab = np.asarray(parton)
+    if lab.ndim != 2:
+        raise DataError(f"parton labels must have shape [B, N], got {lab.shape}")
+    lab = lab.astype(np.int64)
+    if lab.size and (lab.min() < -1 or lab.max() > 5):
+        raise DataError(
+            f"parton labels must be in -1..5, got values in [{int(lab.min())}, {int(lab.max())}]"
+        )
+    n_ev, n_jet = lab.shape
+    onehot = lab[:, :, None] == np.arange(6)[None, None, :]  # [B, N, 6]
+    count = onehot.sum(axis=1)  # [B, 6]
+    first = np.argmax(onehot, axis=1)  # [B, 6]
+    return np.where(count == 1, first, -1).astype(np.int64)
+
+
+def reconstructable(truth: np.ndarray) -> np.ndarray:
+    """``bool[B, 2]``: top k's three truth indices are all ≥ 0 and distinct."""
+    t = _as_assignment(truth, "truth").reshape(-1, 2, 3)  # [B, 2, 3]
+    b, q1, q2 = t[..., 0], t[..., 1], t[..., 2]
+    return (t >= 0).all(axis=-1) & (b != q1) & (b != q2) & (q1 != q2)
+
+
+def _triplet_match(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """``bool[B]``: same b and same unordered {q1, q2}; inputs ``int[B, 3]``."""
+    same_b = pred[:, 0] == true[:, 0]
+    direct = (pred[:, 1] == true[:, 1]) & (pred[:, 2] == true[:, 2])
+    swapped = (pred[:, 1] == true[:, 2]) & (pred[:, 2] == true[:, 1])
+    return same_b & (direct | swapped)
+
+
+def top_correct(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """``bool[B, 2]``: whether each *true* top is correctly reconstructed, best top order.
+
+    With predicted triplets ``P0, P1`` and true tops ``T0, T1`` (both ``int[B, 3]``):
+    direct order ``c_d = (P0 ≅ T0, P1 ≅ T1)``, swapped order ``c_s = (P1 ≅ T0, P0 ≅ T1)``,
+    where ``≅`` is :func:`_triplet_match` and a non-reconstructable top is never correct. The
+    order with more correct tops is returned (ties: direct).
+    """
+    p = _as_assignment(pred, "pred")
+    t = _as_assignment(truth, "truth")
+    if p.shape != t.shape:
+        raise DataError(f"pred and truth must have the same shape, got {p.shape} and {t.shape}")
+    rec = reconstructable(t)  # [B, 2]
+    p0, p1, t0, t1 = p[:, :3], p[:, 3:], t[:, :3], t[:, 3:]
+    direct = np.stack([_triplet_match(p0, t0), _triplet_match(p1, t1)], axis=1) & rec
+    swapped = np.stack([_triplet_match(p1, t0), _triplet_match(p0, t1)], axis=1) & rec
+    use_swapped = swapped.sum(axis=1) > direct.sum(axis=1)  # [B]
+    return np.where(use_swapped[:, None], swapped, direct)
+
+
+def _eff(k: int, n: int) -> tuple[float, float]:
+    """Fraction ``k / n`` and its binomial error ``sqrt(ε(1 − ε)/n)``; NaN when ``n = 0``."""
+    if n == 0:
+        return float("nan"), float("nan")
+    e = k / n
+    return e, math.sqrt(e * (1.0 - e) / n)
+
+
+def efficiency_table(pred: np.ndarray, truth: np.ndarray, n_jets: np.ndarray) -> dict:
+    """Matching efficiencies by jet multiplicity.
+
+    Args:
+        pred: ``int[B, 6]`` predicted assignment, −1 where none.
+        truth: ``int[B, 6]`` true assignment, −1 where the parton has no jet.
+        n_jets: ``int[B]`` number of jets of each event; every index must be ``< n_jets``.
+
+    Returns:
+        ``{row: {"event", "event_err", "top2", "top2_err", "top1", "top1_err": float,
+        "n_events", "n_events_1top": int}}`` for rows ``"6"``, ``"7"``, ``">=8"``,
+        ``"inclusive"`` (≥ 6 jets). ``n_events`` is the number of events with both tops
+        reconstructable (denominator of ε_event; ε_2^top has ``2 n_events`` tops),
+        ``n_events_1top`` those with exactly one (denominator of ε_1^top). Efficiencies are
+        fractions, NaN for an empty cell.
+    """
+    p = _as_assignment(pred, "pred")
+    t = _as_assignment(truth, "truth")
+    nj = np.asarray(n_jets)
+    if nj.shape != (p.shape[0],):
+        raise DataError(f"n_jets must have shape [{p.shape[0]}] (one per event), got {nj.shape}")
+    if nj.size and not np.issubdtype(nj.dtype, np.integer):
+        raise DataError(f"n_jets must be integers, got dtype {nj.dtype}")
+    nj = nj.astype(np.int64)
+    for name, arr in (("pred", p), ("truth", t)):
+        bad = arr >= nj[:, None]
+        if bad.any():
+            e = int(np.argwhere(bad)[0, 0])
+            raise DataError(
+                f"{name} of event {e} holds jet index {int(arr[e].max())} but the event has "
+                f"{int(nj[e])} jets"
+            )
+    correct = top_correct(p, t)  # [B, 2]
+    rec = reconstructable(t)  # [B, 2]
+    both = rec.all(axis=1)
+    one = rec.sum(axis=1) == 1
+    selections = {
+        "6": nj == 6,
+        "7": nj == 7,
+        ">=8": nj >= 8,
+        "inclusive": nj >= 6,
+    }
+    table: dict[str, dict] = {}
+    for row, sel in selections.items():
+        sb, so = sel & both, sel & one
+        n2, n1 = int(sb.sum()), int(so.sum())
+        ev, ev_err = _eff(int(correct[sb].all(axis=1).sum()), n2)
+        t2, t2_err = _eff(int(correct[sb].sum()), 2 * n2)
+        t1, t1_err = _eff(int(correct[so].any(axis=1).sum()), n1)
+        table[row] = {
+            "event": ev,
+            "event_err": ev_err,
+            "top2": t2,
+            "top2_err": t2_err,
+            "top1": t1,
+            "top1_err": t1_err,
+            "n_events": n2,
+            "n_events_1top": n1,
+        }
+    return table
+
+
+def _cell(value: float, err: float) -> str:
+    if math.isnan(value):
+        return "—"
+    return f"{100 * value:.1f} ± {100 * err:.1f} %"
+
+
+def format_table(tables: dict[str, dict], title: str = "") -> str:
+    """Markdown table of several methods side by side, in the shape of REFERENCE §4.
+
+    ``tables`` maps a method name to its :func:`efficiency_table` result. Rows are the jet
+    multiplicities; for each method the columns are ε_event, ε_2^top and ε_1^top in percent
+    with their binomial uncertainties. The event counts (both tops / one top reconstructable)
+    are shown once when every method has the same counts, otherwise once per method.
+    """
+    if not tables:
+        raise DataError("format_table needs at least one method's table")
+    for method, tab in tables.items():
+        missing = [r for r in ROWS if r not in tab]
+        if missing:
+            raise DataError(f"table of {method!r} lacks rows {missing}; expected {list(ROWS)}")
+    methods = list(tables)
+    same_counts = all(
+        (tables[m][r]["n_events"], tables[m][r]["n_events_1top"])
+        == (tables[methods[0]][r]["n_events"], tables[methods[0]][r]["n_events_1top"])
+        for m in methods
+        for r in ROWS
+    )
+    header = ["N_jets"]
+    if same_counts:
+        header += ["n (2 tops)", "n (1 top)"]
+    for m in methods:
+        header += [f"{m} ε_event", f"{m} ε_2^top", f"{m} ε_1^top"]
+        if not same_counts:
+            header += [f"{m} n (2 tops)", f"{m} n (1 top)"]
+    lines = []
+    if title:
+        lines += [title, ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for r in ROWS:
+        first = tables[methods[0]][r]
+        cells = [r if r != ">=8" else "≥ 8"]
+        if same_counts:
+            cells += [str(first["n_events"]), str(first["n_events_1top"])]
+        for m in methods:
+            c = tables[m][r]
+            cells += [
+                _cell(c["event"], c["event_err"]),
+                _cell(c["top2"], c["top2_err"]),
+                _cell(c["top1"], c["top1_err"]),
+            ]
+            if not same_counts:
+                cells += [str(c["n_events"]), str(c["n_events_1top"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
