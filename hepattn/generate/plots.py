@@ -178,9 +178,11 @@ def plot_prongs(path: str | os.PathLike, outdir: str | os.PathLike) -> list[Path
     written = []
     for branch, bins, xlabel, name in (
         ("jet_mass", np.linspace(300, 700, 41), "jet mass [GeV]", "prongs_mass.png"),
-        ("ntower", np.arange(0, 232, 6), "towers per jet", "prongs_towers.png"),
+        ("ntower", None, "towers per jet", "prongs_towers.png"),
     ):
         values = np.asarray(a[branch])
+        if bins is None:  # integer counts: bins of 3 towers up to the largest count
+            bins = np.arange(-0.5, values.max(initial=0) + 3.5, 3)
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         for k, cls in enumerate(classes):
             sel = label == k
