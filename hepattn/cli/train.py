@@ -1,4 +1,4 @@
-"""``hepattn train tagger``: train a tagger from ROOT files with a YAML config."""
+"""``hepattn train tagger|matcher``: train a model from ROOT files with a YAML config."""
 
 from __future__ import annotations
 
@@ -23,45 +23,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "DIR/best/ (best model on validation: config, weights, standardization, card) and "
         "DIR/history.json.",
     )
-    t.add_argument("--train", nargs="+", required=True, metavar="FILE", help="training files")
-    t.add_argument("--val", nargs="+", required=True, metavar="FILE", help="validation files")
-    t.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    t.add_argument(
-        "--config", metavar="YAML", help="run config (default: the bundled one of --kind)"
-    )
+    _common(t)
     t.add_argument(
         "--kind",
         choices=("transformer", "transformer_no_interaction", "pfn", "mass_hl"),
         help="model kind (default: transformer)",
     )
+    t.set_defaults(func=run_tagger)
+    m = tasks.add_parser(
+        "matcher",
+        help="jet-parton matcher (SPA-Net style) for all-hadronic ttbar",
+        description="Train the matcher: P-MHA encoder + two symmetric tensor attention heads "
+        "with the top-symmetric loss. Outputs as for the tagger (DIR/last.pt, DIR/best/, "
+        "DIR/history.json).",
+    )
+    _common(m)
+    m.set_defaults(func=run_matcher)
+
+
+def _common(t: argparse.ArgumentParser) -> None:
+    t.add_argument("--train", nargs="+", required=True, metavar="FILE", help="training files")
+    t.add_argument("--val", nargs="+", required=True, metavar="FILE", help="validation files")
+    t.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    t.add_argument("--config", metavar="YAML", help="run config (default: bundled, per --kind)")
     t.add_argument("--schema", help="schema of the input files (default: the config's)")
     t.add_argument("--seed", type=int, help="random seed (overrides the config)")
     t.add_argument("--epochs", type=int, help="maximum epochs (overrides the config)")
     t.add_argument("--device", help="auto, cpu or cuda (overrides the config)")
     t.add_argument("--threads", type=int, help="CPU threads (overrides the config; 0 = all)")
-    t.add_argument("--max-train", type=int, metavar="N", help="use only the first N training jets")
+    t.add_argument("--max-train", type=int, metavar="N", help="use only the first N entries")
     t.add_argument("--resume", action="store_true", help="continue from DIR/last.pt")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.set_defaults(func=run_tagger)
 
 
-def tagger_run_config(args: argparse.Namespace) -> dict:
-    """The run config dict: bundled default of the kind or --config, with CLI overrides."""
-    kind = args.kind or "transformer"
-    if args.config:
-        try:
-            with open(args.config) as f:
-                cfg = yaml.safe_load(f)
-        except OSError as err:
-            raise HepattnError(f"{args.config}: cannot read the config ({err.strerror})") from None
-        except yaml.YAMLError as err:
-            raise HepattnError(f"{args.config}: not valid YAML ({err})") from None
-    else:
-        name = "transformer" if kind.startswith("transformer") else kind
-        text = resources.files("hepattn.configs").joinpath(f"tagger_{name}.yaml").read_text()
-        cfg = yaml.safe_load(text)
-    if kind == "transformer_no_interaction":
-        cfg["model"]["encoder"].setdefault("interaction", {})["enabled"] = False
+def _load_yaml(path: str | None, bundled: str) -> dict:
+    if path is None:
+        return yaml.safe_load(resources.files("hepattn.configs").joinpath(bundled).read_text())
+    try:
+        with open(path) as f:
+            return yaml.safe_load(f)
+    except OSError as err:
+        raise HepattnError(f"{path}: cannot read the config ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise HepattnError(f"{path}: not valid YAML ({err})") from None
+
+
+def _overrides(cfg: dict, args: argparse.Namespace) -> dict:
     training = cfg.setdefault("training", {})
     for key in ("seed", "epochs", "device", "threads"):
         if getattr(args, key) is not None:
@@ -69,11 +76,25 @@ def tagger_run_config(args: argparse.Namespace) -> dict:
     return cfg
 
 
+def _command() -> str:
+    return "hepattn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def tagger_run_config(args: argparse.Namespace) -> dict:
+    """The run config dict: bundled default of the kind or --config, with CLI overrides."""
+    kind = args.kind or "transformer"
+    name = "transformer" if kind.startswith("transformer") else kind
+    cfg = _load_yaml(args.config, f"tagger_{name}.yaml")
+    if kind == "transformer_no_interaction":
+        cfg["model"]["encoder"].setdefault("interaction", {})["enabled"] = False
+    return _overrides(cfg, args)
+
+
 def run_tagger(args: argparse.Namespace) -> int:
     from hepattn.tasks.tagging import TaggerRunConfig, train_tagger
 
     run = TaggerRunConfig.from_dict(tagger_run_config(args))
-    command = "hepattn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = _command()
     result = train_tagger(
         run,
         args.train,
@@ -91,6 +112,32 @@ def run_tagger(args: argparse.Namespace) -> int:
     )
     print(
         f"best validation accuracy {100 * result['val_accuracy']:.2f} % "
+        f"(epoch {result['best_epoch']}); model in {args.out}/best"
+    )
+    return 0
+
+
+def run_matcher(args: argparse.Namespace) -> int:
+    from hepattn.tasks.matching import MatcherRunConfig, train_matcher
+
+    run = MatcherRunConfig.from_dict(_overrides(_load_yaml(args.config, "matcher.yaml"), args))
+    result = train_matcher(
+        run,
+        args.train,
+        args.val,
+        args.out,
+        schema=args.schema,
+        resume=args.resume,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        max_train=args.max_train,
+        command=_command(),
+    )
+    print(
+        f"trained matcher ({result['params']:,} parameters) on {result['train_events']:,} "
+        f"events in {result['epochs']} epochs, {result['seconds']:.0f} s"
+    )
+    print(
+        f"best validation top efficiency {100 * result['val_top_efficiency']:.2f} % "
         f"(epoch {result['best_epoch']}); model in {args.out}/best"
     )
     return 0
