@@ -145,7 +145,9 @@ def test_permutation_padding_and_chunk_invariance():
     out = high_level_features(p4_s, mask_s, chunk_size=4)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(jet_mass(p4_s, mask_s), jet_mass(p4, mask))
-    torch.testing.assert_close(high_level_features(p4, mask, chunk_size=1), ref)
+    threads = torch.get_num_threads()
+    torch.testing.assert_close(high_level_features(p4, mask, chunk_size=1, num_threads=None), ref)
+    assert torch.get_num_threads() == threads  # the thread setting is restored
 
 
 def test_degenerate_jets_are_finite():
