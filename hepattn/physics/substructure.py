@@ -207,7 +207,7 @@ def _exclusive_kt(towers: _Towers, max_n: int) -> tuple[Tensor, Tensor]:
     State per jet: the slot 4-vectors (and their pT², y, φ), which slots are live, and each
     live row's nearest neighbour in ``d`` (its minimum and column). The pair-distance matrix is
     built once for the initial minima; after that a step merges the pair of the smallest row
-    minimum into the lower row's slot ``i`` and recomputes, from the kinematics, only the row
+    minimum (row ``i``, column ``j``) into slot ``i`` and recomputes, from the kinematics, the row
     of the new subjet and the rows whose nearest neighbour was ``i`` or ``j``; every other row
     can only have gained the new candidate ``d_ki``. Indexing goes through flat
     ``index_select`` / ``index_copy_`` / ``index_fill_``, which stay fast on a busy CPU where
