@@ -38,9 +38,7 @@ def test_hcal_resolution_hand_values_and_eta_switch():
 
 def test_energy_sharing_table():
     ids = np.array([11, -11, 22, 111, 310, 3122, -3122, 211, -321, 2212, 130, 2112])
-    np.testing.assert_array_equal(
-        ecal_fraction(ids), [1, 1, 1, 1, 0.3, 0.3, 0.3, 0, 0, 0, 0, 0]
-    )
+    np.testing.assert_array_equal(ecal_fraction(ids), [1, 1, 1, 1, 0.3, 0.3, 0.3, 0, 0, 0, 0, 0])
     np.testing.assert_array_equal(
         visible(np.array([12, -14, 16, 13, -13, 22, 211])),
         [False, False, False, False, False, True, True],

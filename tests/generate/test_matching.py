@@ -45,3 +45,17 @@ def test_matching_is_unique_and_consistent():
 def test_empty_inputs():
     pj, jp = match_unique(np.zeros(6), np.zeros(6), np.zeros(0), np.zeros(0))
     assert pj.tolist() == [-1] * 6 and jp.shape == (0,)
+
+
+def test_missing_generators_give_install_hint(monkeypatch):
+    import sys
+
+    from hepattn.errors import HepattnError
+    from hepattn.generate.pythia import require_fastjet, require_pythia
+
+    monkeypatch.setitem(sys.modules, "pythia8mc", None)
+    monkeypatch.setitem(sys.modules, "fastjet", None)
+    with pytest.raises(HepattnError, match=r"pip install 'hepattn\[gen\]'"):
+        require_pythia()
+    with pytest.raises(HepattnError, match=r"pip install 'hepattn\[gen\]'"):
+        require_fastjet()

@@ -73,8 +73,20 @@ def test_no_parton_matched_to_two_jets(sample):
 def test_w_and_top_masses(sample):
     m_qq, m_bqq = truth_masses(_arrays(sample))
     assert len(m_qq) > 60
-    assert 70 < np.median(m_qq) < 90
+    assert 70 < np.mean(m_qq) < 90 and 70 < np.median(m_qq) < 90
     assert 150 < np.median(m_bqq) < 190
+
+
+@pytest.mark.slow
+def test_w_and_top_peaks_large_sample(tmp_path):
+    from hepattn.generate.plots import ttbar_summary
+
+    path = tmp_path / "big.root"
+    generate_ttbar(path, TtbarConfig(n_events=800, seed=21, chunk_size=400), jobs=2, progress=False)
+    summary = ttbar_summary(path)
+    assert 75 < summary["m_qq_peak"] < 85
+    assert 158 < summary["m_bqq_peak"] < 180
+    assert 0.05 < summary["frac_all6_matched"] < 0.2
 
 
 def test_same_seed_same_output_and_jobs_independent(tmp_path, sample):
