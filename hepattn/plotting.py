@@ -9,7 +9,7 @@ import numpy as np
 
 from hepattn.errors import HepattnError
 
-__all__ = ["confusion_png", "roc_png"]
+__all__ = ["confusion_png", "efficiency_png", "roc_png"]
 
 
 def _pyplot():
@@ -68,6 +68,33 @@ def roc_png(
     ax.set_ylabel("true-positive rate")
     ax.legend(fontsize=7)
     ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def efficiency_png(tables: dict[str, dict], path: str | os.PathLike, title: str = "") -> None:
+    """ε_event, ε_2^top and ε_1^top by jet multiplicity, one marker series per method.
+
+    ``tables`` maps a method name to a :func:`hepattn.metrics.matching.efficiency_table`.
+    """
+    plt = _pyplot()
+    rows = ["6", "7", ">=8", "inclusive"]
+    keys = [("event", "ε_event"), ("top2", "ε_2^top"), ("top1", "ε_1^top")]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), sharey=True)
+    for ax, (key, label) in zip(axes, keys, strict=True):
+        for off, (method, tab) in enumerate(tables.items()):
+            x = np.arange(len(rows)) + 0.1 * (off - (len(tables) - 1) / 2)
+            y = [100 * tab[r][key] for r in rows]
+            e = [100 * tab[r][f"{key}_err"] for r in rows]
+            ax.errorbar(x, y, yerr=e, fmt="o", capsize=3, label=method)
+        ax.set_xticks(range(len(rows)), labels=["6", "7", "≥8", "incl."])
+        ax.set_xlabel("jets per event")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("efficiency [%]")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

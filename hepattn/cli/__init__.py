@@ -17,7 +17,7 @@ from hepattn import __version__
 from hepattn.errors import HepattnError
 
 # Subcommand modules, in the order `hepattn --help` lists them.
-COMMANDS = ("inspect", "generate", "train", "eval", "tag", "match", "compare")
+COMMANDS = ("inspect", "generate", "train", "eval", "tag", "match", "compare", "convert")
 MODULES = {"eval": "evaluate"}
 
 

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def runtime_ms_8jets(matcher, ev, n_max: int) -> dict[str, float]:
+def runtime_ms_8jets(matcher, ev, n_max: int, chi2_config=None) -> dict[str, float]:
     """Per-event wall time of each method on up to ``n_max`` events with exactly 8 jets."""
     from hepattn.tasks.matching import chi2_slots
 
@@ -48,14 +48,15 @@ def runtime_ms_8jets(matcher, ev, n_max: int) -> dict[str, float]:
         matcher.predict(sub)
         t_net = time.perf_counter() - t0
         t0 = time.perf_counter()
-        chi2_slots(sub, matcher.run.data.collection)
+        chi2_slots(sub, matcher.run.data.collection, chi2_config)
         t_chi2 = time.perf_counter() - t0
     finally:
         torch.set_num_threads(threads)
     return {"chi2": 1e3 * t_chi2 / len(sel), "network": 1e3 * t_net / len(sel)}
 
 
-def compare(input_files, model="default", schema=None, timing_events=1000) -> dict:
+def compare(input_files, model="default", schema=None, timing_events=1000, chi2_mode="mt") -> dict:
+    from hepattn.baselines.chi2 import Chi2Config
     from hepattn.metrics.matching import efficiency_table
     from hepattn.tasks.matching import Matcher, chi2_slots
 
@@ -63,7 +64,8 @@ def compare(input_files, model="default", schema=None, timing_events=1000) -> di
     ev = matcher.read(input_files, schema=schema, need_labels=True)
     truth, n_jets = ev.event["truth"], ev.event["n_jets"]
     net, _ = matcher.predict(ev)
-    chi2, _ = chi2_slots(ev, matcher.run.data.collection)
+    chi2_config = Chi2Config(mode=chi2_mode)
+    chi2, _ = chi2_slots(ev, matcher.run.data.collection, chi2_config)
     tables = {
         "chi2": efficiency_table(chi2, truth, n_jets),
         "network": efficiency_table(net, truth, n_jets),
@@ -97,7 +99,7 @@ def compare(input_files, model="default", schema=None, timing_events=1000) -> di
 def run(args: argparse.Namespace) -> int:
     from hepattn.metrics.matching import format_table
 
-    result = compare(args.input, args.model, args.schema, args.timing_events)
+    result = compare(args.input, args.model, args.schema, args.timing_events, args.chi2_mode)
     tables = result.pop("tables")
     print(
         format_table(

@@ -1,4 +1,4 @@
-"""``hepattn eval tagger``: accuracy ± bootstrap error, per-class accuracy, AUCs, plots, JSON."""
+"""``hepattn eval tagger|matcher``: metrics of a trained model on labelled files, plots, JSON."""
 
 from __future__ import annotations
 
@@ -22,6 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--out", metavar="DIR", help="directory for metrics.json and the PNG plots")
     t.add_argument("--json", metavar="FILE", help="write the metrics as JSON here")
     t.set_defaults(func=run_tagger)
+    m = tasks.add_parser(
+        "matcher",
+        help="jet-parton matcher",
+        description="Evaluate a matcher: epsilon_event, epsilon_2^top, epsilon_1^top by jet "
+        "multiplicity with binomial uncertainties; writes metrics.json and efficiency.png.",
+    )
+    m.add_argument("data", nargs="+", help="labelled ROOT files")
+    m.add_argument("--model", default="default", help="model directory, or 'default'")
+    m.add_argument("--schema", help="schema of the files (default: the model's)")
+    m.add_argument("--out", metavar="DIR", help="directory for metrics.json and efficiency.png")
+    m.add_argument("--json", metavar="FILE", help="write the metrics as JSON here")
+    m.set_defaults(func=run_matcher)
 
 
 def format_report(report: dict) -> str:
@@ -67,6 +79,29 @@ def run_tagger(args: argparse.Namespace) -> int:
         }
         roc_png(curves, out / "roc.png", f"{tagger.run.kind}: one vs rest")
         print(f"wrote {out / 'metrics.json'}, {out / 'confusion.png'}, {out / 'roc.png'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def run_matcher(args: argparse.Namespace) -> int:
+    from hepattn.metrics.matching import efficiency_table, format_table
+    from hepattn.tasks.matching import Matcher
+
+    matcher = Matcher.load(args.model)
+    ev = matcher.read(args.data, schema=args.schema, need_labels=True)
+    slots, _ = matcher.predict(ev)
+    table = efficiency_table(slots, ev.event["truth"], ev.event["n_jets"])
+    print(format_table({"network": table}, f"{len(ev):,} events, model {matcher.path}"))
+    report = {"model": str(matcher.path), "files": ev.files, "rows": table}
+    if args.out:
+        from hepattn.plotting import efficiency_png
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+        efficiency_png({"network": table}, out / "efficiency.png", "jet-parton matching")
+        print(f"wrote {out / 'metrics.json'}, {out / 'efficiency.png'}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=("network", "chi2"), default="network")
     p.add_argument("--model", default="default", help="model directory, or 'default'")
     p.add_argument("--schema", help="schema of the input (default: the model's)")
+    p.add_argument("--chi2-mode", choices=("dm", "mt"), default="mt", help="chi2 form")
     p.add_argument("--tree", default="hepattn", help="name of the output tree")
     p.set_defaults(func=run)
 
@@ -36,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
         slots, prob = matcher.predict(ev)
         extra = {"prob": prob.astype(np.float32)}
     else:
-        slots, chi2 = chi2_slots(ev, matcher.run.data.collection)
+        from hepattn.baselines.chi2 import Chi2Config
+
+        slots, chi2 = chi2_slots(ev, matcher.run.data.collection, Chi2Config(mode=args.chi2_mode))
         extra = {"chi2": chi2.astype(np.float64)}
     assignment = slots_to_file_order(slots, jets.index).astype(np.int32)
     write_tree(

@@ -90,14 +90,26 @@ def load_matching_data(
     entry_stop: int | None = None,
 ) -> Events:
     """Padded jets; with labels, ``ev.event["truth"]``: ``int[B, 6]`` jet slots of the partons
-    and ``ev.event["targets"]``: ``int[B, 2, 3]`` (q1, q2, b) slots per top."""
+    and ``ev.event["targets"]``: ``int[B, 2, 3]`` (q1, q2, b) slots per top. Paths ending in
+    ``.h5`` / ``.hdf5`` are read as SPANet files (:func:`hepattn.data.spanet.read_spanet_h5`)."""
+    from hepattn.data.spanet import is_spanet_path, read_spanet_h5
     from hepattn.metrics.matching import truth_from_parton_labels
 
     d = run.data
     labels = (d.label,) if need_labels else ()
     spec = PadSpec(d.features, d.max_objects, labels=labels)
     try:
-        ev = read_events(paths, schema or d.schema, {d.collection: spec}, entry_stop=entry_stop)
+        if is_spanet_path(paths):  # SPANet-layout HDF5: the layout is the schema
+            ev = read_spanet_h5(
+                paths,
+                d.features,
+                d.max_objects,
+                labels=labels,
+                collection=d.collection,
+                entry_stop=entry_stop,
+            )
+        else:
+            ev = read_events(paths, schema or d.schema, {d.collection: spec}, entry_stop=entry_stop)
     except Exception as err:
         if need_labels and "no label" in str(err):
             raise DataError(f"{err}: training and evaluation need per-jet parton labels") from None

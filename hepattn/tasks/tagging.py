@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from hepattn.baselines import count_parameters
 from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, collate, read_events
 from hepattn.errors import DataError
 from hepattn.models import SavedModel, load_saved, resolve_model, save_model
@@ -302,10 +303,6 @@ class Tagger:
             logits = net(batch.x, batch.p4, batch.mask, batch.event.get("hl"))
             out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 CARD = """# hepattn prong tagger ({kind})

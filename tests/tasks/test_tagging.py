@@ -203,3 +203,32 @@ def test_saved_tagger_loads_and_predicts(trained):
     assert prob.shape == (21, 7) and np.isfinite(prob).all()
     # predicting twice gives the same answer (inputs are not modified in place)
     np.testing.assert_array_equal(tagger.predict(ev), prob)
+
+
+@pytest.mark.parametrize("kind", ["pfn", "mass_hl", "transformer_no_interaction"])
+def test_every_kind_trains_saves_and_predicts(trained, tmp_path, kind):
+    from hepattn.cli.train import tagger_run_config
+
+    d, _ = trained
+    args = type(
+        "A",
+        (),
+        {"kind": kind, "config": None, "seed": 1, "epochs": 1, "device": None, "threads": 1},
+    )()
+    cfg = tagger_run_config(args)
+    cfg["training"].update(batch_size=16, warmup_steps=2)
+    if kind == "pfn":
+        cfg["model"].update(phi_sizes=[16, 16], f_sizes=[16])
+    if kind == "mass_hl":
+        cfg["model"].update(hidden=[16, 16])
+    if kind.startswith("transformer"):
+        cfg["model"] = TINY["model"] | {
+            "encoder": dict(TINY["model"]["encoder"], interaction={"enabled": False})
+        }
+    run = TaggerRunConfig.from_dict(cfg)
+    summary = train_tagger(run, [d / "train.root"], [d / "val.root"], tmp_path / kind)
+    assert summary["epochs"] == 1
+    tagger = Tagger.load(tmp_path / kind / "best")
+    assert tagger.run.kind == cfg["kind"]
+    prob = tagger.predict(tagger.read(d / "val.root"))
+    assert prob.shape == (21, 7) and np.isfinite(prob).all()

@@ -1,0 +1,166 @@
+"""The matcher end to end on a slice of the shipped ttbar sample: train, match, compare, eval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from hepattn.cli import main
+from hepattn.data import write_tree
+from hepattn.tasks.matching import Matcher, MatcherRunConfig, train_matcher
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "ttbar_allhad.root"
+TINY = {
+    "model": {
+        "encoder": {
+            "dim": 16,
+            "num_heads": 2,
+            "num_layers": 1,
+            "mlp_ratio": 1.0,
+            "interaction": {"enabled": True, "width": 8, "layers": 1},
+        },
+        "triplet_dim": 8,
+    },
+    "data": {"max_objects": 12},
+    "training": {"epochs": 1, "batch_size": 64, "warmup_steps": 2, "threads": 1, "seed": 2},
+}
+BRANCHES = ["jet_pt", "jet_eta", "jet_phi", "jet_mass", "jet_btag", "jet_flavour", "jet_parton"]
+
+
+def slice_file(path, start, stop, shuffle_jets=False, seed=0):
+    """Events [start, stop) of the sample, optionally with each event's jets shuffled."""
+    t = uproot.open(SAMPLE)["events"]
+    a = t.arrays(BRANCHES + ["weight", "event"], entry_start=start, entry_stop=stop)
+    jets = ak.zip({b[4:]: a[b] for b in BRANCHES})
+    if shuffle_jets:
+        rng = np.random.default_rng(seed)
+        perm = ak.Array([rng.permutation(n).tolist() for n in ak.num(jets)])
+        jets = jets[perm]
+    partons = t.arrays(
+        [f"parton_{x}" for x in ("pt", "eta", "phi", "mass", "pdgid", "jet")],
+        entry_start=start,
+        entry_stop=stop,
+    )
+    parton = ak.zip({k[7:]: partons[k] for k in partons.fields})
+    write_tree(
+        path,
+        {
+            "jet": jets,
+            "parton": parton,
+            "weight": a["weight"].to_numpy(),
+            "event": a["event"].to_numpy(),
+        },
+        tree="events",
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def matcher_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("matcher")
+    train = slice_file(d / "train.root", 0, 1500)
+    val = slice_file(d / "val.root", 1500, 2000)
+    summary = train_matcher(MatcherRunConfig.from_dict(TINY), [train], [val], d / "run")
+    assert summary["epochs"] == 1 and 0 <= summary["val_top_efficiency"] <= 1
+    return d
+
+
+def test_match_output_contract_and_jet_order_independence(matcher_dir, tmp_path, capsys):
+    model = str(matcher_dir / "run" / "best")
+    a = slice_file(tmp_path / "a.root", 2000, 2300)
+    b = slice_file(tmp_path / "b.root", 2000, 2300, shuffle_jets=True, seed=4)
+    for src in (a, b):
+        assert (
+            main(["match", str(src), "-o", str(src.with_suffix(".out.root")), "--model", model])
+            == 0
+        )
+    assert "matched 300 events" in capsys.readouterr().out
+    out_a = uproot.open(a.with_suffix(".out.root"))["hepattn"]["assignment"].array(library="np")
+    out_b = uproot.open(b.with_suffix(".out.root"))["hepattn"]["assignment"].array(library="np")
+    assert out_a.shape == (300, 6)
+    # map each file's indices to the physical jets (identified by their pT) and compare
+    pt_a = uproot.open(a)["events"]["jet_pt"].array()
+    pt_b = uproot.open(b)["events"]["jet_pt"].array()
+    for e in range(300):
+        ja = [pt_a[e][i] if i >= 0 else -1 for i in out_a[e]]
+        jb = [pt_b[e][i] if i >= 0 else -1 for i in out_b[e]]
+        assert ja == jb
+        n = len(pt_a[e])
+        assert all(-1 <= i < n for i in out_a[e])
+    # chi2 method
+    assert (
+        main(
+            ["match", str(a), "-o", str(tmp_path / "c.root"), "--model", model, "--method", "chi2"]
+        )
+        == 0
+    )
+    c = uproot.open(tmp_path / "c.root")["hepattn"]
+    assert c.num_entries == 300 and set(c.keys()) == {"assignment", "chi2"}
+
+
+def test_compare_json_contract(matcher_dir, tmp_path, capsys):
+    model = str(matcher_dir / "run" / "best")
+    src = slice_file(tmp_path / "cmp.root", 2000, 2600)
+    assert (
+        main(
+            [
+                "compare",
+                str(src),
+                "--model",
+                model,
+                "--json",
+                str(tmp_path / "c.json"),
+                "--timing-events",
+                "20",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "chi2 ε_event" in out and "runtime per 8-jet event" in out
+    d = json.loads((tmp_path / "c.json").read_text())
+    assert set(d["rows"]) == {"6", "7", ">=8", "inclusive"}
+    for row in d["rows"].values():
+        for method in ("chi2", "network"):
+            cell = row[method]
+            assert {"event", "top2", "top1", "n_events"} <= set(cell)
+            assert isinstance(cell["n_events"], int)
+    assert set(d["runtime_ms_per_event_8jets"]) == {"chi2", "network"}
+
+
+def test_eval_matcher_writes_plot(matcher_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    assert (
+        main(
+            [
+                "eval",
+                "matcher",
+                str(matcher_dir / "val.root"),
+                "--model",
+                str(matcher_dir / "run" / "best"),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "efficiency.png").exists()
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["rows"]["inclusive"]["n_events"] >= 0
+
+
+def test_saved_matcher_predicts_slots_within_range(matcher_dir):
+    matcher = Matcher.load(matcher_dir / "run" / "best")
+    ev = matcher.read(matcher_dir / "val.root", need_labels=True)
+    slots, prob = matcher.predict(ev)
+    n = ev["jets"].mask.sum(1)
+    ok = slots >= 0
+    assert (slots[ok] < np.repeat(n[:, None], 6, 1)[ok]).all()
+    full = ok.all(1)
+    assert all(len(set(s)) == 6 for s in slots[full])
+    assert np.isfinite(prob[full]).all() and (prob[full] <= 1 + 1e-6).all()
