@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 from hepattn.errors import DataError
@@ -54,6 +55,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print(
+            f"hepattn generate: interrupted; the chunks written so far are kept in "
+            f"{args.output}.parts/ - run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     from hepattn.generate import plots
 
     start = time.perf_counter()

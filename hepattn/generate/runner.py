@@ -152,6 +152,8 @@ def run_chunks(
     if jobs < 1:
         raise DataError(f"--jobs must be at least 1, got {jobs}")
     parts = parts_dir(output)
+    if output.exists() and not parts.exists():
+        log.info("%s exists and will be replaced when the new run is complete", output)
     _check_config(parts, config)
     pending = [c for c in chunks if not _chunk_path(parts, c.index).exists()]
     done = len(chunks) - len(pending)

@@ -38,3 +38,16 @@ def test_bad_arguments_are_clear_errors(tmp_path, capsys, argv, message):
     assert main(["generate", *argv, "-o", str(out)]) == 1
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_interrupt_tells_how_to_resume(tmp_path, capsys, monkeypatch):
+    from hepattn.generate import ttbar
+
+    def interrupted(config, chunk):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ttbar, "generate_chunk", interrupted)
+    out = tmp_path / "tt.root"
+    assert main(["generate", "ttbar", "-n", "5", "--jobs", "1", "-o", str(out)]) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    assert not out.exists()
