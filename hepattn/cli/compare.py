@@ -24,6 +24,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--schema", help="schema of the input (default: the model's)")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument(
+        "--chi2-mode",
+        choices=("dm", "mt"),
+        default="mt",
+        help="chi2 form: 'mt' = (m_bqq - m_t)^2 terms (default; the stronger on our samples) or "
+        "'dm' = the (m_bqq - m_b'q'q')^2 term of the SPA-Net paper",
+    )
+    p.add_argument(
         "--timing-events",
         type=int,
         default=1000,
