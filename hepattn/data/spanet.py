@@ -1,0 +1,633 @@
+"""SPANet-layout HDF5 files: read them as padded :class:`~hepattn.data.reader.Events`, and
+write our ROOT samples in that layout, so that hepattn and SPANet run on identical events.
+
+Layout (SPANet's ``docs/Dataset.md``; ``B`` events, ``M = MAX_JETS`` jet slots)::
+
+    INPUTS/Source/MASK   bool[B, M]       True for a real jet; padding at the end
+    INPUTS/Source/pt     float32[B, M]    GeV, 0 where padded
+    INPUTS/Source/eta    float32[B, M]
+    INPUTS/Source/phi    float32[B, M]
+    INPUTS/Source/mass   float32[B, M]    GeV
+    INPUTS/Source/btag   float32[B, M]    0 / 1 (or a score)
+    TARGETS/t1/{b, q1, q2}  int64[B]      slot of the jet of each parton of top 1, −1 if none
+    TARGETS/t2/{b, q1, q2}  int64[B]      the same for top 2
+    WEIGHTS/weight       float32[B]       event weight (written when the source has one)
+    hepattn/event/<name> [B]              every event-level field of the source (weight, event
+                                          number, …), in the order of ``attrs["fields"]``
+
+SPANet ignores the ``hepattn`` group. The parton labels 0…5 = (b, q1, q2, b′, q1′, q2′) of the
+``hepattn-ttbar`` schema are ``t1/b, t1/q1, t1/q2, t2/b, t2/q1, t2/q2``.
+
+**Writing** (:func:`write_spanet_h5`) keeps the file's own jet order (slot ``j`` of event ``e``
+is jet ``j`` of entry ``e`` of the ROOT file) and takes pt, eta, phi and mass directly from the
+branches (for ``ptetaphim`` schemas; other kinematic conventions are converted with vector).
+``M`` is the largest jet multiplicity unless ``max_jets`` is given; then the jets beyond slot
+``max_jets − 1`` are dropped and targets pointing at them become −1 (logged with counts). A
+parton carried by several jets (ambiguous) is written as −1, as
+:func:`~hepattn.metrics.matching.truth_from_parton_labels` does.
+
+**Reading** (:func:`read_spanet_h5`) computes features with the same code as the ROOT reader
+(:class:`~hepattn.data.features.ObjectFeatures` on the masked jets, :class:`JaggedLayout` for
+the p_T sort and truncation), so a converted file reads back to the same padded arrays as the
+ROOT file. ``index`` holds the jet's slot in the HDF5 file (= its position in the ROOT file for
+a converted file); ``labels["parton"][e, n] = p`` when target ``p`` points at that jet (−1
+otherwise; if two targets point at one jet, the lower ``p`` wins, logged). Other per-jet datasets
+of ``INPUTS/Source`` (``btag``, ``qtag``, …) are available as features by name.
+
+h5py is an optional dependency: ``pip install 'hepattn[h5]'``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepattn.data.features import AXIS_FEATURES, FEATURES, ObjectFeatures, to_vector
+from hepattn.data.padding import JaggedLayout, PaddedCollection, TruncationStats
+from hepattn.data.reader import Events, _event_fields, _prepare_collection
+from hepattn.data.root import Paths, iterate_branches, resolve_paths
+from hepattn.data.schema import Schema, get_schema
+from hepattn.errors import DataError, SchemaError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "KINEMATIC_INPUTS",
+    "TARGETS",
+    "SpanetSummary",
+    "is_spanet_path",
+    "read_spanet_h5",
+    "write_spanet_h5",
+]
+
+#: The per-jet kinematic datasets of ``INPUTS/<source>``, in vector's ``ptetaphim`` order.
+KINEMATIC_INPUTS = ("pt", "eta", "phi", "mass")
+
+#: Parton label p = 0…5 ↔ SPANet target (particle, decay product).
+TARGETS: tuple[tuple[str, str], ...] = (
+    ("t1", "b"),
+    ("t1", "q1"),
+    ("t1", "q2"),
+    ("t2", "b"),
+    ("t2", "q1"),
+    ("t2", "q2"),
+)
+
+H5_SUFFIXES = (".h5", ".hdf5")
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise DataError(
+            "reading and writing SPANet HDF5 files needs h5py: pip install 'hepattn[h5]'"
+        ) from None
+    return h5py
+
+
+def is_spanet_path(paths: Paths) -> bool:
+    """True if ``paths`` (one path, a glob or a list) name HDF5 files (``.h5`` / ``.hdf5``)."""
+    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    return bool(items) and all(os.fspath(p).lower().endswith(H5_SUFFIXES) for p in items)
+
+
+def _listing(f) -> list[str]:
+    """Every dataset path of an open HDF5 file."""
+    names: list[str] = []
+    f.visititems(lambda name, obj: names.append(name) if hasattr(obj, "shape") else None)
+    return names
+
+
+def _open_h5(path: Path):
+    h5py = _h5py()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if not h5py.is_hdf5(path):
+        with open(path, "rb") as fh:
+            magic = fh.read(8)
+        what = "is empty (0 bytes)" if not magic else f"starts with {magic!r}"
+        raise DataError(f"{path}: not an HDF5 file: it {what}")
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise DataError(f"{path}: cannot be opened as an HDF5 file ({err})") from None
+
+
+def _dataset(f, path: Path, name: str):
+    obj = f.get(name)
+    if obj is None or not hasattr(obj, "shape"):
+        have = _listing(f)
+        raise DataError(
+            f"{path}: no dataset {name!r} (SPANet layout); the file has "
+            + (f"datasets {have}" if have else "no dataset at all")
+        )
+    return obj
+
+
+def _target_names(f) -> dict[str, list[str]]:
+    group = f.get("TARGETS")
+    if group is None or hasattr(group, "shape"):
+        return {}
+    return {k: sorted(v.keys()) for k, v in group.items() if not hasattr(v, "shape")}
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def _check_finite(path: Path, name: str, flat: np.ndarray, event: np.ndarray) -> None:
+    if np.issubdtype(flat.dtype, np.floating) and not np.isfinite(flat).all():
+        bad = ~np.isfinite(flat)
+        raise DataError(
+            f"{path}: dataset {name!r} has {int(bad.sum())} non-finite values (NaN/inf) in "
+            f"real jets, first in event {int(event[np.flatnonzero(bad)[0]])}"
+        )
+
+
+def _parton_labels(
+    f, path: Path, mask: np.ndarray, sel: slice, n_total: int, targets: Sequence[tuple[str, str]]
+) -> np.ndarray:
+    """Flat per-jet labels (masked jets, event-major): p where target p points at the jet."""
+    n_ev, n_slot = mask.shape
+    flatpos = (np.cumsum(mask.ravel()) - 1).reshape(mask.shape)  # [B, M] flat jet position
+    label = np.full(int(mask.sum()), -1, dtype=np.int64)
+    have = _target_names(f)
+    missing = [f"TARGETS/{t}/{q}" for t, q in targets if q not in have.get(t, [])]
+    if missing:
+        listed = have if have else "no TARGETS group"
+        raise DataError(
+            f"{path}: missing target datasets {missing}; the file has {listed}. hepattn needs "
+            f"the six partons {[f'{t}/{q}' for t, q in targets]} (parton labels 0..5)"
+        )
+    shared = 0
+    taken = np.zeros(mask.shape, dtype=bool)
+    rows = np.arange(n_ev)
+    for p, (t, q) in enumerate(targets):
+        name = f"TARGETS/{t}/{q}"
+        ds = _dataset(f, path, name)
+        if ds.shape != (n_total,):
+            raise DataError(
+                f"{path}: dataset {name!r} has shape {ds.shape}, expected ({n_total},): "
+                "one jet index per event, as many events as the MASK"
+            )
+        tgt = np.asarray(ds[sel]).astype(np.int64)
+        bad = (tgt < -1) | (tgt >= n_slot)
+        if bad.any():
+            raise DataError(
+                f"{path}: dataset {name!r} holds {int(bad.sum())} jet indices outside "
+                f"-1..{n_slot - 1} (first: event {sel.start + int(np.flatnonzero(bad)[0])}, value "
+                f"{int(tgt[bad][0])})"
+            )
+        ok = tgt >= 0
+        slot = np.where(ok, tgt, 0)
+        off = ok & ~mask[rows, slot]
+        if off.any():
+            raise DataError(
+                f"{path}: dataset {name!r} points at masked (absent) jets in {int(off.sum())} "
+                f"events (first: event {sel.start + int(np.flatnonzero(off)[0])}, jet "
+                f"{int(tgt[off][0])})"
+            )
+        dup = ok & taken[rows, slot]
+        shared += int(dup.sum())
+        first = ok & ~dup
+        label[flatpos[rows[first], slot[first]]] = p
+        taken[rows[first], slot[first]] = True
+    if shared:
+        log.warning(
+            "%s: %d targets point at a jet already claimed by another parton; each jet keeps "
+            "the label of the first (b, q1, q2, b', q1', q2' order) and the others count as "
+            "unmatched",
+            path,
+            shared,
+        )
+    return label
+
+
+def _read_one(
+    path: Path,
+    features: tuple[str, ...],
+    max_objects: int,
+    labels: tuple[str, ...],
+    source: str,
+    targets: Sequence[tuple[str, str]],
+    start: int,
+    stop: int | None,
+    stats: TruncationStats,
+) -> tuple[PaddedCollection, dict[str, np.ndarray], np.ndarray, int]:
+    with _open_h5(path) as f:
+        group = f"INPUTS/{source}"
+        mask_ds = _dataset(f, path, f"{group}/MASK")
+        if mask_ds.ndim != 2:
+            raise DataError(
+                f"{path}: dataset '{group}/MASK' has shape {mask_ds.shape}, expected "
+                "[N_events, MAX_JETS]"
+            )
+        n_total = mask_ds.shape[0]
+        sel = slice(min(start, n_total), n_total if stop is None else min(stop, n_total))
+        mask = np.asarray(mask_ds[sel]).astype(bool)
+        n_ev = len(mask)
+        counts = mask.sum(axis=1).astype(np.int64)
+        event = np.repeat(np.arange(sel.start, sel.stop), counts)
+        names = [k for k, v in f[group].items() if hasattr(v, "shape") and k != "MASK"]
+        flat: dict[str, np.ndarray] = {}
+        for name in [*KINEMATIC_INPUTS, *(n for n in names if n not in KINEMATIC_INPUTS)]:
+            ds = _dataset(f, path, f"{group}/{name}")
+            if ds.shape != mask_ds.shape:
+                if name in KINEMATIC_INPUTS:
+                    raise DataError(
+                        f"{path}: dataset '{group}/{name}' has shape {ds.shape}, but "
+                        f"'{group}/MASK' has {mask_ds.shape}: they must be equal"
+                    )
+                continue  # not a per-jet input
+            values = np.asarray(ds[sel])[mask]
+            if values.dtype == bool:
+                values = values.astype(np.float32)
+            _check_finite(path, f"{group}/{name}", values, event)
+            flat[name] = values
+        label = None
+        if labels:
+            unknown = [lab for lab in labels if lab != "parton"]
+            if unknown:
+                raise SchemaError(
+                    f"{path}: SPANet files give only the label 'parton' (from TARGETS), "
+                    f"not {unknown}"
+                )
+            label = _parton_labels(f, path, mask, sel, n_total, targets)
+        event_fields = _read_event_fields(f, path, sel, n_total)
+    objs = to_vector({k: ak.Array(flat[k]) for k in KINEMATIC_INPUTS}, "ptetaphim")
+    extra = {k: v for k, v in flat.items() if k not in KINEMATIC_INPUTS}
+    if label is not None:
+        extra["parton"] = label
+    feats = ObjectFeatures(objs, counts, extra)
+    for name in features:
+        if name not in FEATURES and name not in AXIS_FEATURES and name not in extra:
+            raise SchemaError(
+                f"{path}: unknown feature {name!r}: kinematic features are {sorted(FEATURES)}, "
+                f"axis features {sorted(AXIS_FEATURES)}, and the per-jet datasets of "
+                f"'{group}' are {sorted(flat)}"
+            )
+    layout = JaggedLayout(ak.unflatten(feats.kin("pt"), counts), max_objects)
+    stats.add(layout.counts, max_objects)
+    values = np.empty((n_ev, max_objects, len(features)), np.float32)
+    for i, name in enumerate(features):
+        values[..., i] = layout.pad_flat(feats(name))
+    p4 = np.stack([layout.pad_flat(feats.kin(c)) for c in ("px", "py", "pz", "E")], axis=-1)
+    # JaggedLayout's index counts masked jets; map it to the HDF5 slot (equal if no holes)
+    local = layout.index()
+    index = np.full_like(local, -1)
+    if counts.sum():
+        slots = np.nonzero(mask)[1]
+        starts = np.cumsum(counts) - counts
+        real = local >= 0
+        index[real] = slots[(starts[:, None] + local)[real]]
+    coll = PaddedCollection(
+        values=values,
+        mask=layout.mask,
+        p4=p4,
+        index=index,
+        features=features,
+        labels={"parton": layout.pad_flat(label, fill=-1, dtype=np.int64)} if labels else {},
+        counts=layout.counts,
+    )
+    return coll, event_fields, np.arange(sel.start, sel.stop, dtype=np.int64), n_total
+
+
+def _read_event_fields(f, path: Path, sel: slice, n_total: int) -> dict[str, np.ndarray]:
+    """``hepattn/event/*`` (in ``attrs["fields"]`` order) if present, else ``WEIGHTS/*``."""
+    group = f.get("hepattn/event")
+    if group is not None:
+        names = [str(n) for n in group.attrs.get("fields", sorted(group.keys()))]
+        prefix = "hepattn/event"
+    elif f.get("WEIGHTS") is not None and not hasattr(f["WEIGHTS"], "shape"):
+        names = sorted(k for k, v in f["WEIGHTS"].items() if hasattr(v, "shape"))
+        prefix = "WEIGHTS"
+    else:
+        return {}
+    out = {}
+    for name in names:
+        ds = _dataset(f, path, f"{prefix}/{name}")
+        if ds.shape != (n_total,):
+            raise DataError(
+                f"{path}: dataset '{prefix}/{name}' has shape {ds.shape}, expected ({n_total},): "
+                "one value per event"
+            )
+        out[name] = np.asarray(ds[sel])
+    return out
+
+
+def read_spanet_h5(
+    paths: Paths,
+    features: Sequence[str],
+    max_objects: int,
+    *,
+    labels: Sequence[str] | None = ("parton",),
+    collection: str = "jets",
+    source: str = "Source",
+    targets: Sequence[tuple[str, str]] = TARGETS,
+    entry_start: int = 0,
+    entry_stop: int | None = None,
+) -> Events:
+    """Padded jets of SPANet HDF5 file(s), as :func:`~hepattn.data.reader.read_events` gives.
+
+    Args:
+        paths: one file, a glob or a list; events are concatenated in order.
+        features: per-jet features (names of :mod:`hepattn.data.features`, or per-jet
+            datasets of ``INPUTS/<source>`` such as ``btag``).
+        max_objects: N, jets kept per event, leading in p_T (stable sort, as the ROOT reader).
+        labels: ``("parton",)`` to rebuild per-jet parton labels 0…5 from ``TARGETS``
+            (needs ``targets``), ``()`` or None for none.
+        collection: name of the collection in the returned :class:`Events`.
+        source: the ``INPUTS`` group of the jets.
+        targets: the (particle, product) datasets of parton labels 0…5.
+        entry_start, entry_stop: event range counted over all files, as one chain.
+
+    Returns:
+        :class:`Events` with ``collections[collection]``: values ``float32[B, N, F]``, mask
+        ``bool[B, N]``, p4 ``float32[B, N, 4]``, index ``int64[B, N]`` (HDF5 slot, −1 pad),
+        labels ``{"parton": int64[B, N]}``, counts ``int64[B]``; ``event`` the fields of
+        ``hepattn/event`` (or ``WEIGHTS``); ``entry`` the row in each file.
+    """
+    features = tuple(features)
+    labels = tuple(labels or ())
+    if int(max_objects) < 1:
+        raise SchemaError(f"max_objects must be ≥ 1, got {max_objects}")
+    if len(targets) != 6:
+        raise SchemaError(f"targets must name the 6 partons (labels 0..5), got {list(targets)}")
+    files = resolve_paths(paths)
+    stats = TruncationStats()
+    parts: list[Events] = []
+    offset = 0  # events in the files before this one
+    for i, path in enumerate(files):
+        start = max(entry_start - offset, 0)
+        stop = None if entry_stop is None else max(entry_stop - offset, 0)
+        coll, event, entry, n_total = _read_one(
+            path, features, int(max_objects), labels, source, targets, start, stop, stats
+        )
+        offset += n_total
+        if len(entry) == 0 and (i < len(files) - 1 or parts):
+            continue
+        parts.append(
+            Events(
+                collections={collection: coll},
+                event=event,
+                entry=entry,
+                file_index=np.zeros(len(entry), dtype=np.int64),
+                files=[str(path)],
+            )
+        )
+        if entry_stop is not None and offset >= entry_stop:
+            break
+    if stats.truncated_events:
+        log.info(
+            "%s: %d of %d events have more than %d jets (up to %d); %d lowest-pT jets dropped",
+            collection,
+            stats.truncated_events,
+            stats.events,
+            max_objects,
+            stats.largest,
+            stats.dropped_objects,
+        )
+    keys = [set(p.event) for p in parts]
+    if any(k != keys[0] for k in keys):
+        raise DataError(
+            f"the HDF5 files hold different event-level fields: "
+            f"{ {p.files[0]: sorted(p.event) for p in parts} }"
+        )
+    return Events.concatenate(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+
+@dataclass
+class SpanetSummary:
+    """What :func:`write_spanet_h5` wrote.
+
+    Attributes:
+        path: the file written.
+        events: B.
+        max_jets: M, jet slots per event.
+        both_tops: events whose two tops are reconstructable (3 targets ≥ 0, distinct jets).
+        one_top: events with exactly one reconstructable top.
+        truncated_events: events with more than M jets (only with ``max_jets``).
+        dropped_jets: jets beyond slot M − 1, summed over events.
+        lost_targets: targets set to −1 because their jet was dropped.
+        ambiguous_targets: partons carried by several jets, written as −1.
+    """
+
+    path: Path
+    events: int
+    max_jets: int
+    both_tops: int
+    one_top: int
+    truncated_events: int = 0
+    dropped_jets: int = 0
+    lost_targets: int = 0
+    ambiguous_targets: int = 0
+
+
+def _jets_from_root(
+    paths: Paths, schema: Schema, collection: str, label: str, btag: str, tree: str | None
+) -> tuple[dict[str, ak.Array], dict[str, np.ndarray]]:
+    """Jagged pt, eta, phi, mass, btag, label in file order, and the event fields."""
+    coll = schema.collection(collection)
+    for what, name, have in (("field", btag, coll.fields), ("label", label, coll.labels)):
+        if name not in have:
+            raise SchemaError(
+                f"schema {schema.name!r}, collection {collection!r} has no {what} {name!r} "
+                f"(it has {sorted(have)}); the SPANet layout needs b-tag and parton labels"
+            )
+    branches = schema.branches([collection])
+    jets: list[dict[str, ak.Array]] = []
+    events: list[dict[str, np.ndarray]] = []
+    for chunk in iterate_branches(paths, schema, branches, tree, "200 MB"):
+        raw = _prepare_collection(chunk, collection, coll, "error", {})
+        if coll.kinematics == "ptetaphim":
+            kin = {k: raw[k] for k in KINEMATIC_INPUTS}
+        else:
+            counts = ak.num(raw[next(iter(coll.branches))], axis=1)
+            vec = to_vector({r: ak.flatten(raw[r], axis=1) for r in coll.branches}, coll.kinematics)
+            kin = {k: ak.unflatten(np.asarray(getattr(vec, k)), counts) for k in KINEMATIC_INPUTS}
+        jets.append({**kin, "btag": raw[btag], "label": raw[label]})
+        events.append(_event_fields(chunk, schema))
+    out = {k: ak.concatenate([j[k] for j in jets]) for k in jets[0]}
+    ev = {k: np.concatenate([e[k] for e in events]) for k in events[0]}
+    return out, ev
+
+
+def _jets_from_events(
+    ev: Events, collection: str, label: str
+) -> tuple[dict[str, ak.Array], dict[str, np.ndarray]]:
+    """The same from padded :class:`Events` holding pt, eta, phi, mass, btag features."""
+    coll = ev[collection]
+    need = [*KINEMATIC_INPUTS, "btag"]
+    missing = [n for n in need if n not in coll.features]
+    if missing or label not in coll.labels:
+        raise DataError(
+            f"Events to convert need features {need} and label {label!r}; they have features "
+            f"{list(coll.features)} and labels {sorted(coll.labels)}"
+        )
+    if coll.counts is not None and (coll.counts > coll.mask.sum(axis=1)).any():
+        raise DataError(
+            "these Events were truncated to "
+            f"{coll.mask.shape[1]} jets when read; convert from the ROOT file instead, or read "
+            "with a larger max_objects"
+        )
+    counts = coll.mask.sum(axis=1)
+    n_ev, n_slot = coll.mask.shape
+    rows = np.broadcast_to(np.arange(n_ev)[:, None], coll.mask.shape)[coll.mask]
+    pos = coll.index[coll.mask]  # file-order position of each real jet
+    order = np.lexsort((pos, rows))  # event-major, file order within the event
+    src = np.flatnonzero(coll.mask.ravel())[order]
+
+    def jag(values: np.ndarray) -> ak.Array:
+        return ak.unflatten(values.reshape(n_ev * n_slot)[src], counts)
+
+    out = {n: jag(coll.values[..., coll.features.index(n)]) for n in need}
+    out["label"] = jag(coll.labels[label])
+    fields = {k: v for k, v in ev.event.items() if np.ndim(v) == 1 and k != "n_jets"}
+    return out, fields
+
+
+def _pad_file_order(jagged: ak.Array, n_slot: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``(dtype[B, M], keep)``: jets in file order in their slot, 0 after; kept-jet flags."""
+    counts = np.asarray(ak.num(jagged, axis=1), dtype=np.int64)
+    flat = np.asarray(ak.flatten(jagged, axis=1))
+    local = np.asarray(ak.flatten(ak.local_index(jagged, axis=1)), dtype=np.int64)
+    event = np.repeat(np.arange(len(counts)), counts)
+    keep = local < n_slot
+    out = np.zeros(len(counts) * n_slot, dtype=dtype)
+    out[event[keep] * n_slot + local[keep]] = flat[keep]
+    return out.reshape(len(counts), n_slot), keep
+
+
+def _targets(label: ak.Array, n_slot: int) -> tuple[np.ndarray, int, int]:
+    """``int64[B, 6]`` slot of the one jet with label p (−1 if none, several or dropped)."""
+    out = np.full((len(label), 6), -1, dtype=np.int64)
+    lost = ambiguous = 0
+    local = ak.local_index(label, axis=1)
+    for p in range(6):
+        hit = label == p
+        n = np.asarray(ak.sum(hit, axis=1))
+        first = np.asarray(ak.fill_none(ak.firsts(local[hit], axis=1), -1), dtype=np.int64)
+        one = n == 1
+        ambiguous += int((n > 1).sum())
+        lost += int((one & (first >= n_slot)).sum())
+        out[:, p] = np.where(one & (first < n_slot), first, -1)
+    return out, lost, ambiguous
+
+
+def write_spanet_h5(
+    path: str | os.PathLike,
+    source: Paths | Events,
+    *,
+    schema: str | Schema | Mapping[str, Any] = "hepattn-ttbar",
+    max_jets: int | None = None,
+    collection: str = "jets",
+    label: str = "parton",
+    btag: str = "btag",
+    tree: str | None = None,
+    compression: str | None = "gzip",
+) -> SpanetSummary:
+    """Write jets and parton targets in the SPANet layout (module docstring); atomic.
+
+    Args:
+        path: the ``.h5`` file to write (under ``path + ".tmp"``, renamed when complete).
+        source: ROOT file(s) read with ``schema``, or padded :class:`Events` whose
+            ``collection`` has features pt, eta, phi, mass, btag, label ``label``, and no jet
+            truncated (``index`` restores the file's jet order).
+        schema: schema of the ROOT file(s): a jet collection with field ``btag`` and per-jet
+            label ``label`` (0…5 = b, q1, q2, b′, q1′, q2′, −1).
+        max_jets: M; default the largest jet multiplicity. Jets beyond are dropped (warned).
+        compression: h5py compression of every dataset (None for none).
+
+    Returns:
+        A :class:`SpanetSummary` (events, M, events with both / one top reconstructable, …).
+    """
+    from hepattn.metrics.matching import reconstructable
+
+    h5py = _h5py()
+    path = Path(path)
+    if isinstance(source, Events):
+        jets, fields = _jets_from_events(source, collection, label)
+    else:
+        jets, fields = _jets_from_root(source, get_schema(schema), collection, label, btag, tree)
+    counts = np.asarray(ak.num(jets["pt"], axis=1), dtype=np.int64)
+    largest = int(counts.max(initial=0))
+    n_slot = max(largest, 1) if max_jets is None else int(max_jets)
+    if n_slot < 1:
+        raise DataError(f"max_jets must be ≥ 1, got {max_jets}")
+    padded = {k: _pad_file_order(jets[k], n_slot, np.float32)[0] for k in KINEMATIC_INPUTS}
+    padded["btag"] = _pad_file_order(jets["btag"], n_slot, np.float32)[0]
+    mask = np.arange(n_slot) < np.minimum(counts, n_slot)[:, None]
+    truth, lost, ambiguous = _targets(jets["label"], n_slot)
+    over = counts > n_slot
+    summary = SpanetSummary(
+        path=path,
+        events=len(counts),
+        max_jets=n_slot,
+        both_tops=0,
+        one_top=0,
+        truncated_events=int(over.sum()),
+        dropped_jets=int((counts[over] - n_slot).sum()),
+        lost_targets=lost,
+        ambiguous_targets=ambiguous,
+    )
+    ok = reconstructable(truth)
+    summary.both_tops = int(ok.all(axis=1).sum())
+    summary.one_top = int((ok.sum(axis=1) == 1).sum())
+    if summary.truncated_events:
+        log.warning(
+            "%s: %d of %d events have more than %d jets (up to %d): %d jets dropped, "
+            "%d targets pointing at them set to -1",
+            path,
+            summary.truncated_events,
+            summary.events,
+            n_slot,
+            largest,
+            summary.dropped_jets,
+            lost,
+        )
+    if ambiguous:
+        log.warning(
+            "%s: %d partons are matched to several jets; SPANet targets hold one jet, written -1",
+            path,
+            ambiguous,
+        )
+    opts = {} if compression is None else {"compression": compression}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with h5py.File(tmp, "w") as f:
+            src = f.create_group("INPUTS/Source")
+            src.create_dataset("MASK", data=mask, **opts)
+            for name, values in padded.items():
+                src.create_dataset(name, data=values, **opts)
+            for p, (t, q) in enumerate(TARGETS):
+                f.create_dataset(f"TARGETS/{t}/{q}", data=truth[:, p], **opts)
+            if "weight" in fields:
+                f.create_dataset("WEIGHTS/weight", data=fields["weight"], **opts)
+            if fields:
+                ev_group = f.create_group("hepattn/event")
+                ev_group.attrs["fields"] = list(fields)
+                for name, values in fields.items():
+                    ev_group.create_dataset(name, data=values, **opts)
+            meta = f.require_group("hepattn")
+            meta.attrs["source"] = "Events" if isinstance(source, Events) else str(source)
+            f.attrs["max_jets"] = n_slot
+            f.attrs["parton_order"] = "t1/b,t1/q1,t1/q2,t2/b,t2/q1,t2/q2"
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    log.info("wrote %d events (%d jet slots) to %s", summary.events, n_slot, path)
+    return summary
