@@ -134,12 +134,24 @@ def symmetric_top_loss(logp: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
     return per_event[used].mean(), used
 
 
-def _share_jet(a: Tensor, b: Tensor) -> Tensor:
-    """``bool[B, K, K]``: candidate a_p (B, K, 3) and b_q share a jet."""
-    return (a[:, :, None, :, None] == b[:, None, :, None, :]).any(dim=(-1, -2))
+def _jet_bits(c: Tensor) -> Tensor:
+    """Triplets ``int[B, K, 3]`` → bit sets ``int64[B, K]`` of their jets (0 for index −1)."""
+    one = torch.ones((), dtype=torch.long, device=c.device)
+    return torch.where(c >= 0, one << c.clamp(min=0), torch.zeros_like(c)).sum(-1)
 
 
-def decode_assignments(model: JetPartonMatcher, heads, mask: Tensor, k: int = 16) -> Tensor:
+def _share_jet(a: Tensor, b: Tensor, n: int) -> Tensor:
+    """``bool[B, K, K]``: candidate a_p (B, K, 3) and b_q share a jet.
+
+    Bit sets of the jets when they fit in 63 bits, else all 3 × 3 index comparisons.
+    """
+    if n <= 63:
+        return (_jet_bits(a)[:, :, None] & _jet_bits(b)[:, None, :]) != 0
+    hit = a[:, :, None, :, None] == b[:, None, :, None, :]  # (B, K, K, 3, 3)
+    return (hit & (a[:, :, None, :, None] >= 0)).any(dim=(-1, -2))
+
+
+def decode_assignments(model: JetPartonMatcher, heads, mask: Tensor, k: int = 48) -> Tensor:
     """Best pair of triplets (one per head) sharing no jet, by joint probability.
 
     Exact: the search over each head's ``k`` most probable triplets is accepted for an event
@@ -159,7 +171,7 @@ def decode_assignments(model: JetPartonMatcher, heads, mask: Tensor, k: int = 16
         sub = [(xh[todo], sh) for xh, sh in heads]
         (v1, c1), (v2, c2) = model.topk(sub, mask[todo], k)
         score = v1[:, :, None] + v2[:, None, :]  # (b, K, K)
-        score = score.masked_fill(_share_jet(c1, c2), float("-inf"))
+        score = score.masked_fill(_share_jet(c1, c2, n), float("-inf"))
         best, flat = score.flatten(1).max(dim=1)
         kk = v1.shape[1]
         p, q = flat // kk, flat % kk
