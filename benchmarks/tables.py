@@ -32,7 +32,51 @@ def loading_table() -> str:
     return "\n".join(rows)
 
 
-TABLES = {"loading": loading_table}
+def tagger_table() -> str:
+    d = json.loads((RESULTS / "tagger.json").read_text())
+    names = {
+        "mass_hl": "Mass + 16 HL features, fully connected",
+        "pfn": "PFN (per-tower MLP → sum → MLP)",
+        "transformer_no_interaction": "Transformer on towers, plain attention",
+        "transformer": "Transformer on towers, P-MHA (interaction matrix)",
+    }
+    rows = [
+        "| model | parameters | top-1 accuracy | epochs (best) | training time |",
+        "|---|---|---|---|---|",
+    ]
+    for key, label in names.items():
+        m = d["models"].get(key)
+        if m is None:
+            continue
+        rows.append(
+            f"| {label} | {m['params']:,} | {100 * m['accuracy']:.2f} ± "
+            f"{100 * m['accuracy_err']:.2f} % | {m['epochs']} ({m['best_epoch']}) "
+            f"| {m['train_seconds'] / 60:.0f} min |"
+        )
+    rows.append(
+        f"\nTrained on {d['train_jets']:,} jets, tested on {d['test_jets']:,} held-out jets "
+        f"({next(iter(d['models'].values()))['machine']}, "
+        f"{next(iter(d['models'].values()))['threads']} thread per model)."
+    )
+    return "\n".join(rows)
+
+
+def matching_table() -> str:
+    from hepattn.metrics.matching import format_table
+
+    d = json.loads((RESULTS / "matching.json").read_text())
+    tables = {m: {r: d["rows"][r][m] for r in d["rows"]} for m in ("chi2", "network")}
+    rt = d["runtime_ms_per_event_8jets"]
+    text = format_table(tables)
+    text += (
+        f"\n\nRuntime per 8-jet event, one CPU thread: χ² {rt['chi2']:.3f} ms, network "
+        f"{rt['network']:.3f} ms (batched). χ² form: `{d['chi2_mode']}`. "
+        f"{d['events']:,} test events. Scaling with N: `benchmarks/results/matching_scaling.png`."
+    )
+    return text
+
+
+TABLES = {"loading": loading_table, "tagger": tagger_table, "matching": matching_table}
 
 
 def main() -> None:
