@@ -36,7 +36,16 @@ from hepattn.errors import DataError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Chunk", "ChunkResult", "parts_dir", "read_chunk", "run_chunks"]
+__all__ = [
+    "Chunk",
+    "ChunkResult",
+    "chunk_plan",
+    "jagged",
+    "n_generated",
+    "parts_dir",
+    "read_chunk",
+    "run_chunks",
+]
 
 
 @dataclass(frozen=True)
