@@ -10,7 +10,6 @@ jet order**, −1 where none.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, collate, read_events
 from hepattn.errors import DataError
-from hepattn.models import SavedModel, load_saved, resolve_model, save_model
+from hepattn.models import save_model
 from hepattn.nn.config import Config
 from hepattn.nn.matcher import (
     JetPartonMatcher,
@@ -30,6 +29,7 @@ from hepattn.nn.matcher import (
     decode_assignments,
     symmetric_top_loss,
 )
+from hepattn.tasks.common import TrainedModel, run_training
 from hepattn.training.loop import TrainingConfig
 
 __all__ = [
@@ -175,33 +175,15 @@ class MatcherTask:
         save_model(directory, self.saved_config(), model, self.standardizers, metrics, self.card)
 
 
-class Matcher:
+class Matcher(TrainedModel):
     """A trained matcher loaded from a model directory (or the bundled default)."""
 
-    def __init__(self, saved: SavedModel) -> None:
-        cfg = {k: v for k, v in saved.config.items() if k != "task"}
-        self.run = MatcherRunConfig.from_dict(cfg)
-        self.path = saved.path
-        self.standardizers = saved.standardizers
-        self.metrics = saved.metrics
-        self.net = build_matcher(self.run.model, len(self.run.data.features))
-        self.net.load_state_dict(saved.state_dict)
-        self.net.eval()
+    task = "matcher"
+    run_config = MatcherRunConfig
+    load_data = staticmethod(load_matching_data)
 
-    @classmethod
-    def load(cls, model: str | Path | None = None) -> Matcher:
-        return cls(load_saved(resolve_model(model, "matcher"), "matcher"))
-
-    def read(
-        self,
-        paths,
-        schema: str | None = None,
-        need_labels: bool = False,
-        entry_stop: int | None = None,
-    ) -> Events:
-        return load_matching_data(
-            paths, self.run, schema=schema, need_labels=need_labels, entry_stop=entry_stop
-        )
+    def build(self) -> JetPartonMatcher:
+        return build_matcher(self.run.model, len(self.run.data.features))
 
     @torch.no_grad()
     def predict(self, ev: Events, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
@@ -276,7 +258,7 @@ def train_matcher(
     command: str = "",
 ) -> dict:
     """Train a matcher end to end; the best model lands in ``out_dir/best``."""
-    from hepattn.training.loop import fit, pick_device, seed_everything
+    from hepattn.training.loop import seed_everything
 
     t0 = time.perf_counter()
     seed_everything(run.training.seed)
@@ -286,54 +268,26 @@ def train_matcher(
         raise DataError("no training event has a reconstructable top: nothing to learn from")
     coll = ev_train[run.data.collection]
     std = {"objects": Standardizer.fit(coll.values, coll.mask, coll.features)}
-    net = build_matcher(run.model, len(run.data.features))
-    params = sum(p.numel() for p in net.parameters() if p.requires_grad)
-    task = MatcherTask(run, std)
-    history = fit(
-        task,
-        net,
+    info = {
+        "schema": schema or run.data.schema,
+        "features": ", ".join(f"`{f}`" for f in run.data.features),
+        "max_objects": run.data.max_objects,
+        "command": command,
+        "train_files": ", ".join(f"`{p}`" for p in ev_train.files),
+        "train_events": len(ev_train),
+        "both": int((ev_train.event["targets"] >= 0).all(-1).all(-1).sum()),
+        "val_events": len(ev_val),
+        "seconds": time.perf_counter() - t0,
+    }
+    return run_training(
+        MatcherTask(run, std),
+        build_matcher(run.model, len(run.data.features)),
         PaddedDataset(ev_train, run.data.collection, std["objects"]),
         PaddedDataset(ev_val, run.data.collection, std["objects"]),
-        collate,
-        run.training,
+        run,
         out_dir,
-        run_config=task.saved_config(),
         resume=resume,
         progress=progress,
+        info=info,
+        card=lambda i: CARD.format(**i, val_eff=100 * i["best"]["val_top_efficiency"]),
     )
-    best = max(history, key=lambda h: h["val_score"])
-    seconds = time.perf_counter() - t0
-    both = int((ev_train.event["targets"] >= 0).all(-1).all(-1).sum())
-    card = CARD.format(
-        params=params,
-        schema=schema or run.data.schema,
-        features=", ".join(f"`{f}`" for f in run.data.features),
-        max_objects=run.data.max_objects,
-        command=command,
-        train_files=", ".join(f"`{p}`" for p in ev_train.files),
-        train_events=len(ev_train),
-        both=both,
-        val_events=len(ev_val),
-        epochs=len(history),
-        max_epochs=run.training.epochs,
-        batch_size=run.training.batch_size,
-        lr=run.training.lr,
-        seconds=seconds,
-        device=pick_device(run.training.device),
-        threads=torch.get_num_threads(),
-        best_epoch=best["epoch"],
-        val_eff=100 * best["val_top_efficiency"],
-    )
-    best_dir = Path(out_dir) / "best"
-    (best_dir / "card.md").write_text(card)
-    summary = {
-        "params": params,
-        "train_events": len(ev_train),
-        "val_events": len(ev_val),
-        "epochs": len(history),
-        "seconds": seconds,
-        "best_epoch": best["epoch"],
-        "val_top_efficiency": best["val_top_efficiency"],
-    }
-    (best_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from hepattn.baselines import count_parameters
 from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, collate, read_events
 from hepattn.errors import DataError
-from hepattn.models import SavedModel, load_saved, resolve_model, save_model
+from hepattn.models import save_model
 from hepattn.nn.config import Config, ConfigError, check
+from hepattn.tasks.common import TrainedModel, run_training
 from hepattn.training.loop import TrainingConfig
 
 log = logging.getLogger(__name__)
@@ -260,36 +261,15 @@ class TaggerTask:
         save_model(directory, self.saved_config(), model, self.standardizers, metrics, self.card)
 
 
-class Tagger:
+class Tagger(TrainedModel):
     """A trained tagger loaded from a model directory (or the bundled default)."""
 
-    def __init__(self, saved: SavedModel) -> None:
-        cfg = dict(saved.config)
-        cfg.pop("task", None)
-        cfg.pop("classes", None)
-        self.run = TaggerRunConfig.from_dict(cfg)
-        self.path = saved.path
-        self.standardizers = saved.standardizers
-        self.metrics = saved.metrics
-        n_features = len(self.run.data.features)
-        self.net = build_network(self.run.kind, self.run.model, n_features)
-        self.net.load_state_dict(saved.state_dict)
-        self.net.eval()
+    task = "tagger"
+    run_config = TaggerRunConfig
+    load_data = staticmethod(load_tagging_data)
 
-    @classmethod
-    def load(cls, model: str | Path | None = None) -> Tagger:
-        return cls(load_saved(resolve_model(model, "tagger"), "tagger"))
-
-    def read(
-        self,
-        paths,
-        schema: str | None = None,
-        need_labels: bool = False,
-        entry_stop: int | None = None,
-    ) -> Events:
-        return load_tagging_data(
-            paths, self.run, schema=schema, need_labels=need_labels, entry_stop=entry_stop
-        )
+    def build(self) -> TaggerNet:
+        return build_network(self.run.kind, self.run.model, len(self.run.data.features))
 
     @torch.no_grad()
     def predict(self, ev: Events, batch_size: int = 512, device: str = "cpu") -> np.ndarray:
@@ -335,25 +315,18 @@ def train_tagger(
     command: str = "",
 ) -> dict:
     """Train a tagger end to end; the best model lands in ``out_dir/best``. Returns a summary."""
-    import json
-    import time
-
-    from hepattn.training.loop import fit, pick_device, seed_everything
+    from hepattn.training.loop import seed_everything
 
     t0 = time.perf_counter()
     seed_everything(run.training.seed)
     ev_train = load_tagging_data(train_paths, run, schema=schema, entry_stop=max_train)
     ev_val = load_tagging_data(val_paths, run, schema=schema)
-    if len(ev_train) == 0:
-        raise DataError("the training files hold no jets")
     std = fit_standardizers(ev_train, run)
     net = build_network(run.kind, run.model, len(run.data.features))
-    params = count_parameters(net)
     labels = ev_train.event[run.data.label]
     info = {
         "kind": run.kind,
         "classes": ", ".join(CLASSES),
-        "params": params,
         "schema": schema or run.data.schema,
         "collection": run.data.collection,
         "features": ", ".join(f"`{f}`" for f in run.data.features),
@@ -364,44 +337,17 @@ def train_tagger(
         "train_counts": " / ".join(str(c) for c in np.bincount(labels, minlength=len(CLASSES))),
         "val_files": ", ".join(f"`{p}`" for p in ev_val.files),
         "val_jets": len(ev_val),
-        "max_epochs": run.training.epochs,
-        "patience": run.training.patience,
-        "batch_size": run.training.batch_size,
-        "lr": run.training.lr,
-        "device": str(pick_device(run.training.device)),
+        "seconds": time.perf_counter() - t0,
     }
-    task = TaggerTask(run, std)
-    history = fit(
-        task,
+    return run_training(
+        TaggerTask(run, std),
         net,
         make_dataset(ev_train, run, std),
         make_dataset(ev_val, run, std),
-        collate,
-        run.training,
+        run,
         out_dir,
-        run_config=task.saved_config(),
         resume=resume,
         progress=progress,
+        info=info,
+        card=lambda i: CARD.format(**i, val_accuracy=100 * i["best"]["val_accuracy"]),
     )
-    best = max(history, key=lambda h: h["val_score"])
-    seconds = time.perf_counter() - t0
-    info.update(
-        epochs=len(history),
-        seconds=seconds,
-        threads=torch.get_num_threads(),
-        best_epoch=best["epoch"],
-        val_accuracy=100 * best["val_accuracy"],
-    )
-    best_dir = Path(out_dir) / "best"
-    (best_dir / "card.md").write_text(CARD.format(**info))
-    summary = {
-        "params": params,
-        "train_jets": len(ev_train),
-        "val_jets": len(ev_val),
-        "epochs": len(history),
-        "seconds": seconds,
-        "best_epoch": best["epoch"],
-        "val_accuracy": best["val_accuracy"],
-    }
-    (best_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
