@@ -37,6 +37,7 @@ from hepattn.tasks.tagging import (
     Tagger,
     TaggerRunConfig,
     classification_report,
+    jet_weights,
     train_tagger,
 )
 
@@ -73,10 +74,12 @@ def run_model(model: str, args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     prob = tagger.predict(ev)
     infer = time.perf_counter() - t0
-    report = classification_report(prob, ev.event["label"])
+    report = classification_report(prob, ev.event["label"], jet_weights(ev, run))
     return {
         "accuracy": report["accuracy"],
         "accuracy_err": report["accuracy_err"],
+        "accuracy_unweighted": report["accuracy_unweighted"],
+        "accuracy_unweighted_err": report["accuracy_unweighted_err"],
         "params": summary["params"],
         "per_class_accuracy": report["per_class_accuracy"],
         "auc_one_vs_rest": report["auc_one_vs_rest"],

@@ -39,7 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def format_report(report: dict) -> str:
     lines = [
         f"jets: {report['n_jets']:,}",
-        f"top-1 accuracy: {100 * report['accuracy']:.2f} ± {100 * report['accuracy_err']:.2f} %",
+        f"top-1 accuracy{' (weighted: flat mass and pT)' if report['weighted'] else ''}: "
+        f"{100 * report['accuracy']:.2f} ± {100 * report['accuracy_err']:.2f} %",
+        f"unweighted: {100 * report['accuracy_unweighted']:.2f} ± "
+        f"{100 * report['accuracy_unweighted_err']:.2f} %",
         "",
         f"{'class':>6} {'accuracy':>9} {'AUC (1 vs rest)':>16}",
     ]
@@ -53,13 +56,18 @@ def format_report(report: dict) -> str:
 
 def run_tagger(args: argparse.Namespace) -> int:
     from hepattn.metrics import roc_curve
-    from hepattn.tasks.tagging import CLASSES, Tagger, classification_report
+    from hepattn.tasks.tagging import CLASSES, Tagger, classification_report, jet_weights
 
     tagger = Tagger.load(args.model)
     ev = tagger.read(args.data, schema=args.schema, need_labels=True)
     prob = tagger.predict(ev)
     labels = ev.event[tagger.run.data.label]
-    report = {"model": str(tagger.path), "files": ev.files, **classification_report(prob, labels)}
+    weights = jet_weights(ev, tagger.run)
+    report = {
+        "model": str(tagger.path),
+        "files": ev.files,
+        **classification_report(prob, labels, weights),
+    }
     print(format_report(report))
     if args.out:
         from hepattn.plotting import confusion_png, roc_png

@@ -22,28 +22,42 @@ __all__ = [
 
 
 def accuracy_with_error(
-    prob: np.ndarray, labels: np.ndarray, n_boot: int = 200, seed: int = 0
+    prob: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
 ) -> tuple[float, float]:
-    """Top-1 accuracy and its bootstrap standard deviation."""
+    """Top-1 accuracy (weighted, if ``weights`` are given) and its bootstrap standard deviation.
+
+    ``acc = Σ w_i [argmax prob_i = label_i] / Σ w_i``; the uncertainty is the standard
+    deviation of ``acc`` over ``n_boot`` resamples of the events with replacement.
+    """
     correct = (np.argmax(prob, axis=1) == labels).astype(np.float64)
     if len(correct) == 0:
         return float("nan"), float("nan")
+    w = np.ones_like(correct) if weights is None else np.asarray(weights, dtype=np.float64)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(correct), size=(n_boot, len(correct)))
-    return float(correct.mean()), float(correct[idx].mean(axis=1).std(ddof=1))
+    boot = (correct[idx] * w[idx]).sum(axis=1) / w[idx].sum(axis=1)
+    return float((correct * w).sum() / w.sum()), float(boot.std(ddof=1))
 
 
-def confusion_matrix(prob: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """``float[C, C]``: fraction of true class i predicted as j (rows sum to 1, or 0 if empty)."""
+def confusion_matrix(
+    prob: np.ndarray, labels: np.ndarray, num_classes: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """``float[C, C]``: (weighted) fraction of true class i predicted as j; rows sum to 1."""
     pred = np.argmax(prob, axis=1)
     counts = np.zeros((num_classes, num_classes), dtype=np.float64)
-    np.add.at(counts, (labels, pred), 1.0)
-    return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    np.add.at(counts, (labels, pred), 1.0 if weights is None else np.asarray(weights, float))
+    return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1e-300)
 
 
-def per_class_accuracy(prob: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """``float[C]``: accuracy on the events of each true class (NaN for an absent class)."""
-    cm = confusion_matrix(prob, labels, num_classes)
+def per_class_accuracy(
+    prob: np.ndarray, labels: np.ndarray, num_classes: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """``float[C]``: (weighted) accuracy on the events of each true class (NaN if absent)."""
+    cm = confusion_matrix(prob, labels, num_classes, weights)
     present = np.bincount(labels, minlength=num_classes) > 0
     return np.where(present, np.diag(cm), np.nan)
 

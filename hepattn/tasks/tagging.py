@@ -65,6 +65,9 @@ class TaggerDataConfig(Config):
         features: per-tower input features (see :mod:`hepattn.data.features`).
         max_objects: towers kept per jet (leading in p_T).
         label: event-level field with the class index (0 … 6), for training and evaluation.
+        weight: event-level per-jet weight (``None``: none). hepattn's prong samples store
+            weights that make jet mass and pT flat and equal across classes; the loss and the
+            accuracies use them so that a tagger cannot win on the mass spectrum alone.
     """
 
     schema: str = "hepattn-prongs"
@@ -72,6 +75,7 @@ class TaggerDataConfig(Config):
     features: tuple[str, ...] = DEFAULT_FEATURES
     max_objects: int = 64
     label: str = "label"
+    weight: str | None = "weight"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,6 +169,15 @@ def load_tagging_data(
                 f"{int(bad.sum())} entries affected"
             )
         ev.event[d.label] = labels.astype(np.int64)
+    if d.weight is not None and d.weight in ev.event:
+        w = ev.event[d.weight].astype(np.float32)
+        if (w < 0).any():
+            i = int(np.flatnonzero(w < 0)[0])
+            raise DataError(
+                f"{ev.files[ev.file_index[i]]}: negative jet weight {w[i]} in "
+                f"entry {ev.entry[i]} ({d.weight!r}); weights must be ≥ 0"
+            )
+        ev.event[d.weight] = w
     if hl:
         ev.event["hl"] = _hl_inputs(ev, d.collection)
     return ev
@@ -194,8 +207,18 @@ def make_dataset(ev: Events, run: TaggerRunConfig, std: dict[str, Standardizer])
     return PaddedDataset(ev, run.data.collection, std.get("objects"))
 
 
-def classification_report(prob: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
-    """Accuracy ± bootstrap error, per-class accuracy, one-vs-rest AUCs, confusion matrix."""
+def jet_weights(ev: Events, run: TaggerRunConfig) -> np.ndarray | None:
+    """The per-jet weights of ``ev`` named by ``run.data.weight``, if the file has them."""
+    w = run.data.weight
+    return ev.event[w] if w is not None and w in ev.event else None
+
+
+def classification_report(
+    prob: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None, seed: int = 0
+) -> dict:
+    """Accuracy ± bootstrap error, per-class accuracy, confusion matrix (all weighted when
+    ``weights`` are given, with the unweighted accuracy beside), one-vs-rest AUCs
+    (unweighted)."""
     from hepattn.metrics import (
         accuracy_with_error,
         confusion_matrix,
@@ -204,19 +227,22 @@ def classification_report(prob: np.ndarray, labels: np.ndarray, seed: int = 0) -
     )
 
     k = len(CLASSES)
-    acc, err = accuracy_with_error(prob, labels, seed=seed)
+    acc, err = accuracy_with_error(prob, labels, weights, seed=seed)
+    plain, plain_err = accuracy_with_error(prob, labels, seed=seed)
+    per_class = per_class_accuracy(prob, labels, k, weights).tolist()
     return {
         "n_jets": int(len(labels)),
+        "weighted": weights is not None,
         "accuracy": acc,
         "accuracy_err": err,
+        "accuracy_unweighted": plain,
+        "accuracy_unweighted_err": plain_err,
         "classes": list(CLASSES),
-        "per_class_accuracy": dict(
-            zip(CLASSES, per_class_accuracy(prob, labels, k).tolist(), strict=True)
-        ),
+        "per_class_accuracy": dict(zip(CLASSES, per_class, strict=True)),
         "auc_one_vs_rest": dict(
             zip(CLASSES, one_vs_rest_auc(prob, labels, k).tolist(), strict=True)
         ),
-        "confusion": confusion_matrix(prob, labels, k).tolist(),
+        "confusion": confusion_matrix(prob, labels, k, weights).tolist(),
     }
 
 
@@ -233,26 +259,33 @@ class TaggerTask:
     def logits(self, model: nn.Module, batch) -> Tensor:
         return model(batch.x, batch.p4, batch.mask, batch.event.get("hl"))
 
+    def _weights(self, batch, labels: Tensor) -> Tensor:
+        w = self.run.data.weight
+        if w is not None and w in batch.event:
+            return batch.event[w].to(torch.float32)
+        return torch.ones_like(labels, dtype=torch.float32)
+
     def loss(self, model: nn.Module, batch) -> Tensor:
-        return F.cross_entropy(self.logits(model, batch), batch.event[self.run.data.label])
+        labels = batch.event[self.run.data.label]
+        ce = F.cross_entropy(self.logits(model, batch), labels, reduction="none")
+        w = self._weights(batch, labels)
+        return (ce * w).sum() / w.sum().clamp(min=1e-12)
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, loader: DataLoader, device) -> dict:
         model.eval()
-        total, correct, n = 0.0, 0, 0
+        total, correct, wsum = 0.0, 0.0, 0.0
         for batch in loader:
             batch = batch.to(device)
             logits = self.logits(model, batch)
             labels = batch.event[self.run.data.label]
-            total += F.cross_entropy(logits, labels, reduction="sum").item()
-            correct += int((logits.argmax(1) == labels).sum())
-            n += len(labels)
+            w = self._weights(batch, labels)
+            total += (F.cross_entropy(logits, labels, reduction="none") * w).sum().item()
+            correct += ((logits.argmax(1) == labels).float() * w).sum().item()
+            wsum += w.sum().item()
         model.train()
-        return {
-            "loss": total / max(n, 1),
-            "accuracy": correct / max(n, 1),
-            "score": correct / max(n, 1),
-        }
+        acc = correct / max(wsum, 1e-12)
+        return {"loss": total / max(wsum, 1e-12), "accuracy": acc, "score": acc}
 
     def saved_config(self) -> dict[str, Any]:
         return {"task": "tagger", "classes": list(CLASSES), **self.run.to_dict()}
