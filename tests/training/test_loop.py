@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from hepattn.training.loop import TrainingConfig, TrainingError, fit
+
+
+class Task:
+    """A linear regression task, enough to drive the loop."""
+
+    def __init__(self, poison_after: int | None = None):
+        self.calls, self.poison_after = 0, poison_after
+
+    def loss(self, model, batch):
+        self.calls += 1
+        x, y = batch
+        loss = ((model(x).squeeze(-1) - y) ** 2).mean()
+        if self.poison_after is not None and self.calls > self.poison_after:
+            return loss * float("nan")
+        return loss
+
+    def evaluate(self, model, loader, device):
+        with torch.no_grad():
+            total = (
+                sum(self.loss(model, b).item() for b in loader)
+                if self.poison_after is None
+                else 1.0
+            )
+        return {"loss": total, "score": -total}
+
+    def save_model(self, model, directory, metrics):
+        directory.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), directory / "weights.pt")
+
+
+class Batch(tuple):
+    def to(self, device):
+        return Batch(t.to(device) for t in self)
+
+    def __len__(self):
+        return len(self[0])
+
+
+def collate(items):
+    xs, ys = zip(*items, strict=True)
+    return Batch((torch.stack(xs), torch.stack(ys)))
+
+
+def data(n=64):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 3, generator=g)
+    return TensorDataset(x, x @ torch.tensor([1.0, -2.0, 0.5]))
+
+
+def test_trains_keeps_best_and_stops_early(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    cfg = TrainingConfig(epochs=30, batch_size=8, lr=0.05, warmup_steps=2, patience=2)
+    history = fit(Task(), model, data(), data(16), collate, cfg, tmp_path)
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    assert (tmp_path / "best" / "weights.pt").exists() and (tmp_path / "last.pt").exists()
+
+
+def test_empty_training_set(tmp_path):
+    with pytest.raises(TrainingError, match="training set is empty"):
+        fit(Task(), torch.nn.Linear(3, 1), data(0), data(4), collate, TrainingConfig(), tmp_path)
+
+
+def test_nan_loss_stops_with_clear_message_and_keeps_last_good_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    cfg = TrainingConfig(epochs=5, batch_size=8, warmup_steps=1)
+    with pytest.raises(TrainingError, match="non-finite loss"):
+        fit(Task(poison_after=12), model, data(), data(8), collate, cfg, tmp_path)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert state["epoch"] == 1  # 8 steps per epoch: epoch 1 finished, epoch 2 poisoned
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
