@@ -14,7 +14,15 @@ from hepattn.data import Events, collate
 from hepattn.models import SavedModel, load_saved, resolve_model
 from hepattn.nn.config import Config
 
-__all__ = ["TrainedModel", "run_training"]
+__all__ = ["TrainedModel", "describe_files", "run_training"]
+
+
+def describe_files(files) -> str:
+    """Markdown list of input files, shortened to the first and last when there are many."""
+    names = [f"`{f}`" for f in files]
+    if len(names) <= 3:
+        return ", ".join(names)
+    return f"{len(names)} files, {names[0]} … {names[-1]}"
 
 
 class TrainedModel:

@@ -29,7 +29,7 @@ from hepattn.nn.matcher import (
     decode_assignments,
     symmetric_top_loss,
 )
-from hepattn.tasks.common import TrainedModel, run_training
+from hepattn.tasks.common import TrainedModel, describe_files, run_training
 from hepattn.training.loop import TrainingConfig
 
 __all__ = [
@@ -273,7 +273,7 @@ def train_matcher(
         "features": ", ".join(f"`{f}`" for f in run.data.features),
         "max_objects": run.data.max_objects,
         "command": command,
-        "train_files": ", ".join(f"`{p}`" for p in ev_train.files),
+        "train_files": describe_files(ev_train.files),
         "train_events": len(ev_train),
         "both": int((ev_train.event["targets"] >= 0).all(-1).all(-1).sum()),
         "val_events": len(ev_val),

@@ -31,7 +31,7 @@ from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, collate, 
 from hepattn.errors import DataError
 from hepattn.models import save_model
 from hepattn.nn.config import Config, ConfigError, check
-from hepattn.tasks.common import TrainedModel, run_training
+from hepattn.tasks.common import TrainedModel, describe_files, run_training
 from hepattn.training.loop import TrainingConfig
 
 log = logging.getLogger(__name__)
@@ -365,10 +365,10 @@ def train_tagger(
         "features": ", ".join(f"`{f}`" for f in run.data.features),
         "max_objects": run.data.max_objects,
         "command": command,
-        "train_files": ", ".join(f"`{p}`" for p in ev_train.files),
+        "train_files": describe_files(ev_train.files),
         "train_jets": len(ev_train),
         "train_counts": " / ".join(str(c) for c in np.bincount(labels, minlength=len(CLASSES))),
-        "val_files": ", ".join(f"`{p}`" for p in ev_val.files),
+        "val_files": describe_files(ev_val.files),
         "val_jets": len(ev_val),
         "seconds": time.perf_counter() - t0,
     }
