@@ -76,8 +76,19 @@ def _overrides(cfg: dict, args: argparse.Namespace) -> dict:
     return cfg
 
 
-def _command() -> str:
-    return "hepattn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _train(train, run, args: argparse.Namespace) -> dict:
+    """Call a task's ``train_*`` function with the common command-line options."""
+    return train(
+        run,
+        args.train,
+        args.val,
+        args.out,
+        schema=args.schema,
+        resume=args.resume,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        max_train=args.max_train,
+        command="hepattn " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
 
 
 def tagger_run_config(args: argparse.Namespace) -> dict:
@@ -94,18 +105,7 @@ def run_tagger(args: argparse.Namespace) -> int:
     from hepattn.tasks.tagging import TaggerRunConfig, train_tagger
 
     run = TaggerRunConfig.from_dict(tagger_run_config(args))
-    command = _command()
-    result = train_tagger(
-        run,
-        args.train,
-        args.val,
-        args.out,
-        schema=args.schema,
-        resume=args.resume,
-        progress=not args.no_progress and sys.stderr.isatty(),
-        max_train=args.max_train,
-        command=command,
-    )
+    result = _train(train_tagger, run, args)
     print(
         f"trained {run.kind} tagger ({result['params']:,} parameters) on "
         f"{result['train_jets']:,} jets in {result['epochs']} epochs, {result['seconds']:.0f} s"
@@ -121,17 +121,7 @@ def run_matcher(args: argparse.Namespace) -> int:
     from hepattn.tasks.matching import MatcherRunConfig, train_matcher
 
     run = MatcherRunConfig.from_dict(_overrides(_load_yaml(args.config, "matcher.yaml"), args))
-    result = train_matcher(
-        run,
-        args.train,
-        args.val,
-        args.out,
-        schema=args.schema,
-        resume=args.resume,
-        progress=not args.no_progress and sys.stderr.isatty(),
-        max_train=args.max_train,
-        command=_command(),
-    )
+    result = _train(train_matcher, run, args)
     print(
         f"trained matcher ({result['params']:,} parameters) on {result['train_events']:,} "
         f"events in {result['epochs']} epochs, {result['seconds']:.0f} s"
