@@ -95,7 +95,8 @@ def compare(input_files, model="default", schema=None, timing_events=1000, chi2_
     }
     return {
         "rows": rows,
-        "runtime_ms_per_event_8jets": runtime_ms_8jets(matcher, ev, timing_events),
+        "runtime_ms_per_event_8jets": runtime_ms_8jets(matcher, ev, timing_events, chi2_config),
+        "chi2_mode": chi2_mode,
         "model": str(matcher.path),
         "files": ev.files,
         "events": len(ev),
