@@ -21,6 +21,23 @@ COMMANDS = ("inspect", "generate", "train", "eval", "tag", "match", "compare", "
 MODULES = {"eval": "evaluate"}
 
 
+def to_json(obj) -> str:
+    """JSON text with NaN and ±inf written as ``null`` (strict JSON, readable by jq)."""
+    import json
+    import math
+
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), indent=2, allow_nan=False) + "\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hepattn",

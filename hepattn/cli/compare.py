@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from hepattn.cli import to_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -121,6 +122,6 @@ def run(args: argparse.Namespace) -> int:
         f"network {rt['network']:.3f} ms (batched)"
     )
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        Path(args.json).write_text(to_json(result))
         print(f"wrote {args.json}")
     return 0

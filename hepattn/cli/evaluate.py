@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from hepattn.cli import to_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -74,7 +75,7 @@ def run_tagger(args: argparse.Namespace) -> int:
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out / "metrics.json").write_text(to_json(report))
         confusion_png(
             report["confusion"],
             CLASSES,
@@ -88,7 +89,7 @@ def run_tagger(args: argparse.Namespace) -> int:
         roc_png(curves, out / "roc.png", f"{tagger.run.kind}: one vs rest")
         print(f"wrote {out / 'metrics.json'}, {out / 'confusion.png'}, {out / 'roc.png'}")
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        Path(args.json).write_text(to_json(report))
     return 0
 
 
@@ -107,9 +108,9 @@ def run_matcher(args: argparse.Namespace) -> int:
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out / "metrics.json").write_text(to_json(report))
         efficiency_png({"network": table}, out / "efficiency.png", "jet-parton matching")
         print(f"wrote {out / 'metrics.json'}, {out / 'efficiency.png'}")
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        Path(args.json).write_text(to_json(report))
     return 0

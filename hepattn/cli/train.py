@@ -61,11 +61,14 @@ def _load_yaml(path: str | None, bundled: str) -> dict:
         return yaml.safe_load(resources.files("hepattn.configs").joinpath(bundled).read_text())
     try:
         with open(path) as f:
-            return yaml.safe_load(f)
+            cfg = yaml.safe_load(f)
     except OSError as err:
         raise HepattnError(f"{path}: cannot read the config ({err.strerror})") from None
     except yaml.YAMLError as err:
         raise HepattnError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(cfg, dict):
+        raise HepattnError(f"{path}: a run config must be a YAML mapping, got {cfg!r}")
+    return cfg
 
 
 def _overrides(cfg: dict, args: argparse.Namespace) -> dict:
@@ -92,12 +95,18 @@ def _train(train, run, args: argparse.Namespace) -> dict:
 
 
 def tagger_run_config(args: argparse.Namespace) -> dict:
-    """The run config dict: bundled default of the kind or --config, with CLI overrides."""
+    """The run config dict: bundled default of the kind or --config, with CLI overrides.
+
+    ``--kind`` wins over the ``kind`` of a ``--config`` file.
+    """
     kind = args.kind or "transformer"
     name = "transformer" if kind.startswith("transformer") else kind
     cfg = _load_yaml(args.config, f"tagger_{name}.yaml")
+    if args.kind is not None:
+        cfg["kind"] = name
     if kind == "transformer_no_interaction":
-        cfg["model"]["encoder"].setdefault("interaction", {})["enabled"] = False
+        encoder = cfg.setdefault("model", {}).setdefault("encoder", {})
+        encoder.setdefault("interaction", {})["enabled"] = False
     return _overrides(cfg, args)
 
 

@@ -169,7 +169,7 @@ def load_tagging_data(
                 f"{int(bad.sum())} entries affected"
             )
         ev.event[d.label] = labels.astype(np.int64)
-    if d.weight is not None and d.weight in ev.event:
+    if need_labels and d.weight is not None and d.weight in ev.event:  # training, evaluation
         w = ev.event[d.weight].astype(np.float32)
         if (w < 0).any():
             i = int(np.flatnonzero(w < 0)[0])

@@ -7,8 +7,8 @@ A checkpoint is one file holding plain data and tensors only (no pickled code):
 - ``epoch`` (epochs completed), ``step`` (optimizer steps), ``best_score``, ``bad_epochs``;
 - ``rng``: torch, numpy and Python random states, so that a resumed run continues the same
   random stream;
-- ``config``: the full run configuration (a plain dict); ``extra``: task data such as the
-  standardization (plain dicts).
+- ``config``: the full run configuration (a plain dict); ``history``: the per-epoch metrics
+  so far (in the same file, so a resumed run never loses an epoch's record).
 
 It is written to ``path.tmp`` and renamed into place, so a crash while saving leaves the
 previous checkpoint intact.
@@ -43,10 +43,11 @@ class CheckpointError(HepattnError):
 
 
 def rng_state() -> dict[str, Any]:
-    """The torch, numpy and Python random states as plain data."""
+    """The torch (CPU and every CUDA device), numpy and Python random states as plain data."""
     version, state, gauss = random.getstate()
     np_state = np.random.get_state()  # noqa: NPY002 (global state that user code may use)
     return {
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "torch": torch.get_rng_state(),
         "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
         "python": [version, list(state), gauss],
@@ -55,6 +56,8 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))  # noqa: NPY002
     version, internal, gauss = state["python"]

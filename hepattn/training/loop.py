@@ -176,11 +176,7 @@ def fit(
         set_rng_state(state["rng"])
         start_epoch, step = state["epoch"], state["step"]
         best, bad_epochs = state["best_score"], state["bad_epochs"]
-        history = (
-            json.loads((out / "history.json").read_text())
-            if (out / "history.json").exists()
-            else []
-        )
+        history = list(state.get("history", []))
         log.info("resumed from %s after epoch %d", out / "last.pt", start_epoch)
     elif resume:
         log.warning("--resume: no checkpoint in %s, starting afresh", out)
@@ -254,6 +250,7 @@ def fit(
                 "bad_epochs": bad_epochs,
                 "rng": rng_state(),
                 "config": run_config or {},
+                "history": history,
             },
         )
         (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
