@@ -10,6 +10,7 @@ from importlib import resources
 import yaml
 
 from hepattn.errors import HepattnError
+from hepattn.training.distributed import is_main
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -115,6 +116,8 @@ def run_tagger(args: argparse.Namespace) -> int:
 
     run = TaggerRunConfig.from_dict(tagger_run_config(args))
     result = _train(train_tagger, run, args)
+    if not is_main():  # under torchrun, rank 0 reports
+        return 0
     print(
         f"trained {run.kind} tagger ({result['params']:,} parameters) on "
         f"{result['train_jets']:,} jets in {result['epochs']} epochs, {result['seconds']:.0f} s"
@@ -131,6 +134,8 @@ def run_matcher(args: argparse.Namespace) -> int:
 
     run = MatcherRunConfig.from_dict(_overrides(_load_yaml(args.config, "matcher.yaml"), args))
     result = _train(train_matcher, run, args)
+    if not is_main():  # under torchrun, rank 0 reports
+        return 0
     print(
         f"trained matcher ({result['params']:,} parameters) on {result['train_events']:,} "
         f"events in {result['epochs']} epochs, {result['seconds']:.0f} s"

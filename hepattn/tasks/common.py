@@ -13,6 +13,7 @@ import torch
 from hepattn.data import Events, collate
 from hepattn.models import SavedModel, load_saved, resolve_model
 from hepattn.nn.config import Config
+from hepattn.training.distributed import is_main
 
 __all__ = ["TrainedModel", "describe_files", "run_training"]
 
@@ -116,9 +117,10 @@ def run_training(
         "batch_size": run.training.batch_size,
         "lr": run.training.lr,
     }
-    best_dir = Path(out_dir) / "best"
-    (best_dir / "card.md").write_text(card(info))
     summary = {k: v for k, v in info.items() if isinstance(v, int | float | str)}
     summary.update({f"val_{k[4:]}": v for k, v in best.items() if k.startswith("val_")})
-    (best_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if is_main():  # under torchrun only rank 0 writes
+        best_dir = Path(out_dir) / "best"
+        (best_dir / "card.md").write_text(card(info))
+        (best_dir / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

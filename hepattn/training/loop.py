@@ -30,10 +30,11 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from hepattn.errors import HepattnError
 from hepattn.nn.config import Config, check
+from hepattn.training import distributed as dist_utils
 from hepattn.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class TrainingConfig(Config):
         device: "auto" (CUDA if available, else CPU), "cpu" or "cuda[:N]".
         threads: CPU threads for torch (0: torch's default, all cores). On a machine shared
             with other jobs, 1 thread per training process is much faster than contention.
+        amp: bf16 autocast on CUDA (ignored on CPU).
+        compile: wrap the model in ``torch.compile`` (opt-in).
     """
 
     epochs: int = 20
@@ -75,6 +78,8 @@ class TrainingConfig(Config):
     seed: int = 1
     device: str = "auto"
     threads: int = 0
+    amp: bool = True
+    compile: bool = False
 
     def __post_init__(self) -> None:
         where = type(self).__name__
@@ -92,10 +97,8 @@ class Task(Protocol):
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` → CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    """``auto`` → CUDA when available (this rank's GPU under torchrun), else CPU."""
+    return dist_utils.local_device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -143,17 +146,41 @@ def fit(
         raise TrainingError("the validation set is empty: cannot select the best model")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device)
+    distributed = dist_utils.init()
+    world = dist_utils.world_size()
+    main = dist_utils.is_main()
+    if cfg.batch_size % world:
+        raise TrainingError(f"batch_size {cfg.batch_size} is not divisible by {world} ranks")
+    device = dist_utils.local_device(cfg.device)
     model.to(device)
+    net = torch.compile(model) if cfg.compile else model
+    if distributed:
+        net = dist_utils.DDP(net, device_ids=[device.index] if device.type == "cuda" else None)
+    autocast = torch.autocast(
+        "cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"
+    )
     log.info(
-        "training on %s, %d train / %d validation events", device, len(train_set), len(val_set)
+        "training on %s%s, %d train / %d validation events",
+        device,
+        f" × {world} ranks" if distributed else "",
+        len(train_set),
+        len(val_set),
     )
 
-    shuffle_gen = torch.Generator()
+    # one random permutation per epoch, shared by all ranks; rank r takes every W-th event
+    sampler = DistributedSampler(
+        train_set,
+        num_replicas=world,
+        rank=dist_utils.rank(),
+        shuffle=True,
+        seed=cfg.seed,
+        drop_last=True,
+    )
+    per_rank = cfg.batch_size // world
     train_loader = DataLoader(
         train_set,
-        batch_size=cfg.batch_size,
-        sampler=RandomSampler(train_set, generator=shuffle_gen),
+        batch_size=per_rank,
+        sampler=sampler,
         collate_fn=collate_fn,
         num_workers=cfg.num_workers,
         drop_last=len(train_set) > cfg.batch_size,
@@ -185,16 +212,17 @@ def fit(
         if bad_epochs >= cfg.patience:
             break
         model.train()
-        shuffle_gen.manual_seed(cfg.seed * 100_003 + epoch)
+        sampler.set_epoch(epoch)
         t0, total, n = time.perf_counter(), 0.0, 0
         bar = None
-        if progress:
+        if progress and main:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
         for batch in train_loader:
             batch = batch.to(device)
-            loss = task.loss(model, batch)
+            with autocast:
+                loss = task.loss(net, batch)
             if not torch.isfinite(loss):
                 raise TrainingError(
                     f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {step + 1}; "
@@ -215,6 +243,9 @@ def fit(
                 bar.set_postfix(loss=f"{total / n:.4f}")
         if bar is not None:
             bar.close()
+        total, n = dist_utils.all_reduce_sum(total, n)
+        # every rank evaluates the whole validation set with identical weights, so the
+        # metrics (and the early-stopping decision) agree without communication
         metrics = task.evaluate(model, val_loader, device)
         record = {
             "epoch": epoch + 1,
@@ -226,9 +257,12 @@ def fit(
         improved = metrics["score"] > best
         if improved:
             best, bad_epochs = metrics["score"], 0
-            task.save_model(model, out / "best", metrics)
+            if main:
+                task.save_model(model, out / "best", metrics)
         else:
             bad_epochs += 1
+        if not main:
+            continue
         log.info(
             "epoch %d: train loss %.4f, val loss %.4f, val score %.4f%s (%.0f s)",
             epoch + 1,

@@ -1,0 +1,74 @@
+"""Distributed data parallel training under ``torchrun`` (NCCL on CUDA, gloo on CPU).
+
+``torchrun --nproc_per_node=K …`` (or ``--nnodes=… --rdzv-endpoint=…`` for several machines)
+sets ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE``; :func:`init` then joins the process group.
+Without those variables everything runs in one process and these helpers are no-ops.
+
+The global batch size is the configured ``batch_size``; each of the ``W`` ranks takes
+``batch_size / W`` events per step from its shard of one shared random permutation, so that
+W ranks see exactly the events one process would see in the same step, and the gradient
+averaged by DDP equals the single-process gradient of a mean loss.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+__all__ = ["DDP", "all_reduce_sum", "init", "is_main", "local_device", "rank", "world_size"]
+
+
+def init() -> bool:
+    """Join the process group when started by torchrun; True when distributed."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    return True
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def is_main() -> bool:
+    """Only rank 0 writes files and logs progress."""
+    return rank() == 0
+
+
+def local_device(name: str) -> torch.device:
+    """The device of this rank: ``cuda:LOCAL_RANK`` under torchrun on GPUs, else ``name``."""
+    if world_size() > 1 and name in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def all_reduce_sum(*values: float) -> list[float]:
+    """Sum each value over the ranks (identity in one process)."""
+    if world_size() == 1:
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t)
+    return t.cpu().tolist()
+
+
+class DDP(DistributedDataParallel):
+    """DistributedDataParallel that also forwards task methods (``target_logprob`` …)."""
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)

@@ -1,0 +1,57 @@
+"""Train a small regression model with hepattn's loop; run directly or under torchrun.
+
+python ddp_worker.py OUT_DIR            # one process
+torchrun --standalone --nproc_per_node=2 ddp_worker.py OUT_DIR   # two ranks, gloo
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+from torch.utils.data import TensorDataset
+
+from hepattn.training.loop import TrainingConfig, fit
+
+
+class Batch(tuple):
+    def to(self, device):
+        return Batch(t.to(device) for t in self)
+
+    def __len__(self):
+        return len(self[0])
+
+
+def collate(items):
+    xs, ys = zip(*items, strict=True)
+    return Batch((torch.stack(xs), torch.stack(ys)))
+
+
+class Task:
+    def loss(self, model, batch):
+        x, y = batch
+        return ((model(x).squeeze(-1) - y) ** 2).mean()
+
+    @torch.no_grad()
+    def evaluate(self, model, loader, device):
+        total = sum(self.loss(model, b.to(device)).item() for b in loader)
+        return {"loss": total, "score": -total}
+
+    def save_model(self, model, directory, metrics):
+        directory.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), directory / "weights.pt")
+
+
+def main(out: str) -> None:
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(96, 5, generator=g)
+    y = torch.tanh(x @ torch.randn(5, generator=g)) + 0.1 * torch.randn(96, generator=g)
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    cfg = TrainingConfig(epochs=3, batch_size=16, lr=0.01, warmup_steps=2, patience=10, seed=4)
+    fit(Task(), model, TensorDataset(x, y), TensorDataset(x[:32], y[:32]), collate, cfg, out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,44 @@
+"""Two CPU ranks (gloo, started by torchrun) train the same weights as one process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+WORKER = Path(__file__).with_name("ddp_worker.py")
+
+
+def run(args, tmp):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(sys.path))
+    subprocess.run(args, check=True, env=env, cwd=tmp, timeout=240, capture_output=True)
+
+
+def test_two_gloo_ranks_match_one_process(tmp_path):
+    run([sys.executable, str(WORKER), str(tmp_path / "single")], tmp_path)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(WORKER),
+            str(tmp_path / "ddp"),
+        ],
+        tmp_path,
+    )
+    a = torch.load(tmp_path / "single" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "ddp" / "last.pt", weights_only=True)
+    assert a["step"] == b["step"] == 3 * 6
+    for k in a["model"]:
+        torch.testing.assert_close(b["model"][k], a["model"][k], rtol=1e-5, atol=1e-6)
+    # only rank 0 wrote: one checkpoint, one best model, one history
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == [
+        "best",
+        "history.json",
+        "last.pt",
+    ]
