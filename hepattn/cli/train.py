@@ -54,6 +54,8 @@ def _common(t: argparse.ArgumentParser) -> None:
     t.add_argument("--threads", type=int, help="CPU threads (overrides the config; 0 = all)")
     t.add_argument("--max-train", type=int, metavar="N", help="use only the first N entries")
     t.add_argument("--resume", action="store_true", help="continue from DIR/last.pt")
+    t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
+    t.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -77,6 +79,10 @@ def _overrides(cfg: dict, args: argparse.Namespace) -> dict:
     for key in ("seed", "epochs", "device", "threads"):
         if getattr(args, key) is not None:
             training[key] = getattr(args, key)
+    if getattr(args, "compile", False):
+        training["compile"] = True
+    if getattr(args, "no_amp", False):
+        training["amp"] = False
     return cfg
 
 
