@@ -11,30 +11,30 @@ from hepattn.cli import to_json
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("eval", help="evaluate a trained model on labelled files")
     tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
-    t = tasks.add_parser(
-        "tagger",
-        help="prong-class tagger",
-        description="Evaluate a tagger: top-1 accuracy with bootstrap uncertainty, per-class "
-        "accuracy, one-vs-rest AUC table; writes metrics.json, confusion.png and roc.png.",
+    specs = (
+        (
+            "tagger",
+            "prong-class tagger",
+            run_tagger,
+            "Evaluate a tagger: top-1 accuracy with bootstrap uncertainty, per-class accuracy, "
+            "one-vs-rest AUC table; writes metrics.json, confusion.png and roc.png.",
+        ),
+        (
+            "matcher",
+            "jet-parton matcher",
+            run_matcher,
+            "Evaluate a matcher: epsilon_event, epsilon_2^top, epsilon_1^top by jet multiplicity "
+            "with binomial uncertainties; writes metrics.json and efficiency.png.",
+        ),
     )
-    t.add_argument("data", nargs="+", help="labelled ROOT files")
-    t.add_argument("--model", default="default", help="model directory, or 'default'")
-    t.add_argument("--schema", help="schema of the files (default: the model's)")
-    t.add_argument("--out", metavar="DIR", help="directory for metrics.json and the PNG plots")
-    t.add_argument("--json", metavar="FILE", help="write the metrics as JSON here")
-    t.set_defaults(func=run_tagger)
-    m = tasks.add_parser(
-        "matcher",
-        help="jet-parton matcher",
-        description="Evaluate a matcher: epsilon_event, epsilon_2^top, epsilon_1^top by jet "
-        "multiplicity with binomial uncertainties; writes metrics.json and efficiency.png.",
-    )
-    m.add_argument("data", nargs="+", help="labelled ROOT files")
-    m.add_argument("--model", default="default", help="model directory, or 'default'")
-    m.add_argument("--schema", help="schema of the files (default: the model's)")
-    m.add_argument("--out", metavar="DIR", help="directory for metrics.json and efficiency.png")
-    m.add_argument("--json", metavar="FILE", help="write the metrics as JSON here")
-    m.set_defaults(func=run_matcher)
+    for name, help_text, func, description in specs:
+        t = tasks.add_parser(name, help=help_text, description=description)
+        t.add_argument("data", nargs="+", help="labelled ROOT files")
+        t.add_argument("--model", default="default", help="model directory, or 'default'")
+        t.add_argument("--schema", help="schema of the files (default: the model's)")
+        t.add_argument("--out", metavar="DIR", help="directory for metrics.json and the plots")
+        t.add_argument("--json", metavar="FILE", help="write the metrics as JSON here")
+        t.set_defaults(func=func)
 
 
 def format_report(report: dict) -> str:
