@@ -17,8 +17,18 @@ from hepattn import __version__
 from hepattn.errors import HepattnError
 
 # Subcommand modules, in the order `hepattn --help` lists them.
-COMMANDS = ("inspect", "generate", "train", "eval", "tag", "match", "compare", "convert")
-MODULES = {"eval": "evaluate"}
+COMMANDS = (
+    "inspect",
+    "generate",
+    "train",
+    "eval",
+    "tag",
+    "match",
+    "compare",
+    "convert",
+    "export-onnx",
+)
+MODULES = {"eval": "evaluate", "export-onnx": "export_onnx"}
 
 
 def to_json(obj) -> str:

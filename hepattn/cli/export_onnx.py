@@ -1,0 +1,56 @@
+"""``hepattn export-onnx MODEL --task tagger|matcher --out FILE.onnx``: ONNX for C++ inference."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "export-onnx",
+        help="export a trained tagger or matcher to ONNX",
+        description="Export the torch reference path of a saved model to ONNX with dynamic "
+        "batch and object-count axes. Inputs: x float32[B, N, F] (standardized features), "
+        "p4 float32[B, N, 4] (px, py, pz, E in GeV), mask bool[B, N] (True = real object); "
+        "a mass_hl tagger takes hl float32[B, 17] instead. Outputs: probabilities[B, 7] "
+        "(tagger) or log_prob_top1, log_prob_top2 [B, N, N, N] (matcher). Feature names, "
+        "standardization and preprocessing are stored in the ONNX metadata.",
+    )
+    p.add_argument("model", metavar="MODEL", help="model directory, or 'default'")
+    p.add_argument("--task", choices=("tagger", "matcher"), required=True, help="model task")
+    p.add_argument("--out", required=True, metavar="FILE.onnx", help="output ONNX file")
+    p.add_argument("--opset", type=int, help="ONNX opset (default: 17)")
+    p.add_argument(
+        "--dynamo",
+        action="store_true",
+        help="use torch's torch.export-based exporter (needs onnxscript; slower)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from hepattn.export import export_onnx
+
+    out = export_onnx(args.model, args.task, args.out, opset=args.opset, dynamo=args.dynamo)
+    import onnx  # present: export_onnx checked
+
+    proto = onnx.load(str(out), load_external_data=False)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+
+    def shape(v) -> str:
+        dims = v.type.tensor_type.shape.dim
+        return "[" + ", ".join(d.dim_param or str(d.dim_value) for d in dims) + "]"
+
+    print(f"exported {meta['task']} ({meta['kind']}) from {meta['source_model']}")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, opset {opset})")
+    print("inputs:  " + ", ".join(f"{v.name}{shape(v)}" for v in proto.graph.input))
+    print("outputs: " + ", ".join(f"{v.name}{shape(v)}" for v in proto.graph.output))
+    print("features: " + ", ".join(json.loads(meta["feature_names"])))
+    if "class_order" in meta:
+        print("classes (probabilities order): " + ", ".join(json.loads(meta["class_order"])))
+    else:
+        print(f"assignment order: {meta['assignment_order']}")
+    return 0
