@@ -116,7 +116,16 @@ def load_matching_data(
         raise
     ev.event["n_jets"] = ev[d.collection].counts
     if need_labels:
-        truth = truth_from_parton_labels(ev[d.collection].labels[d.label])  # (B, 6) slots
+        labels = ev[d.collection].labels[d.label]
+        bad = ((labels < -1) | (labels > 5)).any(axis=1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{ev.files[ev.file_index[i]]}: entry {ev.entry[i]}: parton labels must be in "
+                f"-1..5 (b, q1, q2, b', q1', q2'), got {sorted(set(labels[i].tolist()))}; "
+                f"{int(bad.sum())} events affected"
+            )
+        truth = truth_from_parton_labels(labels)  # (B, 6) slots
         ev.event["truth"] = truth
         ev.event["targets"] = np.stack([truth[:, [1, 2, 0]], truth[:, [4, 5, 3]]], axis=1)
     return ev

@@ -164,3 +164,53 @@ def test_saved_matcher_predicts_slots_within_range(matcher_dir):
     full = ok.all(1)
     assert all(len(set(s)) == 6 for s in slots[full])
     assert np.isfinite(prob[full]).all() and (prob[full] <= 1 + 1e-6).all()
+
+
+def test_parton_label_out_of_range_is_refused(tmp_path):
+    from hepattn.errors import DataError
+
+    t = uproot.open(SAMPLE)["events"]
+    a = t.arrays(BRANCHES + ["weight", "event"], entry_stop=20)
+    parton = ak.values_astype(a["jet_parton"], np.int32)
+    flat = ak.to_numpy(ak.flatten(parton)).copy()
+    flat[3] = 9
+    a["jet_parton"] = ak.unflatten(flat, ak.num(parton))
+    jets = ak.zip({b[4:]: a[b] for b in BRANCHES})
+    path = tmp_path / "bad.root"
+    write_tree(
+        path,
+        {"jet": jets, "weight": a["weight"].to_numpy(), "event": a["event"].to_numpy()},
+        tree="events",
+    )
+    schema = {
+        "name": "ttbar-jets-only",
+        "tree": "events",
+        "collections": {
+            "jets": {
+                "kinematics": "ptetaphim",
+                "branches": {
+                    "pt": "jet_pt",
+                    "eta": "jet_eta",
+                    "phi": "jet_phi",
+                    "mass": "jet_mass",
+                },
+                "fields": {"btag": "jet_btag"},
+                "labels": {"parton": "jet_parton"},
+            }
+        },
+    }
+    from hepattn.data import get_schema
+    from hepattn.data.schema import BUILTIN_SCHEMAS
+
+    BUILTIN_SCHEMAS["ttbar-jets-only"] = get_schema(schema)
+    try:
+        with pytest.raises(DataError, match=r"bad.root: entry 0: parton labels must be in -1..5"):
+            train_matcher(
+                MatcherRunConfig.from_dict(TINY),
+                [path],
+                [path],
+                tmp_path / "r",
+                schema="ttbar-jets-only",
+            )
+    finally:
+        del BUILTIN_SCHEMAS["ttbar-jets-only"]

@@ -282,3 +282,34 @@ def test_train_command_line(trained, tmp_path, capsys):
         == 1
     )
     assert "not valid YAML" in capsys.readouterr().err
+
+
+def test_all_padded_training_set_is_refused(tmp_path):
+    path = tmp_path / "empty_jets.root"
+    f32 = np.zeros(4, np.float32)
+    empty = ak.Array([[] for _ in range(4)])
+    tower = ak.zip(
+        {
+            "pt": ak.values_astype(empty, np.float32),
+            "eta": ak.values_astype(empty, np.float32),
+            "phi": ak.values_astype(empty, np.float32),
+            "e": ak.values_astype(empty, np.float32),
+        }
+    )
+    write_tree(
+        path,
+        {
+            "jet_pt": f32,
+            "jet_eta": f32,
+            "jet_phi": f32,
+            "jet_mass": f32,
+            "label": np.arange(4, dtype=np.int32),
+            "n_contained": np.zeros(4, np.int32),
+            "weight": f32 + 1,
+            "event": np.arange(4, dtype=np.int64),
+            "tower": tower,
+        },
+        tree="jets",
+    )
+    with pytest.raises(DataError, match="no real objects"):
+        train_tagger(TaggerRunConfig.from_dict(TINY), [path], [path], tmp_path / "r")
