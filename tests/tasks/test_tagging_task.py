@@ -234,53 +234,36 @@ def test_every_kind_trains_saves_and_predicts(trained, tmp_path, kind):
     assert prob.shape == (21, 7) and np.isfinite(prob).all()
 
 
+def _train_cli(d, out, cfg, *extra):
+    return main(
+        [
+            "train",
+            "tagger",
+            "--train",
+            str(d / "train.root"),
+            "--val",
+            str(d / "val.root"),
+            "--out",
+            str(out),
+            "--config",
+            str(cfg),
+            *extra,
+        ]
+    )
+
+
 def test_train_command_line(trained, tmp_path, capsys):
     d, _ = trained
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump(dict(TINY, training=dict(TINY["training"], epochs=1))))
-    assert (
-        main(
-            [
-                "train",
-                "tagger",
-                "--train",
-                str(d / "train.root"),
-                "--val",
-                str(d / "val.root"),
-                "--out",
-                str(tmp_path / "run"),
-                "--config",
-                str(cfg),
-                "--seed",
-                "5",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert _train_cli(d, tmp_path / "run", cfg, "--seed", "5", "--no-progress") == 0
     out = capsys.readouterr().out
     assert "trained transformer tagger" in out and "best validation accuracy" in out
     card = (tmp_path / "run" / "best" / "card.md").read_text()
     assert "hepattn " in card and (tmp_path / "run" / "last.pt").exists()
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: [unclosed\n")
-    assert (
-        main(
-            [
-                "train",
-                "tagger",
-                "--train",
-                str(d / "train.root"),
-                "--val",
-                str(d / "val.root"),
-                "--out",
-                str(tmp_path / "r2"),
-                "--config",
-                str(bad),
-            ]
-        )
-        == 1
-    )
+    assert _train_cli(d, tmp_path / "r2", bad) == 1
     assert "not valid YAML" in capsys.readouterr().err
 
 

@@ -5,6 +5,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from hepattn.training.loop import TrainingConfig, TrainingError, fit
+from tests.training.ddp_worker import collate
 
 
 class Task:
@@ -33,19 +34,6 @@ class Task:
     def save_model(self, model, directory, metrics):
         directory.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), directory / "weights.pt")
-
-
-class Batch(tuple):
-    def to(self, device):
-        return Batch(t.to(device) for t in self)
-
-    def __len__(self):
-        return len(self[0])
-
-
-def collate(items):
-    xs, ys = zip(*items, strict=True)
-    return Batch((torch.stack(xs), torch.stack(ys)))
 
 
 def data(n=64):
