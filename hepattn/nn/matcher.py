@@ -18,7 +18,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from hepattn.kernels.triplet import triplet_logprob, triplet_topk
+from hepattn.kernels.triplet import BACKENDS, triplet_logprob, triplet_topk
 from hepattn.nn.config import Config, check
 from hepattn.nn.encoder import Encoder, EncoderConfig
 
@@ -40,7 +40,8 @@ class MatcherConfig(Config):
     Attributes:
         encoder: the jet encoder (P-MHA on or off through ``encoder.interaction``).
         triplet_dim: width D of the symmetric tensor (D³ parameters per head).
-        backend: triplet-scoring backend (``auto`` or ``torch``).
+        backend: triplet-scoring backend: ``auto`` (Triton kernels on CUDA, else the torch
+            reference), ``torch`` or ``triton`` (see :mod:`hepattn.kernels.triplet`).
     """
 
     encoder: EncoderConfig
@@ -49,6 +50,11 @@ class MatcherConfig(Config):
 
     def __post_init__(self) -> None:
         check(self.triplet_dim > 0, "MatcherConfig", "triplet_dim must be positive")
+        check(
+            self.backend in BACKENDS,
+            "MatcherConfig",
+            f"backend must be one of {BACKENDS}, not {self.backend!r}",
+        )
 
 
 class SymmetricTensorAttention(nn.Module):

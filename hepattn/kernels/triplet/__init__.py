@@ -2,12 +2,14 @@
 
 Every caller (the matcher's heads, its loss and its decoding) goes through
 :mod:`hepattn.kernels.triplet.op`; ``backend="auto"`` picks the fastest available
-implementation and ``"torch"`` the readable reference in
-:mod:`hepattn.kernels.triplet.reference`.
+implementation (the fused Triton kernels of :mod:`hepattn.kernels.triplet.triton` on CUDA),
+``"torch"`` the readable reference in :mod:`hepattn.kernels.triplet.reference` and
+``"triton"`` the kernels explicitly.
 """
 
 from hepattn.kernels.triplet.op import (
     BACKENDS,
+    resolve_backend,
     triplet_log_normalizer,
     triplet_logprob,
     triplet_logprobs,
@@ -16,6 +18,7 @@ from hepattn.kernels.triplet.op import (
 
 __all__ = [
     "BACKENDS",
+    "resolve_backend",
     "triplet_log_normalizer",
     "triplet_logprob",
     "triplet_logprobs",
