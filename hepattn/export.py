@@ -93,50 +93,17 @@ class _MatcherExport(nn.Module):
         return triplet_logprobs(x1, s1, mask), triplet_logprobs(x2, s2, mask)
 
 
-def _tril_indices(row, col, offset=0, *, dtype=torch.long, device=None, **kwargs) -> Tensor:
-    """``torch.tril_indices(n, n)`` from arithmetic on ``arange``, so that a symbolic ``n``
-    stays symbolic when traced (``torch.tril_indices`` would fix the object count)."""
-    if offset != 0 or kwargs or (row is not col and row != col):
-        return _TRIL_INDICES(row, col, offset, dtype=dtype, device=device, **kwargs)
-    p = torch.arange(row * (row + 1) // 2, device=device)
-    r = torch.floor((torch.sqrt(8.0 * p.double() + 1.0) - 1.0) / 2.0).long()
-    # Guard against rounding of the square root: r(r+1)/2 <= p < (r+1)(r+2)/2.
-    r = r - (r * (r + 1) // 2 > p).long() + ((r + 1) * (r + 2) // 2 <= p).long()
-    return torch.stack([r, p - r * (r + 1) // 2]).to(dtype)
-
-
-def _eye(n, m=None, *, dtype=None, device=None, **kwargs) -> Tensor:
-    """``torch.eye(n)`` as a comparison of ``arange``s: traced with a symbolic ``n`` and
-    exported without ONNX ``EyeLike``, which onnxruntime lacks for booleans."""
-    if m is not None or kwargs:
-        return _EYE(n, m, dtype=dtype, device=device, **kwargs)
-    a = torch.arange(n, device=device)
-    eye = a[:, None] == a[None, :]
-    return eye if dtype == torch.bool else eye.to(dtype or torch.get_default_dtype())
-
-
-_TRIL_INDICES = torch.tril_indices
-_EYE = torch.eye
-
-
 @contextlib.contextmanager
 def _traceable():
-    """Make the reference path traceable with a dynamic object count.
-
-    - ``torch.tril_indices`` (pair embedding) and ``torch.eye`` (valid triplets) are replaced
-      by equivalents built from ``arange``, whose size stays symbolic;
-    - attention runs through the math backend of ``scaled_dot_product_attention``: the fused
-      CPU kernel's output layout breaks the exporter's decomposition of the later reshape.
-    """
+    """Attention through the math backend of ``scaled_dot_product_attention`` while tracing:
+    the fused CPU kernel's output layout breaks the exporter's decomposition of the later
+    reshape. (Index tables are built from ``arange`` in the model itself, so the object
+    count stays symbolic.)"""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    torch.tril_indices, torch.eye = _tril_indices, _eye
-    try:
-        with sdpa_kernel(SDPBackend.MATH), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        torch.tril_indices, torch.eye = _TRIL_INDICES, _EYE
+    with sdpa_kernel(SDPBackend.MATH), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _load(model: str | os.PathLike, task: str):

@@ -154,7 +154,7 @@ class PairEmbedding(nn.Module):
             ``(B, C, N, N)`` symmetric biases, C = ``out_channels``; 0 on pairs with padding.
         """
         n = mask.shape[1]
-        ia, ib = torch.tril_indices(n, n, device=u.device)  # (P,), P = N(N+1)/2
+        ia, ib = lower_triangle(n, u.device)  # (P,), P = N(N+1)/2
         z = u[:, ia, ib]  # (B, P, K)
         pair_mask = mask[:, ia] & mask[:, ib]  # (B, P)
         z = self.input_norm(z, pair_mask)
@@ -167,6 +167,19 @@ class PairEmbedding(nn.Module):
         lo = torch.minimum(a[:, None], a[None, :])
         full = z[:, (hi * (hi + 1) // 2 + lo).reshape(-1)]  # (B, N*N, C)
         return full.view(z.shape[0], n, n, -1).permute(0, 3, 1, 2)  # (B, C, N, N)
+
+
+def lower_triangle(n: int, device=None) -> tuple[Tensor, Tensor]:
+    """Row and column of the pairs a ≥ b in the order of ``torch.tril_indices(n, n)``.
+
+    Pair p sits in row r = ⌊(√(8p + 1) − 1) / 2⌋ (corrected for rounding), column
+    p − r(r + 1)/2. Built from ``arange`` so that a symbolic ``n`` stays symbolic when the
+    model is traced for export (``torch.tril_indices`` would fix the object count).
+    """
+    p = torch.arange(n * (n + 1) // 2, device=device)
+    r = torch.floor((torch.sqrt(8.0 * p.double() + 1.0) - 1.0) / 2.0).long()
+    r = r - (r * (r + 1) // 2 > p).long() + ((r + 1) * (r + 2) // 2 <= p).long()
+    return r, p - r * (r + 1) // 2
 
 
 class MultiheadAttention(nn.Module):

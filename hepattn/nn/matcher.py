@@ -157,7 +157,7 @@ def _share_jet(a: Tensor, b: Tensor, n: int) -> Tensor:
     return (hit & (a[:, :, None, :, None] >= 0)).any(dim=(-1, -2))
 
 
-def decode_assignments(model: JetPartonMatcher, heads, mask: Tensor, k: int = 48) -> Tensor:
+def decode_assignments(model: JetPartonMatcher, heads, mask: Tensor, k: int = 16) -> Tensor:
     """Best pair of triplets (one per head) sharing no jet, by joint probability.
 
     Exact: the search over each head's ``k`` most probable triplets is accepted for an event

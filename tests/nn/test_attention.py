@@ -92,3 +92,12 @@ def test_masked_batch_norm_counts_only_real_entries():
     assert torch.equal(bn.running_mean, before[0]) and torch.equal(bn.running_var, before[1])
     bn.eval()
     assert torch.allclose(bn(x, mask), (x - before[0]) / torch.sqrt(before[1] + bn.eps), atol=1e-12)
+
+
+def test_lower_triangle_matches_tril_indices():
+    from hepattn.nn.attention import lower_triangle
+
+    for n in (0, 1, 2, 7, 64, 257):
+        rows, cols = lower_triangle(n)
+        ref = torch.tril_indices(n, n)
+        assert torch.equal(rows, ref[0]) and torch.equal(cols, ref[1])

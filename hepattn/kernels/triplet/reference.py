@@ -23,6 +23,8 @@ log-probability is −inf (never NaN).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -30,19 +32,33 @@ __all__ = [
     "triplet_log_normalizer",
     "triplet_logprob",
     "triplet_logprobs",
+    "symmetric_scores",
     "triplet_scores",
     "triplet_topk",
     "valid_triplets",
 ]
 
 
+def _distinct(n: int, device) -> Tensor:
+    """``bool[N, N, N]``: i, j, k pairwise distinct (``arange`` comparisons, traceable with a
+    symbolic N)."""
+    a = torch.arange(n, device=device)
+    i, j, k = a[:, None, None], a[None, :, None], a[None, None, :]
+    return (i != j) & (i != k) & (j != k)
+
+
 def valid_triplets(mask: Tensor) -> Tensor:
     """``bool[B, N, N, N]``: jets i, j, k all real and pairwise distinct."""
-    n = mask.shape[1]
-    eye = torch.eye(n, dtype=torch.bool, device=mask.device)
-    distinct = ~(eye[:, :, None] | eye[:, None, :] | eye[None, :, :])  # (N, N, N)
     real = mask[:, :, None, None] & mask[:, None, :, None] & mask[:, None, None, :]
-    return real & distinct
+    return real & _distinct(mask.shape[1], mask.device)
+
+
+def symmetric_scores(x: Tensor, s: Tensor) -> Tensor:
+    """Unmasked ``O: float[B, N, N, N]`` by successive contractions, exactly i ↔ j symmetric."""
+    t = torch.einsum("nml,bkl->bknm", s, x)  # (B, N, D, D)
+    u = torch.einsum("bknm,bjm->bjkn", t, x)  # (B, N, N, D)
+    o = torch.einsum("bin,bjkn->bijk", x, u)  # (B, N, N, N)
+    return 0.5 * (o + o.transpose(1, 2))
 
 
 def triplet_scores(x: Tensor, s: Tensor, mask: Tensor) -> Tensor:
@@ -53,11 +69,7 @@ def triplet_scores(x: Tensor, s: Tensor, mask: Tensor) -> Tensor:
         s: ``(D, D, D)`` tensor symmetric in its first two indices.
         mask: ``(B, N)`` bool, True = real jet.
     """
-    t = torch.einsum("nml,bkl->bknm", s, x)  # (B, N, D, D)
-    u = torch.einsum("bknm,bjm->bjkn", t, x)  # (B, N, N, D)
-    o = torch.einsum("bin,bjkn->bijk", x, u)  # (B, N, N, N)
-    o = 0.5 * (o + o.transpose(1, 2))  # exact i <-> j symmetry
-    return o.masked_fill(~valid_triplets(mask), float("-inf"))
+    return symmetric_scores(x, s).masked_fill(~valid_triplets(mask), float("-inf"))
 
 
 def _log_normalizer(o: Tensor) -> Tensor:
@@ -99,15 +111,33 @@ def triplet_logprob(x: Tensor, s: Tensor, mask: Tensor, target: Tensor) -> Tenso
 def triplet_topk(x: Tensor, s: Tensor, mask: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """The ``k`` most probable triplets with i < j (the i ↔ j mirror is the same triplet).
 
-    Returns ``(logp: float[B, k], index: int64[B, k, 3])``, sorted by decreasing logp; slots
-    beyond the number of valid triplets hold logp −inf and index −1.
+    Only the P = N(N−1)/2 pairs i < j are kept before masking and ranking (the mirror half
+    adds nothing but the log 2 in the normalizer), which makes this the fast path of
+    decoding. Returns ``(logp: float[B, k], index: int64[B, k, 3])``, sorted by decreasing
+    logp, with ``k`` capped at N³; slots beyond the number of valid triplets hold logp −inf
+    and index −1.
     """
-    logp = triplet_logprobs(x, s, mask)
-    n = logp.shape[1]
-    upper = torch.ones(n, n, dtype=torch.bool, device=logp.device).triu(1)  # i < j
-    logp = logp.masked_fill(~upper[None, :, :, None], float("-inf"))
-    k = min(k, n * n * n)
-    values, flat = logp.flatten(1).topk(k, dim=1)  # (B, k)
-    index = torch.stack([flat // (n * n), (flat // n) % n, flat % n], dim=-1)  # (B, k, 3)
-    index = torch.where(torch.isfinite(values)[..., None], index, torch.full_like(index, -1))
+    b, n = mask.shape
+    a = torch.arange(n, device=mask.device)
+    upper = a[:, None] < a[None, :]  # (N, N)
+    iu = a[:, None].expand(n, n)[upper]  # (P,)
+    ju = a[None, :].expand(n, n)[upper]
+    o = symmetric_scores(x, s)[:, iu, ju, :]  # (B, P, N)
+    distinct = (a[None, :] != iu[:, None]) & (a[None, :] != ju[:, None])  # (P, N)
+    valid = (mask[:, iu] & mask[:, ju])[:, :, None] & mask[:, None, :] & distinct
+    o = o.masked_fill(~valid, float("-inf")).flatten(1)  # (B, P·N)
+    has = valid.flatten(1).any(dim=1)
+    upper_lse = torch.logsumexp(torch.where(has[:, None], o, torch.zeros_like(o)), dim=1)
+    logz = torch.where(has, upper_lse + math.log(2.0), torch.zeros_like(upper_lse))
+    kk = min(k, n * n * n)
+    values, flat = o.topk(min(kk, o.shape[1]), dim=1)  # (B, ≤kk)
+    pair, kb = flat // n, flat % n
+    index = torch.stack([iu[pair], ju[pair], kb], dim=-1)  # (B, ≤kk, 3)
+    finite = torch.isfinite(values)
+    values = torch.where(finite, values - logz[:, None], values)
+    index = torch.where(finite[..., None], index, torch.full_like(index, -1))
+    if values.shape[1] < kk:  # more slots asked for than i < j triplets exist
+        extra = kk - values.shape[1]
+        values = torch.cat([values, values.new_full((b, extra), float("-inf"))], dim=1)
+        index = torch.cat([index, index.new_full((b, extra, 3), -1)], dim=1)
     return values, index
