@@ -130,6 +130,25 @@ class PaddedDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         return _item(self._t, i)
 
+    def batches(self, batch_size: int, trim: bool = True) -> Iterator[Batch]:
+        """Consecutive batches in event order, sliced from the whole-sample tensors — the
+        same batches as a ``DataLoader`` with :func:`collate`, without per-event Python work
+        (the inference path)."""
+        t = self._t
+        for start in range(0, len(self), batch_size):
+            sl = slice(start, start + batch_size)
+            mask = t["mask"][sl]
+            n = max(int(mask.sum(dim=1).max()), 1) if trim else mask.shape[1]
+            yield Batch(
+                x=t["x"][sl, :n],
+                p4=t["p4"][sl, :n],
+                mask=mask[:, :n],
+                index=t["index"][sl, :n],
+                entry=t["entry"][sl],
+                labels={k: v[sl, :n] for k, v in t["labels"].items()},
+                event={k: v[sl] for k, v in t["event"].items()},
+            )
+
 
 class RootStreamDataset(IterableDataset):
     """Stream events from ROOT files without holding them all in memory.

@@ -157,7 +157,9 @@ def _share_jet(a: Tensor, b: Tensor, n: int) -> Tensor:
     return (hit & (a[:, :, None, :, None] >= 0)).any(dim=(-1, -2))
 
 
-def decode_assignments(model: JetPartonMatcher, heads, mask: Tensor, k: int = 16) -> Tensor:
+def decode_assignments(
+    model: JetPartonMatcher, heads, mask: Tensor, k: int = 16, with_prob: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
     """Best pair of triplets (one per head) sharing no jet, by joint probability.
 
     Exact: the search over each head's ``k`` most probable triplets is accepted for an event
@@ -166,11 +168,14 @@ def decode_assignments(model: JetPartonMatcher, heads, mask: Tensor, k: int = 16
     up to all triplets. Events with fewer than 6 jets get the single most probable triplet
     (of either head) and −1 for the other top; fewer than 3 jets, all −1.
 
-    Returns ``int64[B, 6]`` jet slots in the order (b, q1, q2, b′, q1′, q2′).
+    Returns ``int64[B, 6]`` jet slots in the order (b, q1, q2, b′, q1′, q2′); with
+    ``with_prob`` also ``float[B, 2]``, the probability of each chosen triplet under its head
+    with unordered light quarks (P(i, j, k) + P(j, i, k)), NaN where none was chosen.
     """
     b = mask.shape[0]
     n = mask.shape[1]
     out = torch.full((b, 6), -1, dtype=torch.long, device=mask.device)
+    logp = torch.full((b, 2), float("nan"), device=mask.device)
     todo = torch.arange(b, device=mask.device)
     k_max = n * n * n
     while len(todo):
@@ -188,12 +193,15 @@ def decode_assignments(model: JetPartonMatcher, heads, mask: Tensor, k: int = 16
         t1, t2 = c1[r, p], c2[r, q]  # (b, 3) as (i, j, k)
         out[todo[pair], 0:3] = t1[pair][:, [2, 0, 1]]
         out[todo[pair], 3:6] = t2[pair][:, [2, 0, 1]]
+        logp[todo[pair]] = torch.stack([v1[r, p], v2[r, q]], dim=1)[pair].float()
         single = ~torch.isfinite(best) & exact
         first = torch.where((v1[:, 0] >= v2[:, 0])[:, None], c1[:, 0], c2[:, 0])  # (b, 3)
         use1 = v1[:, 0] >= v2[:, 0]
         ok = single & torch.isfinite(torch.maximum(v1[:, 0], v2[:, 0]))
         out[todo[ok & use1], 0:3] = first[ok & use1][:, [2, 0, 1]]
         out[todo[ok & ~use1], 3:6] = first[ok & ~use1][:, [2, 0, 1]]
+        logp[todo[ok & use1], 0] = v1[ok & use1, 0].float()
+        logp[todo[ok & ~use1], 1] = v2[ok & ~use1, 0].float()
         todo = todo[~exact]
         k = min(2 * k, k_max)
-    return out
+    return (out, (logp + LOG2).exp()) if with_prob else out

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, collate, read_events
+from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, read_events
 from hepattn.errors import DataError
 from hepattn.models import save_model
 from hepattn.nn.config import Config
@@ -204,15 +204,10 @@ class Matcher(TrainedModel):
         where no triplet was chosen.
         """
         ds = PaddedDataset(ev, self.run.data.collection, self.standardizers["objects"])
-        loader = DataLoader(ds, batch_size=batch_size, collate_fn=collate)
         slots, probs = [], []
-        for batch in loader:
+        for batch in ds.batches(batch_size):
             heads = self.net(batch.x, batch.p4, batch.mask)
-            out = decode_assignments(self.net, heads, batch.mask)
-            tgt = torch.stack([out[:, [1, 2, 0]], out[:, [4, 5, 3]]], dim=1)  # (B, 2, 3)
-            lp = self.net.target_logprob(heads, batch.mask, tgt)  # (B, head, top)
-            p = torch.stack([lp[:, 0, 0], lp[:, 1, 1]], dim=1).exp()
-            p = torch.where((tgt >= 0).all(-1), p, torch.full_like(p, float("nan")))
+            out, p = decode_assignments(self.net, heads, batch.mask, with_prob=True)
             slots.append(out.numpy())
             probs.append(p.float().numpy())
         slots_all = np.concatenate(slots) if slots else np.zeros((0, 6), np.int64)

@@ -38,6 +38,17 @@ def test_padded_dataset_batches_with_workers(toy_file):
     np.testing.assert_allclose(b1.x.numpy(), std_x[2:, :4], atol=1e-6)
 
 
+def test_sliced_batches_equal_the_data_loader(toy_file):
+    ev = read_events(toy_file, SCHEMA, {"jets": SPEC})
+    ds = PaddedDataset(ev, "jets")
+    for got, want in zip(ds.batches(3), DataLoader(ds, batch_size=3, collate_fn=collate)):
+        for name in ("x", "p4", "mask", "index", "entry"):
+            assert torch.equal(getattr(got, name), getattr(want, name)), name
+        assert torch.equal(got.labels["parton"], want.labels["parton"])
+        assert torch.equal(got.event["weight"], want.event["weight"])
+    assert [len(b) for b in ds.batches(3)] == [3, 1]
+
+
 def test_stream_dataset_each_event_once_across_workers(tmp_path):
     for i in range(2):
         write_tree(

@@ -102,3 +102,10 @@ def test_decoding_is_exact_joint_search_with_no_shared_jet():
         else:  # 4 jets: one triplet, the other top -1
             assert got.count(-1) == 3
             assert all(0 <= j < n_real for j in got if j >= 0)
+    again, prob = decode_assignments(m, heads, mask, k=2, with_prob=True)
+    assert torch.equal(again, out)
+    tgt = torch.stack([out[:, [1, 2, 0]], out[:, [4, 5, 3]]], dim=1)  # (B, 2, 3)
+    lp = m.target_logprob(heads, mask, tgt)  # (B, head, top), unordered light quarks
+    want = torch.stack([lp[:, 0, 0], lp[:, 1, 1]], dim=1).exp()
+    want = torch.where((tgt >= 0).all(-1), want, torch.full_like(want, float("nan")))
+    torch.testing.assert_close(prob, want.float(), equal_nan=True)
