@@ -30,6 +30,7 @@ from hepattn.nn.matcher import (
     symmetric_top_loss,
 )
 from hepattn.tasks.common import TrainedModel, describe_files, run_training
+from hepattn.training.distributed import mean_over_ranks
 from hepattn.training.loop import TrainingConfig
 
 __all__ = [
@@ -150,8 +151,9 @@ class MatcherTask:
     def loss(self, model: JetPartonMatcher, batch) -> torch.Tensor:
         heads = model(batch.x, batch.p4, batch.mask)
         targets = batch.event["targets"]
-        loss, _ = symmetric_top_loss(model.target_logprob(heads, batch.mask, targets), targets)
-        return loss
+        loss, used = symmetric_top_loss(model.target_logprob(heads, batch.mask, targets), targets)
+        n_used = used.sum().to(loss.dtype)
+        return loss * n_used / mean_over_ranks(n_used).clamp(min=1e-6)
 
     @torch.no_grad()
     def evaluate(self, model: JetPartonMatcher, loader: DataLoader, device) -> dict:
@@ -174,8 +176,15 @@ class MatcherTask:
             correct += int((top_correct(pred, truth) & ok).sum())
             n_tops += int(ok.sum())
         model.train()
-        eff = correct / max(n_tops, 1)
-        return {"loss": total / max(n_used, 1), "top_efficiency": eff, "score": eff}
+        return {"loss_sum": total, "n_used": n_used, "correct": correct, "n_tops": n_tops}
+
+    def summarize(self, sums: dict[str, float]) -> dict:
+        eff = sums["correct"] / max(sums["n_tops"], 1)
+        return {
+            "loss": sums["loss_sum"] / max(sums["n_used"], 1),
+            "top_efficiency": eff,
+            "score": eff,
+        }
 
     def saved_config(self) -> dict[str, Any]:
         return {"task": "matcher", **self.run.to_dict()}

@@ -32,6 +32,7 @@ from hepattn.errors import DataError
 from hepattn.models import save_model
 from hepattn.nn.config import Config, ConfigError, check
 from hepattn.tasks.common import TrainedModel, describe_files, run_training
+from hepattn.training.distributed import mean_over_ranks
 from hepattn.training.loop import TrainingConfig
 
 log = logging.getLogger(__name__)
@@ -269,7 +270,7 @@ class TaggerTask:
         labels = batch.event[self.run.data.label]
         ce = F.cross_entropy(self.logits(model, batch), labels, reduction="none")
         w = self._weights(batch, labels)
-        return (ce * w).sum() / w.sum().clamp(min=1e-12)
+        return (ce * w).sum() / mean_over_ranks(w.sum()).clamp(min=1e-12)
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, loader: DataLoader, device) -> dict:
@@ -284,8 +285,12 @@ class TaggerTask:
             correct += ((logits.argmax(1) == labels).float() * w).sum().item()
             wsum += w.sum().item()
         model.train()
-        acc = correct / max(wsum, 1e-12)
-        return {"loss": total / max(wsum, 1e-12), "accuracy": acc, "score": acc}
+        return {"loss_sum": total, "correct": correct, "weight": wsum}
+
+    def summarize(self, sums: dict[str, float]) -> dict:
+        w = max(sums["weight"], 1e-12)
+        acc = sums["correct"] / w
+        return {"loss": sums["loss_sum"] / w, "accuracy": acc, "score": acc}
 
     def saved_config(self) -> dict[str, Any]:
         return {"task": "tagger", "classes": list(CLASSES), **self.run.to_dict()}

@@ -64,6 +64,24 @@ def all_reduce_sum(*values: float) -> list[float]:
     return t.cpu().tolist()
 
 
+def mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
+    """The mean of a scalar over the ranks, detached (``value`` itself in one process).
+
+    A loss written as ``Σ_local ℓ·w / mean_over_ranks(Σ_local w)`` becomes, after DDP averages
+    the gradients over the W ranks, the gradient of the global weighted mean
+    ``Σ_all ℓ·w / Σ_all w`` — not the mean of per-rank means, which differs whenever the
+    ranks' weight sums (or numbers of used events) differ.
+    """
+    value = value.detach()
+    if world_size() == 1:
+        return value
+    t = value.to(torch.float64).reshape(1)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t)
+    return (t / world_size()).to(value.device, value.dtype).reshape(value.shape)
+
+
 class DDP(DistributedDataParallel):
     """DistributedDataParallel that also forwards task methods (``target_logprob`` …)."""
 

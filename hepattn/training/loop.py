@@ -3,9 +3,11 @@
 The task object supplies what differs between tasks:
 
 - ``task.loss(model, batch) -> Tensor``: the scalar mean loss of a batch;
-- ``task.evaluate(model, loader, device) -> dict``: validation metrics, with at least
-  ``"loss"`` and ``"score"`` (higher is better; used for best-model selection and early
-  stopping);
+- ``task.evaluate(model, loader, device) -> dict[str, float]``: additive validation sums
+  over the loader's events (loss sums, counts, …). Under torchrun each rank evaluates its
+  own shard of the validation set and the sums are added over the ranks;
+- ``task.summarize(sums) -> dict``: metrics from the summed values, with at least ``"loss"``
+  and ``"score"`` (higher is better; used for best-model selection and early stopping);
 - ``task.save_model(model, directory, metrics)``: write a loadable model directory.
 
 :func:`fit` handles the rest: device choice, AdamW with linear warm-up then cosine decay,
@@ -30,7 +32,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from hepattn.errors import HepattnError
 from hepattn.nn.config import Config, check
@@ -93,6 +95,8 @@ class Task(Protocol):
 
     def evaluate(self, model: torch.nn.Module, loader: DataLoader, device) -> dict: ...
 
+    def summarize(self, sums: dict[str, float]) -> dict: ...
+
     def save_model(self, model: torch.nn.Module, directory: Path, metrics: dict) -> None: ...
 
 
@@ -117,6 +121,16 @@ def _schedule(cfg: TrainingConfig, total_steps: int) -> Callable[[int], float]:
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
+
+
+def validate(task: Task, model: torch.nn.Module, loader: DataLoader, device) -> dict:
+    """``task.summarize`` of ``task.evaluate``'s sums added over the ranks: every rank gets
+    the same metrics, hence the same best-model and early-stopping decisions."""
+    sums = task.evaluate(model, loader, device)
+    keys = sorted(sums)
+    return task.summarize(
+        dict(zip(keys, dist_utils.all_reduce_sum(*(sums[k] for k in keys)), strict=True))
+    )
 
 
 def fit(
@@ -185,8 +199,12 @@ def fit(
         num_workers=cfg.num_workers,
         drop_last=len(train_set) > cfg.batch_size,
     )
+    # validation: rank r evaluates events r, r + W, r + 2W, … (no padding, no double counts)
+    val_shard = (
+        val_set if world == 1 else Subset(val_set, range(dist_utils.rank(), len(val_set), world))
+    )
     val_loader = DataLoader(
-        val_set, batch_size=cfg.batch_size * 2, collate_fn=collate_fn, num_workers=cfg.num_workers
+        val_shard, batch_size=cfg.batch_size * 2, collate_fn=collate_fn, num_workers=cfg.num_workers
     )
     steps_per_epoch = len(train_loader)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -244,9 +262,7 @@ def fit(
         if bar is not None:
             bar.close()
         total, n = dist_utils.all_reduce_sum(total, n)
-        # every rank evaluates the whole validation set with identical weights, so the
-        # metrics (and the early-stopping decision) agree without communication
-        metrics = task.evaluate(model, val_loader, device)
+        metrics = validate(task, model, val_loader, device)
         record = {
             "epoch": epoch + 1,
             "train_loss": total / max(n, 1),

@@ -11,6 +11,7 @@ import sys
 import torch
 from torch.utils.data import TensorDataset
 
+from hepattn.training.distributed import mean_over_ranks
 from hepattn.training.loop import TrainingConfig, fit
 
 
@@ -29,13 +30,20 @@ def collate(items):
 
 class Task:
     def loss(self, model, batch):
+        """Weighted mean with per-event weights: the ranks' weight sums differ, so only the
+        global denominator makes two ranks train like one process."""
         x, y = batch
-        return ((model(x).squeeze(-1) - y) ** 2).mean()
+        w = 1.0 + x[:, 0] ** 2
+        return (w * (model(x).squeeze(-1) - y) ** 2).sum() / mean_over_ranks(w.sum())
 
     @torch.no_grad()
     def evaluate(self, model, loader, device):
-        total = sum(self.loss(model, b.to(device)).item() for b in loader)
-        return {"loss": total, "score": -total}
+        total = sum(self.loss(model, b.to(device)).item() * len(b) for b in loader)
+        return {"loss_sum": total, "n": sum(len(b) for b in loader)}
+
+    def summarize(self, sums):
+        loss = sums["loss_sum"] / sums["n"]
+        return {"loss": loss, "score": -loss}
 
     def save_model(self, model, directory, metrics):
         directory.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -36,6 +37,11 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
     assert a["step"] == b["step"] == 3 * 6
     for k in a["model"]:
         torch.testing.assert_close(b["model"][k], a["model"][k], rtol=1e-5, atol=1e-6)
+    # each rank validated its own shard; the summed metrics equal one process's
+    ha = json.loads((tmp_path / "single" / "history.json").read_text())
+    hb = json.loads((tmp_path / "ddp" / "history.json").read_text())
+    for ra, rb in zip(ha, hb, strict=True):
+        assert abs(ra["val_loss"] - rb["val_loss"]) <= 1e-5 * max(1.0, abs(ra["val_loss"]))
     # only rank 0 wrote: one checkpoint, one best model, one history
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == [
         "best",
