@@ -53,6 +53,20 @@ def _common(t: argparse.ArgumentParser) -> None:
     t.add_argument("--device", help="auto, cpu or cuda (overrides the config)")
     t.add_argument("--threads", type=int, help="CPU threads (overrides the config; 0 = all)")
     t.add_argument("--max-train", type=int, metavar="N", help="use only the first N entries")
+    t.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the training files chunk by chunk each epoch (sharded over torchrun ranks "
+        "and loader workers) instead of holding them in memory",
+    )
+    t.add_argument(
+        "--chunk-entries",
+        type=int,
+        default=20_000,
+        metavar="N",
+        help="entries per streamed chunk; the standardization is fitted on the first N "
+        "(default 20000)",
+    )
     t.add_argument("--resume", action="store_true", help="continue from DIR/last.pt")
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
     t.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
@@ -88,6 +102,8 @@ def _overrides(cfg: dict, args: argparse.Namespace) -> dict:
 
 def _train(train, run, args: argparse.Namespace) -> dict:
     """Call a task's ``train_*`` function with the common command-line options."""
+    if args.chunk_entries < 1:
+        raise HepattnError(f"--chunk-entries must be at least 1, got {args.chunk_entries}")
     return train(
         run,
         args.train,
@@ -97,6 +113,8 @@ def _train(train, run, args: argparse.Namespace) -> dict:
         resume=args.resume,
         progress=not args.no_progress and sys.stderr.isatty(),
         max_train=args.max_train,
+        stream=args.stream,
+        chunk_entries=args.chunk_entries,
         command="hepattn " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
 

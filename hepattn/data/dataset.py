@@ -13,7 +13,7 @@ by p_T, so real objects come first). Both work with ``DataLoader(num_workers > 0
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -153,10 +153,16 @@ class PaddedDataset(Dataset):
 class RootStreamDataset(IterableDataset):
     """Stream events from ROOT files without holding them all in memory.
 
-    The entries of all files (taken as one chain) are cut into ranges of ``chunk_entries``;
-    range ``r`` goes to shard ``r mod (world_size · num_workers)``. With ``shuffle`` the order
-    of ranges and of events within a range change every epoch (call :meth:`set_epoch`), seeded
-    by ``seed``.
+    The entries of all files (taken as one chain, up to ``entry_stop``) are cut into ranges of
+    ``chunk_entries``; range ``r`` goes to shard ``r mod (world_size · num_workers)``. With
+    ``shuffle`` the order of ranges and of events within a range change every epoch (call
+    :meth:`set_epoch`), seeded by ``seed``. ``transform`` (``Events → Events``) runs on each
+    chunk after reading: a task's label checks, derived fields, event selection.
+
+    ``len()`` is ``expected_events``: the number of entries unless set (e.g. to the entries
+    times the fraction a selecting ``transform`` keeps); the training loop uses it only to
+    size the learning-rate schedule and progress bars. Ranks may receive different numbers
+    of events; :func:`hepattn.training.loop.fit` stops every rank at the same step.
     """
 
     def __init__(
@@ -172,6 +178,8 @@ class RootStreamDataset(IterableDataset):
         shuffle: bool = False,
         seed: int = 0,
         nonfinite: str = "error",
+        transform: Callable[[Events], Events] | None = None,
+        entry_stop: int | None = None,
     ) -> None:
         self.paths = [str(p) for p in resolve_paths(paths)]
         self.schema = get_schema(schema)
@@ -183,10 +191,17 @@ class RootStreamDataset(IterableDataset):
         self.shuffle = shuffle
         self.seed = seed
         self.nonfinite = nonfinite
+        self.transform = transform
         self.epoch = 0
         self.num_entries = sum(
             open_tree(Path(p), tree, self.schema).num_entries for p in self.paths
         )
+        if entry_stop is not None:
+            self.num_entries = min(self.num_entries, max(int(entry_stop), 0))
+        self.expected_events = self.num_entries
+
+    def __len__(self) -> int:
+        return self.expected_events
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -219,6 +234,8 @@ class RootStreamDataset(IterableDataset):
                 entry_stop=stop,
                 nonfinite=self.nonfinite,
             ):
+                if self.transform is not None:
+                    events = self.transform(events)
                 t = _tensors(events, self.collection, self.standardizer)
                 order = list(range(len(events)))
                 if self.shuffle:

@@ -10,12 +10,13 @@ from typing import Any, ClassVar
 
 import torch
 
-from hepattn.data import Events, collate
+from hepattn.data import Events, RootStreamDataset, collate
+from hepattn.errors import DataError
 from hepattn.models import SavedModel, load_saved, resolve_model
 from hepattn.nn.config import Config
 from hepattn.training.distributed import is_main
 
-__all__ = ["TrainedModel", "describe_files", "run_training"]
+__all__ = ["TrainedModel", "describe_files", "run_training", "stream_training_set"]
 
 
 def describe_files(files) -> str:
@@ -66,6 +67,45 @@ class TrainedModel:
         return type(self).load_data(
             paths, self.run, schema=schema, need_labels=need_labels, entry_stop=entry_stop
         )
+
+
+def stream_training_set(
+    paths,
+    schema,
+    collection: str,
+    spec,
+    standardizer,
+    transform: Callable,
+    *,
+    seed: int,
+    chunk_entries: int,
+    entry_stop: int | None,
+    head: Events,
+) -> RootStreamDataset:
+    """A shuffled :class:`RootStreamDataset` of the training files for ``--stream``.
+
+    ``head`` holds the first ``chunk_entries`` entries already read and transformed; the
+    fraction of them that ``transform`` kept sizes ``len()`` (the schedule's estimate).
+    """
+    from hepattn.data.spanet import is_spanet_path
+
+    if is_spanet_path(paths):
+        raise DataError("--stream reads ROOT files; SPANet HDF5 training files are read whole")
+    ds = RootStreamDataset(
+        paths,
+        schema,
+        collection,
+        spec,
+        standardizer,
+        chunk_entries=chunk_entries,
+        shuffle=True,
+        seed=seed,
+        transform=transform,
+        entry_stop=entry_stop,
+    )
+    read = min(ds.num_entries, chunk_entries)
+    ds.expected_events = max(1, round(ds.num_entries * len(head) / max(read, 1)))
+    return ds
 
 
 def run_training(

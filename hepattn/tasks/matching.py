@@ -10,6 +10,7 @@ jet order**, −1 where none.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, read_events
 from hepattn.errors import DataError
+from hepattn.metrics.matching import truth_from_parton_labels
 from hepattn.models import save_model
 from hepattn.nn.config import Config
 from hepattn.nn.matcher import (
@@ -29,7 +31,7 @@ from hepattn.nn.matcher import (
     decode_assignments,
     symmetric_top_loss,
 )
-from hepattn.tasks.common import TrainedModel, describe_files, run_training
+from hepattn.tasks.common import TrainedModel, describe_files, run_training, stream_training_set
 from hepattn.training.distributed import mean_over_ranks
 from hepattn.training.loop import TrainingConfig
 
@@ -94,7 +96,6 @@ def load_matching_data(
     and ``ev.event["targets"]``: ``int[B, 2, 3]`` (q1, q2, b) slots per top. Paths ending in
     ``.h5`` / ``.hdf5`` are read as SPANet files (:func:`hepattn.data.spanet.read_spanet_h5`)."""
     from hepattn.data.spanet import is_spanet_path, read_spanet_h5
-    from hepattn.metrics.matching import truth_from_parton_labels
 
     d = run.data
     labels = (d.label,) if need_labels else ()
@@ -115,6 +116,13 @@ def load_matching_data(
         if need_labels and "no label" in str(err):
             raise DataError(f"{err}: training and evaluation need per-jet parton labels") from None
         raise
+    return finish_matching_events(ev, run, need_labels)
+
+
+def finish_matching_events(ev: Events, run: MatcherRunConfig, need_labels: bool = True) -> Events:
+    """Derived fields of freshly read events (in place): ``n_jets``; with labels, checked
+    parton labels, ``truth`` and ``targets`` (see :func:`load_matching_data`)."""
+    d = run.data
     ev.event["n_jets"] = ev[d.collection].counts
     if need_labels:
         labels = ev[d.collection].labels[d.label]
@@ -258,6 +266,10 @@ def _trainable(ev: Events) -> Events:
     return ev.select(np.flatnonzero(ok))
 
 
+def _stream_transform(ev: Events, run: MatcherRunConfig) -> Events:
+    return _trainable(finish_matching_events(ev, run))
+
+
 def train_matcher(
     run: MatcherRunConfig,
     train_paths,
@@ -269,34 +281,63 @@ def train_matcher(
     progress: bool = False,
     max_train: int | None = None,
     command: str = "",
+    stream: bool = False,
+    chunk_entries: int = 20_000,
 ) -> dict:
-    """Train a matcher end to end; the best model lands in ``out_dir/best``."""
+    """Train a matcher end to end; the best model lands in ``out_dir/best``.
+
+    With ``stream`` the training files are read chunk by chunk during each epoch
+    (:class:`~hepattn.data.RootStreamDataset`, sharded over ranks and loader workers) instead
+    of being held in memory; the standardization is fitted on the first ``chunk_entries``
+    entries, and the event counts in the card are estimates scaled from them.
+    """
     from hepattn.training.loop import seed_everything
 
     t0 = time.perf_counter()
     seed_everything(run.training.seed)
-    ev_train = _trainable(load_matching_data(train_paths, run, schema=schema, entry_stop=max_train))
+    d = run.data
+    head_stop = min(chunk_entries, max_train or chunk_entries) if stream else max_train
+    ev_train = _trainable(load_matching_data(train_paths, run, schema=schema, entry_stop=head_stop))
     ev_val = _trainable(load_matching_data(val_paths, run, schema=schema))
     if len(ev_train) == 0:
         raise DataError("no training event has a reconstructable top: nothing to learn from")
-    coll = ev_train[run.data.collection]
+    coll = ev_train[d.collection]
     std = {"objects": Standardizer.fit(coll.values, coll.mask, coll.features)}
+    both = int((ev_train.event["targets"] >= 0).all(-1).all(-1).sum())
+    if stream:
+        train_set = stream_training_set(
+            train_paths,
+            schema or d.schema,
+            d.collection,
+            PadSpec(d.features, d.max_objects, labels=(d.label,)),
+            std["objects"],
+            functools.partial(_stream_transform, run=run),
+            seed=run.training.seed,
+            chunk_entries=chunk_entries,
+            entry_stop=max_train,
+            head=ev_train,
+        )
+        scale = len(train_set) / len(ev_train)
+        n_train, both, files = len(train_set), round(both * scale), train_set.paths
+    else:
+        train_set = PaddedDataset(ev_train, d.collection, std["objects"])
+        n_train, files = len(ev_train), ev_train.files
     info = {
-        "schema": schema or run.data.schema,
-        "features": ", ".join(f"`{f}`" for f in run.data.features),
-        "max_objects": run.data.max_objects,
+        "schema": schema or d.schema,
+        "features": ", ".join(f"`{f}`" for f in d.features),
+        "max_objects": d.max_objects,
         "command": command,
-        "train_files": describe_files(ev_train.files),
-        "train_events": len(ev_train),
-        "both": int((ev_train.event["targets"] >= 0).all(-1).all(-1).sum()),
+        "train_files": describe_files(files),
+        "train_events": n_train,
+        "both": both,
         "val_events": len(ev_val),
         "seconds": time.perf_counter() - t0,
     }
     return run_training(
         MatcherTask(run, std),
-        build_matcher(run.model, len(run.data.features)),
-        PaddedDataset(ev_train, run.data.collection, std["objects"]),
-        PaddedDataset(ev_val, run.data.collection, std["objects"]),
+        build_matcher(run.model, len(d.features)),
+        train_set,
+        PaddedDataset(ev_val, d.collection, std["objects"]),
         run,
         out_dir,
         resume=resume,

@@ -16,6 +16,7 @@ Three model kinds share the training loop and the saved-model format:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, collate, 
 from hepattn.errors import DataError
 from hepattn.models import save_model
 from hepattn.nn.config import Config, ConfigError, check
-from hepattn.tasks.common import TrainedModel, describe_files, run_training
+from hepattn.tasks.common import TrainedModel, describe_files, run_training, stream_training_set
 from hepattn.training.distributed import mean_over_ranks
 from hepattn.training.loop import TrainingConfig
 
@@ -154,9 +155,23 @@ def load_tagging_data(
 ) -> Events:
     """Read jets for a tagger of ``run``'s kind: padded towers, labels, and HL inputs."""
     d = run.data
+    ev = read_events(
+        paths, schema or d.schema, {d.collection: tagging_spec(run)}, entry_stop=entry_stop
+    )
+    return finish_tagging_events(ev, run, need_labels)
+
+
+def tagging_spec(run: TaggerRunConfig) -> PadSpec:
+    """What a tagger of ``run``'s kind reads per jet: its towers' features, or for the
+    Mass+HL baseline all towers (up to :data:`HL_MAX_TOWERS`) with no features."""
+    d = run.data
     hl = run.kind == "mass_hl"
-    spec = PadSpec(() if hl else d.features, HL_MAX_TOWERS if hl else d.max_objects, labels=())
-    ev = read_events(paths, schema or d.schema, {d.collection: spec}, entry_stop=entry_stop)
+    return PadSpec(() if hl else d.features, HL_MAX_TOWERS if hl else d.max_objects, labels=())
+
+
+def finish_tagging_events(ev: Events, run: TaggerRunConfig, need_labels: bool = True) -> Events:
+    """Checked labels and weights, and the HL inputs for the Mass+HL kind (in place)."""
+    d = run.data
     if need_labels:
         if d.label not in ev.event:
             raise DataError(f"the schema gives no event field {d.label!r} with the class labels")
@@ -179,7 +194,7 @@ def load_tagging_data(
                 f"entry {ev.entry[i]} ({d.weight!r}); weights must be ≥ 0"
             )
         ev.event[d.weight] = w
-    if hl:
+    if run.kind == "mass_hl":
         ev.event["hl"] = _hl_inputs(ev, d.collection)
     return ev
 
@@ -199,13 +214,22 @@ def _hl_names() -> list[str]:
     return list(HL_FEATURES)
 
 
+def standardize_hl(ev: Events, run: TaggerRunConfig, std: dict[str, Standardizer]) -> Events:
+    """For the Mass+HL kind, ``ev`` with its HL inputs standardized (a copy); else ``ev``."""
+    if run.kind != "mass_hl":
+        return ev
+    hl = ev.event["hl"][:, None, :]
+    hl = std["jet"].transform(hl, np.ones(hl.shape[:2], bool))[:, 0]
+    return dataclasses.replace(ev, event={**ev.event, "hl": hl.astype(np.float32)})
+
+
 def make_dataset(ev: Events, run: TaggerRunConfig, std: dict[str, Standardizer]) -> PaddedDataset:
     """A dataset of standardized inputs (HL inputs standardized in place of the raw ones)."""
-    if run.kind == "mass_hl":
-        hl = ev.event["hl"][:, None, :]
-        hl = std["jet"].transform(hl, np.ones(hl.shape[:2], bool))[:, 0]
-        ev = dataclasses.replace(ev, event={**ev.event, "hl": hl.astype(np.float32)})
-    return PaddedDataset(ev, run.data.collection, std.get("objects"))
+    return PaddedDataset(standardize_hl(ev, run, std), run.data.collection, std.get("objects"))
+
+
+def _stream_transform(ev: Events, run: TaggerRunConfig, std: dict[str, Standardizer]) -> Events:
+    return standardize_hl(finish_tagging_events(ev, run), run, std)
 
 
 def jet_weights(ev: Events, run: TaggerRunConfig) -> np.ndarray | None:
@@ -351,17 +375,41 @@ def train_tagger(
     progress: bool = False,
     max_train: int | None = None,
     command: str = "",
+    stream: bool = False,
+    chunk_entries: int = 20_000,
 ) -> dict:
-    """Train a tagger end to end; the best model lands in ``out_dir/best``. Returns a summary."""
+    """Train a tagger end to end; the best model lands in ``out_dir/best``. Returns a summary.
+
+    With ``stream`` the training files are read chunk by chunk during each epoch, sharded over
+    ranks and loader workers (see :func:`hepattn.tasks.matching.train_matcher`); the
+    standardization and the class counts of the card come from the first ``chunk_entries``.
+    """
     from hepattn.training.loop import seed_everything
 
     t0 = time.perf_counter()
     seed_everything(run.training.seed)
-    ev_train = load_tagging_data(train_paths, run, schema=schema, entry_stop=max_train)
+    head_stop = min(chunk_entries, max_train or chunk_entries) if stream else max_train
+    ev_train = load_tagging_data(train_paths, run, schema=schema, entry_stop=head_stop)
     ev_val = load_tagging_data(val_paths, run, schema=schema)
     std = fit_standardizers(ev_train, run)
     net = build_network(run.kind, run.model, len(run.data.features))
     labels = ev_train.event[run.data.label]
+    train_set = make_dataset(ev_train, run, std)
+    n_train, files = len(ev_train), ev_train.files
+    if stream:
+        train_set = stream_training_set(
+            train_paths,
+            schema or run.data.schema,
+            run.data.collection,
+            tagging_spec(run),
+            std.get("objects"),
+            functools.partial(_stream_transform, run=run, std=std),
+            seed=run.training.seed,
+            chunk_entries=chunk_entries,
+            entry_stop=max_train,
+            head=ev_train,
+        )
+        n_train, files = len(train_set), train_set.paths
     info = {
         "kind": run.kind,
         "classes": ", ".join(CLASSES),
@@ -370,8 +418,8 @@ def train_tagger(
         "features": ", ".join(f"`{f}`" for f in run.data.features),
         "max_objects": run.data.max_objects,
         "command": command,
-        "train_files": describe_files(ev_train.files),
-        "train_jets": len(ev_train),
+        "train_files": describe_files(files),
+        "train_jets": n_train,
         "train_counts": " / ".join(str(c) for c in np.bincount(labels, minlength=len(CLASSES))),
         "val_files": describe_files(ev_val.files),
         "val_jets": len(ev_val),
@@ -380,7 +428,7 @@ def train_tagger(
     return run_training(
         TaggerTask(run, std),
         net,
-        make_dataset(ev_train, run, std),
+        train_set,
         make_dataset(ev_val, run, std),
         run,
         out_dir,

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, Subset
 
 from hepattn.errors import HepattnError
 from hepattn.nn.config import Config, check
@@ -123,6 +123,22 @@ def _schedule(cfg: TrainingConfig, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
+def _batches(loader: DataLoader, sync: bool):
+    """The loader's batches; with ``sync`` (a streamed dataset under DDP, where ranks may hold
+    different numbers of events) every rank stops as soon as any rank runs out, so that all
+    take the same number of steps and no collective operation waits forever."""
+    it = iter(loader)
+    while True:
+        batch = next(it, None)
+        if sync:
+            (have,) = dist_utils.all_reduce_sum(float(batch is not None))
+            if have < dist_utils.world_size():
+                return
+        elif batch is None:
+            return
+        yield batch
+
+
 def validate(task: Task, model: torch.nn.Module, loader: DataLoader, device) -> dict:
     """``task.summarize`` of ``task.evaluate``'s sums added over the ranks: every rank gets
     the same metrics, hence the same best-model and early-stopping decisions."""
@@ -181,24 +197,33 @@ def fit(
         len(val_set),
     )
 
-    # one random permutation per epoch, shared by all ranks; rank r takes every W-th event
-    sampler = DistributedSampler(
-        train_set,
-        num_replicas=world,
-        rank=dist_utils.rank(),
-        shuffle=True,
-        seed=cfg.seed,
-        drop_last=True,
-    )
     per_rank = cfg.batch_size // world
-    train_loader = DataLoader(
-        train_set,
-        batch_size=per_rank,
-        sampler=sampler,
-        collate_fn=collate_fn,
-        num_workers=cfg.num_workers,
-        drop_last=len(train_set) > cfg.batch_size,
-    )
+    streaming = isinstance(train_set, IterableDataset)
+    if streaming:  # sharded by the dataset itself (files → ranges → ranks × workers)
+        sampler = None
+        train_loader = DataLoader(
+            train_set, batch_size=per_rank, collate_fn=collate_fn, num_workers=cfg.num_workers
+        )
+        steps_per_epoch = max(1, len(train_set) // cfg.batch_size)  # an estimate
+    else:
+        # one random permutation per epoch, shared by all ranks; rank r takes every W-th event
+        sampler = DistributedSampler(
+            train_set,
+            num_replicas=world,
+            rank=dist_utils.rank(),
+            shuffle=True,
+            seed=cfg.seed,
+            drop_last=True,
+        )
+        train_loader = DataLoader(
+            train_set,
+            batch_size=per_rank,
+            sampler=sampler,
+            collate_fn=collate_fn,
+            num_workers=cfg.num_workers,
+            drop_last=len(train_set) > cfg.batch_size,
+        )
+        steps_per_epoch = len(train_loader)
     # validation: rank r evaluates events r, r + W, r + 2W, … (no padding, no double counts)
     val_shard = (
         val_set if world == 1 else Subset(val_set, range(dist_utils.rank(), len(val_set), world))
@@ -206,7 +231,6 @@ def fit(
     val_loader = DataLoader(
         val_shard, batch_size=cfg.batch_size * 2, collate_fn=collate_fn, num_workers=cfg.num_workers
     )
-    steps_per_epoch = len(train_loader)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, _schedule(cfg, cfg.epochs * steps_per_epoch)
@@ -230,14 +254,14 @@ def fit(
         if bad_epochs >= cfg.patience:
             break
         model.train()
-        sampler.set_epoch(epoch)
+        (train_set if streaming else sampler).set_epoch(epoch)
         t0, total, n = time.perf_counter(), 0.0, 0
         bar = None
         if progress and main:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
-        for batch in train_loader:
+        for batch in _batches(train_loader, streaming and distributed):
             batch = batch.to(device)
             with autocast:
                 loss = task.loss(net, batch)

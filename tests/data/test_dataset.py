@@ -41,7 +41,8 @@ def test_padded_dataset_batches_with_workers(toy_file):
 def test_sliced_batches_equal_the_data_loader(toy_file):
     ev = read_events(toy_file, SCHEMA, {"jets": SPEC})
     ds = PaddedDataset(ev, "jets")
-    for got, want in zip(ds.batches(3), DataLoader(ds, batch_size=3, collate_fn=collate)):
+    loader = DataLoader(ds, batch_size=3, collate_fn=collate)
+    for got, want in zip(ds.batches(3), loader, strict=True):
         for name in ("x", "p4", "mask", "index", "entry"):
             assert torch.equal(getattr(got, name), getattr(want, name)), name
         assert torch.equal(got.labels["parton"], want.labels["parton"])

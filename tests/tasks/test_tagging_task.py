@@ -296,3 +296,18 @@ def test_all_padded_training_set_is_refused(tmp_path):
     )
     with pytest.raises(DataError, match="no real objects"):
         train_tagger(TaggerRunConfig.from_dict(TINY), [path], [path], tmp_path / "r")
+
+
+def test_streamed_training_from_the_command_line(trained, tmp_path, capsys):
+    """--stream: the training file read in chunks each epoch; same card and outputs."""
+    d, _ = trained
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(dict(TINY, training=dict(TINY["training"], epochs=2))))
+    args = ("--stream", "--chunk-entries", "100", "--no-progress")
+    assert _train_cli(d, tmp_path / "run", cfg, *args) == 0
+    assert "trained transformer tagger" in capsys.readouterr().out
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(history) == 2 and all(h["train_loss"] > 0 for h in history)
+    assert (tmp_path / "run" / "best" / "card.md").exists()
+    assert _train_cli(d, tmp_path / "r2", cfg, "--stream", "--chunk-entries", "0") == 1
+    assert "--chunk-entries must be at least 1" in capsys.readouterr().err

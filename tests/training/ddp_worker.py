@@ -1,7 +1,9 @@
 """Train a small regression model with hepattn's loop; run directly or under torchrun.
 
-python ddp_worker.py OUT_DIR            # one process
-torchrun --standalone --nproc_per_node=2 ddp_worker.py OUT_DIR   # two ranks, gloo
+python ddp_worker.py OUT_DIR [--stream]            # one process
+torchrun --standalone --nproc_per_node=2 ddp_worker.py OUT_DIR [--stream]   # two ranks, gloo
+
+``--stream`` trains on an iterable dataset whose ranks hold different numbers of events.
 """
 
 from __future__ import annotations
@@ -50,7 +52,25 @@ class Task:
         torch.save(model.state_dict(), directory / "weights.pt")
 
 
-def main(out: str) -> None:
+class UnevenStream(torch.utils.data.IterableDataset):
+    """Rank r streams 40 − 16 r events: ranks hold different amounts of data."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return 64
+
+    def __iter__(self):
+        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        for i in range(40 - 16 * rank):
+            yield self.x[i], self.y[i]
+
+
+def main(out: str, stream: bool = False) -> None:
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(96, 5, generator=g)
@@ -58,8 +78,9 @@ def main(out: str) -> None:
     torch.manual_seed(1)
     model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
     cfg = TrainingConfig(epochs=3, batch_size=16, lr=0.01, warmup_steps=2, patience=10, seed=4)
-    fit(Task(), model, TensorDataset(x, y), TensorDataset(x[:32], y[:32]), collate, cfg, out)
+    train = UnevenStream(x, y) if stream else TensorDataset(x, y)
+    fit(Task(), model, train, TensorDataset(x[:32], y[:32]), collate, cfg, out)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], stream="--stream" in sys.argv[2:])

@@ -18,20 +18,15 @@ def run(args, tmp):
     subprocess.run(args, check=True, env=env, cwd=tmp, timeout=240, capture_output=True)
 
 
+def torchrun(tmp, out, *extra):
+    """The worker on two gloo ranks, started by torchrun."""
+    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    run([*args, str(WORKER), str(out), *extra], tmp)
+
+
 def test_two_gloo_ranks_match_one_process(tmp_path):
     run([sys.executable, str(WORKER), str(tmp_path / "single")], tmp_path)
-    run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node=2",
-            str(WORKER),
-            str(tmp_path / "ddp"),
-        ],
-        tmp_path,
-    )
+    torchrun(tmp_path, tmp_path / "ddp")
     a = torch.load(tmp_path / "single" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "ddp" / "last.pt", weights_only=True)
     assert a["step"] == b["step"] == 3 * 6
@@ -48,3 +43,11 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
         "history.json",
         "last.pt",
     ]
+
+
+def test_streamed_ranks_with_uneven_data_stop_together(tmp_path):
+    """Rank 0 streams 40 events, rank 1 24: with 8 per rank and step, both stop after 3 steps
+    (no rank waits forever in a collective), every epoch."""
+    torchrun(tmp_path, tmp_path / "ddp", "--stream")
+    state = torch.load(tmp_path / "ddp" / "last.pt", weights_only=True)
+    assert state["step"] == 3 * 3
