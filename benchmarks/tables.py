@@ -76,7 +76,31 @@ def matching_table() -> str:
     return text
 
 
-TABLES = {"loading": loading_table, "tagger": tagger_table, "matching": matching_table}
+def triplet_table() -> str:
+    """ms and peak MiB per (N, pass) at D = 64 (all D in the JSON), one column per device and
+    backend."""
+    records = json.loads((RESULTS / "triplet.json").read_text())
+    columns = sorted({(r["device"], r["backend"]) for r in records})
+    cells = {(r["device"], r["backend"], r["N"], r["D"], r["pass"]): r for r in records}
+    head = " | ".join(f"{b} on {dev}: ms / peak MiB" for dev, b in columns)
+    rows = [f"| N | D | B | pass | {head} |", "|---|---|---|---|" + "---|" * len(columns)]
+    keys = sorted({(r["N"], r["D"], r["pass"]) for r in records if r["D"] == 64})
+    for n, d, kind in keys:
+        b = next(r["B"] for r in records if (r["N"], r["D"]) == (n, d))
+        vals = []
+        for dev, backend in columns:
+            r = cells.get((dev, backend, n, d, kind))
+            vals.append(f"{r['ms']:.2f} / {r['peak_bytes'] / 2**20:.0f}" if r else "–")
+        rows.append(f"| {n} | {d} | {b} | {kind} | " + " | ".join(vals) + " |")
+    return "\n".join(rows)
+
+
+TABLES = {
+    "loading": loading_table,
+    "tagger": tagger_table,
+    "matching": matching_table,
+    "triplet": triplet_table,
+}
 
 
 def main() -> None:
