@@ -87,7 +87,10 @@ def _load_jets(X, MASK, offs, N, offs_d, D, sxn, sxd, smn):
 
 
 @triton.jit
-def _scores(y_i, x_j, offs_i, offs_j, real_i, real_j, k, real_k, PRECISION, UPCAST):
+def _scores(
+    y_i, x_j, offs_i, offs_j, real_i, real_j, k, real_k,
+    PRECISION: tl.constexpr, UPCAST: tl.constexpr,
+):  # fmt: skip
     """Tile ``O[I, J] = Y_I x_Jᵀ`` for b-jet k, −inf where the triplet is invalid (a padded
     jet, a repeated index, or i ≥ j); returns (scores, validity), both (BLOCK, BLOCK)."""
     s = _mm(y_i, tl.trans(x_j), PRECISION, UPCAST)
@@ -105,8 +108,8 @@ def _lse_fwd_kernel(
     smb, smn,
     BLOCK: tl.constexpr, DP: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr,
 ):  # fmt: skip
-    k = tl.program_id(0)
-    b = tl.program_id(1)
+    b = tl.program_id(0)  # events on the large grid axis
+    k = tl.program_id(1)
     offs_d = tl.arange(0, DP)
     a = _load_matrix(A + b * sab + k * sak, offs_d, D, sar, sac)  # (DP, DP)
     real_k = tl.load(MASK + b * smb + k * smn) != 0
@@ -145,8 +148,8 @@ def _lse_bwd_kernel(
     smb, smn,
     BLOCK: tl.constexpr, DP: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr,
 ):  # fmt: skip
-    k = tl.program_id(0)
-    b = tl.program_id(1)
+    b = tl.program_id(0)  # events on the large grid axis
+    k = tl.program_id(1)
     offs_d = tl.arange(0, DP)
     dm = offs_d < D
     a = _load_matrix(A + b * sab + k * sak, offs_d, D, sar, sac)  # (DP, DP)
@@ -206,8 +209,8 @@ def _topk_kernel(
     BLOCK: tl.constexpr, DP: tl.constexpr, KP: tl.constexpr,
     PRECISION: tl.constexpr, UPCAST: tl.constexpr,
 ):  # fmt: skip
-    k = tl.program_id(0)
-    b = tl.program_id(1)
+    b = tl.program_id(0)  # events on the large grid axis
+    k = tl.program_id(1)
     offs_d = tl.arange(0, DP)
     a = _load_matrix(A + b * sab + k * sak, offs_d, D, sar, sac)  # (DP, DP)
     real_k = tl.load(MASK + b * smb + k * smn) != 0
@@ -245,6 +248,18 @@ def _precision(x: Tensor) -> str:
     return "tf32" if x.is_cuda and torch.backends.cuda.matmul.allow_tf32 else "ieee"
 
 
+def _meta(x: Tensor) -> dict:
+    """Launch parameters shared by the kernels. More warps for wide D: the (D, D) matrix (and
+    its gradient) live in registers."""
+    d = x.shape[2]
+    return {
+        "DP": _pow2(d),
+        "PRECISION": _precision(x),
+        "UPCAST": _upcast(x),
+        "num_warps": 8 if d > 64 else 4,
+    }
+
+
 def _upcast(x: Tensor) -> bool:
     return interpreted() and x.dtype == torch.bfloat16
 
@@ -267,9 +282,9 @@ def lse_partials(x: Tensor, a: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
     l_out = torch.empty_like(m_out)
     if b * n == 0:
         return m_out, l_out
-    _lse_fwd_kernel[(n, b)](
+    _lse_fwd_kernel[(b, n)](
         x, a, m, m_out, l_out, n, d, *strides,
-        BLOCK=_block(n), DP=_pow2(d), PRECISION=_precision(x), UPCAST=_upcast(x),
+        BLOCK=_block(n), **_meta(x),
     )  # fmt: skip
     return m_out, l_out
 
@@ -283,9 +298,9 @@ def lse_backward(
     da = torch.zeros(b, n, d, d, dtype=torch.float32, device=x.device)
     if b * n == 0:
         return dx, da
-    _lse_bwd_kernel[(n, b)](
+    _lse_bwd_kernel[(b, n)](
         x, a, m, logz.float().contiguous(), grad.float().contiguous(), dx, da, n, d, *strides,
-        BLOCK=_block(n), DP=_pow2(d), PRECISION=_precision(x), UPCAST=_upcast(x),
+        BLOCK=_block(n), **_meta(x),
     )  # fmt: skip
     return dx, da
 
@@ -300,9 +315,9 @@ def topk_keys(x: Tensor, a: Tensor, mask: Tensor, k: int) -> Tensor:
     keys = torch.empty(b, n, kp, dtype=torch.int64, device=x.device)
     if b * n == 0:
         return keys
-    _topk_kernel[(n, b)](
+    _topk_kernel[(b, n)](
         x, a, m, keys, n, d, *strides,
-        BLOCK=block, DP=_pow2(d), KP=kp, PRECISION=_precision(x), UPCAST=_upcast(x),
+        BLOCK=block, KP=kp, **_meta(x),
     )  # fmt: skip
     return keys
 
