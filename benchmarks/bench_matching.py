@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 from hepattn.baselines.chi2 import Chi2Config, solve_chi2
-from hepattn.cli.compare import compare
+from hepattn.cli.compare import compare, runtime_ms_8jets
 from hepattn.tasks.matching import Matcher
 
 RESULTS = Path(__file__).parent / "results"
@@ -127,10 +128,13 @@ def main() -> None:
     tables = result.pop("tables")
     matcher = Matcher.load(args.model)
     ev = matcher.read(args.test, need_labels=True)
+    cores = os.cpu_count() or 1
+    all_cores = runtime_ms_8jets(matcher, ev, 2000, threads=cores)["network"]
     curve = scaling(matcher, ev, args.n, args.chi2_mode)
     out = {
         **result,
         "machine": f"{platform.machine()} CPU, 1 thread",
+        "network_ms_per_event_8jets_all_cores": {"cores": cores, "ms": all_cores},
         "model_card": str(Path(result["model"]) / "card.md"),
         "scaling": curve,
     }

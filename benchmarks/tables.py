@@ -68,9 +68,11 @@ def matching_table() -> str:
     tables = {m: {r: d["rows"][r][m] for r in d["rows"]} for m in ("chi2", "network")}
     rt = d["runtime_ms_per_event_8jets"]
     text = format_table(tables)
+    allc = d.get("network_ms_per_event_8jets_all_cores")
+    cores = f" ({allc['ms']:.3f} ms on all {allc['cores']} cores)" if allc else ""
     text += (
         f"\n\nRuntime per 8-jet event, one CPU thread: χ² {rt['chi2']:.3f} ms, network "
-        f"{rt['network']:.3f} ms (batched). χ² form: `{d['chi2_mode']}`. "
+        f"{rt['network']:.3f} ms (batched){cores}. χ² form: `{d['chi2_mode']}`. "
         f"{d['events']:,} test events. Scaling with N: `benchmarks/results/matching_scaling.png`."
     )
     return text

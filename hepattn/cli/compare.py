@@ -40,16 +40,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def runtime_ms_8jets(matcher, ev, n_max: int, chi2_config=None) -> dict[str, float]:
-    """Per-event wall time of each method on up to ``n_max`` events with exactly 8 jets."""
+def runtime_ms_8jets(matcher, ev, n_max: int, chi2_config=None, threads: int = 1) -> dict:
+    """Per-event wall time of each method on up to ``n_max`` events with exactly 8 jets, with
+    ``threads`` torch threads (the χ² is numpy on one core either way)."""
     from hepattn.tasks.matching import chi2_slots
 
     sel = np.flatnonzero(ev.event["n_jets"] == 8)[:n_max]
     if len(sel) == 0:
         return {"chi2": float("nan"), "network": float("nan")}
     sub = ev.select(sel)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
         matcher.predict(sub.select(np.arange(min(8, len(sub)))))  # warm-up
         t0 = time.perf_counter()
@@ -59,7 +60,7 @@ def runtime_ms_8jets(matcher, ev, n_max: int, chi2_config=None) -> dict[str, flo
         chi2_slots(sub, matcher.run.data.collection, chi2_config)
         t_chi2 = time.perf_counter() - t0
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
     return {"chi2": 1e3 * t_chi2 / len(sel), "network": 1e3 * t_net / len(sel)}
 
 
