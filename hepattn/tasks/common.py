@@ -16,7 +16,13 @@ from hepattn.models import SavedModel, load_saved, resolve_model
 from hepattn.nn.config import Config
 from hepattn.training.distributed import is_main
 
-__all__ = ["TrainedModel", "describe_files", "run_training", "stream_training_set"]
+__all__ = [
+    "TrainedModel",
+    "describe_files",
+    "head_entries",
+    "run_training",
+    "stream_training_set",
+]
 
 
 def describe_files(files) -> str:
@@ -67,6 +73,12 @@ class TrainedModel:
         return type(self).load_data(
             paths, self.run, schema=schema, need_labels=need_labels, entry_stop=entry_stop
         )
+
+
+def head_entries(stream: bool, chunk_entries: int, max_train: int | None) -> int | None:
+    """Entries of the training files read into memory up front: all (up to ``max_train``),
+    or with ``stream`` only the first chunk, for the standardization and the card's counts."""
+    return min(chunk_entries, max_train or chunk_entries) if stream else max_train
 
 
 def stream_training_set(

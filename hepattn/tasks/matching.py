@@ -31,7 +31,13 @@ from hepattn.nn.matcher import (
     decode_assignments,
     symmetric_top_loss,
 )
-from hepattn.tasks.common import TrainedModel, describe_files, run_training, stream_training_set
+from hepattn.tasks.common import (
+    TrainedModel,
+    describe_files,
+    head_entries,
+    run_training,
+    stream_training_set,
+)
 from hepattn.training.distributed import mean_over_ranks
 from hepattn.training.loop import TrainingConfig
 
@@ -296,7 +302,7 @@ def train_matcher(
     t0 = time.perf_counter()
     seed_everything(run.training.seed)
     d = run.data
-    head_stop = min(chunk_entries, max_train or chunk_entries) if stream else max_train
+    head_stop = head_entries(stream, chunk_entries, max_train)
     ev_train = _trainable(load_matching_data(train_paths, run, schema=schema, entry_stop=head_stop))
     ev_val = _trainable(load_matching_data(val_paths, run, schema=schema))
     if len(ev_train) == 0:

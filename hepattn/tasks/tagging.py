@@ -32,7 +32,13 @@ from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, collate, 
 from hepattn.errors import DataError
 from hepattn.models import save_model
 from hepattn.nn.config import Config, ConfigError, check
-from hepattn.tasks.common import TrainedModel, describe_files, run_training, stream_training_set
+from hepattn.tasks.common import (
+    TrainedModel,
+    describe_files,
+    head_entries,
+    run_training,
+    stream_training_set,
+)
 from hepattn.training.distributed import mean_over_ranks
 from hepattn.training.loop import TrainingConfig
 
@@ -388,7 +394,7 @@ def train_tagger(
 
     t0 = time.perf_counter()
     seed_everything(run.training.seed)
-    head_stop = min(chunk_entries, max_train or chunk_entries) if stream else max_train
+    head_stop = head_entries(stream, chunk_entries, max_train)
     ev_train = load_tagging_data(train_paths, run, schema=schema, entry_stop=head_stop)
     ev_val = load_tagging_data(val_paths, run, schema=schema)
     std = fit_standardizers(ev_train, run)

@@ -100,6 +100,20 @@ def _scores(
 
 
 @triton.jit
+def _program(A, MASK, N, D, sab, sak, sar, sac, smb, smn, BLOCK: tl.constexpr, DP: tl.constexpr):
+    """This program's event b and b-jet k (events on the large grid axis), its matrix A_k
+    ``(DP, DP)``, whether jet k is real, the number of row blocks, and the row-block loop
+    length (0 for a padded k: nothing to score)."""
+    b = tl.program_id(0)
+    k = tl.program_id(1)
+    offs_d = tl.arange(0, DP)
+    a = _load_matrix(A + b * sab + k * sak, offs_d, D, sar, sac)
+    real_k = tl.load(MASK + b * smb + k * smn) != 0
+    nblk = tl.cdiv(N, BLOCK)
+    return b, k, offs_d, a, real_k, nblk, tl.where(real_k, nblk, 0)
+
+
+@triton.jit
 def _lse_fwd_kernel(
     X, A, MASK, M_OUT, L_OUT,
     N, D,
@@ -108,15 +122,11 @@ def _lse_fwd_kernel(
     smb, smn,
     BLOCK: tl.constexpr, DP: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr,
 ):  # fmt: skip
-    b = tl.program_id(0)  # events on the large grid axis
-    k = tl.program_id(1)
-    offs_d = tl.arange(0, DP)
-    a = _load_matrix(A + b * sab + k * sak, offs_d, D, sar, sac)  # (DP, DP)
-    real_k = tl.load(MASK + b * smb + k * smn) != 0
+    b, k, offs_d, a, real_k, nblk, n_loop = _program(
+        A, MASK, N, D, sab, sak, sar, sac, smb, smn, BLOCK, DP
+    )
     m_acc = tl.full((BLOCK,), float("-inf"), tl.float32)
     l_acc = tl.zeros((BLOCK,), tl.float32)
-    nblk = tl.cdiv(N, BLOCK)
-    n_loop = tl.where(real_k, nblk, 0)
     for ib in range(0, n_loop):
         offs_i = ib * BLOCK + tl.arange(0, BLOCK)
         x_i, real_i = _load_jets(X + b * sxb, MASK + b * smb, offs_i, N, offs_d, D, sxn, sxd, smn)
@@ -148,18 +158,14 @@ def _lse_bwd_kernel(
     smb, smn,
     BLOCK: tl.constexpr, DP: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr,
 ):  # fmt: skip
-    b = tl.program_id(0)  # events on the large grid axis
-    k = tl.program_id(1)
-    offs_d = tl.arange(0, DP)
+    b, k, offs_d, a, real_k, nblk, n_loop = _program(
+        A, MASK, N, D, sab, sak, sar, sac, smb, smn, BLOCK, DP
+    )
     dm = offs_d < D
-    a = _load_matrix(A + b * sab + k * sak, offs_d, D, sar, sac)  # (DP, DP)
     a32 = a.to(tl.float32)
-    real_k = tl.load(MASK + b * smb + k * smn) != 0
     logz = tl.load(LOGZ + b)
     g = tl.load(G + b)
     da = tl.zeros((DP, DP), tl.float32)
-    nblk = tl.cdiv(N, BLOCK)
-    n_loop = tl.where(real_k, nblk, 0)
     dx_base = DX + b * N * D
     for ib in range(0, n_loop):
         offs_i = ib * BLOCK + tl.arange(0, BLOCK)
@@ -209,14 +215,10 @@ def _topk_kernel(
     BLOCK: tl.constexpr, DP: tl.constexpr, KP: tl.constexpr,
     PRECISION: tl.constexpr, UPCAST: tl.constexpr,
 ):  # fmt: skip
-    b = tl.program_id(0)  # events on the large grid axis
-    k = tl.program_id(1)
-    offs_d = tl.arange(0, DP)
-    a = _load_matrix(A + b * sab + k * sak, offs_d, D, sar, sac)  # (DP, DP)
-    real_k = tl.load(MASK + b * smb + k * smn) != 0
+    b, k, offs_d, a, real_k, nblk, n_loop = _program(
+        A, MASK, N, D, sab, sak, sar, sac, smb, smn, BLOCK, DP
+    )
     best = _key(tl.full((KP,), float("-inf"), tl.float32), tl.zeros((KP,), tl.int32))
-    nblk = tl.cdiv(N, BLOCK)
-    n_loop = tl.where(real_k, nblk, 0)
     for ib in range(0, n_loop):
         offs_i = ib * BLOCK + tl.arange(0, BLOCK)
         x_i, real_i = _load_jets(X + b * sxb, MASK + b * smb, offs_i, N, offs_d, D, sxn, sxd, smn)
