@@ -97,12 +97,75 @@ def run_model(model: str, args: argparse.Namespace) -> dict:
     }
 
 
+def throughput(model: str, args: argparse.Namespace, jets: int, steps: int) -> dict:
+    """Training jets per CPU second of ``model`` before (random batches padded to the
+    longest jet, pair network on every pair slot) and after (length-bucketed batches, pair
+    network on real pairs only), on the same jets, one thread, same process."""
+    from torch.utils.data import DataLoader, RandomSampler
+
+    from hepattn.data import collate
+    from hepattn.data.buckets import BucketBatchSampler
+    from hepattn.nn.attention import PairEmbedding
+    from hepattn.tasks.tagging import (
+        TaggerTask,
+        build_network,
+        fit_standardizers,
+        load_tagging_data,
+        make_dataset,
+    )
+
+    run = run_config(model, args)
+    ev = load_tagging_data(args.throughput_data, run, entry_stop=jets)
+    std = fit_standardizers(ev, run)
+    ds = make_dataset(ev, run, std)
+    task = TaggerTask(run, std)
+    bs = run.training.batch_size
+    out = {}
+    for setting in ("before", "after"):
+        torch.manual_seed(args.seed)
+        net = build_network(run.kind, run.model, len(run.data.features))
+        for m in net.modules():
+            if isinstance(m, PairEmbedding):
+                m.real_pairs_only = setting == "after"
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+        if setting == "after":
+            loader = DataLoader(
+                ds, batch_sampler=BucketBatchSampler(ds.lengths(), bs, seed=1), collate_fn=collate
+            )
+        else:
+            sampler = RandomSampler(ds, generator=torch.Generator().manual_seed(1))
+            loader = DataLoader(ds, batch_size=bs, sampler=sampler, collate_fn=collate)
+        n, cpu, slots, real = 0, 0.0, 0, 0
+        for k, batch in enumerate(loader):
+            if k == steps + 2:
+                break
+            t = time.process_time()
+            loss = task.loss(net, batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if k >= 2:  # two warm-up steps
+                cpu += time.process_time() - t
+                n += len(batch)
+                slots += batch.mask.numel()
+                real += int(batch.mask.sum())
+        out[setting] = {"jets_per_cpu_s": n / cpu, "real_slot_fraction": real / slots}
+    out["speedup"] = out["after"]["jets_per_cpu_s"] / out["before"]["jets_per_cpu_s"]
+    return out
+
+
 def merge() -> dict:
     models = {}
     for model in MODELS:
         path = RUNS / f"{model}.json"
         if path.exists():
             models[model] = json.loads(path.read_text())
+    speeds_path = RESULTS / "tagger_throughput.json"
+    speeds = json.loads(speeds_path.read_text()) if speeds_path.exists() else {}
+    for model, speed in speeds.items():
+        if model in models:
+            models[model]["train_jets_per_cpu_s"] = speed["after"]["jets_per_cpu_s"]
+            models[model]["train_jets_per_cpu_s_before"] = speed["before"]["jets_per_cpu_s"]
     first = next(iter(models.values()), {})
     out = {
         "train_jets": first.get("train_jets", 0),
@@ -115,9 +178,16 @@ def merge() -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--train", nargs="+", required=True)
-    p.add_argument("--val", nargs="+", required=True)
-    p.add_argument("--test", nargs="+", required=True)
+    p.add_argument("--train", nargs="+")
+    p.add_argument("--val", nargs="+")
+    p.add_argument("--test", nargs="+")
+    p.add_argument(
+        "--throughput-data",
+        nargs="+",
+        help="only measure training jets per CPU second, before and after bucketing and the "
+        "real-pair path, on these jets (no training); merged into tagger.json",
+    )
+    p.add_argument("--throughput-steps", type=int, default=40)
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--patience", type=int, default=4)
@@ -128,6 +198,17 @@ def main() -> None:
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     RUNS.mkdir(parents=True, exist_ok=True)
+    if args.throughput_data:
+        torch.set_num_threads(args.threads)
+        speeds = {}
+        for model in args.models:
+            speeds[model] = throughput(model, args, 50 * 128, args.throughput_steps)
+            print(json.dumps({model: speeds[model]}))
+        (RESULTS / "tagger_throughput.json").write_text(json.dumps(speeds, indent=2) + "\n")
+        merge()
+        return
+    if not (args.train and args.val and args.test):
+        p.error("--train, --val and --test are needed to train (or give --throughput-data)")
     for model in args.models:
         result = run_model(model, args)
         (RUNS / f"{model}.json").write_text(json.dumps(result, indent=2) + "\n")

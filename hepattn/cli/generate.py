@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -19,6 +18,20 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=None, help="parallel processes (default: all cores)")
     p.add_argument("--chunk-size", type=int, default=None, help="entries per chunk file")
     p.add_argument("--plots", metavar="DIR", help="write validation PNG plots to DIR")
+    p.add_argument(
+        "--detector",
+        default="delphes-atlas",
+        choices=("delphes-atlas", "uniform"),
+        help="calorimeter model: the Delphes ATLAS card's ECAL+HCAL grids (default) or the "
+        "former single 0.1 x 0.1 grid",
+    )
+    p.add_argument(
+        "--plain",
+        action="store_true",
+        help="generate without the fast path (no preselection hooks, per-particle record "
+        "copy); same physics, slower; for comparisons",
+    )
+    p.add_argument("--json", metavar="FILE", help="also write the end summary as JSON to FILE")
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bar (off anyway without a TTY)"
     )
@@ -72,30 +85,66 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     progress = False if args.no_progress else None
     chunk = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}
+    common = {"seed": args.seed, "detector": args.detector, "fast": not args.plain, **chunk}
     if args.process == "ttbar":
         from hepattn.generate.ttbar import TtbarConfig, generate_ttbar
 
-        config = TtbarConfig(n_events=args.events, seed=args.seed, min_jets=args.min_jets, **chunk)
+        config = TtbarConfig(n_events=args.events, min_jets=args.min_jets, **common)
         path = generate_ttbar(args.output, config, jobs=args.jobs, progress=progress)
         summary = plots.ttbar_summary(path)
         n = summary["events"]
+        table = _ttbar_table(summary)
         if args.plots:
             plots.plot_ttbar(path, args.plots)
     else:
         from hepattn.generate.prongs import ProngsConfig, generate_prongs
 
         classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
-        config = ProngsConfig(
-            n_jets=args.jets, seed=args.seed, classes=classes, contained=args.contained, **chunk
-        )
+        config = ProngsConfig(n_jets=args.jets, classes=classes, contained=args.contained, **common)
         path = generate_prongs(args.output, config, jobs=args.jobs, progress=progress)
         summary = plots.prong_summary(path)
         n = sum(v["jets"] for v in summary.values())
+        table = _prong_table(summary)
         if args.plots:
             plots.plot_prongs(path, args.plots)
     if not os.path.exists(path):
         raise DataError(f"{path} was not written")
     elapsed = time.perf_counter() - start
-    print(f"wrote {path}: {n} entries in {elapsed:.0f} s")
-    print(json.dumps(summary, indent=1))
+    cost = plots.generation_cost(path)
+    summary = {"entries": n, "wall_s": elapsed, **cost, "summary": summary}
+    rate = n / cost["cpu_s"] if cost["cpu_s"] > 0 else float("nan")
+    print(
+        f"wrote {path}: {n} entries from {cost['generated_events']} generated events, "
+        f"{elapsed:.0f} s wall, {cost['cpu_s']:.0f} CPU s ({rate:.1f} entries per CPU s; "
+        f"chunks of earlier runs included)"
+    )
+    print(table)
+    if args.json:
+        from hepattn.cli import to_json
+
+        with open(args.json, "w") as f:
+            f.write(to_json(summary))
     return 0
+
+
+def _prong_table(summary: dict[str, dict[str, float]]) -> str:
+    head = ("class", "jets", "contained", "<mass>", "towers", "p99", "max")
+    rows = [" ".join(f"{h:>{w}}" for h, w in zip(head, (5, 7, 9, 7, 7, 5, 5), strict=True))]
+    for name, v in summary.items():
+        rows.append(
+            f"{name:>5} {v['jets']:>7d} {v['frac_all_contained']:>9.3f} {v['mean_mass']:>7.1f} "
+            f"{v['mean_towers']:>7.1f} {v['p99_towers']:>5.0f} {v['max_towers']:>5d}"
+        )
+    return "\n".join(rows)
+
+
+def _ttbar_table(s: dict[str, float]) -> str:
+    return "\n".join(
+        [
+            f"events {s['events']}; jets 6 / 7 / >=8: {s['frac_6_jets']:.3f} / "
+            f"{s['frac_7_jets']:.3f} / {s['frac_ge8_jets']:.3f}",
+            f"all six partons matched: {s['frac_all6_matched']:.3f} "
+            f"({s['frac_all6_matched_given_ge6_jets']:.3f} of events with >= 6 jets)",
+            f"truth-matched peaks: W {s['m_qq_peak']:.1f} GeV, top {s['m_bqq_peak']:.1f} GeV",
+        ]
+    )

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from hepattn.data.buckets import bucket_order
 from hepattn.data.reader import Events, PadSpec, iterate_events
 from hepattn.data.root import Paths, open_tree, resolve_paths
 from hepattn.data.schema import Schema, get_schema
@@ -130,6 +131,10 @@ class PaddedDataset(Dataset):
     def __getitem__(self, i: int) -> dict:
         return _item(self._t, i)
 
+    def lengths(self) -> np.ndarray:
+        """Real objects per event, shape (n,) (for length-bucketed batches)."""
+        return self._t["mask"].sum(dim=1).numpy()
+
     def batches(self, batch_size: int, trim: bool = True) -> Iterator[Batch]:
         """Consecutive batches in event order, sliced from the whole-sample tensors — the
         same batches as a ``DataLoader`` with :func:`collate`, without per-event Python work
@@ -193,6 +198,9 @@ class RootStreamDataset(IterableDataset):
         self.nonfinite = nonfinite
         self.transform = transform
         self.epoch = 0
+        #: (batch, window) to yield each chunk in length-bucketed batches (set by the training
+        #: loop, see :mod:`hepattn.data.buckets`); None: plain shuffled order.
+        self.bucket: tuple[int, int] | None = None
         self.num_entries = sum(
             open_tree(Path(p), tree, self.schema).num_entries for p in self.paths
         )
@@ -238,7 +246,11 @@ class RootStreamDataset(IterableDataset):
                     events = self.transform(events)
                 t = _tensors(events, self.collection, self.standardizer)
                 order = list(range(len(events)))
-                if self.shuffle:
+                if self.shuffle and self.bucket is not None:
+                    lengths = t["mask"].sum(dim=1).numpy()
+                    nrng = np.random.default_rng([self.seed, self.epoch, start])
+                    order = np.concatenate(bucket_order(lengths, *self.bucket, nrng)).tolist()
+                elif self.shuffle:
                     rng.shuffle(order)
                 for i in order:
                     yield _item(t, i)

@@ -115,7 +115,7 @@ class TreeWriter:
             self._tmp.unlink(missing_ok=True)
             raise DataError(f"{self.path}: nothing was written (no chunk given to the writer)")
         os.replace(self._tmp, self.path)
-        log.info("wrote %d entries to %s:%s", self.num_entries, self.path, self.tree_name)
+        log.debug("wrote %d entries to %s:%s", self.num_entries, self.path, self.tree_name)
 
 
 def write_tree(

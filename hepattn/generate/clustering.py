@@ -8,17 +8,20 @@ by tower pT descending.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from hepattn.errors import HepattnError
 from hepattn.generate.detector import Towers
 from hepattn.generate.matching import delta_r
-from hepattn.generate.pythia import require_fastjet
+from hepattn.generate.pythia import require_fastjet, require_pythia
 
-__all__ = ["Jets", "cluster", "jet_flavour"]
+__all__ = ["Jets", "cluster", "fastjet_banner_once", "jet_flavour"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,38 @@ class Jets:
             mass=self.mass[idx],
             constituents=[self.constituents[i] for i in idx],
         )
+
+
+@lru_cache(maxsize=1)
+def fastjet_banner_once() -> None:
+    """Let FastJet print its banner now, once, and silence the copy of it in Pythia's
+    ``SlowJet`` (FastJet's core, a second banner).
+
+    Both are printed on a process's first clustering; worker processes forked afterwards
+    inherit the "already printed" state, so a run with ``--jobs N`` shows one banner, not
+    2 × N. Without the generator extra this does nothing.
+    """
+    try:
+        fastjet = require_fastjet()
+        pythia8mc = require_pythia()
+    except HepattnError:
+        return
+    sequence = fastjet.ClusterSequence(
+        [fastjet.PseudoJet(1.0, 0.0, 0.0, 1.0)], _jet_definition(0.4)
+    )
+    sequence.inclusive_jets(0.0)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            event = pythia8mc.Event()
+            event.init()
+            event.append(pythia8mc.Particle(22, 1, 0, 0, 0, 0, 0, 0, 1.0, 0.0, 0.0, 1.0, 0.0))
+            pythia8mc.SlowJet(-1, 0.4, 0.0, 5.0, 2, 2, None, True).analyze(event)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @lru_cache(maxsize=8)

@@ -20,6 +20,7 @@ import numpy as np
 import uproot
 
 from hepattn.errors import HepattnError
+from hepattn.generate.matching import delta_phi
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,19 @@ def prong_summary(path: str | os.PathLike) -> dict[str, dict[str, float]]:
             ),
             "mean_mass": float(np.mean(np.asarray(a["jet_mass"])[sel])),
             "mean_towers": float(np.mean(np.asarray(a["ntower"])[sel])),
+            "p99_towers": float(np.percentile(np.asarray(a["ntower"])[sel], 99)),
+            "max_towers": int(np.max(np.asarray(a["ntower"])[sel])),
         }
     return out
+
+
+def generation_cost(path: str | os.PathLike) -> dict[str, float]:
+    """Events generated and CPU seconds spent for a generated file (from its metadata)."""
+    with uproot.open(path) as f:
+        return {
+            "generated_events": int(str(f["n_generated"])),
+            "cpu_s": float(str(f["cpu_s"])) if "cpu_s" in f else float("nan"),
+        }
 
 
 def _pyplot() -> Any:
@@ -167,7 +179,8 @@ def plot_ttbar(path: str | os.PathLike, outdir: str | os.PathLike) -> list[Path]
 
 
 def plot_prongs(path: str | os.PathLike, outdir: str | os.PathLike) -> list[Path]:
-    """Write ``prongs_mass.png`` and ``prongs_towers.png`` (per class); return the paths."""
+    """Write ``prongs_mass.png``, ``prongs_towers.png`` (per class) and
+    ``prongs_jet_images.png`` (one jet per class); return the paths."""
     plt = _pyplot()
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -207,5 +220,38 @@ def plot_prongs(path: str | os.PathLike, outdir: str | os.PathLike) -> list[Path
         written.append(outdir / name)
         fig.savefig(written[-1], dpi=100)
         plt.close(fig)
+    written.append(_plot_jet_images(plt, path, classes, outdir / "prongs_jet_images.png"))
     log.info("wrote %s", ", ".join(str(p) for p in written))
     return written
+
+
+def _plot_jet_images(plt: Any, path: str | os.PathLike, classes: list[str], out: Path) -> Path:
+    """The towers of the first jet of each class in the (Δη, Δφ) plane around the jet axis,
+    marker area proportional to tower pT; the R = 1.2 circle drawn."""
+    with uproot.open(path) as f:
+        a = f["jets"].arrays(["label", "jet_eta", "jet_phi", "jet_mass", "tower_pt",
+                              "tower_eta", "tower_phi"])  # fmt: skip
+    label = np.asarray(a["label"])
+    fig, axes = plt.subplots(1, len(classes), figsize=(2.6 * len(classes), 3.0), squeeze=False)
+    for k, (ax, cls) in enumerate(zip(axes[0], classes, strict=True)):
+        ax.set_aspect("equal")
+        ax.set_xlim(-1.3, 1.3)
+        ax.set_ylim(-1.3, 1.3)
+        ax.add_patch(plt.Circle((0, 0), 1.2, fill=False, color="grey", lw=0.8, ls="--"))
+        ax.set_title(f"{cls} prong(s)", fontsize="small")
+        ax.set_xlabel("Δη")
+        hits = np.flatnonzero(label == k)
+        if not len(hits):
+            continue
+        j = int(hits[0])
+        pt = np.asarray(a["tower_pt"][j])
+        deta = np.asarray(a["tower_eta"][j]) - float(a["jet_eta"][j])
+        dphi = delta_phi(np.asarray(a["tower_phi"][j]), float(a["jet_phi"][j]))
+        ax.scatter(deta, dphi, s=400 * pt / pt.max(), alpha=0.6, edgecolors="none")
+        ax.text(-1.25, -1.25, f"{len(pt)} towers\nm = {float(a['jet_mass'][j]):.0f} GeV",
+                fontsize="x-small", va="bottom")  # fmt: skip
+    axes[0][0].set_ylabel("Δφ")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

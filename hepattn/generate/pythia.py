@@ -23,11 +23,14 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "GEN_HINT",
+    "ArrayChain",
+    "EventChain",
     "Particles",
     "chunk_rngs",
     "decay_products",
     "heavy_flavour",
     "make_pythia",
+    "read_batch",
     "read_particles",
     "require_fastjet",
     "require_pythia",
@@ -71,14 +74,17 @@ def chunk_rngs(seed: int, stream: int, index: int) -> tuple[int, np.random.Gener
     return pythia_seed, np.random.default_rng(numpy_state)
 
 
-def make_pythia(settings: tuple[str, ...] | list[str], seed: int) -> Any:
+def make_pythia(settings: tuple[str, ...] | list[str], seed: int, hooks: Any = None) -> Any:
     """An initialised ``pythia8mc.Pythia`` with :data:`COMMON_SETTINGS`, ``settings`` and
-    ``Random:seed = seed``. Raises :class:`HepattnError` if a setting is rejected."""
+    ``Random:seed = seed``, and ``hooks`` (a ``pythia8mc.UserHooks``) if given. Raises
+    :class:`HepattnError` if a setting is rejected."""
     pythia8mc = require_pythia()
     pythia = pythia8mc.Pythia("", False)
     for line in (*COMMON_SETTINGS, *settings, "Random:setSeed = on", f"Random:seed = {seed}"):
         if not pythia.readString(line):
             raise HepattnError(f"Pythia rejected the setting {line!r}")
+    if hooks is not None:
+        pythia.setUserHooksPtr(hooks)
     if not pythia.init():
         raise HepattnError(f"Pythia initialisation failed with settings {list(settings)}")
     return pythia
@@ -86,7 +92,12 @@ def make_pythia(settings: tuple[str, ...] | list[str], seed: int) -> Any:
 
 @dataclass(frozen=True)
 class Particles:
-    """The whole event record as arrays of shape (n,): pdgId, status, px, py, pz, E (GeV)."""
+    """The whole event record as arrays of shape (n,): pdgId, status, px, py, pz, E (GeV).
+
+    ``mother1`` … ``daughter2`` (int, Pythia's history links) are filled by the bulk reader
+    (:func:`read_batch`) and left ``None`` by the per-particle loop (:func:`read_particles`),
+    whose caller asks the C++ record instead (:class:`EventChain`).
+    """
 
     pdgid: np.ndarray
     status: np.ndarray
@@ -94,6 +105,8 @@ class Particles:
     py: np.ndarray
     pz: np.ndarray
     e: np.ndarray
+    daughter1: np.ndarray | None = None
+    daughter2: np.ndarray | None = None
 
     @property
     def final(self) -> np.ndarray:
@@ -128,6 +141,90 @@ def read_particles(event: Any) -> Particles:
     )
 
 
+def read_batch(batch: Any) -> list[tuple[Particles, float]]:
+    """Events of a ``Pythia.nextBatch`` awkward array as (:class:`Particles`, weight) pairs.
+
+    The record is flattened once for the whole batch (arrays filled in C++), then sliced per
+    event: the same numbers as :func:`read_particles`, without a Python loop over particles.
+    """
+    import awkward as ak
+
+    prt = batch["prt"]
+    counts = ak.to_numpy(ak.num(prt, axis=1))
+    flat = ak.flatten(prt, axis=1)
+    mom = flat["p"]
+    cols = {
+        "pdgid": (flat["id"], np.int64),
+        "status": (flat["status"], np.int64),
+        "px": (mom["px"], np.float64),
+        "py": (mom["py"], np.float64),
+        "pz": (mom["pz"], np.float64),
+        "e": (mom["e"], np.float64),
+        "daughter1": (flat["daughter1"], np.int64),
+        "daughter2": (flat["daughter2"], np.int64),
+    }
+    arrays = {k: ak.to_numpy(v).astype(t) for k, (v, t) in cols.items()}
+    weights = ak.to_numpy(ak.fill_none(ak.firsts(batch["info"]["weights"]), 1.0))
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    out = []
+    for i in range(len(counts)):
+        sl = slice(offsets[i], offsets[i + 1])
+        out.append((Particles(**{k: v[sl] for k, v in arrays.items()}), float(weights[i])))
+    return out
+
+
+class EventChain:
+    """Decay-history questions answered by a ``pythia8mc.Event`` (the C++ record)."""
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+
+    def pdgid(self, i: int) -> int:
+        return int(self.event[i].id())
+
+    def daughters(self, i: int) -> list[int]:
+        return [int(d) for d in self.event[i].daughterList()]
+
+    def bottom_copy(self, i: int) -> int:
+        return int(self.event[i].iBotCopyId())
+
+
+class ArrayChain:
+    """The same answers as :class:`EventChain` from :class:`Particles` read in bulk.
+
+    ``daughters`` follows Pythia's ``Particle::daughterList`` (none; one; the range
+    d1…d2 when d2 > d1; else d2 and d1; the extra daughters it lists for the two beam
+    particles are not needed and left out), ``bottom_copy`` its ``iBotCopyId`` (follow the
+    one daughter with the same id while there is exactly one).
+    """
+
+    def __init__(self, parts: Particles) -> None:
+        if parts.daughter1 is None or parts.daughter2 is None:
+            raise ValueError("ArrayChain needs Particles read with their history (read_batch)")
+        self.ids, self.d1, self.d2 = parts.pdgid, parts.daughter1, parts.daughter2
+
+    def pdgid(self, i: int) -> int:
+        return int(self.ids[i])
+
+    def daughters(self, i: int) -> list[int]:
+        d1, d2 = int(self.d1[i]), int(self.d2[i])
+        if d1 == 0 and d2 == 0:
+            return []
+        if d2 == 0 or d2 == d1:
+            return [d1]
+        if d2 > d1:
+            return list(range(d1, d2 + 1))
+        return [d2, d1]
+
+    def bottom_copy(self, i: int) -> int:
+        pid = self.ids[i]
+        while True:
+            same = [d for d in self.daughters(i) if self.ids[d] == pid]
+            if len(same) != 1:
+                return i
+            i = same[0]
+
+
 def heavy_flavour(pdgid: np.ndarray) -> np.ndarray:
     """Heaviest quark flavour (5, 4 or 0) of hadrons ``pdgid`` (int array); 0 for non-hadrons.
 
@@ -147,20 +244,20 @@ def heavy_flavour(pdgid: np.ndarray) -> np.ndarray:
 RESONANCES = (6, 23, 24, 25, 35, 9000006)
 
 
-def decay_products(event: Any, index: int) -> list[int]:
+def decay_products(chain: EventChain | ArrayChain, index: int) -> list[int]:
     """Indices of the quarks (|id| ≤ 5) that a resonance's decay chain ends in.
 
     Starting from particle ``index``, its last copy (after recoils) is taken, its daughters
     are the first copies of the decay products; resonances among them (t, Z, W, h, H2, X) are
     followed recursively, quarks are returned in record order of the decay tree (before the
-    parton shower, as the partons "point along their jets" best there).
+    parton shower, as the partons "point along their jets" best there). ``chain``: the
+    record's history (:class:`EventChain` or :class:`ArrayChain`).
     """
-    bottom = event[index].iBotCopyId()
     out: list[int] = []
-    for d in event[bottom].daughterList():
-        aid = abs(event[d].id())
+    for d in chain.daughters(chain.bottom_copy(index)):
+        aid = abs(chain.pdgid(d))
         if aid in RESONANCES:
-            out.extend(decay_products(event, d))
+            out.extend(decay_products(chain, d))
         elif 1 <= aid <= 5:
             out.append(int(d))
     return out

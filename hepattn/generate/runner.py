@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -33,6 +34,7 @@ import uproot
 
 from hepattn.data.writer import TreeWriter, write_tree
 from hepattn.errors import DataError
+from hepattn.generate.clustering import fastjet_banner_once
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ __all__ = [
     "Chunk",
     "ChunkResult",
     "chunk_plan",
+    "cpu_seconds",
     "jagged",
     "n_generated",
     "parts_dir",
@@ -79,12 +82,14 @@ def _run_one(
     work: Callable[[Chunk], ChunkResult], parts: Path, tree: str, chunk: Chunk
 ) -> tuple[int, int, int]:
     """Do one chunk's work and write it atomically; return (index, entries, generated)."""
+    start = time.process_time()
     result = work(chunk)
+    cpu_s = time.process_time() - start
     write_tree(
         _chunk_path(parts, chunk.index),
         result.branches,
         tree=tree,
-        metadata={"n_generated": str(result.n_generated)},
+        metadata={"n_generated": str(result.n_generated), "cpu_s": f"{cpu_s:.3f}"},
     )
     entries = len(next(iter(result.branches.values())))
     return chunk.index, entries, result.n_generated
@@ -132,6 +137,13 @@ def n_generated(path: str | os.PathLike) -> int:
         return int(str(f["n_generated"]))
 
 
+def cpu_seconds(path: str | os.PathLike) -> float:
+    """CPU seconds spent generating a chunk file (its metadata; nan for chunks written before
+    it was recorded)."""
+    with uproot.open(path) as f:
+        return float(str(f["cpu_s"])) if "cpu_s" in f else float("nan")
+
+
 def run_chunks(
     output: str | os.PathLike,
     *,
@@ -171,6 +183,8 @@ def run_chunks(
     total = sum(c.size for c in chunks)
     if progress is None:
         progress = sys.stderr.isatty()
+    if pending:
+        fastjet_banner_once()
     bar = tqdm(
         total=total,
         initial=sum(c.size for c in chunks) - sum(c.size for c in pending),
@@ -192,7 +206,11 @@ def run_chunks(
         bar.close()
     paths = [_chunk_path(parts, c.index) for c in chunks]
     transform = finalize(paths) if finalize is not None else None
-    metadata = {**metadata, "n_generated": str(sum(n_generated(p) for p in paths))}
+    metadata = {
+        **metadata,
+        "n_generated": str(sum(n_generated(p) for p in paths)),
+        "cpu_s": f"{sum(cpu_seconds(p) for p in paths):.1f}",
+    }
     with TreeWriter(output, tree=tree, metadata=metadata) as writer:
         for pos, path in enumerate(paths):
             branches = read_chunk(path, tree, collections)
@@ -200,7 +218,7 @@ def run_chunks(
                 branches = transform(pos, branches)
             writer.extend(branches)
     shutil.rmtree(parts)
-    log.info(
+    log.debug(
         "%s: %d entries from %s generated events in %d chunks",
         output,
         writer.num_entries,

@@ -21,6 +21,7 @@ Output (one entry per event, tree ``events``): see ``samples/README.md`` and
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,16 +31,25 @@ import numpy as np
 
 from hepattn.errors import DataError
 from hepattn.generate.clustering import cluster, jet_flavour
-from hepattn.generate.detector import Calorimeter, btag, jet_energy_scale
+from hepattn.generate.detector import (
+    BTAG_WORKING_POINTS,
+    DETECTORS,
+    Calorimeter,
+    btag,
+    btag_score,
+    detector_metadata,
+    jet_energy_scale,
+)
 from hepattn.generate.matching import match_unique
 from hepattn.generate.pythia import (
+    ArrayChain,
+    EventChain,
     chunk_rngs,
     decay_products,
     heavy_flavour,
-    make_pythia,
-    read_particles,
 )
 from hepattn.generate.runner import Chunk, ChunkResult, chunk_plan, jagged, run_chunks
+from hepattn.generate.source import events
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +70,8 @@ BRANCHES = {
     "jet_eta": "jet pseudorapidity",
     "jet_phi": "jet azimuth in [-pi, pi]",
     "jet_mass": "jet mass [GeV]",
-    "jet_btag": "parametrized b-tag decision (70% b, 15% c, 1% light)",
+    "jet_btag": "b-tag decision: jet_btag_score above the medium (70 % b) working point",
+    "jet_btag_score": "b-tag score in [0, 1] (logit-normal per truth flavour; 0 for |eta| >= 2.5)",
     "jet_flavour": "truth flavour: 5 b, 4 c, 0 light (B/C hadrons with pT > 5 GeV in dR < 0.4)",
     "jet_parton": "index 0..5 of the matched parton (b, q1, q2, b', q1', q2') or -1",
     "nparton": "number of partons (always 6)",
@@ -92,6 +103,8 @@ class TtbarConfig:
     jet_pt_min: float = 25.0
     jet_eta_max: float = 2.5
     match_dr: float = 0.4
+    detector: str = "delphes-atlas"
+    fast: bool = True
 
     def __post_init__(self) -> None:
         if self.n_events <= 0:
@@ -100,24 +113,29 @@ class TtbarConfig:
             raise DataError(f"min_jets must be >= 0, got {self.min_jets}")
         if self.chunk_size <= 0:
             raise DataError(f"chunk_size must be positive, got {self.chunk_size}")
+        if self.detector not in DETECTORS:
+            raise DataError(
+                f"unknown detector {self.detector!r}; choose from {', '.join(DETECTORS)}"
+            )
 
 
-def top_partons(event: Any, particles: Any) -> list[int]:
-    """Record indices of the six partons (b, q1, q2, b′, q1′, q2′) of a tt̄ event."""
+def top_partons(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[int]:
+    """Record indices of the six partons (b, q1, q2, b′, q1′, q2′) of a tt̄ event.
+
+    ``chain``: the record's history; ``pdgid``: the record's ids, shape (n,)."""
     out: list[int] = []
     for top_id in (6, -6):
-        first = np.flatnonzero(particles.pdgid == top_id)
+        first = np.flatnonzero(pdgid == top_id)
         if len(first) == 0:
             raise DataError(f"no particle with pdgId {top_id} in a ttbar event")
-        bottom = event[int(first[0])].iBotCopyId()
         b, w = -1, -1
-        for d in event[bottom].daughterList():
-            aid = abs(event[d].id())
+        for d in chain.daughters(chain.bottom_copy(int(first[0]))):
+            aid = abs(chain.pdgid(d))
             if aid == 24:
                 w = d
             elif 1 <= aid <= 5:
                 b = d
-        quarks = decay_products(event, w) if w >= 0 else []
+        quarks = decay_products(chain, w) if w >= 0 else []
         if b < 0 or len(quarks) != 2:
             raise DataError("a top quark did not decay to a quark and a hadronic W")
         out.extend([b, *quarks])
@@ -127,18 +145,16 @@ def top_partons(event: Any, particles: Any) -> list[int]:
 def generate_chunk(config: TtbarConfig, chunk: Chunk) -> ChunkResult:
     """Generate ``chunk.size`` events passing ``config.min_jets``, as writer branches."""
     pythia_seed, rng = chunk_rngs(config.seed, STREAM, chunk.index)
-    pythia = make_pythia(SETTINGS, pythia_seed)
-    calo = Calorimeter()
+    calo = Calorimeter.named(config.detector)
     cols: dict[str, list[Any]] = {k: [] for k in ("jets", "partons", "weight", "event")}
     n_generated = 0
-    while len(cols["event"]) < chunk.size:
+    for ev in events(SETTINGS, pythia_seed, fast=config.fast):
+        n_generated = (ev.number + 1) if ev is not None else n_generated + 1
         if n_generated >= 1000 * chunk.size:
             raise DataError(f"--min-jets {config.min_jets} keeps almost no events")
-        n_generated += 1
-        if not pythia.next():
+        if ev is None:
             continue
-        event = pythia.event
-        parts = read_particles(event)
+        parts = ev.parts
         final = parts.final
         towers = calo.towers(
             parts.pdgid[final],
@@ -157,24 +173,28 @@ def generate_chunk(config: TtbarConfig, chunk: Chunk) -> ChunkResult:
         hf = heavy_flavour(parts.pdgid)
         heavy = (hf > 0) & (pt > 5.0)
         flavour = jet_flavour(jets.eta, jets.phi, hf[heavy], eta[heavy], phi[heavy])
-        tag = btag(flavour, jets.eta, rng)
-        idx = np.asarray(top_partons(event, parts))
+        score = btag_score(flavour, jets.eta, rng)
+        idx = np.asarray(top_partons(ev.chain, parts.pdgid))
         p_mass = np.sqrt(np.maximum(parts.e[idx] ** 2 - pt[idx] ** 2 - parts.pz[idx] ** 2, 0))
         parton_jet, jet_parton = match_unique(
             eta[idx], phi[idx], jets.eta, jets.phi, config.match_dr
         )
-        cols["jets"].append((jets.pt, jets.eta, jets.phi, jets.mass, tag, flavour, jet_parton))
+        cols["jets"].append(
+            (jets.pt, jets.eta, jets.phi, jets.mass, btag(score), flavour, jet_parton, score)
+        )
         cols["partons"].append((pt[idx], eta[idx], phi[idx], p_mass, parts.pdgid[idx], parton_jet))
-        cols["weight"].append(pythia.infoPython().weight())
-        cols["event"].append(chunk.index * EVENT_STRIDE + n_generated - 1)
+        cols["weight"].append(ev.weight)
+        cols["event"].append(chunk.index * EVENT_STRIDE + ev.number)
+        if len(cols["event"]) == chunk.size:
+            break
     return ChunkResult(branches=_assemble(cols), n_generated=n_generated)
 
 
 def _assemble(cols: dict[str, list[Any]]) -> dict[str, Any]:
     import awkward as ak
 
-    jet_fields = ("pt", "eta", "phi", "mass", "btag", "flavour", "parton")
-    jet_types = (np.float32,) * 4 + (np.bool_, np.int32, np.int32)
+    jet_fields = ("pt", "eta", "phi", "mass", "btag", "flavour", "parton", "btag_score")
+    jet_types = (np.float32,) * 4 + (np.bool_, np.int32, np.int32, np.float32)
     parton_fields = ("pt", "eta", "phi", "mass", "pdgid", "jet")
     parton_types = (np.float32,) * 4 + (np.int32, np.int32)
     jets = ak.zip(
@@ -213,11 +233,17 @@ def generate_ttbar(
     chunks = chunk_plan(config.n_events, config.chunk_size)
     summary = (
         f"hepattn generate ttbar: pythia8mc 8.317.2, pp->ttbar 13 TeV all-hadronic "
-        f"({', '.join(SETTINGS)}), MPI/ISR/FSR/hadronization on; Delphes-ATLAS-like towers; "
+        f"({', '.join(SETTINGS)}), MPI/ISR/FSR/hadronization on; {config.detector} towers; "
         f"anti-kt R={config.jet_radius} pT>{config.jet_pt_min} |eta|<{config.jet_eta_max}; "
         f"min_jets={config.min_jets}; n_events={config.n_events}"
     )
-    metadata = {"hepattn_format": FORMAT, "seed": str(config.seed), "generator": summary}
+    metadata = {
+        "hepattn_format": FORMAT,
+        "seed": str(config.seed),
+        "generator": summary,
+        **detector_metadata(config.detector),
+        "btag_working_points": json.dumps(BTAG_WORKING_POINTS),
+    }
     return run_chunks(
         output,
         config={"process": "ttbar", "format": FORMAT, **asdict(config)},

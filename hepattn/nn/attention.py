@@ -129,7 +129,9 @@ class PairEmbedding(nn.Module):
     ``config.width`` channels, masked batch norm, GELU), then a 1×1 layer to ``out_channels``
     (one per attention head, or per head and layer). The pair features are symmetric in
     (a, b), so the network only runs on the N(N+1)/2 pairs with a ≥ b and the result is
-    mirrored.
+    mirrored. On the CPU it runs only on the pairs of two real objects (a gather and a
+    scatter); on CUDA and in ONNX export on the whole triangle (static shapes, no host
+    synchronisation) — the values are the same.
     """
 
     def __init__(self, config: InteractionConfig, out_channels: int) -> None:
@@ -142,6 +144,17 @@ class PairEmbedding(nn.Module):
         self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in pairs)
         self.norms = nn.ModuleList(MaskedBatchNorm(config.width) for _ in range(config.layers))
         self.out = nn.Linear(widths[-1], out_channels)
+        #: On the CPU, run the network on real pairs only (False: the whole triangle, the
+        #: former behaviour; kept for speed comparisons).
+        self.real_pairs_only = True
+
+    def _mlp(self, z: Tensor, mask: Tensor) -> Tensor:
+        """Norm, hidden layers and output layer on pair features ``z: (..., K)``; ``mask``
+        (shape ``z.shape[:-1]``) marks the entries the norms count."""
+        z = self.input_norm(z, mask)
+        for linear, norm in zip(self.hidden, self.norms, strict=True):
+            z = F.gelu(norm(linear(z), mask))  # (..., width)
+        return self.out(z)  # (..., C)
 
     def forward(self, u: Tensor, mask: Tensor) -> Tensor:
         """Embed symmetric pair features.
@@ -157,10 +170,15 @@ class PairEmbedding(nn.Module):
         ia, ib = lower_triangle(n, u.device)  # (P,), P = N(N+1)/2
         z = u[:, ia, ib]  # (B, P, K)
         pair_mask = mask[:, ia] & mask[:, ib]  # (B, P)
-        z = self.input_norm(z, pair_mask)
-        for linear, norm in zip(self.hidden, self.norms, strict=True):
-            z = F.gelu(norm(linear(z), pair_mask))  # (B, P, width)
-        z = self.out(z).masked_fill(~pair_mask.unsqueeze(-1), 0.0)  # (B, P, C)
+        if u.is_cuda or not self.real_pairs_only or torch.onnx.is_in_onnx_export():
+            z = self._mlp(z, pair_mask)  # (B, P, C)
+        else:
+            # Only the real pairs go through the network: (M, K) → (M, C), M = real pairs.
+            # Same values as the dense form (the norms count real pairs only either way).
+            real = pair_mask.nonzero(as_tuple=True)
+            out = self._mlp(z[real], pair_mask.new_ones(real[0].shape))  # (M, C)
+            z = out.new_zeros((*pair_mask.shape, out.shape[-1])).index_put(real, out)
+        z = z.masked_fill(~pair_mask.unsqueeze(-1), 0.0)  # (B, P, C)
         # Index of the unordered pair {a, b} in the triangle: hi (hi + 1) / 2 + lo.
         a = torch.arange(n, device=u.device)
         hi = torch.maximum(a[:, None], a[None, :])

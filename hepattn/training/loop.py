@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, Subset
 
+from hepattn.data.buckets import BucketBatchSampler
 from hepattn.errors import HepattnError
 from hepattn.nn.config import Config, check
 from hepattn.training import distributed as dist_utils
@@ -67,6 +68,10 @@ class TrainingConfig(Config):
             with other jobs, 1 thread per training process is much faster than contention.
         amp: bf16 autocast on CUDA (ignored on CPU).
         compile: wrap the model in ``torch.compile`` (opt-in).
+        bucket: batch events of similar object counts together (each batch is padded to its
+            own longest event; see :mod:`hepattn.data.buckets`); still random across epochs
+            and sharded over ranks.
+        bucket_window: global batches per sorting window of the bucketing.
     """
 
     epochs: int = 20
@@ -82,10 +87,12 @@ class TrainingConfig(Config):
     threads: int = 0
     amp: bool = True
     compile: bool = False
+    bucket: bool = True
+    bucket_window: int = 50
 
     def __post_init__(self) -> None:
         where = type(self).__name__
-        for name in ("epochs", "batch_size", "patience"):
+        for name in ("epochs", "batch_size", "patience", "bucket_window"):
             check(getattr(self, name) > 0, where, f"{name} must be positive")
         check(self.lr > 0, where, "lr must be positive")
 
@@ -201,10 +208,27 @@ def fit(
     streaming = isinstance(train_set, IterableDataset)
     if streaming:  # sharded by the dataset itself (files → ranges → ranks × workers)
         sampler = None
+        if cfg.bucket:
+            train_set.bucket = (per_rank, cfg.bucket_window)
         train_loader = DataLoader(
             train_set, batch_size=per_rank, collate_fn=collate_fn, num_workers=cfg.num_workers
         )
         steps_per_epoch = max(1, len(train_set) // cfg.batch_size)  # an estimate
+    elif cfg.bucket and hasattr(train_set, "lengths"):
+        # length-bucketed global batches from one permutation per epoch, shared by all ranks
+        sampler = BucketBatchSampler(
+            train_set.lengths(),
+            per_rank,
+            world=world,
+            rank=dist_utils.rank(),
+            window=cfg.bucket_window,
+            seed=cfg.seed,
+            drop_last=len(train_set) > cfg.batch_size,
+        )
+        train_loader = DataLoader(
+            train_set, batch_sampler=sampler, collate_fn=collate_fn, num_workers=cfg.num_workers
+        )
+        steps_per_epoch = len(train_loader)
     else:
         # one random permutation per epoch, shared by all ranks; rank r takes every W-th event
         sampler = DistributedSampler(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import uproot
 
@@ -14,8 +16,14 @@ def test_generate_ttbar_cli_with_plots(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out = tmp_path / "tt.root"
     argv = ["generate", "ttbar", "-n", "12", "--seed", "3", "--jobs", "1", "-o", str(out)]
-    assert main([*argv, "--plots", str(tmp_path / "plots")]) == 0
-    assert "wrote" in capsys.readouterr().out
+    summary = tmp_path / "summary.json"
+    assert main([*argv, "--plots", str(tmp_path / "plots"), "--json", str(summary)]) == 0
+    printed = capsys.readouterr().out
+    assert "wrote" in printed and "truth-matched peaks" in printed
+    assert "FastJet release" not in printed.split("wrote")[-1]  # no banner after the summary
+    data = json.loads(summary.read_text())
+    assert data["entries"] == 12 and data["generated_events"] >= 12 and data["cpu_s"] > 0
+    assert data["summary"]["events"] == 12
     with uproot.open(out) as f:
         assert f["events"].num_entries == 12 and str(f["seed"]) == "3"
     assert (tmp_path / "plots" / "ttbar_njet.png").exists()
@@ -38,6 +46,18 @@ def test_bad_arguments_are_clear_errors(tmp_path, capsys, argv, message):
     assert main(["generate", *argv, "-o", str(out)]) == 1
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_prongs_cli_plain_uniform_table(tmp_path, capsys):
+    pytest.importorskip("pythia8mc")
+    pytest.importorskip("fastjet")
+    out = tmp_path / "pr.root"
+    argv = ["generate", "prongs", "-n", "3", "--classes", "2", "--jobs", "1", "-o", str(out)]
+    assert main([*argv, "--plain", "--detector", "uniform"]) == 0
+    printed = capsys.readouterr().out
+    assert "class" in printed and "contained" in printed and "towers" in printed
+    with uproot.open(out) as f:
+        assert str(f["detector"]) == "uniform" and f["jets"].num_entries == 3
 
 
 def test_interrupt_tells_how_to_resume(tmp_path, capsys, monkeypatch):

@@ -92,8 +92,10 @@ def test_plots_and_summary(sample, tmp_path):
     from hepattn.generate.plots import plot_prongs, prong_summary
 
     written = plot_prongs(sample, tmp_path)
-    assert [p.name for p in written] == ["prongs_mass.png", "prongs_towers.png"]
+    names = ["prongs_mass.png", "prongs_towers.png", "prongs_jet_images.png"]
+    assert [p.name for p in written] == names
     assert all(p.stat().st_size > 1000 for p in written)
     summary = prong_summary(sample)
     assert set(summary) == {"1", "4q", "6"}
     assert all(v["jets"] == 6 and v["frac_all_contained"] == 1.0 for v in summary.values())
+    assert all(v["mean_towers"] <= v["p99_towers"] <= v["max_towers"] for v in summary.values())

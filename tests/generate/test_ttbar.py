@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -12,11 +14,13 @@ pytest.importorskip("fastjet")
 
 from hepattn.errors import DataError  # noqa: E402
 from hepattn.generate import ttbar  # noqa: E402
+from hepattn.generate.detector import BTAG_WORKING_POINTS  # noqa: E402
 from hepattn.generate.plots import truth_masses  # noqa: E402
 from hepattn.generate.runner import parts_dir  # noqa: E402
 from hepattn.generate.ttbar import TtbarConfig, generate_ttbar  # noqa: E402
 
 JET = ["njet", "jet_pt", "jet_eta", "jet_phi", "jet_mass", "jet_btag", "jet_flavour", "jet_parton"]
+JET += ["jet_btag_score"]
 PARTON = ["nparton", "parton_pt", "parton_eta", "parton_phi", "parton_mass", "parton_pdgid"]
 PARTON += ["parton_jet"]
 
@@ -42,7 +46,14 @@ def test_schema(sample):
         assert set(JET + PARTON + ["weight", "event"]) <= set(tree.keys())
         assert tree.num_entries == 150
         assert tree["jet_btag"].interpretation.content.from_dtype.kind == "b"
+        assert str(f["detector"]) == "delphes-atlas"
+        assert json.loads(str(f["detector_config"]))["ecal_cells"] > 100_000
+        wps = json.loads(str(f["btag_working_points"]))
+        assert wps == BTAG_WORKING_POINTS and set(wps) == {"loose", "medium", "tight"}
     a = _arrays(sample)
+    score = ak.flatten(a.jet_btag_score)
+    assert ak.all((score >= 0) & (score <= 1))
+    assert ak.all(ak.flatten(a.jet_btag) == (score > wps["medium"]))
     assert ak.all(a.nparton == 6)
     assert ak.all(a.njet == ak.num(a.jet_pt))
     assert ak.all(ak.flatten(a.jet_pt) > 25) and ak.all(abs(ak.flatten(a.jet_eta)) < 2.5)
@@ -68,6 +79,8 @@ def test_no_parton_matched_to_two_jets(sample):
     # b-tag follows the truth flavour
     flav, tag = ak.flatten(a.jet_flavour), ak.flatten(a.jet_btag)
     assert ak.mean(tag[flav == 5]) > ak.mean(tag[flav == 0]) + 0.3
+    score = ak.flatten(a.jet_btag_score)
+    assert np.median(score[flav == 5]) > 0.8 > 0.2 > np.median(score[flav == 0])
 
 
 def test_w_and_top_masses(sample):
@@ -124,6 +137,17 @@ def test_interrupted_run_resumes(tmp_path, monkeypatch):
     a, b = _arrays(out), _arrays(ref)
     for name in a.fields:
         assert ak.all(ak.ravel(a[name]) == ak.ravel(b[name])), name
+
+
+def test_plain_path_and_uniform_detector(tmp_path):
+    """The plain path gives a valid file too; the former single grid stays available and
+    gives fewer, coarser towers (hence no more jets than the fine grid resolves)."""
+    out = tmp_path / "plain.root"
+    generate_ttbar(out, TtbarConfig(n_events=10, seed=2, fast=False, detector="uniform"), jobs=1)
+    with uproot.open(out) as f:
+        assert str(f["detector"]) == "uniform" and f["events"].num_entries == 10
+    with pytest.raises(DataError, match="unknown detector"):
+        TtbarConfig(n_events=5, detector="cms")
 
 
 def test_min_jets_and_bad_arguments(tmp_path):

@@ -101,3 +101,24 @@ def test_lower_triangle_matches_tril_indices():
         rows, cols = lower_triangle(n)
         ref = torch.tril_indices(n, n)
         assert torch.equal(rows, ref[0]) and torch.equal(cols, ref[1])
+
+
+def test_pair_embedding_real_pairs_only_equals_dense():
+    """The CPU path (network on real pairs only) gives the dense path's values and gradients,
+    in training (batch statistics) and evaluation mode."""
+    from hepattn.nn.attention import InteractionConfig, PairEmbedding
+
+    torch.manual_seed(0)
+    emb = PairEmbedding(InteractionConfig(), 4)
+    u = torch.randn(3, 7, 7, 4, requires_grad=True)
+    mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3, [1] + [0] * 6], dtype=torch.bool)
+    for training in (True, False):
+        emb.train(training)
+        compact = emb(u, mask)
+        (g_compact,) = torch.autograd.grad(compact.square().sum(), u)
+        emb.real_pairs_only = False
+        dense = emb(u, mask)
+        (g_dense,) = torch.autograd.grad(dense.square().sum(), u)
+        emb.real_pairs_only = True
+        torch.testing.assert_close(compact, dense, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(g_compact, g_dense, rtol=1e-5, atol=1e-6)
