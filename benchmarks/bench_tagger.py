@@ -12,13 +12,24 @@ it is done, so models can be trained in parallel processes (``--models pfn mass_
     {"train_jets": int, "test_jets": int,
      "models": {"transformer": {"accuracy": f, "accuracy_err": f, "params": int, ...}, ...}}
 
-Data (not committed; generated, see the model card of the bundled tagger)::
+Data (not committed; generated on the card's calorimeter, three seeds)::
 
-    hepattn generate prongs -n 4000 --contained --seed 11 -o data/prongs_train.root
-    hepattn generate prongs -n 700  --contained --seed 12 -o data/prongs_val.root
-    hepattn generate prongs -n 1500 --contained --seed 13 -o data/prongs_test.root
+    hepattn generate prongs -n 20000 --contained --seed 101 -o data/prongs_train.root
+    hepattn generate prongs -n 1000  --contained --seed 103 -o data/prongs_val.root
+    hepattn generate prongs -n 2000  --contained --seed 107 -o data/prongs_test.root
+
+Learning curve (each model on the first 2k, 5k, 10k, 20k jets per class; the 20k runs also
+fill ``tagger.json``; finished points are skipped, so the same command continues after an
+interruption, with ``--resume`` for the run that was cut)::
+
     python benchmarks/bench_tagger.py --train data/prongs_train.root \\
-        --val data/prongs_val.root --test data/prongs_test.root --threads 1 --epochs 12
+        --val data/prongs_val.root --test data/prongs_test.root --threads 1 \\
+        --curve 2000 5000 10000 20000 --models transformer [--resume]
+
+Training speed before/after bucketing and the real-pair path (``tagger_throughput.json``,
+merged into ``tagger.json`` as ``train_jets_per_cpu_s``)::
+
+    python benchmarks/bench_tagger.py --throughput-data data/prongs_test.root --threads 1
 """
 
 from __future__ import annotations
@@ -58,16 +69,21 @@ def run_config(model: str, args: argparse.Namespace) -> TaggerRunConfig:
     return TaggerRunConfig.from_dict(cfg)
 
 
-def run_model(model: str, args: argparse.Namespace) -> dict:
+def run_model(model: str, args: argparse.Namespace, jets_per_class: int | None = None) -> dict:
+    """Train ``model`` (on the first ``jets_per_class`` × 7 training jets when given: the
+    training files hold blocks of 250 jets cycling through the classes, so the head of the
+    file is balanced) and evaluate it on the test set."""
     run = run_config(model, args)
-    out = Path(args.work) / model
+    out = Path(args.work) / (model if jets_per_class is None else f"{jets_per_class}/{model}")
+    size = "" if jets_per_class is None else f" --curve {jets_per_class}"
     summary = train_tagger(
         run,
         args.train,
         args.val,
         out,
         resume=args.resume,
-        command=f"python benchmarks/bench_tagger.py --models {model} (see its docstring)",
+        max_train=None if jets_per_class is None else 7 * jets_per_class,
+        command=f"python benchmarks/bench_tagger.py --models {model}{size} (see its docstring)",
     )
     tagger = Tagger.load(out / "best")
     ev = tagger.read(args.test, need_labels=True)
@@ -176,6 +192,47 @@ def merge() -> dict:
     return out
 
 
+def merge_curve() -> dict:
+    """``tagger_learning_curve.json`` and ``tagger_learning_curve.png`` from the curve runs."""
+    runs = {}
+    for path in RUNS.glob("curve_*_*.json"):
+        size, model = path.stem[len("curve_") :].split("_", 1)
+        runs.setdefault(model, {})[int(size)] = json.loads(path.read_text())
+    sizes = sorted({n for per in runs.values() for n in per})
+    out = {"jets_per_class": sizes, "models": {}}
+    for model in MODELS:
+        per = runs.get(model, {})
+        out["models"][model] = {
+            "accuracy": [per[n]["accuracy"] if n in per else None for n in sizes],
+            "accuracy_err": [per[n]["accuracy_err"] if n in per else None for n in sizes],
+            "train_seconds": [per[n]["train_seconds"] if n in per else None for n in sizes],
+            "epochs": [per[n]["epochs"] if n in per else None for n in sizes],
+        }
+    (RESULTS / "tagger_learning_curve.json").write_text(json.dumps(out, indent=2) + "\n")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return out
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for model, m in out["models"].items():
+        pts = [(n, a, e) for n, a, e in zip(sizes, m["accuracy"], m["accuracy_err"], strict=True)]
+        pts = [p for p in pts if p[1] is not None]
+        if pts:
+            n, a, e = zip(*pts, strict=True)
+            ax.errorbar(n, [100 * x for x in a], [100 * x for x in e], marker="o", label=model)
+    ax.set_xscale("log")
+    ax.set_xlabel("training jets per class")
+    ax.set_ylabel("test accuracy [%] (flat in mass and pT)")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(RESULTS / "tagger_learning_curve.png", dpi=100)
+    plt.close(fig)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--train", nargs="+")
@@ -188,6 +245,14 @@ def main() -> None:
         "real-pair path, on these jets (no training); merged into tagger.json",
     )
     p.add_argument("--throughput-steps", type=int, default=40)
+    p.add_argument(
+        "--curve",
+        nargs="+",
+        type=int,
+        metavar="JETS_PER_CLASS",
+        help="learning curve: train each model on the first JETS_PER_CLASS × 7 training jets "
+        "for each value; the largest also fills tagger.json",
+    )
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--patience", type=int, default=4)
@@ -209,6 +274,20 @@ def main() -> None:
         return
     if not (args.train and args.val and args.test):
         p.error("--train, --val and --test are needed to train (or give --throughput-data)")
+    for size in sorted(args.curve or []):
+        for model in args.models:
+            path = RUNS / f"curve_{size}_{model}.json"
+            if path.exists():
+                continue  # finished in an earlier session (an interrupted one: --resume)
+            result = run_model(model, args, size)
+            path.write_text(json.dumps(result, indent=2) + "\n")
+            if size == max(args.curve):
+                (RUNS / f"{model}.json").write_text(json.dumps(result, indent=2) + "\n")
+                merge()
+            merge_curve()
+            print(json.dumps({f"{model}@{size}": {k: result[k] for k in ("accuracy", "params")}}))
+    if args.curve:
+        return
     for model in args.models:
         result = run_model(model, args)
         (RUNS / f"{model}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from hepattn.physics.kinematics import EPS, phi, pt, rapidity, wrap_phi
+from hepattn.physics.kinematics import EPS, mass2, phi, pt, rapidity, wrap_phi
 
 #: Names accepted by :func:`pair_features`, in ParT's order.
 PAIR_FEATURES: tuple[str, ...] = ("ln_delta", "ln_kt", "ln_z", "ln_m2")
@@ -35,9 +35,20 @@ def _delta2(ya: Tensor, phia: Tensor, yb: Tensor, phib: Tensor) -> Tensor:
     return (ya - yb).square() + wrap_phi(phia - phib).square()
 
 
+#: Objects whose E² − |p|² is below this fraction of E² are taken as massless: rounding a
+#: massless 4-vector to float32 leaves |E² − |p|²| ~ 1e-7 E², noise that ln m² would amplify.
+MASSLESS_FRACTION = 1e-5
+
+
 def _kin(p4: Tensor, eps: float) -> dict[str, Tensor]:
-    """Per-object quantities every pair feature is built from (each of shape ``p4[..., 0]``)."""
-    return {"p4": p4, "pt": pt(p4, eps), "y": rapidity(p4, eps), "phi": phi(p4, eps)}
+    """Per-object quantities every pair feature is built from (each of shape ``p4[..., 0]``):
+    pT, rapidity, φ, m² (0 below :data:`MASSLESS_FRACTION` · E²) and mT = √(pT² + m²)."""
+    pt_ = pt(p4, eps)
+    m2 = mass2(p4)
+    m2 = torch.where(m2 > MASSLESS_FRACTION * p4[..., 3].square(), m2, torch.zeros_like(m2))
+    kin = {"p4": p4, "pt": pt_, "y": rapidity(p4, eps), "phi": phi(p4, eps), "m2": m2}
+    kin["mt"] = (pt_.square() + m2).sqrt()
+    return kin
 
 
 def _ln_delta(a: dict[str, Tensor], b: dict[str, Tensor], eps: float) -> Tensor:
@@ -55,10 +66,32 @@ def _ln_z(a: dict[str, Tensor], b: dict[str, Tensor], eps: float) -> Tensor:
     return z.clamp(min=eps).log()
 
 
+def _sinh(x: Tensor) -> Tensor:
+    """sinh x from ``exp`` (exportable to ONNX opset 17, which has no Sinh), with the series
+    x + x³/6 + x⁵/120 for |x| < 0.1, where (eˣ − e⁻ˣ)/2 would lose digits to cancellation
+    (the next term, x⁷/5040, is < 2e-11 there)."""
+    x2 = x.square()
+    series = x * (1 + x2 / 6 * (1 + x2 / 20))
+    return torch.where(x.abs() < 0.1, series, 0.5 * (x.exp() - (-x).exp()))
+
+
 def _ln_m2(a: dict[str, Tensor], b: dict[str, Tensor], eps: float) -> Tensor:
-    s = a["p4"] + b["p4"]  # (..., 4) summed 4-momentum
-    m2 = s[..., 3].square() - s[..., :3].square().sum(-1)
-    return m2.clamp(min=eps).log()
+    # m² = m_a² + m_b² + 2 (E_a E_b − p_a·p_b) with, from E = mT cosh y, pz = mT sinh y,
+    # E_a E_b − p_a·p_b = 2 mT_a mT_b sinh²(Δy/2) + 2 pT_a pT_b sin²(Δφ/2)
+    #                     + (m_a² pT_b² + m_b² pT_a² + m_a² m_b²) / (mT_a mT_b + pT_a pT_b):
+    # every term ≥ 0 (no cancellation between large numbers), and exactly 4 m_a² for an
+    # object paired with itself (0 for a massless one, whatever its float32 rounding).
+    dy = a["y"] - b["y"]
+    dphi = wrap_phi(a["phi"] - b["phi"])
+    mass_term = (a["m2"] * b["pt"].square() + b["m2"] * a["pt"].square() + a["m2"] * b["m2"]) / (
+        a["mt"] * b["mt"] + a["pt"] * b["pt"]
+    ).clamp(min=eps)
+    cross = (
+        2 * a["mt"] * b["mt"] * _sinh(0.5 * dy).square()
+        + 2 * a["pt"] * b["pt"] * torch.sin(0.5 * dphi).square()
+        + mass_term
+    )
+    return (a["m2"] + b["m2"] + 2 * cross).clamp(min=eps).log()
 
 
 _FEATURES: dict[str, Callable[[dict[str, Tensor], dict[str, Tensor], float], Tensor]] = {
@@ -101,7 +134,12 @@ def ln_z(pa: Tensor, pb: Tensor, eps: float = EPS) -> Tensor:
 
 
 def ln_m2(pa: Tensor, pb: Tensor, eps: float = EPS) -> Tensor:
-    """``ln m² = ln max((E_a + E_b)² − |p_a + p_b|², eps)``. Shapes ``(..., 4) → (...)``."""
+    """``ln m² = ln max((E_a + E_b)² − |p_a + p_b|², eps)``. Shapes ``(..., 4) → (...)``.
+
+    Evaluated without cancellation (see ``_ln_m2``): an object paired with itself gives
+    exactly ``ln max(4 m², eps)``, and a massless one (m² < 1e-5 E²) ``ln eps``, so float32
+    rounding of the inputs (e.g. φ shifted by 2π) cannot move it.
+    """
     return _ln_m2(_kin(pa, eps), _kin(pb, eps), eps)
 
 
