@@ -6,7 +6,11 @@
   scores;
 - ``"triton"``: fused kernels (:mod:`.triton`) that never materialize them — CUDA tensors, or
   CPU tensors under Triton's interpreter (``TRITON_INTERPRET=1`` set before first use);
-- ``"auto"``: Triton on CUDA tensors when Triton is importable, else the torch reference.
+- ``"auto"``: Triton on CUDA tensors when Triton is importable and the compiled kernels pass
+  a self-check, else the torch reference. The self-check (:func:`kernels_work`) runs once per
+  process and device, on first use: the kernels' log normalizer, its gradients and top-K on a
+  small padded batch against the reference. A compile error, a crash or a mismatch logs one
+  warning naming the cause, and that device then uses the reference.
 
 Both backends compute the same functions. With the Triton backend, the per-jet matrices
 ``A[b, k] = ½(T + Tᵀ)``, ``T[b, k, n, m] = Σ_l S[n, m, l] x[b, k, l]`` (``(B, N, D, D)``) come
@@ -19,6 +23,7 @@ definition and therefore always uses the reference; :func:`triplet_topk` with ``
 from __future__ import annotations
 
 import functools
+import logging
 import math
 
 import torch
@@ -29,6 +34,7 @@ from hepattn.kernels.triplet import reference
 
 __all__ = [
     "BACKENDS",
+    "kernels_work",
     "resolve_backend",
     "triplet_log_normalizer",
     "triplet_logprob",
@@ -36,8 +42,12 @@ __all__ = [
     "triplet_topk",
 ]
 
+log = logging.getLogger(__name__)
+
 BACKENDS = ("auto", "torch", "triton")
 LOG2 = math.log(2.0)
+#: Tolerance of the self-check (fp32 kernels against the fp32 reference, O(1) scores).
+SELF_CHECK_RTOL = 1e-3
 
 
 @functools.cache
@@ -59,7 +69,7 @@ def resolve_backend(backend: str, x: Tensor) -> str:
     kernels = _triton_module()
     if backend == "auto":
         usable = kernels is not None and x.is_cuda and not kernels.interpreted()
-        return "triton" if usable else "torch"
+        return "triton" if usable and kernels_work(x.device) else "torch"
     if kernels is None:
         raise HepattnError("triplet backend 'triton' needs Triton: pip install 'hepattn[kernels]'")
     if x.is_cuda and kernels.interpreted():
@@ -73,6 +83,56 @@ def resolve_backend(backend: str, x: Tensor) -> str:
             "before hepattn is imported (Triton's interpreter), or use backend='torch'"
         )
     return "triton"
+
+
+def _self_check(device: torch.device) -> str | None:
+    """None if the kernels reproduce the reference on ``device``, else the reason.
+
+    A batch of 3 events (7, 5 and 0 real jets of 7, D = 16): log Z and its gradients with
+    respect to x and S, and the top-5 triplets, in fp32, against :mod:`.reference`.
+    """
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 7, 16, generator=g).to(device)
+    theta = (0.3 * torch.randn(16, 16, 16, generator=g)).to(device)
+    s = 0.5 * (theta + theta.transpose(0, 1))
+    mask = (torch.arange(7)[None] < torch.tensor([7, 5, 0])[:, None]).to(device)
+    try:
+        xs, ss = x.clone().requires_grad_(), s.clone().requires_grad_()
+        got = _LogNormalizer.apply(xs, jet_matrices(xs, ss), mask)
+        gx, gs = torch.autograd.grad(got.sum(), (xs, ss))
+        got_top, got_idx = triplet_topk(x, s, mask, 5, backend="triton")
+        xr, sr = x.clone().requires_grad_(), s.clone().requires_grad_()
+        ref = reference.triplet_log_normalizer(xr, sr, mask)
+        rx, rs = torch.autograd.grad(ref.sum(), (xr, sr))
+        ref_top, _ = reference.triplet_topk(x, s, mask, 5)
+    except Exception as err:  # noqa: BLE001 (compile errors come in many types)
+        return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''}"
+    for name, a, b in (
+        ("log Z", got, ref),
+        ("d log Z / dx", gx, rx),
+        ("d log Z / dS", gs, rs),
+        ("top-K log P", got_top, ref_top),
+    ):
+        if not torch.allclose(a.float(), b.float(), rtol=SELF_CHECK_RTOL, atol=SELF_CHECK_RTOL):
+            diff = (a.float() - b.float()).abs().nan_to_num(nan=float("inf")).max().item()
+            return f"{name} differs from the reference by up to {diff:.3g}"
+    if (got_idx[0, :1] < 0).any():
+        return "top-K returned no triplet for a full event"
+    return None
+
+
+@functools.cache
+def kernels_work(device: torch.device) -> bool:
+    """Whether the Triton kernels pass the self-check on ``device`` (once per process); on
+    failure one warning names the cause and ``backend="auto"`` uses the reference there."""
+    reason = _self_check(device)
+    if reason is not None:
+        log.warning(
+            "Triton triplet kernels disabled on %s (%s); using the torch reference", device, reason
+        )
+        return False
+    log.debug("Triton triplet kernels pass the self-check on %s", device)
+    return True
 
 
 def jet_matrices(x: Tensor, s: Tensor) -> Tensor:
