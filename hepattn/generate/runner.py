@@ -15,6 +15,7 @@ and renamed to ``FILE.root``; the parts directory is then removed. Hence:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -43,6 +44,7 @@ __all__ = [
     "ChunkResult",
     "chunk_plan",
     "cpu_seconds",
+    "digest",
     "jagged",
     "n_generated",
     "parts_dir",
@@ -85,12 +87,12 @@ def _run_one(
     start = time.process_time()
     result = work(chunk)
     cpu_s = time.process_time() - start
-    write_tree(
-        _chunk_path(parts, chunk.index),
-        result.branches,
-        tree=tree,
-        metadata={"n_generated": str(result.n_generated), "cpu_s": f"{cpu_s:.3f}"},
-    )
+    metadata = {
+        "n_generated": str(result.n_generated),
+        "cpu_s": f"{cpu_s:.3f}",
+        "sha256": digest(result.branches),
+    }
+    write_tree(_chunk_path(parts, chunk.index), result.branches, tree=tree, metadata=metadata)
     entries = len(next(iter(result.branches.values())))
     return chunk.index, entries, result.n_generated
 
@@ -99,7 +101,15 @@ def _check_config(parts: Path, config: Mapping[str, Any]) -> None:
     cfg_path = parts / "config.json"
     text = json.dumps(dict(config), sort_keys=True, indent=1)
     if cfg_path.exists():
-        if json.loads(cfg_path.read_text()) != json.loads(text):
+        try:
+            stored = json.loads(cfg_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise DataError(
+                f"{cfg_path} is unreadable ({err}); if the chunks beside it come from the same "
+                f"command, delete {cfg_path} and run the command again to resume, else delete "
+                f"{parts} to start afresh"
+            ) from err
+        if stored != json.loads(text):
             raise DataError(
                 f"{parts} holds chunks of a run with other settings "
                 f"({cfg_path.read_text().strip()}); re-run with the same settings to resume, "
@@ -110,6 +120,50 @@ def _check_config(parts: Path, config: Mapping[str, Any]) -> None:
     tmp = cfg_path.with_name("config.json.tmp")
     tmp.write_text(text)
     os.replace(tmp, cfg_path)
+
+
+def digest(branches: Mapping[str, Any]) -> str:
+    """SHA-256 of a chunk's content in writer format (numpy arrays, jagged or record awkward
+    arrays): every field's values and list lengths, in name order. Stored in each chunk's
+    metadata so that a chunk damaged after it was written is recognised on resume."""
+    h = hashlib.sha256()
+
+    def add(name: str, array: Any) -> None:
+        h.update(name.encode())
+        if isinstance(array, ak.Array) and array.fields:
+            for field in sorted(array.fields):
+                add(f"{name}.{field}", array[field])
+            return
+        if isinstance(array, ak.Array) and array.ndim > 1:
+            h.update(np.ascontiguousarray(ak.to_numpy(ak.num(array)), dtype=np.int64).tobytes())
+            array = ak.flatten(array)
+        h.update(
+            np.ascontiguousarray(
+                ak.to_numpy(array) if isinstance(array, ak.Array) else array
+            ).tobytes()
+        )
+
+    for name in sorted(branches):
+        add(name, branches[name])
+    return h.hexdigest()
+
+
+def _check_chunk(path: Path, tree: str, collections: Sequence[str], size: int) -> None:
+    """Raise a clear :class:`DataError` unless ``path`` is a complete, intact chunk of ``size``
+    entries (a disk fault or a copy can truncate or corrupt a chunk written atomically)."""
+    how = f"delete {path} and run the same command again to regenerate that chunk"
+    try:
+        with uproot.open(path) as f:
+            entries = f[tree].num_entries
+            int(str(f["n_generated"]))
+            stored = str(f["sha256"]) if "sha256" in f else None
+        content = read_chunk(path, tree, collections)
+    except Exception as err:  # noqa: BLE001 (uproot raises many types on a damaged file)
+        raise DataError(f"{path}: damaged chunk ({type(err).__name__}: {err}); {how}") from err
+    if entries != size:
+        raise DataError(f"{path}: chunk holds {entries} entries, expected {size}; {how}")
+    if stored is not None and digest(content) != stored:
+        raise DataError(f"{path}: chunk content does not match its checksum; {how}")
 
 
 def read_chunk(path: str | os.PathLike, tree: str, collections: Sequence[str]) -> dict[str, Any]:
@@ -177,6 +231,9 @@ def run_chunks(
         log.info("%s exists and will be replaced when the new run is complete", output)
     _check_config(parts, config)
     pending = [c for c in chunks if not _chunk_path(parts, c.index).exists()]
+    for c in chunks:
+        if c not in pending:
+            _check_chunk(_chunk_path(parts, c.index), tree, collections, c.size)
     done = len(chunks) - len(pending)
     if done:
         log.info("resuming %s: %d of %d chunks already written", output, done, len(chunks))
@@ -213,7 +270,13 @@ def run_chunks(
     }
     with TreeWriter(output, tree=tree, metadata=metadata) as writer:
         for pos, path in enumerate(paths):
-            branches = read_chunk(path, tree, collections)
+            try:
+                branches = read_chunk(path, tree, collections)
+            except Exception as err:  # noqa: BLE001 (damage found only when reading it all)
+                raise DataError(
+                    f"{path}: damaged chunk ({type(err).__name__}: {err}); delete it and run "
+                    "the same command again to regenerate that chunk"
+                ) from err
             if transform is not None:
                 branches = transform(pos, branches)
             writer.extend(branches)

@@ -150,6 +150,45 @@ def test_plain_path_and_uniform_detector(tmp_path):
         TtbarConfig(n_events=5, detector="cms")
 
 
+@pytest.mark.parametrize("damage", ["truncate", "garble", "config"])
+def test_damaged_chunk_is_named_and_recovery_is_exact(tmp_path, monkeypatch, damage):
+    """A truncated or corrupted chunk (or parts/config.json) gives one clear error naming it
+    and saying how to recover; after following it, the result equals an uninterrupted run."""
+    out = tmp_path / "dmg.root"
+    config = TtbarConfig(n_events=20, seed=5, chunk_size=10)
+    real = ttbar.generate_chunk
+
+    def stop_at_second(cfg, chunk):
+        if chunk.index == 1:
+            raise KeyboardInterrupt
+        return real(cfg, chunk)
+
+    monkeypatch.setattr(ttbar, "generate_chunk", stop_at_second)
+    with pytest.raises(KeyboardInterrupt):
+        generate_ttbar(out, config, jobs=1)
+    monkeypatch.setattr(ttbar, "generate_chunk", real)
+    chunk = parts_dir(out) / "chunk-00000.root"
+    target = parts_dir(out) / "config.json" if damage == "config" else chunk
+    data = bytearray(target.read_bytes())
+    if damage == "truncate":
+        target.write_bytes(data[: len(data) // 2])
+    else:
+        at = int(len(data) * 0.92)  # inside the baskets (uproot writes them at the end)
+        data[at : at + 64] = b"\x00" * 64
+        target.write_bytes(bytes(data) if damage == "garble" else b"{not json")
+    with pytest.raises(DataError) as err:
+        generate_ttbar(out, config, jobs=1)
+    assert str(target) in str(err.value) and "delete" in str(err.value)
+    assert not out.exists()
+    target.unlink()
+    generate_ttbar(out, config, jobs=1)
+    ref = tmp_path / "ref.root"
+    generate_ttbar(ref, config, jobs=1)
+    a, b = _arrays(out), _arrays(ref)
+    for name in a.fields:
+        assert ak.all(ak.ravel(a[name]) == ak.ravel(b[name])), name
+
+
 def test_min_jets_and_bad_arguments(tmp_path):
     out = tmp_path / "min.root"
     generate_ttbar(out, TtbarConfig(n_events=10, seed=2, min_jets=6), jobs=1)
