@@ -50,6 +50,7 @@ import awkward as ak
 import numpy as np
 
 from hepattn.data.features import AXIS_FEATURES, FEATURES, ObjectFeatures, to_vector
+from hepattn.data.outputs import atomic_path
 from hepattn.data.padding import JaggedLayout, PaddedCollection, TruncationStats
 from hepattn.data.reader import Events, _event_fields, _prepare_collection
 from hepattn.data.root import Paths, iterate_branches, resolve_paths
@@ -541,7 +542,8 @@ def write_spanet_h5(
     """Write jets and parton targets in the SPANet layout (module docstring); atomic.
 
     Args:
-        path: the ``.h5`` file to write (under ``path + ".tmp"``, renamed when complete).
+        path: the ``.h5`` file to write (under a unique temporary name, renamed when
+            complete).
         source: ROOT file(s) read with ``schema``, or padded :class:`Events` whose
             ``collection`` has features pt, eta, phi, mass, btag, label ``label``, and no jet
             truncated (``index`` restores the file's jet order).
@@ -604,30 +606,23 @@ def write_spanet_h5(
             ambiguous,
         )
     opts = {} if compression is None else {"compression": compression}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            src = f.create_group("INPUTS/Source")
-            src.create_dataset("MASK", data=mask, **opts)
-            for name, values in padded.items():
-                src.create_dataset(name, data=values, **opts)
-            for p, (t, q) in enumerate(TARGETS):
-                f.create_dataset(f"TARGETS/{t}/{q}", data=truth[:, p], **opts)
-            if "weight" in fields:
-                f.create_dataset("WEIGHTS/weight", data=fields["weight"], **opts)
-            if fields:
-                ev_group = f.create_group("hepattn/event")
-                ev_group.attrs["fields"] = list(fields)
-                for name, values in fields.items():
-                    ev_group.create_dataset(name, data=values, **opts)
-            meta = f.require_group("hepattn")
-            meta.attrs["source"] = "Events" if isinstance(source, Events) else str(source)
-            f.attrs["max_jets"] = n_slot
-            f.attrs["parton_order"] = "t1/b,t1/q1,t1/q2,t2/b,t2/q1,t2/q2"
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        src = f.create_group("INPUTS/Source")
+        src.create_dataset("MASK", data=mask, **opts)
+        for name, values in padded.items():
+            src.create_dataset(name, data=values, **opts)
+        for p, (t, q) in enumerate(TARGETS):
+            f.create_dataset(f"TARGETS/{t}/{q}", data=truth[:, p], **opts)
+        if "weight" in fields:
+            f.create_dataset("WEIGHTS/weight", data=fields["weight"], **opts)
+        if fields:
+            ev_group = f.create_group("hepattn/event")
+            ev_group.attrs["fields"] = list(fields)
+            for name, values in fields.items():
+                ev_group.create_dataset(name, data=values, **opts)
+        meta = f.require_group("hepattn")
+        meta.attrs["source"] = "Events" if isinstance(source, Events) else str(source)
+        f.attrs["max_jets"] = n_slot
+        f.attrs["parton_order"] = "t1/b,t1/q1,t1/q2,t2/b,t2/q1,t2/q2"
     log.info("wrote %d events (%d jet slots) to %s", summary.events, n_slot, path)
     return summary

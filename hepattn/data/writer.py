@@ -12,9 +12,11 @@ Branches are given as a mapping ``name -> array``:
   the name ``"jet"``) gives branches ``jet_pt``, ``jet_eta`` sharing one counter ``njet``;
 - a plain jagged awkward array under ``"x"`` gives ``x`` with counter ``nx``.
 
-Files are written under a temporary name and renamed into place when complete, so that a
-crash never leaves a half-written file under the final name. uproot's ``file[name] = {...}``
-writes an RNTuple in uproot 5.7; we use ``mktree`` + ``extend`` to get a TTree.
+Files are written under a unique temporary name in the target directory and renamed into
+place when complete (:func:`hepattn.data.outputs.atomic_path`), so that a crash never leaves
+a half-written file under the final name and concurrent writers never mix their data.
+uproot's ``file[name] = {...}`` writes an RNTuple in uproot 5.7; we use ``mktree`` +
+``extend`` to get a TTree.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from hepattn.data.outputs import atomic_path, os_error
 from hepattn.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -76,16 +79,23 @@ class TreeWriter:
         self.metadata = dict(metadata or {})
         self.compression = compression
         self.num_entries = 0
-        self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self._atomic = atomic_path(self.path)
+        self._tmp: Path | None = None
         self._file = None
         self._tree = None
 
     def __enter__(self) -> TreeWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self._atomic.__enter__()
         kwargs = {} if self.compression is None else {"compression": self.compression}
-        self._file = uproot.recreate(self._tmp, **kwargs)
-        for key, value in self.metadata.items():
-            self._file[key] = str(value)
+        try:
+            self._file = uproot.recreate(self._tmp, **kwargs)
+            for key, value in self.metadata.items():
+                self._file[key] = str(value)
+        except BaseException as err:
+            self._atomic.__exit__(type(err), err, err.__traceback__)
+            if isinstance(err, OSError):
+                raise os_error(self.path, err) from err
+            raise
         return self
 
     def extend(self, branches: Mapping[str, Any]) -> None:
@@ -102,19 +112,30 @@ class TreeWriter:
             self._tree = self._file.mktree(self.tree_name, types)
         elif n == 0:
             return
-        self._tree.extend(branches)
+        try:
+            self._tree.extend(branches)
+        except OSError as err:
+            raise os_error(self.path, err) from err
         self.num_entries += n
 
     def __exit__(self, exc_type, exc, tb) -> None:
         assert self._file is not None
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as err:
+            if exc_type is None:
+                exc_type, exc, tb = type(err), err, err.__traceback__
+        if exc_type is None and self._tree is None:
+            exc = DataError(f"{self.path}: nothing was written (no chunk given to the writer)")
+            exc_type, tb = DataError, None
         if exc_type is not None:
-            self._tmp.unlink(missing_ok=True)
+            self._atomic.__exit__(exc_type, exc, tb)  # removes the temporary file
+            if isinstance(exc, OSError):
+                raise os_error(self.path, exc) from exc
+            if exc_type is DataError and tb is None:
+                raise exc
             return
-        if self._tree is None:
-            self._tmp.unlink(missing_ok=True)
-            raise DataError(f"{self.path}: nothing was written (no chunk given to the writer)")
-        os.replace(self._tmp, self.path)
+        self._atomic.__exit__(None, None, None)  # renames it into place
         log.debug("wrote %d entries to %s:%s", self.num_entries, self.path, self.tree_name)
 
 

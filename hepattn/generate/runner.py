@@ -33,6 +33,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from hepattn.data.outputs import atomic_path
 from hepattn.data.writer import TreeWriter, write_tree
 from hepattn.errors import DataError
 from hepattn.generate.clustering import fastjet_banner_once
@@ -116,10 +117,8 @@ def _check_config(parts: Path, config: Mapping[str, Any]) -> None:
                 "or delete that directory to start afresh"
             )
         return
-    parts.mkdir(parents=True, exist_ok=True)
-    tmp = cfg_path.with_name("config.json.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, cfg_path)
+    with atomic_path(cfg_path) as tmp:
+        tmp.write_text(text)
 
 
 def digest(branches: Mapping[str, Any]) -> str:

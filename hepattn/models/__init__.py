@@ -24,6 +24,7 @@ from typing import Any
 import torch
 import yaml
 
+from hepattn.data.outputs import atomic_path
 from hepattn.data.standardize import Standardizer
 from hepattn.errors import HepattnError
 
@@ -74,9 +75,8 @@ def save_model(
     d.mkdir(parents=True, exist_ok=True)
 
     def put(name: str, write) -> None:
-        tmp = d / f".{name}.tmp"
-        write(tmp)
-        os.replace(tmp, d / name)
+        with atomic_path(d / name) as tmp:
+            write(tmp)
 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     put("weights.pt", lambda p: torch.save(state, p))

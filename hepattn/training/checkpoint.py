@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hepattn.data.outputs import atomic_path
 from hepattn.errors import HepattnError
 
 __all__ = [
@@ -66,11 +67,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write ``state`` (plus the format version) to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
