@@ -27,7 +27,6 @@ k (P(i, j, k) = P(j, i, k)), −inf where the triplet is invalid (a padded or re
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import warnings
@@ -38,23 +37,13 @@ import torch
 from torch import Tensor, nn
 
 from hepattn import __version__
+from hepattn._optional import check_installed
 from hepattn.errors import HepattnError
 
 __all__ = ["DEFAULT_OPSET", "TASKS", "export_onnx", "onnx_metadata"]
 
 TASKS = ("tagger", "matcher")
-INSTALL_HINT = "pip install 'hepattn[onnx]'"
 DEFAULT_OPSET = 17  # read by onnxruntime ≥ 1.14, as shipped in experiment software stacks
-
-
-def _require_onnx(dynamo: bool = False) -> None:
-    needed = ("onnx", "onnxscript") if dynamo else ("onnx",)
-    missing = [m for m in needed if importlib.util.find_spec(m) is None]
-    if missing:
-        raise HepattnError(
-            f"ONNX export needs the package(s) {', '.join(missing)}; install them with "
-            f"{INSTALL_HINT}"
-        )
 
 
 class _TaggerExport(nn.Module):
@@ -211,7 +200,7 @@ def export_onnx(
     """
     if task not in TASKS:
         raise HepattnError(f"unknown task {task!r}; choose one of {TASKS}")
-    _require_onnx(dynamo)
+    check_installed("onnx", *(("onnxscript",) if dynamo else ()), purpose="ONNX export")
     import onnx
 
     loaded = _load(model, task)

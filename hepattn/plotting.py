@@ -7,20 +7,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hepattn.errors import HepattnError
+from hepattn._optional import require
 
 __all__ = ["confusion_png", "efficiency_png", "roc_png"]
 
 
 def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise HepattnError("plots need matplotlib: pip install 'hepattn[plots]'") from None
-    return plt
+    require("matplotlib").use("Agg")
+    return require("matplotlib.pyplot")
 
 
 def confusion_png(

@@ -3,16 +3,18 @@
 Every assignment of six distinct jets to ``(b, q1, q2, b′, q1′, q2′)`` is scored and the one
 with the smallest χ² is kept. Two forms (``Chi2Config.mode``):
 
-- ``"dm"`` (default, SPA-Net's baseline)::
-
-      χ² = (m_bq1q2 − m_b′q1′q2′)²/σ_Δmt² + (m_q1q2 − m_W)²/σ_W² + (m_q1′q2′ − m_W)²/σ_W²
-
-- ``"mt"``::
+- ``"mt"`` (default: :data:`DEFAULT_MODE`, the stronger of the two on hepattn's samples, and
+  the form ``hepattn compare`` and ``hepattn match --method chi2`` use)::
 
       χ² = (m_bq1q2 − m_t)²/σ_t² + (m_b′q1′q2′ − m_t)²/σ_t²
          + (m_q1q2 − m_W)²/σ_W² + (m_q1′q2′ − m_W)²/σ_W²
 
-with invariant masses ``m = sqrt(max(E² − |p|², 0))`` of the summed jet four-momenta.
+- ``"dm"`` (SPA-Net's baseline)::
+
+      χ² = (m_bq1q2 − m_b′q1′q2′)²/σ_Δmt² + (m_q1q2 − m_W)²/σ_W² + (m_q1′q2′ − m_W)²/σ_W²
+
+with invariant masses ``m = sqrt(max(E² − |p|², 0))`` of the summed jet four-momenta
+(:func:`hepattn.physics.kinematics.invariant_mass`).
 
 **b-tagging** (when ``btag`` is given): an event with at least ``min_btags`` (2) tagged jets
 among the jets used puts its b and b′ only on tagged jets. With ``q_untagged=True`` it also
@@ -51,17 +53,22 @@ PDG m_W and m_t, the convention of the χ² method — set ``m_w``/``m_t`` to mo
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import logging
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
+from hepattn.config import Config, check
 from hepattn.errors import DataError
+from hepattn.physics.kinematics import invariant_mass
+from hepattn.topology import TTBAR_ALLHAD
 
 __all__ = [
+    "DEFAULT_MODE",
+    "MODES",
     "Chi2Config",
     "assignment_tables",
     "measure_on_file",
@@ -76,10 +83,16 @@ M_W_PDG = 80.4
 #: PDG 2024 top mass from direct measurements, rounded (172.57 ± 0.29 GeV); 172.5 is also
 #: the mass used by Pythia 8 and most generators.
 M_T_PDG = 172.5
+#: The assignment's parton order (b, q1, q2, b′, q1′, q2′) and symmetries.
+TOPOLOGY = TTBAR_ALLHAD
+_FROM_HEAD = list(TOPOLOGY.resonances[0].from_head)  # (q1, q2, b) → (b, q1, q2)
+#: The χ² forms, and the default of the Python API and of the command line alike.
+MODES = ("mt", "dm")
+DEFAULT_MODE = "mt"
 
 
-@dataclass(frozen=True)
-class Chi2Config:
+@dataclasses.dataclass(frozen=True)
+class Chi2Config(Config):
     """Masses, resolutions and options of the χ² assignment.
 
     Attributes:
@@ -89,7 +102,7 @@ class Chi2Config:
             events of ``samples/ttbar_allhad.root`` (see the module docstring).
         sigma_t: resolution of the reconstructed m_bqq in GeV, measured likewise; ``mode="mt"``.
         sigma_dmt: resolution of m_bqq − m_b′q′q′ in GeV, measured likewise; ``mode="dm"``.
-        mode: ``"dm"`` uses the Δm_t term, ``"mt"`` the two (m_bqq − m_t)² terms.
+        mode: ``"mt"`` (default) uses the two (m_bqq − m_t)² terms, ``"dm"`` the Δm_t term.
         min_btags: with at least this many tagged jets, b slots go on tagged jets only.
         q_untagged: with b-tag restriction active and ≥ 4 untagged jets, q slots go on
             untagged jets only.
@@ -103,7 +116,7 @@ class Chi2Config:
     sigma_w: float = 11.2
     sigma_t: float = 20.1
     sigma_dmt: float = 31.4
-    mode: Literal["dm", "mt"] = "dm"
+    mode: Literal["mt", "dm"] = DEFAULT_MODE
     min_btags: int = 2
     q_untagged: bool = False
     btag_threshold: float = 0.5
@@ -111,17 +124,35 @@ class Chi2Config:
     chunk_elements: int = 1 << 20
 
     def __post_init__(self) -> None:
-        if self.mode not in ("dm", "mt"):
-            raise DataError(f"Chi2Config.mode must be 'dm' or 'mt', got {self.mode!r}")
+        where = "Chi2Config"
+        check(self.mode in MODES, where, f"mode must be one of {list(MODES)}, got {self.mode!r}")
         for name in ("sigma_w", "sigma_t", "sigma_dmt"):
-            if not getattr(self, name) > 0:
-                raise DataError(f"Chi2Config.{name} must be > 0, got {getattr(self, name)}")
-        if not 6 <= self.max_jets <= 16:
-            raise DataError(f"Chi2Config.max_jets must be in 6..16, got {self.max_jets}")
-        if self.min_btags < 1:
-            raise DataError(f"Chi2Config.min_btags must be >= 1, got {self.min_btags}")
-        if self.chunk_elements < 1:
-            raise DataError(f"Chi2Config.chunk_elements must be >= 1, got {self.chunk_elements}")
+            value = getattr(self, name)
+            check(value > 0, where, f"{name} must be > 0, got {value}")
+        check(6 <= self.max_jets <= 16, where, f"max_jets must be in 6..16, got {self.max_jets}")
+        check(self.min_btags >= 1, where, f"min_btags must be >= 1, got {self.min_btags}")
+        check(
+            self.chunk_elements >= 1,
+            where,
+            f"chunk_elements must be >= 1, got {self.chunk_elements}",
+        )
+
+    def describe(self, btag: bool) -> str:
+        """One line naming the form and the b-tag rule, for tables and file metadata; ``btag``:
+        whether b-tags are given to :func:`solve_chi2`."""
+        if self.mode == "mt":
+            form = "mt: (m_bqq - m_t)^2/sigma_t^2 per top + (m_qq - m_W)^2/sigma_W^2 per W"
+        else:
+            form = "dm: (m_bqq - m_b'q'q')^2/sigma_dmt^2 + (m_qq - m_W)^2/sigma_W^2 per W"
+        if not btag:
+            rule = "no b-tag information"
+        else:
+            rule = (
+                f"b slots on b-tagged jets (btag > {self.btag_threshold:g}) in events with "
+                f">= {self.min_btags} tags"
+                + (", q slots on untagged jets" if self.q_untagged else "")
+            )
+        return f"chi2 form {form}; {rule}; the {self.max_jets} leading jets"
 
 
 @functools.cache
@@ -151,12 +182,6 @@ def assignment_tables(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for arr in (pairs, triplets, assignments):
         arr.setflags(write=False)
     return pairs, triplets, assignments
-
-
-def _mass(p4: np.ndarray) -> np.ndarray:
-    """``m = sqrt(max(E² − px² − py² − pz², 0))`` over the last axis."""
-    m2 = p4[..., 3] ** 2 - p4[..., 0] ** 2 - p4[..., 1] ** 2 - p4[..., 2] ** 2
-    return np.sqrt(np.maximum(m2, 0.0))
 
 
 def _check_inputs(
@@ -193,9 +218,9 @@ def _solve_group(
     g, n, _ = p4.shape
     pairs, triplets, assignments = assignment_tables(n)
     p_pair = p4[:, pairs[:, 0]] + p4[:, pairs[:, 1]]  # [G, P, 4]
-    m_qq = _mass(p_pair)  # [G, P]
+    m_qq = invariant_mass(p_pair)  # [G, P]
     tb, tp = triplets[:, 0], triplets[:, 1]
-    m_bqq = _mass(p_pair[:, tp] + p4[:, tb])  # [G, T]
+    m_bqq = invariant_mass(p_pair[:, tp] + p4[:, tb])  # [G, T]
     cost = ((m_qq[:, tp] - cfg.m_w) / cfg.sigma_w) ** 2  # [G, T]
     if cfg.mode == "mt":
         cost += ((m_bqq - cfg.m_t) / cfg.sigma_t) ** 2
@@ -223,20 +248,10 @@ def _solve_group(
         best[s : s + step] = idx
         chi2[s : s + step] = np.take_along_axis(score, idx[:, None], axis=1)[:, 0]
 
-    t = assignments[best]  # [G, 2] triplet indices
-    tri = triplets[t]  # [G, 2, 2] (b, pair)
-    local = np.stack(
-        [
-            tri[:, 0, 0],
-            pairs[tri[:, 0, 1], 0],
-            pairs[tri[:, 0, 1], 1],
-            tri[:, 1, 0],
-            pairs[tri[:, 1, 1], 0],
-            pairs[tri[:, 1, 1], 1],
-        ],
-        axis=1,
-    )  # [G, 6]
-    return local, chi2
+    tri = triplets[assignments[best]]  # [G, 2, 2] (b, pair) per top
+    quarks = pairs[tri[:, :, 1]]  # [G, 2, 2]
+    heads = np.concatenate([quarks, tri[:, :, :1]], axis=2)  # [G, 2, 3] (q1, q2, b) per top
+    return heads[:, :, _FROM_HEAD].reshape(g, TOPOLOGY.n_partons), chi2  # [G, 6] parton order
 
 
 def solve_chi2(
@@ -261,7 +276,7 @@ def solve_chi2(
     cfg = config if config is not None else Chi2Config()
     p4, mask, btag = _check_inputs(p4, mask, btag)
     n_ev, n_slots, _ = p4.shape
-    assignment = np.full((n_ev, 6), -1, dtype=np.int64)
+    assignment = np.full((n_ev, TOPOLOGY.n_partons), -1, dtype=np.int64)
     chi2 = np.full(n_ev, np.inf, dtype=np.float64)
     if n_ev == 0 or n_slots < 6:
         return assignment, chi2
@@ -308,8 +323,9 @@ def measure_resolutions(p4: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> 
 
     p4, mask, _ = _check_inputs(p4, mask, None)
     t = np.asarray(truth)
-    if t.shape != (p4.shape[0], 6):
-        raise DataError(f"truth must have shape [{p4.shape[0]}, 6], got {t.shape}")
+    n = TOPOLOGY.n_partons
+    if t.shape != (p4.shape[0], n):
+        raise DataError(f"truth must have shape [{p4.shape[0]}, {n}], got {t.shape}")
     t = t.astype(np.int64)
     if t.size and (t.min() < -1 or t.max() >= p4.shape[1]):
         raise DataError(
@@ -322,8 +338,8 @@ def measure_resolutions(p4: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> 
         raise DataError(f"truth of event {e} points at a padded jet slot")
     rec = reconstructable(t)  # [B, 2]
     jets = np.take_along_axis(p4, safe[:, :, None], axis=1).reshape(-1, 2, 3, 4)  # [B, 2, 3, 4]
-    m_qq = _mass(jets[:, :, 1] + jets[:, :, 2])  # [B, 2]
-    m_bqq = _mass(jets.sum(axis=2))  # [B, 2]
+    m_qq = invariant_mass(jets[:, :, 1] + jets[:, :, 2])  # [B, 2]
+    m_bqq = invariant_mass(jets.sum(axis=2))  # [B, 2]
     both = rec.all(axis=1)
     dm = m_bqq[both, 0] - m_bqq[both, 1]
 

@@ -13,7 +13,7 @@ import dataclasses
 import torch
 from torch import Tensor, nn
 
-from hepattn.nn.config import Config, check
+from hepattn.config import Config, check
 from hepattn.physics.substructure import HL_FEATURES, high_level_features, jet_mass
 
 #: Names of the 17 inputs of :class:`MassHLNet`, in order.

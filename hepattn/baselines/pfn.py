@@ -15,7 +15,7 @@ import dataclasses
 
 from torch import Tensor, nn
 
-from hepattn.nn.config import Config, check
+from hepattn.config import Config, check
 
 
 @dataclasses.dataclass(frozen=True)

@@ -49,6 +49,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepattn._optional import require
 from hepattn.data.features import AXIS_FEATURES, FEATURES, ObjectFeatures, to_vector
 from hepattn.data.outputs import atomic_path
 from hepattn.data.padding import JaggedLayout, PaddedCollection, TruncationStats
@@ -85,13 +86,7 @@ H5_SUFFIXES = (".h5", ".hdf5")
 
 
 def _h5py():
-    try:
-        import h5py
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise DataError(
-            "reading and writing SPANet HDF5 files needs h5py: pip install 'hepattn[h5]'"
-        ) from None
-    return h5py
+    return require("h5py")
 
 
 def is_spanet_path(paths: Paths) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from hepattn._optional import require
 from hepattn.errors import HepattnError
 
 log = logging.getLogger(__name__)
@@ -50,20 +51,12 @@ COMMON_SETTINGS = (
 
 def require_pythia() -> Any:
     """Import and return the ``pythia8mc`` module, or raise with an install hint."""
-    try:
-        import pythia8mc
-    except ImportError as err:
-        raise HepattnError(f"Pythia 8 (pythia8mc) is not installed; {GEN_HINT}") from err
-    return pythia8mc
+    return require("pythia8mc")
 
 
 def require_fastjet() -> Any:
     """Import and return the ``fastjet`` module, or raise with an install hint."""
-    try:
-        import fastjet
-    except ImportError as err:
-        raise HepattnError(f"FastJet (fastjet) is not installed; {GEN_HINT}") from err
-    return fastjet
+    return require("fastjet")
 
 
 def chunk_rngs(seed: int, stream: int, index: int) -> tuple[int, np.random.Generator]:

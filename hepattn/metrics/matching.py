@@ -1,8 +1,8 @@
 """Jet–parton matching efficiencies for all-hadronic tt̄ (REFERENCE §4).
 
-An *assignment* (prediction or truth) is ``int[B, 6]``: six jet indices in the order
-``(b, q1, q2, b′, q1′, q2′)``, −1 where there is none. Triplet 0 is ``(b, q1, q2)``, triplet 1
-is ``(b′, q1′, q2′)``.
+An *assignment* (prediction or truth) is ``int[B, 6]``: six jet indices in the parton order
+of :data:`hepattn.topology.TTBAR_ALLHAD`, ``(b, q1, q2, b′, q1′, q2′)``, −1 where there is
+none. Triplet 0 is ``(b, q1, q2)``, triplet 1 is ``(b′, q1′, q2′)``.
 
 Definitions:
 
@@ -30,8 +30,12 @@ import math
 import numpy as np
 
 from hepattn.errors import DataError
+from hepattn.topology import TTBAR_ALLHAD
+
+TOPOLOGY = TTBAR_ALLHAD
 
 __all__ = [
+    "DEFINITIONS",
     "ROWS",
     "efficiency_table",
     "format_table",
@@ -43,12 +47,26 @@ __all__ = [
 #: Row names of :func:`efficiency_table`, in display order.
 ROWS: tuple[str, ...] = ("6", "7", ">=8", "inclusive")
 
+#: What the columns of :func:`format_table` mean, for printing under a table.
+DEFINITIONS = (
+    "ε_event: events with both tops correct / events with both tops reconstructable "
+    "(all three partons matched to distinct jets); ε_2^top: correct tops / tops, over the "
+    "same events; ε_1^top: the reconstructable top correct / events with exactly one "
+    "reconstructable top. A top is correct when its b and its unordered light-quark pair are "
+    "the true jets (either top order). n (2 tops), n (1 top): events in each cell's "
+    "denominator. Rows: jets per event; events with fewer than 6 jets count in no row. "
+    "Uncertainties: binomial."
+)
+
 
 def _as_assignment(a: np.ndarray, name: str) -> np.ndarray:
     """Validate an assignment ``int[B, 6]`` (indices ≥ −1) and return it as int64."""
     arr = np.asarray(a)
-    if arr.ndim != 2 or arr.shape[1] != 6:
-        raise DataError(f"{name} must have shape [B, 6] (b, q1, q2, b', q1', q2'), got {arr.shape}")
+    if arr.ndim != 2 or arr.shape[1] != TOPOLOGY.n_partons:
+        raise DataError(
+            f"{name} must have shape [B, {TOPOLOGY.n_partons}] ({TOPOLOGY.order_string}), "
+            f"got {arr.shape}"
+        )
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
             raise DataError(f"{name} must hold integer jet indices, got dtype {arr.dtype}")
@@ -71,50 +89,70 @@ def truth_from_parton_labels(parton: np.ndarray) -> np.ndarray:
     if lab.ndim != 2:
         raise DataError(f"parton labels must have shape [B, N], got {lab.shape}")
     lab = lab.astype(np.int64)
-    if lab.size and (lab.min() < -1 or lab.max() > 5):
+    n = TOPOLOGY.n_partons
+    if lab.size and (lab.min() < -1 or lab.max() >= n):
         raise DataError(
-            f"parton labels must be in -1..5, got values in [{int(lab.min())}, {int(lab.max())}]"
+            f"parton labels must be in -1..{n - 1}, got values in "
+            f"[{int(lab.min())}, {int(lab.max())}]"
         )
-    n_ev, n_jet = lab.shape
-    onehot = lab[:, :, None] == np.arange(6)[None, None, :]  # [B, N, 6]
+    onehot = lab[:, :, None] == np.arange(n)[None, None, :]  # [B, N, 6]
     count = onehot.sum(axis=1)  # [B, 6]
     first = np.argmax(onehot, axis=1)  # [B, 6]
     return np.where(count == 1, first, -1).astype(np.int64)
 
 
+def _resonance(a: np.ndarray, r: int) -> np.ndarray:
+    """Resonance ``r``'s slots of an assignment, in head order (exchangeable daughters first):
+    ``int[B, 3]`` (q1, q2, b) for a top."""
+    return a[:, list(TOPOLOGY.head_index[r])]
+
+
 def reconstructable(truth: np.ndarray) -> np.ndarray:
     """``bool[B, 2]``: top k's three truth indices are all ≥ 0 and distinct."""
-    t = _as_assignment(truth, "truth").reshape(-1, 2, 3)  # [B, 2, 3]
-    b, q1, q2 = t[..., 0], t[..., 1], t[..., 2]
-    return (t >= 0).all(axis=-1) & (b != q1) & (b != q2) & (q1 != q2)
+    t = _as_assignment(truth, "truth")
+    out = []
+    for r in range(len(TOPOLOGY.resonances)):
+        s = _resonance(t, r)  # [B, 3]
+        i, j = np.triu_indices(s.shape[1], k=1)
+        out.append((s >= 0).all(axis=1) & (s[:, i] != s[:, j]).all(axis=1))
+    return np.stack(out, axis=1)
 
 
-def _triplet_match(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """``bool[B]``: same b and same unordered {q1, q2}; inputs ``int[B, 3]``."""
-    same_b = pred[:, 0] == true[:, 0]
-    direct = (pred[:, 1] == true[:, 1]) & (pred[:, 2] == true[:, 2])
-    swapped = (pred[:, 1] == true[:, 2]) & (pred[:, 2] == true[:, 1])
-    return same_b & (direct | swapped)
+def _triplet_match(pred: np.ndarray, true: np.ndarray, r: int) -> np.ndarray:
+    """``bool[B]``: the same jets as resonance ``r``'s, its exchangeable daughters (a top's
+    light quarks) in any order; inputs ``int[B, 3]`` in head order."""
+    k = len(TOPOLOGY.resonances[r].symmetric)
+    same_rest = (pred[:, k:] == true[:, k:]).all(axis=1)
+    return same_rest & (np.sort(pred[:, :k], axis=1) == np.sort(true[:, :k], axis=1)).all(axis=1)
 
 
 def top_correct(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """``bool[B, 2]``: whether each *true* top is correctly reconstructed, best top order.
 
     With predicted triplets ``P0, P1`` and true tops ``T0, T1`` (both ``int[B, 3]``):
-    direct order ``c_d = (P0 ≅ T0, P1 ≅ T1)``, swapped order ``c_s = (P1 ≅ T0, P0 ≅ T1)``,
-    where ``≅`` is :func:`_triplet_match` and a non-reconstructable top is never correct. The
-    order with more correct tops is returned (ties: direct).
+    direct order ``c_d = (P0 ≅ T0, P1 ≅ T1)``, swapped order ``c_s = (P1 ≅ T0, P0 ≅ T1)``
+    (the top orders of :attr:`hepattn.topology.Topology.permutations`), where ``≅`` is
+    :func:`_triplet_match` and a non-reconstructable top is never correct. The order with
+    more correct tops is returned (ties: direct).
     """
     p = _as_assignment(pred, "pred")
     t = _as_assignment(truth, "truth")
     if p.shape != t.shape:
         raise DataError(f"pred and truth must have the same shape, got {p.shape} and {t.shape}")
     rec = reconstructable(t)  # [B, 2]
-    p0, p1, t0, t1 = p[:, :3], p[:, 3:], t[:, :3], t[:, 3:]
-    direct = np.stack([_triplet_match(p0, t0), _triplet_match(p1, t1)], axis=1) & rec
-    swapped = np.stack([_triplet_match(p1, t0), _triplet_match(p0, t1)], axis=1) & rec
-    use_swapped = swapped.sum(axis=1) > direct.sum(axis=1)  # [B]
-    return np.where(use_swapped[:, None], swapped, direct)
+    n_res = len(TOPOLOGY.resonances)
+    options = np.stack(
+        [
+            np.stack(
+                [_triplet_match(_resonance(p, perm[r]), _resonance(t, r), r) for r in range(n_res)],
+                axis=1,
+            )
+            & rec
+            for perm in TOPOLOGY.permutations
+        ]
+    )  # [perms, B, 2]
+    best = np.argmax(options.sum(axis=2), axis=0)  # [B]; the first (direct) on ties
+    return options[best, np.arange(len(best))]
 
 
 def _eff(k: int, n: int) -> tuple[float, float]:

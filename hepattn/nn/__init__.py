@@ -4,6 +4,7 @@ Each top-level module takes its own frozen dataclass config, buildable from a di
 (``EncoderConfig.from_dict(yaml.safe_load(text))``).
 """
 
+from hepattn.config import Config, ConfigError
 from hepattn.nn.attention import (
     InteractionConfig,
     MaskedBatchNorm,
@@ -11,7 +12,6 @@ from hepattn.nn.attention import (
     PairEmbedding,
     attention_bias,
 )
-from hepattn.nn.config import Config, ConfigError
 from hepattn.nn.encoder import MLP, Encoder, EncoderBlock, EncoderConfig
 from hepattn.nn.pooling import (
     ClassAttentionBlock,

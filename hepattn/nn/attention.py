@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hepattn.nn.config import Config, check
+from hepattn.config import Config, check
 from hepattn.physics.pairwise import PAIR_FEATURES
 
 

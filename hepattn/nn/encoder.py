@@ -13,13 +13,13 @@ import logging
 import torch
 from torch import Tensor, nn
 
+from hepattn.config import Config, check
 from hepattn.nn.attention import (
     InteractionConfig,
     MultiheadAttention,
     PairEmbedding,
     attention_bias,
 )
-from hepattn.nn.config import Config, check
 from hepattn.physics.pairwise import pair_features
 
 logger = logging.getLogger(__name__)

@@ -5,22 +5,24 @@ tensor symmetric in its first two indices, so P(i, j, k) = P(j, i, k) exactly (s
 :mod:`hepattn.kernels.triplet.reference`). One head per top; which head is "the top" and
 which "the anti-top" is not known, hence the top-symmetric loss.
 
-Targets are ``int[B, 2, 3]``: per true top, the jet slots of (q1, q2, b), −1 where a parton has
-no jet. A top is *reconstructable* when its three slots are all ≥ 0 (slots of different
-partons are distinct jets by construction of the labels).
+Targets are ``int[B, 2, 3]``: per true top, the jet slots of (q1, q2, b) — the head order of
+:data:`hepattn.topology.TTBAR_ALLHAD` — −1 where a parton has no jet. A top is
+*reconstructable* when its three slots are all ≥ 0 (slots of different partons are distinct
+jets by construction of the labels).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
 
 import torch
 from torch import Tensor, nn
 
+from hepattn.config import Config, check
 from hepattn.kernels.triplet import BACKENDS, triplet_logprob, triplet_topk
-from hepattn.nn.config import Config, check
 from hepattn.nn.encoder import Encoder, EncoderConfig
+from hepattn.topology import LOG2, TTBAR_ALLHAD
 
 __all__ = [
     "JetPartonMatcher",
@@ -30,7 +32,10 @@ __all__ = [
     "symmetric_top_loss",
 ]
 
-LOG2 = math.log(2.0)
+#: The topology the two heads reconstruct: head h scores the triplets of one top.
+TOPOLOGY = TTBAR_ALLHAD
+#: Positions (q1, q2, b) of a head's triplet (i, j, k) in parton order (b, q1, q2).
+_FROM_HEAD = list(TOPOLOGY.resonances[0].from_head)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,9 +136,11 @@ def symmetric_top_loss(logp: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
     """
     ok = reconstructable(targets)  # (B, 2)
     nll = torch.where(ok[:, None, :], -logp, torch.zeros_like(logp))  # (B, head, top)
-    straight = nll[:, 0, 0] + nll[:, 1, 1]
-    crossed = nll[:, 0, 1] + nll[:, 1, 0]
-    per_event = torch.minimum(straight, crossed)  # (B,)
+    orders = [  # straight nll[0, 0] + nll[1, 1], crossed nll[0, 1] + nll[1, 0]
+        functools.reduce(torch.add, (nll[:, h, t] for h, t in enumerate(perm)))
+        for perm in TOPOLOGY.permutations
+    ]
+    per_event = functools.reduce(torch.minimum, orders)  # (B,)
     used = ok.any(dim=1)
     if not used.any():
         return logp.sum() * 0.0, used
@@ -191,15 +198,15 @@ def decode_assignments(
         exact = (kk >= k_max) | (best >= bound)
         pair = torch.isfinite(best) & exact
         t1, t2 = c1[r, p], c2[r, q]  # (b, 3) as (i, j, k)
-        out[todo[pair], 0:3] = t1[pair][:, [2, 0, 1]]
-        out[todo[pair], 3:6] = t2[pair][:, [2, 0, 1]]
+        out[todo[pair], 0:3] = t1[pair][:, _FROM_HEAD]
+        out[todo[pair], 3:6] = t2[pair][:, _FROM_HEAD]
         logp[todo[pair]] = torch.stack([v1[r, p], v2[r, q]], dim=1)[pair].float()
         single = ~torch.isfinite(best) & exact
         first = torch.where((v1[:, 0] >= v2[:, 0])[:, None], c1[:, 0], c2[:, 0])  # (b, 3)
         use1 = v1[:, 0] >= v2[:, 0]
         ok = single & torch.isfinite(torch.maximum(v1[:, 0], v2[:, 0]))
-        out[todo[ok & use1], 0:3] = first[ok & use1][:, [2, 0, 1]]
-        out[todo[ok & ~use1], 3:6] = first[ok & ~use1][:, [2, 0, 1]]
+        out[todo[ok & use1], 0:3] = first[ok & use1][:, _FROM_HEAD]
+        out[todo[ok & ~use1], 3:6] = first[ok & ~use1][:, _FROM_HEAD]
         logp[todo[ok & use1], 0] = v1[ok & use1, 0].float()
         logp[todo[ok & ~use1], 1] = v2[ok & ~use1, 0].float()
         todo = todo[~exact]

@@ -7,8 +7,8 @@ import dataclasses
 import torch
 from torch import Tensor, nn
 
+from hepattn.config import Config, check
 from hepattn.nn.attention import MultiheadAttention, attention_bias
-from hepattn.nn.config import Config, check
 from hepattn.nn.encoder import MLP
 
 

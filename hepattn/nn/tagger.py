@@ -13,7 +13,7 @@ import dataclasses
 
 from torch import Tensor, nn
 
-from hepattn.nn.config import Config, check
+from hepattn.config import Config, check
 from hepattn.nn.encoder import Encoder, EncoderConfig
 from hepattn.nn.pooling import ClassAttentionConfig, ClassAttentionPooling, MaskedMeanPooling
 

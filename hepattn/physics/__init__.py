@@ -5,7 +5,16 @@ formula in its docstring, and guards every logarithm and square root so that pad
 zero-pT objects give finite values and gradients.
 """
 
-from hepattn.physics.kinematics import EPS, mass2, phi, pt, pt2, rapidity, wrap_phi
+from hepattn.physics.kinematics import (
+    EPS,
+    invariant_mass,
+    mass2,
+    phi,
+    pt,
+    pt2,
+    rapidity,
+    wrap_phi,
+)
 from hepattn.physics.pairwise import (
     PAIR_FEATURES,
     delta,
@@ -24,6 +33,7 @@ __all__ = [
     "ln_kt",
     "ln_m2",
     "ln_z",
+    "invariant_mass",
     "mass2",
     "pair_features",
     "phi",

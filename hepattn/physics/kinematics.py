@@ -1,7 +1,9 @@
 """Per-object kinematics from Cartesian 4-momenta ``p4 = (px, py, pz, E)`` in GeV.
 
-Every function takes a tensor of shape ``(..., 4)`` and returns a tensor of shape ``(...)``.
-They are written for padded batches: zero 4-vectors (padding) and zero-pT objects give finite
+Every function takes a tensor of shape ``(..., 4)`` and returns a tensor of shape ``(...)``;
+:func:`mass2` and :func:`invariant_mass` — the one invariant-mass function of hepattn, used by
+the χ² baseline and the substructure observables alike — also take numpy arrays. They are
+written for padded batches: zero 4-vectors (padding) and zero-pT objects give finite
 values *and* finite gradients, because every square root, logarithm and ``atan2`` is guarded
 against its singular point.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -55,9 +58,21 @@ def rapidity(p4: Tensor, eps: float = EPS) -> Tensor:
     return 0.5 * ((e + pz).clamp(min=eps).log() - (e - pz).clamp(min=eps).log())
 
 
-def mass2(p4: Tensor) -> Tensor:
-    """Squared invariant mass, ``m² = E² − px² − py² − pz²`` (may be slightly negative)."""
-    return p4[..., 3].square() - p4[..., :3].square().sum(-1)
+def mass2(p4: Tensor | np.ndarray) -> Tensor | np.ndarray:
+    """Squared invariant mass, ``m² = E² − px² − py² − pz²`` (may be slightly negative);
+    a torch tensor or a numpy array."""
+    e, p = p4[..., 3], p4[..., :3]
+    return e * e - (p * p).sum(-1)
+
+
+def invariant_mass(p4: Tensor | np.ndarray) -> Tensor | np.ndarray:
+    """Invariant mass ``m = sqrt(max(E² − |p|², 0))`` of ``p4 (..., 4)``: shape ``(...)``, a
+    torch tensor or a numpy array like the input. Sum the four-vectors first for the mass of
+    a system (``invariant_mass(p4[:, [b, q1, q2]].sum(1))``)."""
+    m2 = mass2(p4)
+    if isinstance(m2, Tensor):
+        return m2.clamp(min=0.0).sqrt()
+    return np.sqrt(np.maximum(m2, 0.0))
 
 
 def wrap_phi(dphi: Tensor) -> Tensor:

@@ -64,7 +64,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from hepattn.physics.kinematics import mass2, phi, pt, pt2, rapidity
+from hepattn.physics.kinematics import invariant_mass, phi, pt, pt2, rapidity
 
 logger = logging.getLogger(__name__)
 
@@ -397,7 +397,7 @@ def energy_correlations(
 def jet_mass(p4: Tensor, mask: Tensor) -> Tensor:
     """Invariant mass of the summed towers, ``m = sqrt(max(E² − |p|², 0))``: ``(B,)`` float32."""
     jet = p4.to(_DTYPE).masked_fill(~mask.bool().unsqueeze(-1), 0.0).sum(-2)  # (B, 4)
-    return mass2(jet).clamp(min=0.0).sqrt().to(torch.float32)
+    return invariant_mass(jet).to(torch.float32)
 
 
 @torch.no_grad()

@@ -10,10 +10,10 @@ from typing import Any, ClassVar
 
 import torch
 
+from hepattn.config import Config
 from hepattn.data import Events, RootStreamDataset, collate
 from hepattn.errors import DataError
 from hepattn.models import SavedModel, load_saved, resolve_model
-from hepattn.nn.config import Config
 from hepattn.training.distributed import is_main
 
 __all__ = [

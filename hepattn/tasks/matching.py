@@ -20,11 +20,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from hepattn.config import Config
 from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, read_events
 from hepattn.errors import DataError
 from hepattn.metrics.matching import truth_from_parton_labels
 from hepattn.models import save_model
-from hepattn.nn.config import Config
 from hepattn.nn.matcher import (
     JetPartonMatcher,
     MatcherConfig,

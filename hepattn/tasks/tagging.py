@@ -28,10 +28,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from hepattn.config import Config, ConfigError, check
 from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, collate, read_events
 from hepattn.errors import DataError
 from hepattn.models import save_model
-from hepattn.nn.config import Config, ConfigError, check
 from hepattn.tasks.common import (
     TrainedModel,
     describe_files,

@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, Subset
 
+from hepattn.config import Config, check
 from hepattn.data.buckets import BucketBatchSampler
 from hepattn.errors import HepattnError
-from hepattn.nn.config import Config, check
 from hepattn.training import distributed as dist_utils
 from hepattn.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 

@@ -14,6 +14,7 @@ from hepattn.baselines.chi2 import (
     measure_resolutions,
     solve_chi2,
 )
+from hepattn.config import ConfigError
 from hepattn.errors import DataError
 
 
@@ -75,11 +76,11 @@ def _canonical(a):
 
 
 CONFIGS = {
-    "dm": (Chi2Config(), False),
+    "dm": (Chi2Config(mode="dm"), False),
     "mt": (Chi2Config(mode="mt"), False),
-    "dm-btag": (Chi2Config(), True),
-    "mt-btag": (Chi2Config(mode="mt"), True),
-    "dm-btag-q-untagged": (Chi2Config(q_untagged=True), True),
+    "dm-btag": (Chi2Config(mode="dm"), True),
+    "mt-btag": (Chi2Config(), True),
+    "dm-btag-q-untagged": (Chi2Config(mode="dm", q_untagged=True), True),
 }
 
 
@@ -192,11 +193,11 @@ def test_bad_inputs():
     bad[1, 2, 0] = np.nan
     with pytest.raises(DataError, match="jet 2 of event 1"):
         solve_chi2(bad, mask)
-    with pytest.raises(DataError, match="mode"):
+    with pytest.raises(ConfigError, match="mode"):
         Chi2Config(mode="x")  # type: ignore[arg-type]
-    with pytest.raises(DataError, match="sigma_w"):
+    with pytest.raises(ConfigError, match="sigma_w"):
         Chi2Config(sigma_w=0.0)
-    with pytest.raises(DataError, match="max_jets"):
+    with pytest.raises(ConfigError, match="max_jets"):
         Chi2Config(max_jets=5)
 
 
@@ -224,3 +225,20 @@ def test_measure_resolutions():
         measure_resolutions(p4, mask, truth)
     with pytest.raises(DataError, match="truth"):
         measure_resolutions(p4, mask, np.full((200, 6), 6))
+
+
+def test_chi2_config_is_a_config_with_one_default_form(tmp_path):
+    """One χ² form by default, in the Python API and on the command line: ``mt``."""
+    from hepattn.baselines.chi2 import DEFAULT_MODE
+
+    assert Chi2Config().mode == DEFAULT_MODE == "mt"
+    path = tmp_path / "chi2.yaml"
+    path.write_text("mode: dm\nsigma_w: 12\nmax_jets: 8\n")
+    cfg = Chi2Config.from_yaml(path)
+    assert cfg == Chi2Config(mode="dm", sigma_w=12.0, max_jets=8)
+    assert Chi2Config.from_dict(cfg.to_dict()) == cfg
+    path.write_text("mode: xx\n")
+    with pytest.raises(ConfigError, match=r"chi2.yaml: Chi2Config.mode: must be one of"):
+        Chi2Config.from_yaml(path)
+    assert "b slots on b-tagged jets (btag > 0.5)" in Chi2Config().describe(btag=True)
+    assert "mt:" in Chi2Config().describe(btag=False)

@@ -8,7 +8,7 @@ import torch
 
 from hepattn.baselines import MassHLConfig, MassHLNet, count_parameters, mass_hl_inputs
 from hepattn.baselines.mass_hl import MASS_HL_FEATURES
-from hepattn.nn.config import ConfigError
+from hepattn.config import ConfigError
 from hepattn.physics.substructure import high_level_features, jet_mass
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hepattn.baselines import PFN, PFNConfig, count_parameters
-from hepattn.nn.config import ConfigError
+from hepattn.config import ConfigError
 
 
 def model(**kwargs) -> PFN:

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 
 import torch
 from torch import Tensor
 
+from hepattn._optional import MissingDependencyError, require
 from hepattn.errors import HepattnError
 from hepattn.kernels.triplet import reference
+from hepattn.topology import LOG2
 
 __all__ = [
     "BACKENDS",
@@ -45,7 +46,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "triton")
-LOG2 = math.log(2.0)
 #: Tolerance of the self-check (fp32 kernels against the fp32 reference, O(1) scores).
 SELF_CHECK_RTOL = 1e-3
 
@@ -54,9 +54,11 @@ SELF_CHECK_RTOL = 1e-3
 def _triton_module():
     """The kernel module, or None when Triton is not installed."""
     try:
-        from hepattn.kernels.triplet import triton as kernels
-    except ImportError:  # triton is an optional extra
+        require("triton")
+    except MissingDependencyError:  # triton is an optional extra
         return None
+    from hepattn.kernels.triplet import triton as kernels
+
     return kernels
 
 
@@ -71,7 +73,7 @@ def resolve_backend(backend: str, x: Tensor) -> str:
         usable = kernels is not None and x.is_cuda and not kernels.interpreted()
         return "triton" if usable and kernels_work(x.device) else "torch"
     if kernels is None:
-        raise HepattnError("triplet backend 'triton' needs Triton: pip install 'hepattn[kernels]'")
+        require("triton", "triplet backend 'triton'")
     if x.is_cuda and kernels.interpreted():
         raise HepattnError(
             "the Triton kernels were loaded in interpreter mode (TRITON_INTERPRET=1): "

@@ -23,10 +23,10 @@ log-probability is −inf (never NaN).
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
+
+from hepattn.topology import LOG2
 
 __all__ = [
     "triplet_log_normalizer",
@@ -128,7 +128,7 @@ def triplet_topk(x: Tensor, s: Tensor, mask: Tensor, k: int) -> tuple[Tensor, Te
     o = o.masked_fill(~valid, float("-inf")).flatten(1)  # (B, P·N)
     has = valid.flatten(1).any(dim=1)
     upper_lse = torch.logsumexp(torch.where(has[:, None], o, torch.zeros_like(o)), dim=1)
-    logz = torch.where(has, upper_lse + math.log(2.0), torch.zeros_like(upper_lse))
+    logz = torch.where(has, upper_lse + LOG2, torch.zeros_like(upper_lse))
     kk = min(k, n * n * n)
     values, flat = o.topk(min(kk, o.shape[1]), dim=1)  # (B, ≤kk)
     pair, kb = flat // n, flat % n

@@ -52,7 +52,6 @@ from torch import Tensor
 __all__ = ["TOPK_MAX", "lse_partials", "lse_backward", "topk_keys", "decode_keys", "interpreted"]
 
 TOPK_MAX = 1024  # largest K the top-K kernel keeps per program (power of two)
-LOG2 = math.log(2.0)
 
 
 def interpreted() -> bool:

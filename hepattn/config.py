@@ -1,18 +1,23 @@
-"""Frozen dataclass configs that can be built from plain dicts (e.g. a YAML file).
+"""Frozen dataclass configs built from plain dicts or YAML files: the one config system.
 
-Each ``hepattn.nn`` module takes its own config, a frozen dataclass deriving from
+Every configurable part of hepattn — each ``hepattn.nn`` module, the training loop, the χ²
+baseline, the tasks' run configs — takes its own frozen dataclass deriving from
 :class:`Config`. ``Config.from_dict`` checks keys and value types and builds nested configs,
 so that ``EncoderConfig.from_dict(yaml.safe_load(text))`` either gives a valid config or
-raises a :class:`ConfigError` naming the key at fault; ``to_dict`` gives the YAML-ready inverse.
+raises a :class:`ConfigError` naming the key at fault; ``Config.from_yaml`` does the same for
+a file (``yaml.safe_load``) and names the file; ``to_dict`` gives the YAML-ready inverse.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
+
+import yaml
 
 from hepattn.errors import HepattnError
 
@@ -33,6 +38,11 @@ def _coerce(where: str, hint: Any, value: Any) -> Any:
         if isinstance(value, Mapping):
             return hint.from_dict(value)
         raise ConfigError(f"{where}: expected a mapping for {hint.__name__}, got {value!r}")
+    if origin is typing.Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{where}: must be one of {list(allowed)}, got {value!r}")
+        return value
     if origin is tuple:
         if isinstance(value, str) or not isinstance(value, list | tuple):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
@@ -98,6 +108,16 @@ class Config:
         kwargs = {k: _coerce(f"{name}.{k}", hints[k], v) for k, v in data.items()}
         return cls(**kwargs)
 
+    @classmethod
+    def from_yaml(cls: type[C], path: str | os.PathLike) -> C:
+        """Build the config from a YAML file; every problem is a :class:`ConfigError` that
+        names the file."""
+        data = load_yaml(path)
+        try:
+            return cls.from_dict(data)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+
     def to_dict(self) -> dict[str, Any]:
         """The config as a plain dict that :meth:`from_dict` (and ``yaml.safe_dump``) accept."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
@@ -107,3 +127,18 @@ def check(condition: bool, where: str, message: str) -> None:
     """Raise :class:`ConfigError` ``"{where}: {message}"`` unless ``condition`` holds."""
     if not condition:
         raise ConfigError(f"{where}: {message}")
+
+
+def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """The mapping in a YAML file (``yaml.safe_load``); a :class:`ConfigError` naming the file
+    if it cannot be read, is not YAML or is not a mapping."""
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a YAML mapping, got {data!r}")
+    return data
