@@ -41,8 +41,10 @@ class Batch:
         mask: ``bool[B, N]``, True = real object.
         index: ``int64[B, N]`` object position in the file's own order, −1 where padded.
         labels: name -> ``int64[B, N]`` per-object targets, −1 where padded / none.
-        event: name -> ``[B]`` event-level values (weights, class labels, …).
+        event: name -> ``[B]`` event-level values of the schema (weights, class labels, …).
         entry: ``int64[B]`` entry number of each event in its file.
+        derived: name -> ``[B, ...]`` values a task derived (targets, checked labels, …; see
+            :class:`~hepattn.data.reader.Events`).
     """
 
     x: torch.Tensor
@@ -52,6 +54,7 @@ class Batch:
     entry: torch.Tensor
     labels: dict[str, torch.Tensor] = field(default_factory=dict)
     event: dict[str, torch.Tensor] = field(default_factory=dict)
+    derived: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.mask.shape[0]
@@ -88,6 +91,7 @@ def collate(items: Sequence[Mapping[str, Any]], trim: bool = True) -> Batch:
         entry=torch.stack([it["entry"] for it in items]),
         labels={k: torch.stack([it["labels"][k][:n] for it in items]) for k in items[0]["labels"]},
         event={k: torch.stack([it["event"][k] for it in items]) for k in items[0]["event"]},
+        derived={k: torch.stack([it["derived"][k] for it in items]) for k in items[0]["derived"]},
     )
 
 
@@ -105,6 +109,7 @@ def _tensors(events: Events, collection: str, standardizer: Standardizer | None)
         "entry": torch.from_numpy(events.entry),
         "labels": {k: torch.from_numpy(v) for k, v in coll.labels.items()},
         "event": {k: torch.from_numpy(np.asarray(v)) for k, v in events.event.items()},
+        "derived": {k: torch.from_numpy(np.asarray(v)) for k, v in events.derived.items()},
     }
 
 
@@ -152,6 +157,7 @@ class PaddedDataset(Dataset):
                 entry=t["entry"][sl],
                 labels={k: v[sl, :n] for k, v in t["labels"].items()},
                 event={k: v[sl] for k, v in t["event"].items()},
+                derived={k: v[sl] for k, v in t["derived"].items()},
             )
 
 

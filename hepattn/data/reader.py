@@ -67,6 +67,9 @@ class Events:
         entry: ``int64[B]`` entry number of each event in its file.
         file_index: ``int64[B]`` index into ``files``.
         files: the files read, in order.
+        derived: name -> ``[B, ...]`` arrays a task derives from the events (checked labels,
+            training targets, jet counts, …), kept apart from the schema's ``event`` fields
+            so that no user field name can collide with them.
     """
 
     collections: dict[str, PaddedCollection]
@@ -74,6 +77,7 @@ class Events:
     entry: np.ndarray
     file_index: np.ndarray
     files: list[str] = field(default_factory=list)
+    derived: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.entry)
@@ -89,6 +93,7 @@ class Events:
             entry=self.entry[sel],
             file_index=self.file_index[sel],
             files=self.files,
+            derived={k: v[sel] for k, v in self.derived.items()},
         )
 
     @classmethod
@@ -104,6 +109,7 @@ class Events:
             entry=np.concatenate([p.entry for p in parts]),
             file_index=np.concatenate([r[p.file_index] for r, p in zip(remap, parts, strict=True)]),
             files=files,
+            derived={k: np.concatenate([p.derived[k] for p in parts]) for k in parts[0].derived},
         )
 
 

@@ -11,14 +11,17 @@ A checkpoint is one file holding plain data and tensors only (no pickled code):
   so far (in the same file, so a resumed run never loses an epoch's record).
 
 It is written to ``path.tmp`` and renamed into place, so a crash while saving leaves the
-previous checkpoint intact.
+previous checkpoint intact. :func:`save_training` and :func:`resume_training` write and
+restore a whole run's state (:class:`TrainState` with the model, optimizer and scheduler).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +34,12 @@ from hepattn.errors import HepattnError
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CheckpointError",
+    "TrainState",
     "load_checkpoint",
+    "resume_training",
     "rng_state",
     "save_checkpoint",
+    "save_training",
 ]
 
 CHECKPOINT_FORMAT = 1
@@ -96,3 +102,54 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"(it reads format {CHECKPOINT_FORMAT})"
         )
     return state
+
+
+@dataclass
+class TrainState:
+    """Where a run stands: epochs completed, optimizer steps, the best validation score so
+    far, epochs since it improved, and the per-epoch history."""
+
+    epoch: int = 0
+    step: int = 0
+    best: float = -math.inf
+    bad_epochs: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def save_training(
+    path: str | os.PathLike, model, optimizer, scheduler, state: TrainState, config: dict
+) -> None:
+    """Checkpoint a run: model, optimizer and scheduler state, ``state``, the random states
+    and the run ``config`` (see the module docstring)."""
+    save_checkpoint(
+        path,
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": state.epoch,
+            "step": state.step,
+            "best_score": state.best,
+            "bad_epochs": state.bad_epochs,
+            "rng": rng_state(),
+            "config": config,
+            "history": state.history,
+        },
+    )
+
+
+def resume_training(path: str | os.PathLike, model, optimizer, scheduler) -> TrainState:
+    """Restore what :func:`save_training` wrote into ``model``, ``optimizer``, ``scheduler``
+    and the random states; return the run's :class:`TrainState`."""
+    ckpt = load_checkpoint(path)
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    set_rng_state(ckpt["rng"])
+    return TrainState(
+        epoch=ckpt["epoch"],
+        step=ckpt["step"],
+        best=ckpt["best_score"],
+        bad_epochs=ckpt["bad_epochs"],
+        history=list(ckpt.get("history", [])),
+    )

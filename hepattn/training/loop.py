@@ -14,7 +14,11 @@ The task object supplies what differs between tasks:
 gradient clipping, a checkpoint every epoch (``last.pt``, atomic, resumable), the best model
 on validation kept in ``best/``, early stopping, progress bars (only if asked: the CLI owns
 output), per-epoch history in ``history.json``, and a clear error on a non-finite loss that
-leaves the last good checkpoint in place.
+leaves the last good checkpoint in place. The pieces: :mod:`hepattn.training.loaders` (the
+loaders, sharding and length bucketing), :func:`_epoch` (one pass, with no per-step
+GPU→CPU synchronisation: the loss is read every :data:`SYNC_EVERY` steps), and
+:func:`~hepattn.training.checkpoint.save_training` /
+:func:`~hepattn.training.checkpoint.resume_training`.
 """
 
 from __future__ import annotations
@@ -32,17 +36,22 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, Subset
+from torch.utils.data import DataLoader, Dataset
 
 from hepattn.config import Config, check
-from hepattn.data.buckets import BucketBatchSampler
 from hepattn.errors import HepattnError
+from hepattn.progress import bar as progress_bar
 from hepattn.training import distributed as dist_utils
-from hepattn.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from hepattn.training.checkpoint import TrainState, resume_training, save_training
+from hepattn.training.loaders import Loaders, make_loaders
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Task", "TrainingConfig", "TrainingError", "fit", "pick_device", "seed_everything"]
+
+#: Optimizer steps between the host's reads of the running loss (a GPU→CPU synchronisation):
+#: the check for a non-finite loss and the progress bar's loss display.
+SYNC_EVERY = 50
 
 
 class TrainingError(HepattnError):
@@ -156,6 +165,65 @@ def validate(task: Task, model: torch.nn.Module, loader: DataLoader, device) -> 
     )
 
 
+def _epoch(
+    task: Task,
+    net: torch.nn.Module,
+    model: torch.nn.Module,
+    loaders: Loaders,
+    optimizer,
+    scheduler,
+    cfg: TrainingConfig,
+    device: torch.device,
+    state: TrainState,
+    bar,
+    where: Path,
+) -> tuple[float, int]:
+    """One pass over the training loader; returns (sum of batch losses × events, events).
+
+    The losses stay on the device: the host reads them (one synchronisation) only every
+    :data:`SYNC_EVERY` steps and at the end of the epoch, to check that they are finite and
+    to show the running loss on the progress bar.
+    """
+    autocast = torch.autocast(
+        "cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"
+    )
+    total = torch.zeros((), dtype=torch.float64, device=device)  # Σ loss × events
+    checked, n, since = 0.0, 0, state.step
+    sync = loaders.streaming and dist_utils.world_size() > 1
+    for batch in _batches(loaders.train, sync):
+        batch = batch.to(device)
+        with autocast:
+            loss = task.loss(net, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        state.step += 1
+        total += loss.detach().double() * len(batch)
+        n += len(batch)
+        bar.update()
+        if state.step % SYNC_EVERY == 0:
+            checked = _checked(total, state, since, where)
+            since = state.step
+            bar.set_postfix(loss=f"{checked / n:.4f}")
+    return _checked(total, state, since, where), n
+
+
+def _checked(total: torch.Tensor, state: TrainState, since: int, where: Path) -> float:
+    """``total`` on the host, or a :class:`TrainingError` if a loss since step ``since`` was
+    not finite (a NaN or ±inf loss makes the running sum non-finite)."""
+    value = float(total)
+    if not math.isfinite(value):
+        raise TrainingError(
+            f"non-finite loss ({value}) at epoch {state.epoch + 1}, between steps {since + 1} "
+            f"and {state.step}; the last good checkpoint is {where / 'last.pt'} — lower the "
+            "learning rate or check the inputs for extreme values"
+        )
+    return value
+
+
 def fit(
     task: Task,
     model: torch.nn.Module,
@@ -193,9 +261,6 @@ def fit(
     net = torch.compile(model) if cfg.compile else model
     if distributed:
         net = dist_utils.DDP(net, device_ids=[device.index] if device.type == "cuda" else None)
-    autocast = torch.autocast(
-        "cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"
-    )
     log.info(
         "training on %s%s, %d train / %d validation events",
         device,
@@ -203,155 +268,60 @@ def fit(
         len(train_set),
         len(val_set),
     )
-
-    per_rank = cfg.batch_size // world
-    streaming = isinstance(train_set, IterableDataset)
-    if streaming:  # sharded by the dataset itself (files → ranges → ranks × workers)
-        sampler = None
-        if cfg.bucket:
-            train_set.bucket = (per_rank, cfg.bucket_window)
-        train_loader = DataLoader(
-            train_set, batch_size=per_rank, collate_fn=collate_fn, num_workers=cfg.num_workers
-        )
-        steps_per_epoch = max(1, len(train_set) // cfg.batch_size)  # an estimate
-    elif cfg.bucket and hasattr(train_set, "lengths"):
-        # length-bucketed global batches from one permutation per epoch, shared by all ranks
-        sampler = BucketBatchSampler(
-            train_set.lengths(),
-            per_rank,
-            world=world,
-            rank=dist_utils.rank(),
-            window=cfg.bucket_window,
-            seed=cfg.seed,
-            drop_last=len(train_set) > cfg.batch_size,
-        )
-        train_loader = DataLoader(
-            train_set, batch_sampler=sampler, collate_fn=collate_fn, num_workers=cfg.num_workers
-        )
-        steps_per_epoch = len(train_loader)
-    else:
-        # one random permutation per epoch, shared by all ranks; rank r takes every W-th event
-        sampler = DistributedSampler(
-            train_set,
-            num_replicas=world,
-            rank=dist_utils.rank(),
-            shuffle=True,
-            seed=cfg.seed,
-            drop_last=True,
-        )
-        train_loader = DataLoader(
-            train_set,
-            batch_size=per_rank,
-            sampler=sampler,
-            collate_fn=collate_fn,
-            num_workers=cfg.num_workers,
-            drop_last=len(train_set) > cfg.batch_size,
-        )
-        steps_per_epoch = len(train_loader)
-    # validation: rank r evaluates events r, r + W, r + 2W, … (no padding, no double counts)
-    val_shard = (
-        val_set if world == 1 else Subset(val_set, range(dist_utils.rank(), len(val_set), world))
-    )
-    val_loader = DataLoader(
-        val_shard, batch_size=cfg.batch_size * 2, collate_fn=collate_fn, num_workers=cfg.num_workers
-    )
+    loaders = make_loaders(train_set, val_set, collate_fn, cfg, world)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _schedule(cfg, cfg.epochs * steps_per_epoch)
+        optimizer, _schedule(cfg, cfg.epochs * loaders.steps_per_epoch)
     )
-
-    start_epoch, step, best, bad_epochs, history = 0, 0, -math.inf, 0, []
+    state = TrainState()
     if resume and (out / "last.pt").exists():
-        state = load_checkpoint(out / "last.pt")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
-        start_epoch, step = state["epoch"], state["step"]
-        best, bad_epochs = state["best_score"], state["bad_epochs"]
-        history = list(state.get("history", []))
-        log.info("resumed from %s after epoch %d", out / "last.pt", start_epoch)
+        state = resume_training(out / "last.pt", model, optimizer, scheduler)
+        log.info("resumed from %s after epoch %d", out / "last.pt", state.epoch)
     elif resume:
         log.warning("--resume: no checkpoint in %s, starting afresh", out)
 
-    for epoch in range(start_epoch, cfg.epochs):
-        if bad_epochs >= cfg.patience:
-            break
+    while state.epoch < cfg.epochs and state.bad_epochs < cfg.patience:
         model.train()
-        (train_set if streaming else sampler).set_epoch(epoch)
-        t0, total, n = time.perf_counter(), 0.0, 0
-        bar = None
-        if progress and main:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
-        for batch in _batches(train_loader, streaming and distributed):
-            batch = batch.to(device)
-            with autocast:
-                loss = task.loss(net, batch)
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, step {step + 1}; "
-                    f"the last good checkpoint is {out / 'last.pt'} — lower the learning rate "
-                    "or check the inputs for extreme values"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            total += loss.item() * len(batch)
-            n += len(batch)
-            if bar is not None:
-                bar.update()
-                bar.set_postfix(loss=f"{total / n:.4f}")
-        if bar is not None:
-            bar.close()
+        loaders.epoch_source.set_epoch(state.epoch)
+        t0 = time.perf_counter()
+        desc = f"epoch {state.epoch + 1}/{cfg.epochs}"
+        with progress_bar(progress and main, loaders.steps_per_epoch, desc, "step") as bar:
+            total, n = _epoch(
+                task, net, model, loaders, optimizer, scheduler, cfg, device, state, bar, out
+            )
         total, n = dist_utils.all_reduce_sum(total, n)
-        metrics = validate(task, model, val_loader, device)
+        metrics = validate(task, model, loaders.val, device)
+        state.epoch += 1
         record = {
-            "epoch": epoch + 1,
+            "epoch": state.epoch,
             "train_loss": total / max(n, 1),
             "seconds": round(time.perf_counter() - t0, 1),
             **{f"val_{k}": v for k, v in metrics.items()},
         }
-        history.append(record)
-        improved = metrics["score"] > best
+        state.history.append(record)
+        improved = metrics["score"] > state.best
         if improved:
-            best, bad_epochs = metrics["score"], 0
+            state.best, state.bad_epochs = metrics["score"], 0
             if main:
                 task.save_model(model, out / "best", metrics)
         else:
-            bad_epochs += 1
-        if not main:
-            continue
-        log.info(
-            "epoch %d: train loss %.4f, val loss %.4f, val score %.4f%s (%.0f s)",
-            epoch + 1,
-            record["train_loss"],
-            metrics["loss"],
-            metrics["score"],
-            " (best)" if improved else "",
-            record["seconds"],
-        )
-        save_checkpoint(
-            out / "last.pt",
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "epoch": epoch + 1,
-                "step": step,
-                "best_score": best,
-                "bad_epochs": bad_epochs,
-                "rng": rng_state(),
-                "config": run_config or {},
-                "history": history,
-            },
-        )
-        (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
-        if bad_epochs >= cfg.patience:
-            log.info("early stopping: no improvement for %d epochs", bad_epochs)
-    return history
+            state.bad_epochs += 1
+        if main:
+            _end_of_epoch(record, metrics, improved, state, cfg)
+            save_training(out / "last.pt", model, optimizer, scheduler, state, run_config or {})
+            (out / "history.json").write_text(json.dumps(state.history, indent=1) + "\n")
+    return state.history
+
+
+def _end_of_epoch(record: dict, metrics: dict, improved: bool, state: TrainState, cfg) -> None:
+    log.info(
+        "epoch %d: train loss %.4f, val loss %.4f, val score %.4f%s (%.0f s)",
+        record["epoch"],
+        record["train_loss"],
+        metrics["loss"],
+        metrics["score"],
+        " (best)" if improved else "",
+        record["seconds"],
+    )
+    if state.bad_epochs >= cfg.patience:
+        log.info("early stopping: no improvement for %d epochs", state.bad_epochs)
