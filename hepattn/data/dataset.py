@@ -91,7 +91,9 @@ def collate(items: Sequence[Mapping[str, Any]], trim: bool = True) -> Batch:
         entry=torch.stack([it["entry"] for it in items]),
         labels={k: torch.stack([it["labels"][k][:n] for it in items]) for k in items[0]["labels"]},
         event={k: torch.stack([it["event"][k] for it in items]) for k in items[0]["event"]},
-        derived={k: torch.stack([it["derived"][k] for it in items]) for k in items[0]["derived"]},
+        derived={  # optional in hand-made items
+            k: torch.stack([it["derived"][k] for it in items]) for k in items[0].get("derived", {})
+        },
     )
 
 
