@@ -1,7 +1,8 @@
 """Jet–parton matching: the SPA-Net-style network against the χ², on the same held-out events.
 
 1. Efficiency table (ε_event, ε_2^top, ε_1^top by jet multiplicity) of both methods on the
-   test files, via :func:`hepattn.cli.compare.compare` (the ``hepattn compare`` command).
+   test files, via :func:`hepattn.tasks.comparison.compare` (the ``hepattn compare``
+   command).
 2. Runtime per event, one CPU thread, for N = 6 … 14 jets: the χ² (all assignments, O(N⁶))
    and the network (batched; encoder + triplet scoring O(N³) + exact decoding). Events of
    exactly N jets are built from real jets of the test file (the first N jets of events with
@@ -25,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hepattn.baselines.chi2 import Chi2Config, solve_chi2
-from hepattn.cli.compare import compare, runtime_ms_8jets
+from hepattn.baselines.chi2 import DEFAULT_MODE, MODES, Chi2Config, solve_chi2
+from hepattn.tasks.comparison import compare, runtime_ms_8jets
 from hepattn.tasks.matching import Matcher
 
 RESULTS = Path(__file__).parent / "results"
@@ -120,7 +121,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="default")
     p.add_argument("--test", nargs="+", required=True)
-    p.add_argument("--chi2-mode", default="mt", choices=("dm", "mt"))
+    p.add_argument("--chi2-mode", default=DEFAULT_MODE, choices=MODES)
     p.add_argument("--n", nargs="+", type=int, default=list(range(6, 15)))
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -129,7 +130,8 @@ def main() -> None:
     matcher = Matcher.load(args.model)
     ev = matcher.read(args.test, need_labels=True)
     cores = os.cpu_count() or 1
-    all_cores = runtime_ms_8jets(matcher, ev, 2000, threads=cores)["network"]
+    chi2_config = Chi2Config(mode=args.chi2_mode)
+    all_cores = runtime_ms_8jets(matcher, ev, 2000, chi2_config, threads=cores)["network"]
     curve = scaling(matcher, ev, args.n, args.chi2_mode)
     out = {
         **result,

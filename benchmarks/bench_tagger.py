@@ -42,28 +42,18 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
-from hepattn.tasks.tagging import (
-    Tagger,
-    TaggerRunConfig,
-    classification_report,
-    jet_weights,
-    train_tagger,
-)
+from hepattn.tasks.presets import TAGGER_KINDS, run_config_dict
+from hepattn.tasks.tagging import Tagger, TaggerRunConfig, classification_report
 
 RESULTS = Path(__file__).parent / "results"
 RUNS = RESULTS / "tagger_runs"
-CONFIGS = Path(__file__).resolve().parent.parent / "hepattn" / "configs"
-MODELS = ("transformer", "transformer_no_interaction", "pfn", "mass_hl")
+MODELS = TAGGER_KINDS
 
 
 def run_config(model: str, args: argparse.Namespace) -> TaggerRunConfig:
-    base = "transformer" if model.startswith("transformer") else model
-    cfg = yaml.safe_load((CONFIGS / f"tagger_{base}.yaml").read_text())
-    if model == "transformer_no_interaction":
-        cfg["model"]["encoder"]["interaction"]["enabled"] = False
-    cfg["training"].update(
+    cfg = run_config_dict("tagger", kind=model)
+    cfg["training"].update(  # patience is no command-line override of `hepattn train`
         epochs=args.epochs, threads=args.threads, seed=args.seed, patience=args.patience
     )
     return TaggerRunConfig.from_dict(cfg)
@@ -76,7 +66,7 @@ def run_model(model: str, args: argparse.Namespace, jets_per_class: int | None =
     run = run_config(model, args)
     out = Path(args.work) / (model if jets_per_class is None else f"{jets_per_class}/{model}")
     size = "" if jets_per_class is None else f" --curve {jets_per_class}"
-    summary = train_tagger(
+    summary = Tagger.train(
         run,
         args.train,
         args.val,
@@ -90,7 +80,7 @@ def run_model(model: str, args: argparse.Namespace, jets_per_class: int | None =
     t0 = time.perf_counter()
     prob = tagger.predict(ev)
     infer = time.perf_counter() - t0
-    report = classification_report(prob, ev.event["label"], jet_weights(ev, run))
+    report = classification_report(prob, ev.derived["label"], tagger.weights(ev))
     return {
         "accuracy": report["accuracy"],
         "accuracy_err": report["accuracy_err"],
@@ -122,24 +112,17 @@ def throughput(model: str, args: argparse.Namespace, jets: int, steps: int) -> d
     from hepattn.data import collate
     from hepattn.data.buckets import BucketBatchSampler
     from hepattn.nn.attention import PairEmbedding
-    from hepattn.tasks.tagging import (
-        TaggerTask,
-        build_network,
-        fit_standardizers,
-        load_tagging_data,
-        make_dataset,
-    )
 
     run = run_config(model, args)
-    ev = load_tagging_data(args.throughput_data, run, entry_stop=jets)
-    std = fit_standardizers(ev, run)
-    ds = make_dataset(ev, run, std)
-    task = TaggerTask(run, std)
+    task = Tagger(run)
+    ev = task.read(args.throughput_data, need_labels=True, entry_stop=jets)
+    task.standardizers = task.fit_standardizers(ev)
+    ds = task.dataset(ev)
     bs = run.training.batch_size
     out = {}
     for setting in ("before", "after"):
         torch.manual_seed(args.seed)
-        net = build_network(run.kind, run.model, len(run.data.features))
+        net = task.build()
         for m in net.modules():
             if isinstance(m, PairEmbedding):
                 m.real_pairs_only = setting == "after"

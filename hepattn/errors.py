@@ -20,3 +20,8 @@ class InputNotFoundError(DataError, FileNotFoundError):
 
 class SchemaError(HepattnError, ValueError):
     """A schema is malformed, or does not fit the file it is applied to."""
+
+
+class SchemaMismatchError(DataError):
+    """A file lacks the tree or a branch that the schema reads; the message names the
+    built-in schema that fits the file, if one does."""

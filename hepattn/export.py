@@ -39,10 +39,13 @@ from torch import Tensor, nn
 from hepattn import __version__
 from hepattn._optional import check_installed
 from hepattn.errors import HepattnError
+from hepattn.tasks.presets import TASKS as PRESET_TASKS
+from hepattn.tasks.presets import task_class
+from hepattn.topology import TTBAR_ALLHAD
 
 __all__ = ["DEFAULT_OPSET", "TASKS", "export_onnx", "onnx_metadata"]
 
-TASKS = ("tagger", "matcher")
+TASKS = tuple(PRESET_TASKS)
 DEFAULT_OPSET = 17  # read by onnxruntime ≥ 1.14, as shipped in experiment software stacks
 
 
@@ -95,18 +98,6 @@ def _traceable():
         yield
 
 
-def _load(model: str | os.PathLike, task: str):
-    if task == "tagger":
-        from hepattn.tasks.tagging import Tagger
-
-        return Tagger.load(model)
-    if task == "matcher":
-        from hepattn.tasks.matching import Matcher
-
-        return Matcher.load(model)
-    raise HepattnError(f"unknown task {task!r}; choose one of {TASKS}")
-
-
 def onnx_metadata(loaded, task: str) -> dict[str, str]:
     """The ``metadata_props`` (string → string; lists and dicts as JSON) of an exported model."""
     run = loaded.run
@@ -153,7 +144,7 @@ def onnx_metadata(loaded, task: str) -> dict[str, str]:
     meta["feature_means"] = list(std.mean)
     meta["feature_stds"] = list(std.std)
     if task == "tagger":
-        from hepattn.tasks.tagging import CLASSES
+        from hepattn.tasks.presets import CLASSES
 
         meta["outputs"] = {"probabilities": {"dtype": "float32", "shape": ["B", len(CLASSES)]}}
         meta["class_order"] = list(CLASSES)
@@ -163,7 +154,7 @@ def onnx_metadata(loaded, task: str) -> dict[str, str]:
             "log_prob_top1": {"dtype": "float32", "shape": shape},
             "log_prob_top2": {"dtype": "float32", "shape": shape},
         }
-        meta["assignment_order"] = "b,q1,q2,b',q1',q2'"
+        meta["assignment_order"] = TTBAR_ALLHAD.order_string
         meta["output_description"] = (
             "log_prob_topH[b, i, j, k] = log P under head H of the top whose light quarks are "
             "the objects in slots i, j and whose b is slot k (symmetric in i, j: the unordered "
@@ -203,7 +194,7 @@ def export_onnx(
     check_installed("onnx", *(("onnxscript",) if dynamo else ()), purpose="ONNX export")
     import onnx
 
-    loaded = _load(model, task)
+    loaded = task_class(task).load(model)
     net = loaded.net.eval()
     kind = getattr(loaded.run, "kind", None)
     if task == "tagger" and kind == "mass_hl":

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hepattn._optional import require
+from hepattn.output import atomic_path
 
 __all__ = ["confusion_png", "efficiency_png", "roc_png"]
 
@@ -43,7 +44,7 @@ def confusion_png(
     fig.colorbar(im, ax=ax, fraction=0.046)
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_path(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
 
 
@@ -63,7 +64,7 @@ def roc_png(
     ax.legend(fontsize=7)
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_path(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
 
 
@@ -90,5 +91,5 @@ def efficiency_png(tables: dict[str, dict], path: str | os.PathLike, title: str 
     axes[0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_path(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)

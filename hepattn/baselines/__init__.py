@@ -1,32 +1,39 @@
 """Baselines the attention models must beat, implemented seriously.
 
+- :mod:`hepattn.baselines.chi2` — the χ² jet–parton assignment for all-hadronic tt̄ (numpy).
 - :mod:`hepattn.baselines.pfn` — Particle Flow Network (per-tower MLP Φ → sum → MLP F).
 - :mod:`hepattn.baselines.mass_hl` — fully connected network on the jet mass plus the 16
   high-level substructure features of :mod:`hepattn.physics.substructure`.
+
+The names below are imported on first use, so that ``hepattn.baselines.chi2`` (which the
+command line reads for its options) does not pull in torch.
 """
 
 from __future__ import annotations
 
-from torch import nn
+import importlib
+from typing import Any
 
-from hepattn.baselines.mass_hl import MassHLConfig, MassHLNet, mass_hl_inputs
-from hepattn.baselines.pfn import PFN, PFNConfig
+_EXPORTS = {
+    "Chi2Config": "chi2",
+    "measure_resolutions": "chi2",
+    "solve_chi2": "chi2",
+    "MassHLConfig": "mass_hl",
+    "MassHLNet": "mass_hl",
+    "mass_hl_inputs": "mass_hl",
+    "PFN": "pfn",
+    "PFNConfig": "pfn",
+}
+
+__all__ = [*_EXPORTS, "count_parameters"]
 
 
-def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"hepattn.baselines.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'hepattn.baselines' has no attribute {name!r}")
+
+
+def count_parameters(model, trainable_only: bool = True) -> int:
     """Number of (trainable, by default) parameters of ``model``, each shared tensor once."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-__all__ = [
-    "PFN",
-    "MassHLConfig",
-    "MassHLNet",
-    "PFNConfig",
-    "count_parameters",
-    "mass_hl_inputs",
-]
-
-from hepattn.baselines.chi2 import Chi2Config, measure_resolutions, solve_chi2  # noqa: E402
-
-__all__ += ["Chi2Config", "measure_resolutions", "solve_chi2"]

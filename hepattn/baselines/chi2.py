@@ -63,7 +63,6 @@ import numpy as np
 
 from hepattn.config import Config, check
 from hepattn.errors import DataError
-from hepattn.physics.kinematics import invariant_mass
 from hepattn.topology import TTBAR_ALLHAD
 
 __all__ = [
@@ -215,6 +214,8 @@ def _solve_group(
     ``p4: float64[G, n, 4]``, ``tagged: bool[G, n] | None`` → ``(int64[G, 6], float64[G])``
     with local jet indices.
     """
+    from hepattn.physics.kinematics import invariant_mass
+
     g, n, _ = p4.shape
     pairs, triplets, assignments = assignment_tables(n)
     p_pair = p4[:, pairs[:, 0]] + p4[:, pairs[:, 1]]  # [G, P, 4]
@@ -320,6 +321,7 @@ def measure_resolutions(p4: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> 
         "n_tops", "n_events_both": int}`` (widths NaN without entries).
     """
     from hepattn.metrics.matching import reconstructable
+    from hepattn.physics.kinematics import invariant_mass
 
     p4, mask, _ = _check_inputs(p4, mask, None)
     t = np.asarray(truth)

@@ -2,7 +2,13 @@
 
 Each subcommand lives in its own module of this package and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a function
-``run(args) -> int``. Library work is done by calling :mod:`hepattn` functions.
+``run(args) -> int``. Library work is done by calling :mod:`hepattn` functions, imported
+inside ``run`` so that ``hepattn --help``, ``hepattn SUB --help`` and ``--version`` start
+without importing torch or awkward.
+
+Errors hepattn raises on purpose (:class:`~hepattn.errors.HepattnError`) print one line and
+exit with 1; Ctrl-C prints one line and exits with 130 (writers never leave a partial file
+under the final name). ``-v`` shows hepattn's debug messages, not those of other libraries.
 """
 
 from __future__ import annotations
@@ -31,21 +37,20 @@ COMMANDS = (
 MODULES = {"eval": "evaluate", "export-onnx": "export_onnx"}
 
 
-def to_json(obj) -> str:
-    """JSON text with NaN and ±inf written as ``null`` (strict JSON, readable by jq)."""
-    import json
-    import math
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler writing to whatever ``sys.stderr`` is when a message comes."""
 
-    def clean(x):
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return [clean(v) for v in x]
-        return x
+    @property
+    def stream(self):
+        return sys.stderr
 
-    return json.dumps(clean(obj), indent=2, allow_nan=False) + "\n"
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+_handler = _StderrHandler()
+_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,29 +60,47 @@ def build_parser() -> argparse.ArgumentParser:
         "partons, compare with the chi2 baseline.",
     )
     parser.add_argument("--version", action="version", version=f"hepattn {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="show hepattn's debug messages"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"hepattn.cli.{MODULES.get(name, name)}").register(subparsers)
     return parser
 
 
+def setup_logging(verbose: int) -> None:
+    """hepattn's messages on stderr, INFO and up (DEBUG with ``-v``); other libraries'
+    loggers are left alone (their warnings still show, their debug messages do not)."""
+    logger = logging.getLogger("hepattn")
+    if _handler not in logger.handlers:
+        logger.addHandler(_handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # a subcommand may take its last positional after its options (`convert IN --to F OUT`),
+    # which argparse alone cannot do once an optional positional was matched empty
+    late = getattr(args, "late_positional", None)
+    if late and len(extra) == 1 and getattr(args, late) is None and extra[0][:1] != "-":
+        setattr(args, late, extra.pop())
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return 2
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
     except HepattnError as err:
         print(f"hepattn {args.command}: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"hepattn {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

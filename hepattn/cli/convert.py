@@ -1,8 +1,11 @@
-"""``hepattn convert IN.root --to spanet-h5 OUT.h5``: our samples in SPANet's HDF5 layout."""
+"""``hepattn convert IN.root --to spanet-h5 -o OUT.h5``: our samples in SPANet's HDF5 layout."""
 
 from __future__ import annotations
 
 import argparse
+
+from hepattn.cli._options import add_output, add_progress
+from hepattn.errors import HepattnError
 
 FORMATS = ("spanet-h5",)
 
@@ -18,8 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", help="ROOT file, or a quoted glob (files converted in order)")
     p.add_argument("--to", dest="format", choices=FORMATS, required=True, help="output format")
-    p.add_argument("output", help="output .h5 file")
-    p.add_argument("--schema", default="hepattn-ttbar", help="schema of the input")
+    p.add_argument("output_file", nargs="?", metavar="OUTPUT", help="output .h5 file (same as -o)")
+    add_output(p, "output .h5 file", metavar="FILE")
+    p.add_argument(
+        "--schema",
+        help="schema of the input (default: the built-in schema that reads its jets, detected "
+        "as hepattn inspect does)",
+    )
     p.add_argument(
         "--max-jets",
         type=int,
@@ -28,14 +36,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "lose their last jets in file order, and targets pointing at them become -1",
     )
     p.add_argument("--tree", help="tree to read (default: the schema's)")
-    p.set_defaults(func=run)
+    add_progress(p)
+    p.set_defaults(func=run, late_positional="output_file")
 
 
 def run(args: argparse.Namespace) -> int:
     from hepattn.data.spanet import write_spanet_h5
+    from hepattn.progress import wanted
 
+    if args.output and args.output_file and args.output != args.output_file:
+        raise HepattnError(f"two outputs given: {args.output_file} and -o {args.output}")
+    output = args.output or args.output_file
+    if output is None:
+        raise HepattnError("give the output file: -o OUT.h5")
     s = write_spanet_h5(
-        args.output, args.input, schema=args.schema, max_jets=args.max_jets, tree=args.tree
+        output,
+        args.input,
+        schema=args.schema,
+        max_jets=args.max_jets,
+        tree=args.tree,
+        progress=wanted(args.no_progress),
     )
     print(f"converted {s.events:,} events to {s.path} (SPANet layout, MAX_JETS = {s.max_jets})")
     print(

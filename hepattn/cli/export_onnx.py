@@ -1,8 +1,11 @@
-"""``hepattn export-onnx MODEL --task tagger|matcher --out FILE.onnx``: ONNX for C++ inference."""
+"""``hepattn export-onnx MODEL --task tagger|matcher -o FILE.onnx``: ONNX for C++ inference."""
 
 from __future__ import annotations
 
 import argparse
+
+from hepattn.cli._options import add_output
+from hepattn.tasks.presets import TASKS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "standardization and preprocessing are stored in the ONNX metadata.",
     )
     p.add_argument("model", metavar="MODEL", help="model directory, or 'default'")
-    p.add_argument("--task", choices=("tagger", "matcher"), required=True, help="model task")
-    p.add_argument("--out", required=True, metavar="FILE.onnx", help="output ONNX file")
+    p.add_argument("--task", choices=tuple(TASKS), required=True, help="model task")
+    add_output(p, "output ONNX file", "--out", required=True, metavar="FILE.onnx")
     p.add_argument("--opset", type=int, help="ONNX opset (default: 17)")
     p.add_argument(
         "--dynamo",
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hepattn.export import export_onnx
 
-    out = export_onnx(args.model, args.task, args.out, opset=args.opset, dynamo=args.dynamo)
+    out = export_onnx(args.model, args.task, args.output, opset=args.opset, dynamo=args.dynamo)
     import onnx  # present: export_onnx checked
 
     proto = onnx.load(str(out), load_external_data=False)

@@ -8,8 +8,7 @@ import sys
 import time
 
 from hepattn.errors import DataError
-
-PRONG_CLASSES = ("1", "2", "3", "4b", "4q", "6", "8")
+from hepattn.tasks.presets import CLASSES
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -51,11 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--min-jets", type=int, default=0, help="keep only events with at least this many jets"
     )
     _common(tt)
-    pr = sub.add_parser("prongs", help="boosted R=1.2 jets of 1,2,3,4b,4q,6,8 prongs + towers")
+    pr = sub.add_parser("prongs", help=f"boosted R=1.2 jets of {','.join(CLASSES)} prongs + towers")
     pr.add_argument("-n", "--jets", type=int, default=1000, help="jets per class")
     pr.add_argument(
         "--classes",
-        default=",".join(PRONG_CLASSES),
+        default=",".join(CLASSES),
         help="comma-separated classes to generate (default: all seven)",
     )
     pr.add_argument(
@@ -120,10 +119,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(table)
     if args.json:
-        from hepattn.cli import to_json
+        from hepattn.output import write_json
 
-        with open(args.json, "w") as f:
-            f.write(to_json(summary))
+        write_json(args.json, summary)
     return 0
 
 

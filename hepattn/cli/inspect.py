@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from hepattn.data.summary import FileSummary, summarize
-
 BAR_WIDTH = 40
 
 
@@ -30,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def format_summary(s: FileSummary, max_objects: int | None = None) -> str:
+def format_summary(s, max_objects: int | None = None) -> str:
     lines = [f"file: {s.path} ({s.size_bytes / 1e6:.2f} MB)", "trees:"]
     lines += [f"  {name:<24} {n:>12,} entries" for name, n in s.trees.items()] or ["  (none)"]
     if s.schema is None:
@@ -61,6 +59,8 @@ def format_summary(s: FileSummary, max_objects: int | None = None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hepattn.data.summary import summarize
+
     summary = summarize(args.file, schema=args.schema, tree=args.tree)
     print(format_summary(summary, args.max_objects))
     return 0

@@ -4,58 +4,63 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
+from hepattn.baselines.chi2 import DEFAULT_MODE, MODES
+from hepattn.cli._options import add_input, add_model, add_output, add_output_tree, add_progress
+
+METHODS = ("network", "chi2")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "match",
         help="assign jets to the six partons of all-hadronic ttbar",
-        description="Write a TTree 'hepattn' with one entry per input entry (same order): "
-        "'assignment' = 6 jet indices (b, q1, q2, b', q1', q2') in the input file's own jet "
-        "order, -1 where none; 'prob' = the chosen triplets' probabilities (network) or "
-        "'chi2' = the minimum chi2 (chi2 method).",
+        description="Write a TTree (--output-tree, default 'hepattn') with one entry per "
+        "input entry (same order): 'assignment' = 6 jet indices (b, q1, q2, b', q1', q2') in "
+        "the input file's own jet order, and 'prob' = the chosen triplets' probabilities "
+        "(network) or 'chi2' = the minimum chi2 (chi2 method). Where there is no answer: "
+        "assignment -1 = no jet for that parton (fewer than 6 jets, or a top left "
+        "unassigned), prob NaN = no triplet chosen for that top, chi2 inf = fewer than 6 "
+        "jets. These sentinels, the parton order and the chi2 form are also stored in the "
+        "file as strings.",
     )
     p.add_argument("input", help="ROOT file with a jet collection per event")
-    p.add_argument("-o", "--output", required=True, help="output ROOT file")
-    p.add_argument("--method", choices=("network", "chi2"), default="network")
-    p.add_argument("--model", default="default", help="model directory, or 'default'")
-    p.add_argument("--schema", help="schema of the input (default: the model's)")
-    p.add_argument("--chi2-mode", choices=("dm", "mt"), default="mt", help="chi2 form")
-    p.add_argument("--tree", default="hepattn", help="name of the output tree")
+    add_output(p, "output ROOT file", required=True)
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default="network",
+        help="the matching network (default) or the chi2 baseline",
+    )
+    add_model(p, "matcher")
+    add_input(p, "the model's")
+    p.add_argument(
+        "--chi2-mode",
+        choices=MODES,
+        default=DEFAULT_MODE,
+        help=f"chi2 form for --method chi2 (default {DEFAULT_MODE}; see hepattn compare --help)",
+    )
+    add_output_tree(p)
+    add_progress(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from hepattn.baselines.chi2 import Chi2Config
     from hepattn.data import write_tree
-    from hepattn.tasks.matching import Matcher, chi2_slots, slots_to_file_order
+    from hepattn.progress import wanted
+    from hepattn.tasks.matching import Matcher
 
     matcher = Matcher.load(args.model)
-    ev = matcher.read(args.input, schema=args.schema)
-    jets = ev[matcher.run.data.collection]
-    if args.method == "network":
-        slots, prob = matcher.predict(ev)
-        extra = {"prob": prob.astype(np.float32)}
-    else:
-        from hepattn.baselines.chi2 import Chi2Config
-
-        slots, chi2 = chi2_slots(ev, matcher.run.data.collection, Chi2Config(mode=args.chi2_mode))
-        extra = {"chi2": chi2.astype(np.float64)}
-    assignment = slots_to_file_order(slots, jets.index).astype(np.int32)
-    write_tree(
-        args.output,
-        {"assignment": assignment, **extra},
-        tree=args.tree,
-        metadata={
-            "assignment_order": "b,q1,q2,b',q1',q2'",
-            "method": args.method,
-            "model": str(matcher.path),
-        },
-    )
+    ev = matcher.read(args.input, schema=args.schema, tree=args.tree)
+    config = Chi2Config(mode=args.chi2_mode)
+    branches, metadata = matcher.match(ev, args.method, config, wanted(args.no_progress))
+    write_tree(args.output, branches, tree=args.output_tree, metadata=metadata)
+    assignment = branches["assignment"]
     full = int((assignment >= 0).all(axis=1).sum())
     print(
         f"matched {len(assignment):,} events with the {args.method} method: {full:,} with "
         f"both tops assigned, {len(assignment) - full:,} partial or none (< 6 jets)"
     )
-    print(f"wrote {args.output}:{args.tree} (branches assignment[6], {next(iter(extra))})")
+    extra = next(b for b in branches if b != "assignment")
+    print(f"wrote {args.output}:{args.output_tree} (branches assignment[6], {extra})")
     return 0

@@ -4,38 +4,45 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
+from hepattn.cli._options import add_input, add_model, add_output, add_output_tree, add_progress
+from hepattn.tasks.presets import CLASSES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    order = ",".join(CLASSES)
     p = subparsers.add_parser(
         "tag",
         help="tag jets by prong class",
         description="Run a tagger on a file with one jet (and its towers) per entry. OUT gets "
-        "a TTree 'hepattn' with one entry per input entry, in the same order: 'prob' (7 "
-        "class probabilities, order 1,2,3,4b,4q,6,8, also stored as the string 'classes') and "
-        "'pred' (index of the most probable class). Use it as a friend of the input tree.",
+        "a TTree (--output-tree, default 'hepattn') with one entry per input entry, in the "
+        f"same order: 'prob' ({len(CLASSES)} class probabilities, order {order}, also stored "
+        "as the string 'classes') and 'pred' (index of the most probable class). Use it as a "
+        "friend of the input tree.",
     )
     p.add_argument("input", help="ROOT file with one jet per entry")
-    p.add_argument("-o", "--output", required=True, help="output ROOT file")
-    p.add_argument("--model", default="default", help="model directory, or 'default'")
-    p.add_argument("--schema", help="schema of the input (default: the model's)")
-    p.add_argument("--tree", default="hepattn", help="name of the output tree")
+    add_output(p, "output ROOT file", required=True)
+    add_model(p, "tagger")
+    add_input(p, "the model's")
+    add_output_tree(p)
+    add_progress(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from hepattn.data import write_tree
-    from hepattn.tasks.tagging import CLASSES, Tagger
+    from hepattn.progress import wanted
+    from hepattn.tasks.tagging import Tagger
 
     tagger = Tagger.load(args.model)
-    ev = tagger.read(args.input, schema=args.schema)
-    prob = tagger.predict(ev).astype(np.float32)
-    pred = prob.argmax(axis=1).astype(np.int32)
+    ev = tagger.read(args.input, schema=args.schema, tree=args.tree)
+    branches = tagger.tag(ev, progress=wanted(args.no_progress))
+    pred = branches["pred"]
     write_tree(
         args.output,
-        {"prob": prob, "pred": pred},
-        tree=args.tree,
+        branches,
+        tree=args.output_tree,
         metadata={"classes": ",".join(CLASSES), "model": str(tagger.path)},
     )
     counts = np.bincount(pred, minlength=len(CLASSES))
@@ -49,5 +56,14 @@ def run(args: argparse.Namespace) -> int:
         ok = (labels >= 0) & (labels < len(CLASSES))
         if ok.all():
             print(f"accuracy against '{label}': {100 * (pred == labels).mean():.2f} %")
-    print(f"wrote {args.output}:{args.tree} ({len(pred):,} entries, branches prob[7], pred)")
+    role = tagger.data_role(args.input)
+    if role is not None:
+        print(
+            f"note: {args.input} is part of this model's {role} data (model card): "
+            "its accuracy is not a held-out measurement"
+        )
+    print(
+        f"wrote {args.output}:{args.output_tree} ({len(pred):,} entries, "
+        f"branches prob[{len(CLASSES)}], pred)"
+    )
     return 0

@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from importlib import resources
 
-import yaml
-
+from hepattn.cli._options import add_output, add_progress
 from hepattn.errors import HepattnError
-from hepattn.training.distributed import is_main
+from hepattn.tasks.presets import DEFAULT_KIND, TAGGER_KINDS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="train a model", description="Train a model.")
+    p = subparsers.add_parser(
+        "train",
+        help="train a model",
+        description="Train a tagger or a matcher from ROOT (or SPANet HDF5) files.",
+    )
     tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
     t = tasks.add_parser(
         "tagger",
@@ -24,13 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "DIR/best/ (best model on validation: config, weights, standardization, card) and "
         "DIR/history.json.",
     )
-    _common(t)
+    _common(t, "bundled, per --kind")
     t.add_argument(
         "--kind",
-        choices=("transformer", "transformer_no_interaction", "pfn", "mass_hl"),
-        help="model kind (default: transformer)",
+        choices=TAGGER_KINDS,
+        help=f"model kind (default: {DEFAULT_KIND}); wins over the kind of a --config file",
     )
-    t.set_defaults(func=run_tagger)
     m = tasks.add_parser(
         "matcher",
         help="jet-parton matcher (SPA-Net style) for all-hadronic ttbar",
@@ -38,16 +39,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "with the top-symmetric loss. Outputs as for the tagger (DIR/last.pt, DIR/best/, "
         "DIR/history.json).",
     )
-    _common(m)
-    m.set_defaults(func=run_matcher)
+    _common(m, "the bundled hepattn/configs/matcher.yaml")
 
 
-def _common(t: argparse.ArgumentParser) -> None:
+def _common(t: argparse.ArgumentParser, default_config: str) -> None:
     t.add_argument("--train", nargs="+", required=True, metavar="FILE", help="training files")
     t.add_argument("--val", nargs="+", required=True, metavar="FILE", help="validation files")
-    t.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    t.add_argument("--config", metavar="YAML", help="run config (default: bundled, per --kind)")
-    t.add_argument("--schema", help="schema of the input files (default: the config's)")
+    add_output(t, "output directory", "--out", required=True, metavar="DIR")
+    t.add_argument("--config", metavar="YAML", help=f"run config (default: {default_config})")
+    t.add_argument(
+        "--schema",
+        help="schema of the input files (default: the config's); the model remembers it",
+    )
+    t.add_argument("--tree", help="tree to read (default: the schema's)")
     t.add_argument("--seed", type=int, help="random seed (overrides the config)")
     t.add_argument("--epochs", type=int, help="maximum epochs (overrides the config)")
     t.add_argument("--device", help="auto, cpu or cuda (overrides the config)")
@@ -70,102 +74,47 @@ def _common(t: argparse.ArgumentParser) -> None:
     t.add_argument("--resume", action="store_true", help="continue from DIR/last.pt")
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
     t.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress(t)
+    t.set_defaults(func=run)
 
 
-def _load_yaml(path: str | None, bundled: str) -> dict:
-    if path is None:
-        return yaml.safe_load(resources.files("hepattn.configs").joinpath(bundled).read_text())
-    try:
-        with open(path) as f:
-            cfg = yaml.safe_load(f)
-    except OSError as err:
-        raise HepattnError(f"{path}: cannot read the config ({err.strerror})") from None
-    except yaml.YAMLError as err:
-        raise HepattnError(f"{path}: not valid YAML ({err})") from None
-    if not isinstance(cfg, dict):
-        raise HepattnError(f"{path}: a run config must be a YAML mapping, got {cfg!r}")
-    return cfg
+def run(args: argparse.Namespace) -> int:
+    from hepattn.progress import wanted
+    from hepattn.tasks.presets import load_run_config, task_class
+    from hepattn.training.distributed import is_main
 
-
-def _overrides(cfg: dict, args: argparse.Namespace) -> dict:
-    training = cfg.setdefault("training", {})
-    for key in ("seed", "epochs", "device", "threads"):
-        if getattr(args, key) is not None:
-            training[key] = getattr(args, key)
-    if getattr(args, "compile", False):
-        training["compile"] = True
-    if getattr(args, "no_amp", False):
-        training["amp"] = False
-    return cfg
-
-
-def _train(train, run, args: argparse.Namespace) -> dict:
-    """Call a task's ``train_*`` function with the common command-line options."""
     if args.chunk_entries < 1:
         raise HepattnError(f"--chunk-entries must be at least 1, got {args.chunk_entries}")
-    return train(
-        run,
+    overrides = {k: getattr(args, k) for k in ("seed", "epochs", "device", "threads")}
+    overrides["compile"] = True if args.compile else None
+    overrides["amp"] = False if args.no_amp else None
+    run_config = load_run_config(args.task, args.config, getattr(args, "kind", None), overrides)
+    result = task_class(args.task).train(
+        run_config,
         args.train,
         args.val,
-        args.out,
+        args.output,
         schema=args.schema,
+        tree=args.tree,
         resume=args.resume,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=wanted(args.no_progress),
         max_train=args.max_train,
         stream=args.stream,
         chunk_entries=args.chunk_entries,
         command="hepattn " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
-
-
-def tagger_run_config(args: argparse.Namespace) -> dict:
-    """The run config dict: bundled default of the kind or --config, with CLI overrides.
-
-    ``--kind`` wins over the ``kind`` of a ``--config`` file.
-    """
-    kind = args.kind or "transformer"
-    name = "transformer" if kind.startswith("transformer") else kind
-    cfg = _load_yaml(args.config, f"tagger_{name}.yaml")
-    if args.kind is not None:
-        cfg["kind"] = name
-    if kind == "transformer_no_interaction":
-        encoder = cfg.setdefault("model", {}).setdefault("encoder", {})
-        encoder.setdefault("interaction", {})["enabled"] = False
-    return _overrides(cfg, args)
-
-
-def run_tagger(args: argparse.Namespace) -> int:
-    from hepattn.tasks.tagging import TaggerRunConfig, train_tagger
-
-    run = TaggerRunConfig.from_dict(tagger_run_config(args))
-    result = _train(train_tagger, run, args)
     if not is_main():  # under torchrun, rank 0 reports
         return 0
+    if args.task == "tagger":
+        what = f"{run_config.kind} tagger ({result['params']:,} parameters) on "
+        best = f"best validation accuracy {100 * result['val_accuracy']:.2f} %"
+    else:
+        what = f"matcher ({result['params']:,} parameters) on "
+        best = f"best validation top efficiency {100 * result['val_top_efficiency']:.2f} %"
+    unit = task_class(args.task).unit
     print(
-        f"trained {run.kind} tagger ({result['params']:,} parameters) on "
-        f"{result['train_jets']:,} jets in {result['epochs']} epochs, {result['seconds']:.0f} s"
+        f"trained {what}{result[f'train_{unit}']:,} {unit} in {result['epochs']} epochs, "
+        f"{result['seconds']:.0f} s"
     )
-    print(
-        f"best validation accuracy {100 * result['val_accuracy']:.2f} % "
-        f"(epoch {result['best_epoch']}); model in {args.out}/best"
-    )
-    return 0
-
-
-def run_matcher(args: argparse.Namespace) -> int:
-    from hepattn.tasks.matching import MatcherRunConfig, train_matcher
-
-    run = MatcherRunConfig.from_dict(_overrides(_load_yaml(args.config, "matcher.yaml"), args))
-    result = _train(train_matcher, run, args)
-    if not is_main():  # under torchrun, rank 0 reports
-        return 0
-    print(
-        f"trained matcher ({result['params']:,} parameters) on {result['train_events']:,} "
-        f"events in {result['epochs']} epochs, {result['seconds']:.0f} s"
-    )
-    print(
-        f"best validation top efficiency {100 * result['val_top_efficiency']:.2f} % "
-        f"(epoch {result['best_epoch']}); model in {args.out}/best"
-    )
+    print(f"{best} (epoch {result['best_epoch']}); model in {args.output}/best")
     return 0

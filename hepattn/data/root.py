@@ -17,12 +17,21 @@ from pathlib import Path
 import awkward as ak
 import uproot
 
-from hepattn.data.schema import Schema, close_matches
-from hepattn.errors import DataError, InputNotFoundError
+from hepattn.data.schema import Schema, close_matches, detect_schema, get_schema
+from hepattn.errors import DataError, InputNotFoundError, SchemaMismatchError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Chunk", "iterate_branches", "open_file", "open_tree", "resolve_paths", "tree_names"]
+__all__ = [
+    "Chunk",
+    "detect_file_schema",
+    "iterate_branches",
+    "open_file",
+    "open_tree",
+    "resolve_paths",
+    "schema_for",
+    "tree_names",
+]
 
 PathLike = str | os.PathLike
 Paths = PathLike | Sequence[PathLike]
@@ -80,6 +89,60 @@ def tree_names(file) -> list[str]:
     return sorted({k.split(";")[0] for k, c in classes.items() if c in ("TTree", "TNtuple")})
 
 
+def _detect(file, names: Sequence[str], collections=None) -> tuple[Schema, str] | None:
+    """The first built-in schema that reads one of the trees ``names`` of an open file."""
+    for name in names:
+        try:
+            keys = file[name].keys(recursive=True)
+        except Exception as err:
+            raise DataError(f"{file.file_path}: tree {name!r} is unreadable ({err})") from None
+        found = detect_schema(name, keys, collections)
+        if found is not None:
+            return found, name
+    return None
+
+
+def detect_file_schema(
+    path: PathLike, tree: str | None = None, collections: Sequence[str] | None = None
+) -> tuple[Schema, str] | None:
+    """``(schema, tree)``: the built-in schema that reads ``path`` (its tree ``tree``, or
+    any of its trees; only ``collections`` if given), as ``hepattn inspect`` finds it; None
+    if none fits."""
+    file = open_file(Path(path))
+    return _detect(file, [tree] if tree is not None else tree_names(file), collections)
+
+
+def schema_for(
+    paths: Paths,
+    schema: str | Schema | None = None,
+    tree: str | None = None,
+    collections: Sequence[str] | None = None,
+) -> Schema:
+    """``schema``, or when None the built-in schema detected on the first of ``paths``
+    (:func:`detect_file_schema`); a :class:`SchemaMismatchError` if none fits."""
+    if schema is not None:
+        return get_schema(schema)
+    first = resolve_paths(paths)[0]
+    found = detect_file_schema(first, tree, collections)
+    if found is None:
+        raise SchemaMismatchError(
+            f"{first}: no built-in schema fits this file"
+            + (f" (reading {list(collections)})" if collections else "")
+            + "; pass --schema NAME|FILE.yaml"
+        )
+    log.info("%s: detected schema %r", first, found[0].name)
+    return found[0]
+
+
+def _hint(file, schema: Schema | None) -> str:
+    """What to do when ``schema`` does not fit an open file: the built-in schema that fits,
+    or pass one."""
+    found = _detect(file, tree_names(file))
+    if found is not None and (schema is None or found[0].name != schema.name):
+        return f"the built-in schema {found[0].name!r} fits this file (--schema {found[0].name})"
+    return "pass --schema NAME|FILE.yaml with a schema for this file"
+
+
 def open_tree(path: Path, tree: str | None, schema: Schema | None = None):
     """Open ``path`` and return its TTree ``tree`` (or the schema's, or the only one)."""
     file = open_file(path)
@@ -93,9 +156,11 @@ def open_tree(path: Path, tree: str | None, schema: Schema | None = None):
             )
         want = names[0]
     if want not in names:
-        raise DataError(
+        what = f"schema {schema.name!r} reads " if schema is not None and tree is None else ""
+        raise SchemaMismatchError(
             f"{path}: tree {want!r} not found; "
             + (f"the file has trees {names}" if names else "the file has no TTree at all")
+            + (f" ({what}tree {want!r}; {_hint(file, schema)})" if names else "")
         )
     try:
         return file[want]
@@ -111,12 +176,12 @@ def check_branches(tree, schema: Schema, branches: Sequence[str]) -> None:
     )
     for name in branches:
         if name not in have:
-            hint = close_matches(name, have)
-            raise DataError(
+            close = close_matches(name, have)
+            raise SchemaMismatchError(
                 f"{tree.file.file_path}: tree {tree.name!r} has no branch {name!r} "
                 f"(schema {schema.name!r} reads it)"
-                + (f"; close matches: {hint}" if hint else "")
-                + f"; the tree has {len(have)} branches, see `hepattn inspect`"
+                + (f"; close matches: {close}" if close else "")
+                + f"; {_hint(getattr(tree.file, 'root_directory', tree.file), schema)}"
             )
 
 

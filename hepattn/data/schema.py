@@ -375,10 +375,16 @@ def get_schema(schema: str | os.PathLike | Schema | Mapping[str, Any]) -> Schema
     )
 
 
-def detect_schema(tree_name: str, branches: Iterable[str]) -> Schema | None:
-    """The built-in schema that reads tree ``tree_name`` and finds all its branches, if any."""
+def detect_schema(
+    tree_name: str, branches: Iterable[str], collections: Iterable[str] | None = None
+) -> Schema | None:
+    """The built-in schema that reads tree ``tree_name`` and finds all its branches — or,
+    with ``collections``, those of these collections and the event fields — if any."""
     have = set(branches)
+    want = None if collections is None else list(collections)
     for schema in BUILTIN_SCHEMAS.values():
-        if schema.tree in (None, tree_name) and set(schema.branches()) <= have:
+        if want is not None and not set(want) <= set(schema.collections):
+            continue
+        if schema.tree in (None, tree_name) and set(schema.branches(want)) <= have:
             return schema
     return None

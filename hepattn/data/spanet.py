@@ -54,9 +54,10 @@ from hepattn.data.features import AXIS_FEATURES, FEATURES, ObjectFeatures, to_ve
 from hepattn.data.outputs import atomic_path
 from hepattn.data.padding import JaggedLayout, PaddedCollection, TruncationStats
 from hepattn.data.reader import Events, _event_fields, _prepare_collection
-from hepattn.data.root import Paths, iterate_branches, resolve_paths
-from hepattn.data.schema import Schema, get_schema
+from hepattn.data.root import Paths, iterate_branches, open_tree, resolve_paths, schema_for
+from hepattn.data.schema import Schema
 from hepattn.errors import DataError, SchemaError
+from hepattn.progress import bar
 
 log = logging.getLogger(__name__)
 
@@ -432,7 +433,13 @@ class SpanetSummary:
 
 
 def _jets_from_root(
-    paths: Paths, schema: Schema, collection: str, label: str, btag: str, tree: str | None
+    paths: Paths,
+    schema: Schema,
+    collection: str,
+    label: str,
+    btag: str,
+    tree: str | None,
+    progress: bool = False,
 ) -> tuple[dict[str, ak.Array], dict[str, np.ndarray]]:
     """Jagged pt, eta, phi, mass, btag, label in file order, and the event fields."""
     coll = schema.collection(collection)
@@ -445,7 +452,10 @@ def _jets_from_root(
     branches = schema.branches([collection])
     jets: list[dict[str, ak.Array]] = []
     events: list[dict[str, np.ndarray]] = []
+    total = sum(open_tree(p, tree, schema).num_entries for p in resolve_paths(paths))
+    reading = bar(progress, total, "reading", "events")
     for chunk in iterate_branches(paths, schema, branches, tree, "200 MB"):
+        reading.update(chunk.stop - chunk.start)
         raw = _prepare_collection(chunk, collection, coll, "error", {})
         if coll.kinematics == "ptetaphim":
             kin = {k: raw[k] for k in KINEMATIC_INPUTS}
@@ -455,6 +465,7 @@ def _jets_from_root(
             kin = {k: ak.unflatten(np.asarray(getattr(vec, k)), counts) for k in KINEMATIC_INPUTS}
         jets.append({**kin, "btag": raw[btag], "label": raw[label]})
         events.append(_event_fields(chunk, schema))
+    reading.close()
     out = {k: ak.concatenate([j[k] for j in jets]) for k in jets[0]}
     ev = {k: np.concatenate([e[k] for e in events]) for k in events[0]}
     return out, ev
@@ -526,13 +537,14 @@ def write_spanet_h5(
     path: str | os.PathLike,
     source: Paths | Events,
     *,
-    schema: str | Schema | Mapping[str, Any] = "hepattn-ttbar",
+    schema: str | Schema | Mapping[str, Any] | None = None,
     max_jets: int | None = None,
     collection: str = "jets",
     label: str = "parton",
     btag: str = "btag",
     tree: str | None = None,
     compression: str | None = "gzip",
+    progress: bool = False,
 ) -> SpanetSummary:
     """Write jets and parton targets in the SPANet layout (module docstring); atomic.
 
@@ -543,9 +555,11 @@ def write_spanet_h5(
             ``collection`` has features pt, eta, phi, mass, btag, label ``label``, and no jet
             truncated (``index`` restores the file's jet order).
         schema: schema of the ROOT file(s): a jet collection with field ``btag`` and per-jet
-            label ``label`` (0…5 = b, q1, q2, b′, q1′, q2′, −1).
+            label ``label`` (0…5 = b, q1, q2, b′, q1′, q2′, −1); None: the built-in schema
+            that reads ``collection`` of the first file, detected as ``hepattn inspect`` does.
         max_jets: M; default the largest jet multiplicity. Jets beyond are dropped (warned).
         compression: h5py compression of every dataset (None for none).
+        progress: show a progress bar while reading.
 
     Returns:
         A :class:`SpanetSummary` (events, M, events with both / one top reconstructable, …).
@@ -557,7 +571,8 @@ def write_spanet_h5(
     if isinstance(source, Events):
         jets, fields = _jets_from_events(source, collection, label)
     else:
-        jets, fields = _jets_from_root(source, get_schema(schema), collection, label, btag, tree)
+        schema = schema_for(source, schema, tree, [collection])
+        jets, fields = _jets_from_root(source, schema, collection, label, btag, tree, progress)
     counts = np.asarray(ak.num(jets["pt"], axis=1), dtype=np.int64)
     largest = int(counts.max(initial=0))
     n_slot = max(largest, 1) if max_jets is None else int(max_jets)

@@ -11,8 +11,15 @@ from dataclasses import dataclass, field
 import awkward as ak
 import numpy as np
 
-from hepattn.data.root import check_branches, open_file, open_tree, resolve_paths, tree_names
-from hepattn.data.schema import Schema, detect_schema, get_schema
+from hepattn.data.root import (
+    check_branches,
+    detect_file_schema,
+    open_file,
+    open_tree,
+    resolve_paths,
+    tree_names,
+)
+from hepattn.data.schema import Schema, get_schema
 from hepattn.errors import DataError
 
 __all__ = ["CollectionSummary", "FileSummary", "summarize"]
@@ -63,13 +70,10 @@ def summarize(
             raise DataError(f"{p}: tree {name!r} is unreadable ({err})") from None
     out = FileSummary(path=str(p), size_bytes=os.path.getsize(p), trees=trees)
     if schema is None:
-        for name in trees if tree is None else [tree]:
-            found = detect_schema(name, open_tree(p, name).keys(recursive=True))
-            if found is not None:
-                schema, tree = found, name
-                break
-        else:
+        found = detect_file_schema(p, tree)
+        if found is None:
             return out
+        schema, tree = found
     schema = get_schema(schema)
     t = open_tree(p, tree, schema)
     out.tree, out.schema = t.name, schema

@@ -1,59 +1,57 @@
 """The jet–parton matching task (all-hadronic tt̄): data, loss, metrics, saved matchers.
 
 Jets of schema ``hepattn-ttbar`` (or any schema with a jet collection; truth labels are
-needed only to train and evaluate): per jet the parton label 0…5 = (b, q1, q2, b′, q1′, q2′)
-or −1. The network is :class:`~hepattn.nn.matcher.JetPartonMatcher`; predictions are
-assignments ``int[B, 6]`` (b, q1, q2, b′, q1′, q2′) of jet indices **in the input file's own
-jet order**, −1 where none.
+needed only to train and evaluate): per jet the parton label 0…5 in the parton order of
+:data:`hepattn.topology.TTBAR_ALLHAD` — (b, q1, q2, b′, q1′, q2′) — or −1. The network is
+:class:`~hepattn.nn.matcher.JetPartonMatcher`; predictions are assignments ``int[B, 6]`` of
+jet indices **in the input file's own jet order**, −1 where none (:data:`SENTINELS`).
+
+:class:`Matcher` is the task (:class:`~hepattn.tasks.base.Task`): ``Matcher.train(run, ...)``
+trains one, ``Matcher.load(dir)`` loads one, ``matcher.predict(ev)`` decodes assignments.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-from torch.utils.data import DataLoader
 
-from hepattn.config import Config
-from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer, read_events
+from hepattn.config import Config, ConfigError
+from hepattn.data import Events, PadSpec
 from hepattn.errors import DataError
-from hepattn.metrics.matching import truth_from_parton_labels
-from hepattn.models import save_model
 from hepattn.nn.matcher import (
     JetPartonMatcher,
     MatcherConfig,
     decode_assignments,
     symmetric_top_loss,
 )
-from hepattn.tasks.common import (
-    TrainedModel,
-    describe_files,
-    head_entries,
-    run_training,
-    stream_training_set,
-)
+from hepattn.tasks.base import Task
+from hepattn.topology import TTBAR_ALLHAD
 from hepattn.training.distributed import mean_over_ranks
 from hepattn.training.loop import TrainingConfig
 
 __all__ = [
+    "SENTINELS",
+    "TOPOLOGY",
     "Matcher",
     "MatcherDataConfig",
     "MatcherRunConfig",
-    "MatcherTask",
     "build_matcher",
     "chi2_slots",
-    "load_matching_data",
     "slots_to_file_order",
-    "train_matcher",
 ]
 
 DEFAULT_FEATURES = ("log_pt", "eta", "phi", "log_e", "mass", "btag")
+TOPOLOGY = TTBAR_ALLHAD
+#: What the outputs of ``hepattn match`` hold where there is no answer (also in the file).
+SENTINELS = (
+    "assignment = -1: no jet for that parton (fewer than 6 jets, or a top left unassigned); "
+    "prob = NaN: no triplet chosen for that top (network); chi2 = inf: fewer than 6 jets, "
+    "no assignment (chi2 method)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,72 +76,31 @@ class MatcherDataConfig(Config):
 
 @dataclasses.dataclass(frozen=True)
 class MatcherRunConfig(Config):
-    """A whole matcher run (one YAML file): model, data, optimisation."""
+    """A whole matcher run (one YAML file): model, data, optimisation.
+
+    The model section is checked (:class:`~hepattn.nn.matcher.MatcherConfig`) when the run
+    config is built, so a bad key fails when the YAML is loaded.
+    """
 
     model: dict = dataclasses.field(default_factory=dict)
     data: MatcherDataConfig = dataclasses.field(default_factory=MatcherDataConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
 
+    def __post_init__(self) -> None:
+        try:
+            model_config(self.model, len(self.data.features))
+        except ConfigError as err:
+            raise ConfigError(f"MatcherRunConfig.model: {err}") from None
+
+
+def model_config(model: dict, n_features: int) -> MatcherConfig:
+    """The checked network config (``input_dim`` filled in here)."""
+    enc = {**model.get("encoder", {}), "input_dim": n_features}
+    return MatcherConfig.from_dict({**model, "encoder": enc})
+
 
 def build_matcher(model: dict, n_features: int) -> JetPartonMatcher:
-    enc = {**model.get("encoder", {}), "input_dim": n_features}
-    return JetPartonMatcher(MatcherConfig.from_dict({**model, "encoder": enc}))
-
-
-def load_matching_data(
-    paths,
-    run: MatcherRunConfig,
-    *,
-    schema: str | None = None,
-    need_labels: bool = True,
-    entry_stop: int | None = None,
-) -> Events:
-    """Padded jets; with labels, ``ev.event["truth"]``: ``int[B, 6]`` jet slots of the partons
-    and ``ev.event["targets"]``: ``int[B, 2, 3]`` (q1, q2, b) slots per top. Paths ending in
-    ``.h5`` / ``.hdf5`` are read as SPANet files (:func:`hepattn.data.spanet.read_spanet_h5`)."""
-    from hepattn.data.spanet import is_spanet_path, read_spanet_h5
-
-    d = run.data
-    labels = (d.label,) if need_labels else ()
-    spec = PadSpec(d.features, d.max_objects, labels=labels)
-    try:
-        if is_spanet_path(paths):  # SPANet-layout HDF5: the layout is the schema
-            ev = read_spanet_h5(
-                paths,
-                d.features,
-                d.max_objects,
-                labels=labels,
-                collection=d.collection,
-                entry_stop=entry_stop,
-            )
-        else:
-            ev = read_events(paths, schema or d.schema, {d.collection: spec}, entry_stop=entry_stop)
-    except Exception as err:
-        if need_labels and "no label" in str(err):
-            raise DataError(f"{err}: training and evaluation need per-jet parton labels") from None
-        raise
-    return finish_matching_events(ev, run, need_labels)
-
-
-def finish_matching_events(ev: Events, run: MatcherRunConfig, need_labels: bool = True) -> Events:
-    """Derived fields of freshly read events (in place): ``n_jets``; with labels, checked
-    parton labels, ``truth`` and ``targets`` (see :func:`load_matching_data`)."""
-    d = run.data
-    ev.event["n_jets"] = ev[d.collection].counts
-    if need_labels:
-        labels = ev[d.collection].labels[d.label]
-        bad = ((labels < -1) | (labels > 5)).any(axis=1)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"{ev.files[ev.file_index[i]]}: entry {ev.entry[i]}: parton labels must be in "
-                f"-1..5 (b, q1, q2, b', q1', q2'), got {sorted(set(labels[i].tolist()))}; "
-                f"{int(bad.sum())} events affected"
-            )
-        truth = truth_from_parton_labels(labels)  # (B, 6) slots
-        ev.event["truth"] = truth
-        ev.event["targets"] = np.stack([truth[:, [1, 2, 0]], truth[:, [4, 5, 3]]], axis=1)
-    return ev
+    return JetPartonMatcher(model_config(model, n_features))
 
 
 def slots_to_file_order(slots: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -152,25 +109,120 @@ def slots_to_file_order(slots: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.where(slots >= 0, index[b, np.maximum(slots, 0)], -1)
 
 
-class MatcherTask:
-    """The training loop's view of matching (see :mod:`hepattn.training.loop`)."""
+def chi2_slots(
+    ev: Events, collection: str = "jets", config=None, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The χ² baseline on the padded jets of ``ev``: ``(slots int64[B, 6], chi2 float[B])``.
 
-    def __init__(
-        self, run: MatcherRunConfig, standardizers: dict[str, Standardizer], card: str | None = None
-    ) -> None:
-        self.run = run
-        self.standardizers = standardizers
-        self.card = card
+    Uses the jets' b-tag when ``btag`` is among the padded features; ``config`` defaults to
+    :class:`~hepattn.baselines.chi2.Chi2Config()` (the ``mt`` form, as ``hepattn compare``).
+    """
+    from hepattn.baselines.chi2 import Chi2Config, solve_chi2
+    from hepattn.progress import bar
+
+    cfg = config or Chi2Config()
+    jets = ev[collection]
+    btag = jets.values[..., jets.features.index("btag")] if "btag" in jets.features else None
+    p4 = jets.p4.astype(np.float64)
+    slots, chi2 = [], []
+    block = 8192
+    with bar(progress, len(ev), "chi2", "events") as b:
+        for s in range(0, max(len(ev), 1), block):
+            sl = slice(s, s + block)
+            out = solve_chi2(p4[sl], jets.mask[sl], None if btag is None else btag[sl], cfg)
+            slots.append(out[0])
+            chi2.append(out[1])
+            b.update(len(out[1]))
+    return np.concatenate(slots), np.concatenate(chi2)
+
+
+CARD = """# hepattn jet–parton matcher (SPA-Net style)
+
+- **Task**: assign jets to the six partons (b, q1, q2, b′, q1′, q2′) of all-hadronic tt̄.
+- **Model**: P-MHA encoder + two symmetric tensor attention heads, {params:,} trainable
+  parameters; config in `config.yaml`.
+- **Inputs**: jets of schema `{schema}`, features {features}, leading {max_objects} jets by pT.
+- **Training command**: `{command}`
+- **Training data**: {train_files} — {train_events:,} events with at least one
+  reconstructable top ({both:,} with both); validation: {val_events:,} events.
+- **Budget**: {epochs} epochs (max {max_epochs}), batch size {batch_size}, AdamW lr {lr},
+  {seconds:.0f} s wall time on {device} ({threads} CPU threads).
+- **Validation top efficiency** (best epoch {best_epoch}): {val_percent:.2f} % of
+  reconstructable tops correct.
+"""
+
+
+class Matcher(Task):
+    """The matching task; a trained matcher once loaded (``Matcher.load(dir)``).
+
+    Derived fields of events read with labels: ``derived["truth"]``: ``int[B, 6]`` jet slots
+    of the partons; ``derived["targets"]``: ``int[B, 2, 3]`` slots per top in head order
+    (q1, q2, b); always ``derived["n_jets"]``. Paths ending in ``.h5`` / ``.hdf5`` are read
+    as SPANet files (:func:`hepattn.data.spanet.read_spanet_h5`).
+    """
+
+    name = "matcher"
+    run_config = MatcherRunConfig
+    unit = "events"
+    card_template = CARD
+
+    def spec(self, need_labels: bool) -> PadSpec:
+        d = self.run.data
+        return PadSpec(d.features, d.max_objects, labels=(d.label,) if need_labels else ())
+
+    def read_source(self, paths, schema: str, spec: PadSpec, entry_stop, tree) -> Events:
+        from hepattn.data.spanet import is_spanet_path, read_spanet_h5
+
+        if not is_spanet_path(paths):
+            return super().read_source(paths, schema, spec, entry_stop, tree)
+        d = self.run.data  # SPANet-layout HDF5: the layout is the schema
+        return read_spanet_h5(
+            paths,
+            spec.features,
+            spec.max_objects,
+            labels=spec.labels,
+            collection=d.collection,
+            entry_stop=entry_stop,
+        )
+
+    def finish(self, ev: Events, need_labels: bool) -> Events:
+        from hepattn.metrics.matching import truth_from_parton_labels
+
+        d = self.run.data
+        ev.derived["n_jets"] = ev[d.collection].counts
+        if need_labels:
+            labels = ev[d.collection].labels[d.label]
+            n = TOPOLOGY.n_partons
+            bad = ((labels < -1) | (labels >= n)).any(axis=1)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataError(
+                    f"{ev.files[ev.file_index[i]]}: entry {ev.entry[i]}: parton labels must be "
+                    f"in -1..{n - 1} ({TOPOLOGY.order_string}), got "
+                    f"{sorted(set(labels[i].tolist()))}; {int(bad.sum())} events affected"
+                )
+            truth = truth_from_parton_labels(labels)  # (B, 6) slots
+            ev.derived["truth"] = truth
+            ev.derived["targets"] = np.stack([truth[:, list(h)] for h in TOPOLOGY.head_index], 1)
+        return ev
+
+    def trainable(self, ev: Events) -> Events:
+        """Events with at least one reconstructable top (the others carry no loss)."""
+        ok = (ev.derived["targets"] >= 0).all(-1).any(-1)
+        return ev.select(np.flatnonzero(ok))
+
+    def build(self) -> JetPartonMatcher:
+        return build_matcher(self.run.model, len(self.run.data.features))
 
     def loss(self, model: JetPartonMatcher, batch) -> torch.Tensor:
         heads = model(batch.x, batch.p4, batch.mask)
-        targets = batch.event["targets"]
+        targets = batch.derived["targets"]
         loss, used = symmetric_top_loss(model.target_logprob(heads, batch.mask, targets), targets)
         n_used = used.sum().to(loss.dtype)
         return loss * n_used / mean_over_ranks(n_used).clamp(min=1e-6)
 
     @torch.no_grad()
-    def evaluate(self, model: JetPartonMatcher, loader: DataLoader, device) -> dict:
+    def evaluate(self, model: JetPartonMatcher, loader, device) -> dict:
         from hepattn.metrics.matching import reconstructable, top_correct
 
         model.eval()
@@ -178,14 +230,14 @@ class MatcherTask:
         for batch in loader:
             batch = batch.to(device)
             heads = model(batch.x, batch.p4, batch.mask)
-            targets = batch.event["targets"]
+            targets = batch.derived["targets"]
             loss, used = symmetric_top_loss(
                 model.target_logprob(heads, batch.mask, targets), targets
             )
             total += loss.item() * int(used.sum())
             n_used += int(used.sum())
             pred = decode_assignments(model, heads, batch.mask).cpu().numpy()
-            truth = batch.event["truth"].cpu().numpy()
+            truth = batch.derived["truth"].cpu().numpy()
             ok = reconstructable(truth)
             correct += int((top_correct(pred, truth) & ok).sum())
             n_tops += int(ok.sum())
@@ -200,25 +252,14 @@ class MatcherTask:
             "score": eff,
         }
 
-    def saved_config(self) -> dict[str, Any]:
-        return {"task": "matcher", **self.run.to_dict()}
-
-    def save_model(self, model: nn.Module, directory: Path, metrics: dict) -> None:
-        save_model(directory, self.saved_config(), model, self.standardizers, metrics, self.card)
-
-
-class Matcher(TrainedModel):
-    """A trained matcher loaded from a model directory (or the bundled default)."""
-
-    task = "matcher"
-    run_config = MatcherRunConfig
-    load_data = staticmethod(load_matching_data)
-
-    def build(self) -> JetPartonMatcher:
-        return build_matcher(self.run.model, len(self.run.data.features))
+    def card_info(self, ev_train: Events, scale: float) -> dict[str, Any]:
+        both = int((ev_train.derived["targets"] >= 0).all(-1).all(-1).sum())
+        return {"both": round(both * scale)}
 
     @torch.no_grad()
-    def predict(self, ev: Events, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, ev: Events, batch_size: int = 1024, progress: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(slots int64[B, 6], prob float32[B, 2])``.
 
         ``slots`` index the padded, pT-sorted jets of ``ev`` (map them to the file's own jet
@@ -226,9 +267,8 @@ class Matcher(TrainedModel):
         probability under its head (unordered light quarks: P(i, j, k) + P(j, i, k)); NaN
         where no triplet was chosen.
         """
-        ds = PaddedDataset(ev, self.run.data.collection, self.standardizers["objects"])
         slots, probs = [], []
-        for batch in ds.batches(batch_size):
+        for batch in self.predict_batches(ev, batch_size, progress, "matching"):
             heads = self.net(batch.x, batch.p4, batch.mask)
             out, p = decode_assignments(self.net, heads, batch.mask, with_prob=True)
             slots.append(out.numpy())
@@ -237,117 +277,51 @@ class Matcher(TrainedModel):
         prob_all = np.concatenate(probs) if probs else np.zeros((0, 2), np.float32)
         return slots_all, prob_all
 
+    def match(
+        self, ev: Events, method: str = "network", chi2_config=None, progress: bool = False
+    ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        """The branches and metadata ``hepattn match`` writes: ``assignment int32[B, 6]`` in
+        the file's own jet order (−1: none), and ``prob float32[B, 2]`` (network; NaN: no
+        triplet for that top) or ``chi2 float64[B]`` (χ²; inf: no assignment)."""
+        jets = ev[self.run.data.collection]
+        if method == "network":
+            slots, prob = self.predict(ev, progress=progress)
+            extra = {"prob": prob.astype(np.float32)}
+        elif method == "chi2":
+            from hepattn.baselines.chi2 import Chi2Config
 
-def chi2_slots(ev: Events, collection: str = "jets", config=None) -> tuple[np.ndarray, np.ndarray]:
-    """The χ² baseline on the padded jets of ``ev``: ``(slots int64[B, 6], chi2 float[B])``.
+            chi2_config = chi2_config or Chi2Config()
+            slots, chi2 = chi2_slots(ev, self.run.data.collection, chi2_config, progress)
+            extra = {"chi2": chi2.astype(np.float64)}
+        else:
+            raise DataError(f"unknown matching method {method!r}; choose network or chi2")
+        assignment = slots_to_file_order(slots, jets.index).astype(np.int32)
+        metadata = {
+            "assignment_order": TOPOLOGY.order_string,
+            "method": method,
+            "model": str(self.path),
+            "sentinels": SENTINELS,
+        }
+        if method == "chi2":
+            metadata["chi2"] = chi2_config.describe("btag" in jets.features)
+        return {"assignment": assignment, **extra}, metadata
 
-    Uses the jets' b-tag when ``btag`` is among the padded features.
-    """
-    from hepattn.baselines.chi2 import Chi2Config, solve_chi2
+    def report(self, ev: Events, progress: bool = False) -> tuple[dict, dict]:
+        from hepattn.metrics.matching import efficiency_table
 
-    jets = ev[collection]
-    btag = jets.values[..., jets.features.index("btag")] if "btag" in jets.features else None
-    return solve_chi2(jets.p4.astype(np.float64), jets.mask, btag, config or Chi2Config())
+        slots, _ = self.predict(ev, progress=progress)
+        table = efficiency_table(slots, ev.derived["truth"], ev.derived["n_jets"])
+        return {"events": len(ev), "rows": table}, {}
 
+    def format_report(self, report: dict) -> str:
+        from hepattn.metrics.matching import format_table
 
-CARD = """# hepattn jet–parton matcher (SPA-Net style)
+        title = f"{report['events']:,} events, model {report['model']}"
+        return format_table({"network": report["rows"]}, title)
 
-- **Task**: assign jets to the six partons (b, q1, q2, b′, q1′, q2′) of all-hadronic tt̄.
-- **Model**: P-MHA encoder + two symmetric tensor attention heads, {params:,} trainable
-  parameters; config in `config.yaml`.
-- **Inputs**: jets of schema `{schema}`, features {features}, leading {max_objects} jets by pT.
-- **Training command**: `{command}`
-- **Training data**: {train_files} — {train_events:,} events with at least one
-  reconstructable top ({both:,} with both); validation: {val_events:,} events.
-- **Budget**: {epochs} epochs (max {max_epochs}), batch size {batch_size}, AdamW lr {lr},
-  {seconds:.0f} s wall time on {device} ({threads} CPU threads).
-- **Validation top efficiency** (best epoch {best_epoch}): {val_eff:.2f} % of reconstructable
-  tops correct.
-"""
+    def plot(self, report: dict, arrays: dict, out_dir: Path) -> list[Path]:
+        from hepattn.plotting import efficiency_png
 
-
-def _trainable(ev: Events) -> Events:
-    """Events with at least one reconstructable top (the others carry no loss)."""
-    ok = (ev.event["targets"] >= 0).all(-1).any(-1)
-    return ev.select(np.flatnonzero(ok))
-
-
-def _stream_transform(ev: Events, run: MatcherRunConfig) -> Events:
-    return _trainable(finish_matching_events(ev, run))
-
-
-def train_matcher(
-    run: MatcherRunConfig,
-    train_paths,
-    val_paths,
-    out_dir,
-    *,
-    schema: str | None = None,
-    resume: bool = False,
-    progress: bool = False,
-    max_train: int | None = None,
-    command: str = "",
-    stream: bool = False,
-    chunk_entries: int = 20_000,
-) -> dict:
-    """Train a matcher end to end; the best model lands in ``out_dir/best``.
-
-    With ``stream`` the training files are read chunk by chunk during each epoch
-    (:class:`~hepattn.data.RootStreamDataset`, sharded over ranks and loader workers) instead
-    of being held in memory; the standardization is fitted on the first ``chunk_entries``
-    entries, and the event counts in the card are estimates scaled from them.
-    """
-    from hepattn.training.loop import seed_everything
-
-    t0 = time.perf_counter()
-    seed_everything(run.training.seed)
-    d = run.data
-    head_stop = head_entries(stream, chunk_entries, max_train)
-    ev_train = _trainable(load_matching_data(train_paths, run, schema=schema, entry_stop=head_stop))
-    ev_val = _trainable(load_matching_data(val_paths, run, schema=schema))
-    if len(ev_train) == 0:
-        raise DataError("no training event has a reconstructable top: nothing to learn from")
-    coll = ev_train[d.collection]
-    std = {"objects": Standardizer.fit(coll.values, coll.mask, coll.features)}
-    both = int((ev_train.event["targets"] >= 0).all(-1).all(-1).sum())
-    if stream:
-        train_set = stream_training_set(
-            train_paths,
-            schema or d.schema,
-            d.collection,
-            PadSpec(d.features, d.max_objects, labels=(d.label,)),
-            std["objects"],
-            functools.partial(_stream_transform, run=run),
-            seed=run.training.seed,
-            chunk_entries=chunk_entries,
-            entry_stop=max_train,
-            head=ev_train,
-        )
-        scale = len(train_set) / len(ev_train)
-        n_train, both, files = len(train_set), round(both * scale), train_set.paths
-    else:
-        train_set = PaddedDataset(ev_train, d.collection, std["objects"])
-        n_train, files = len(ev_train), ev_train.files
-    info = {
-        "schema": schema or d.schema,
-        "features": ", ".join(f"`{f}`" for f in d.features),
-        "max_objects": d.max_objects,
-        "command": command,
-        "train_files": describe_files(files),
-        "train_events": n_train,
-        "both": both,
-        "val_events": len(ev_val),
-        "seconds": time.perf_counter() - t0,
-    }
-    return run_training(
-        MatcherTask(run, std),
-        build_matcher(run.model, len(d.features)),
-        train_set,
-        PaddedDataset(ev_val, d.collection, std["objects"]),
-        run,
-        out_dir,
-        resume=resume,
-        progress=progress,
-        info=info,
-        card=lambda i: CARD.format(**i, val_eff=100 * i["best"]["val_top_efficiency"]),
-    )
+        path = out_dir / "efficiency.png"
+        efficiency_png({"network": report["rows"]}, path, "jet-parton matching")
+        return [path]

@@ -28,32 +28,3 @@ def test_inspect_unknown_layout(tmp_path, capsys):
     write_tree(tmp_path / "x.root", {"a": np.arange(3)}, tree="t")
     assert main(["inspect", str(tmp_path / "x.root")]) == 0
     assert "none of the built-in schemas fits" in capsys.readouterr().out
-
-
-def test_json_output_is_strict():
-    import json
-
-    from hepattn.cli import to_json
-
-    text = to_json({"a": float("nan"), "b": [1.0, float("inf")], "c": {"d": 2}})
-    assert json.loads(text) == {"a": None, "b": [1.0, None], "c": {"d": 2}}
-
-
-def test_kind_overrides_config_file(tmp_path):
-    import argparse
-
-    import yaml
-
-    from hepattn.cli.train import tagger_run_config
-
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump({"kind": "transformer", "model": {}}))
-    args = argparse.Namespace(
-        kind="pfn", config=str(cfg), seed=None, epochs=None, device=None, threads=None
-    )
-    assert tagger_run_config(args)["kind"] == "pfn"
-    args.kind = "transformer_no_interaction"
-    out = tagger_run_config(args)
-    assert out["kind"] == "transformer" and out["model"]["encoder"]["interaction"] == {
-        "enabled": False
-    }

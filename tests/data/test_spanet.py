@@ -14,7 +14,7 @@ from hepattn.cli import main
 from hepattn.data import PadSpec, read_events, write_tree
 from hepattn.data.spanet import read_spanet_h5, write_spanet_h5
 from hepattn.errors import DataError, SchemaError
-from hepattn.tasks.matching import MatcherDataConfig, MatcherRunConfig, load_matching_data
+from hepattn.tasks.matching import Matcher, MatcherDataConfig, MatcherRunConfig
 
 h5py = pytest.importorskip("h5py")
 
@@ -97,16 +97,20 @@ def run_config(max_objects: int = 16) -> MatcherRunConfig:
     return MatcherRunConfig(data=MatcherDataConfig(max_objects=max_objects))
 
 
+def load_matching_data(paths, run: MatcherRunConfig, need_labels: bool = True):
+    return Matcher(run).read(paths, need_labels=need_labels)
+
+
 def test_sample_round_trip_is_exact(tmp_path):
-    """The shipped sample: h5 layout, and load_matching_data gives identical Events."""
+    """The shipped sample: h5 layout, and the matcher reads identical Events from both."""
     out = tmp_path / "ttbar.h5"
     s = write_spanet_h5(out, SAMPLE)
     root = load_matching_data(SAMPLE, run_config())
     h5 = load_matching_data(out, run_config())
     assert_same_events(root, h5)
     assert h5.files == [str(out)]
-    assert s.events == len(root) and s.max_jets == int(root.event["n_jets"].max())
-    ok = (root.event["targets"] >= 0).all(-1)
+    assert s.events == len(root) and s.max_jets == int(root.derived["n_jets"].max())
+    ok = (root.derived["targets"] >= 0).all(-1)
     assert s.both_tops == int(ok.all(-1).sum()) and s.one_top == int((ok.sum(-1) == 1).sum())
     with h5py.File(out, "r") as f:
         src = f["INPUTS/Source"]
@@ -118,7 +122,7 @@ def test_sample_round_trip_is_exact(tmp_path):
             assert f[f"TARGETS/{t}/b"].dtype == np.int64
         np.testing.assert_array_equal(f["WEIGHTS/weight"][:], root.event["weight"])
         # slot j is jet j of the ROOT file; values straight from the branches
-        first = np.flatnonzero(root.event["n_jets"] == 7)[0]
+        first = np.flatnonzero(root.derived["n_jets"] == 7)[0]
         jets = uproot.open(SAMPLE)["events"].arrays(
             ["jet_pt", "jet_mass"], entry_start=first, entry_stop=first + 1
         )
@@ -142,7 +146,7 @@ def test_toy_round_trip_unsorted_and_truncated(tmp_path, max_objects):
         load_matching_data(out, run_config(max_objects)),
     )
     for name in ("truth", "targets", "n_jets"):
-        np.testing.assert_array_equal(ra.event[name], rb.event[name])
+        np.testing.assert_array_equal(ra.derived[name], rb.derived[name])
     with h5py.File(out, "r") as f:
         np.testing.assert_array_equal(
             [f[f"TARGETS/{t}/{q}"][3] for t in ("t1", "t2") for q in ("b", "q1", "q2")],
@@ -252,7 +256,7 @@ def test_generic_spanet_file(tmp_path, caplog):
     assert "1 targets point at a jet already claimed" in caplog.text
     assert ev.event == {}
     plain = load_matching_data(path, MatcherRunConfig(), need_labels=False)
-    assert plain["jets"].labels == {} and list(plain.event) == ["n_jets"]
+    assert plain["jets"].labels == {} and plain.event == {} and list(plain.derived) == ["n_jets"]
 
 
 def test_custom_target_names(tmp_path):

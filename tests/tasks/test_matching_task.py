@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import uproot
 
 from hepattn.cli import main
 from hepattn.data import write_tree
-from hepattn.tasks.matching import Matcher, MatcherRunConfig, train_matcher
+from hepattn.tasks.matching import Matcher, MatcherRunConfig
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "ttbar_allhad.root"
 TINY = {
@@ -66,7 +65,7 @@ def matcher_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("matcher")
     train = slice_file(d / "train.root", 0, 1500)
     val = slice_file(d / "val.root", 1500, 2000)
-    summary = train_matcher(MatcherRunConfig.from_dict(TINY), [train], [val], d / "run")
+    summary = Matcher.train(MatcherRunConfig.from_dict(TINY), [train], [val], d / "run")
     assert summary["epochs"] == 1 and 0 <= summary["val_top_efficiency"] <= 1
     return d
 
@@ -206,7 +205,7 @@ def test_parton_label_out_of_range_is_refused(tmp_path):
     BUILTIN_SCHEMAS["ttbar-jets-only"] = get_schema(schema)
     try:
         with pytest.raises(DataError, match=r"bad.root: entry 0: parton labels must be in -1..5"):
-            train_matcher(
+            Matcher.train(
                 MatcherRunConfig.from_dict(TINY),
                 [path],
                 [path],
@@ -219,16 +218,14 @@ def test_parton_label_out_of_range_is_refused(tmp_path):
 
 def test_streamed_training_sees_the_same_events(matcher_dir, tmp_path):
     """--stream reads the file chunk by chunk: every trainable event once per epoch."""
-    from hepattn.tasks.matching import _stream_transform, load_matching_data
-
     train = matcher_dir / "train.root"
     run = MatcherRunConfig.from_dict(TINY)
-    summary = train_matcher(
+    summary = Matcher.train(
         run, [train], [matcher_dir / "val.root"], tmp_path / "run", stream=True, chunk_entries=400
     )
     assert summary["epochs"] == 1 and 0 <= summary["val_top_efficiency"] <= 1
-    whole = load_matching_data([train], run)
-    trainable = int((whole.event["targets"] >= 0).all(-1).any(-1).sum())
+    whole = Matcher(run).read([train], need_labels=True)
+    trainable = int((whole.derived["targets"] >= 0).all(-1).any(-1).sum())
     from hepattn.data import PadSpec, RootStreamDataset
 
     spec = PadSpec(run.data.features, run.data.max_objects, labels=(run.data.label,))
@@ -239,7 +236,7 @@ def test_streamed_training_sees_the_same_events(matcher_dir, tmp_path):
         spec,
         chunk_entries=400,
         shuffle=True,
-        transform=functools.partial(_stream_transform, run=run),
+        transform=Matcher(run).prepare,
     )
     entries = sorted(int(item["entry"]) for item in ds)
     assert len(entries) == trainable and len(set(entries)) == trainable

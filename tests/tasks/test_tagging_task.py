@@ -14,7 +14,8 @@ import yaml
 from hepattn.cli import main
 from hepattn.data import write_tree
 from hepattn.errors import DataError
-from hepattn.tasks.tagging import CLASSES, Tagger, TaggerRunConfig, TaggerTask, train_tagger
+from hepattn.tasks.presets import run_config_dict
+from hepattn.tasks.tagging import CLASSES, Tagger, TaggerRunConfig
 
 TINY = {
     "kind": "transformer",
@@ -87,7 +88,7 @@ def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp("tagger")
     train, val = prong_file(d / "train.root", seed=1), prong_file(d / "val.root", n=21, seed=2)
     run = TaggerRunConfig.from_dict(TINY)
-    summary = train_tagger(run, [train], [val], d / "run", command="pytest")
+    summary = Tagger.train(run, [train], [val], d / "run", command="pytest")
     return d, summary
 
 
@@ -107,7 +108,7 @@ def test_training_writes_checkpoint_best_model_and_card(trained):
 def test_kill_and_resume_gives_the_same_weights(trained, tmp_path, monkeypatch):
     d, _ = trained
     run = TaggerRunConfig.from_dict(TINY)
-    real_loss, calls = TaggerTask.loss, {"n": 0}
+    real_loss, calls = Tagger.loss, {"n": 0}
 
     def dying_loss(self, model, batch):  # killed during the 2nd epoch (3 steps per epoch)
         calls["n"] += 1
@@ -115,12 +116,12 @@ def test_kill_and_resume_gives_the_same_weights(trained, tmp_path, monkeypatch):
             raise KeyboardInterrupt("killed")
         return real_loss(self, model, batch)
 
-    monkeypatch.setattr(TaggerTask, "loss", dying_loss)
+    monkeypatch.setattr(Tagger, "loss", dying_loss)
     with pytest.raises(KeyboardInterrupt):
-        train_tagger(run, [d / "train.root"], [d / "val.root"], tmp_path / "r")
-    monkeypatch.setattr(TaggerTask, "loss", real_loss)
+        Tagger.train(run, [d / "train.root"], [d / "val.root"], tmp_path / "r")
+    monkeypatch.setattr(Tagger, "loss", real_loss)
     assert torch.load(tmp_path / "r" / "last.pt", weights_only=True)["epoch"] == 1
-    train_tagger(run, [d / "train.root"], [d / "val.root"], tmp_path / "r", resume=True)
+    Tagger.train(run, [d / "train.root"], [d / "val.root"], tmp_path / "r", resume=True)
     a = torch.load(tmp_path / "r" / "last.pt", weights_only=True)["model"]
     b = torch.load(d / "run" / "last.pt", weights_only=True)["model"]
     for k in a:
@@ -192,7 +193,7 @@ def test_bad_training_input(tmp_path):
     run = TaggerRunConfig.from_dict(TINY)
     bad = prong_file(tmp_path / "bad.root", n=7, labels=[0, 1, 2, 9, 3, 4, 5])
     with pytest.raises(DataError, match=r"bad.root: label 9 in entry 3 is out of range"):
-        train_tagger(run, [bad], [bad], tmp_path / "r")
+        Tagger.train(run, [bad], [bad], tmp_path / "r")
 
 
 def test_saved_tagger_loads_and_predicts(trained):
@@ -207,15 +208,8 @@ def test_saved_tagger_loads_and_predicts(trained):
 
 @pytest.mark.parametrize("kind", ["pfn", "mass_hl", "transformer_no_interaction"])
 def test_every_kind_trains_saves_and_predicts(trained, tmp_path, kind):
-    from hepattn.cli.train import tagger_run_config
-
     d, _ = trained
-    args = type(
-        "A",
-        (),
-        {"kind": kind, "config": None, "seed": 1, "epochs": 1, "device": None, "threads": 1},
-    )()
-    cfg = tagger_run_config(args)
+    cfg = run_config_dict("tagger", kind=kind, training={"seed": 1, "epochs": 1, "threads": 1})
     cfg["training"].update(batch_size=16, warmup_steps=2)
     if kind == "pfn":
         cfg["model"].update(phi_sizes=[16, 16], f_sizes=[16])
@@ -226,7 +220,7 @@ def test_every_kind_trains_saves_and_predicts(trained, tmp_path, kind):
             "encoder": dict(TINY["model"]["encoder"], interaction={"enabled": False})
         }
     run = TaggerRunConfig.from_dict(cfg)
-    summary = train_tagger(run, [d / "train.root"], [d / "val.root"], tmp_path / kind)
+    summary = Tagger.train(run, [d / "train.root"], [d / "val.root"], tmp_path / kind)
     assert summary["epochs"] == 1
     tagger = Tagger.load(tmp_path / kind / "best")
     assert tagger.run.kind == cfg["kind"]
@@ -295,7 +289,7 @@ def test_all_padded_training_set_is_refused(tmp_path):
         tree="jets",
     )
     with pytest.raises(DataError, match="no real objects"):
-        train_tagger(TaggerRunConfig.from_dict(TINY), [path], [path], tmp_path / "r")
+        Tagger.train(TaggerRunConfig.from_dict(TINY), [path], [path], tmp_path / "r")
 
 
 def test_streamed_training_from_the_command_line(trained, tmp_path, capsys):

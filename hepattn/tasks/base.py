@@ -1,0 +1,397 @@
+"""One task abstraction: reading, training, saving, loading and evaluating a model.
+
+A :class:`Task` is a model of one kind of problem (prong tagging, jet–parton matching)
+together with its run config and its input standardization. It is what the training loop
+drives (``loss``, ``evaluate``, ``summarize``, ``save_model``), what a saved model directory
+loads into (:meth:`Task.load`), and the one training entry point (:meth:`Task.train`).
+Subclasses supply only what differs, through these hooks:
+
+- ``spec(need_labels)`` and ``finish(ev, need_labels)``: what to read per object, and the
+  checked labels and training targets derived from freshly read events (into
+  ``ev.derived``, apart from the schema's own fields); ``read_source`` for other formats;
+- ``trainable(ev)``: the events that carry a loss; ``standardized(ev)``: event-level inputs
+  standardized; ``fit_standardizers(ev)``; ``build()``: the network;
+- ``loss``, ``evaluate`` (additive validation sums), ``summarize`` (metrics with ``"loss"``
+  and ``"score"``);
+- ``card_info(ev_train, scale)`` and the ``card_template``: the model card;
+- ``report(ev)``, ``format_report(report)`` and ``plot(report, arrays, out_dir)``: what
+  ``hepattn eval`` prints and writes (:meth:`Task.evaluate_files`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from hepattn.config import Config
+from hepattn.data import Events, PaddedDataset, PadSpec, RootStreamDataset, Standardizer
+from hepattn.data.schema import get_schema
+from hepattn.errors import DataError, SchemaMismatchError
+from hepattn.models import load_saved, resolve_model, save_model
+from hepattn.output import write_json, write_text
+from hepattn.training.distributed import is_main
+
+__all__ = ["Task", "describe_files"]
+
+
+def describe_files(files) -> str:
+    """Markdown list of input files, shortened to the first and last when there are many."""
+    names = [f"`{f}`" for f in files]
+    if len(names) <= 3:
+        return ", ".join(names)
+    return f"{len(names)} files, {names[0]} … {names[-1]}"
+
+
+class Task:
+    """A model of one task with its run config and standardization (see the module doc).
+
+    Attributes:
+        run: the run config (model, data, training sections).
+        standardizers: the fitted input standardizations, by name (``"objects"``, …).
+        net: the network (a loaded model's, in eval mode), or None before training.
+        path: the model directory it was loaded from, or None.
+        metrics: the validation metrics saved with the model.
+    """
+
+    #: The ``task`` key of ``config.yaml``: ``"tagger"``, ``"matcher"``.
+    name: ClassVar[str]
+    #: The run config class (a :class:`~hepattn.config.Config`).
+    run_config: ClassVar[type[Config]]
+    #: What one input entry is, in counts: ``"jets"``, ``"events"``.
+    unit: ClassVar[str]
+    #: The model card, ``str.format`` ted with the training info (:meth:`train`).
+    card_template: ClassVar[str]
+
+    def __init__(
+        self,
+        run,
+        standardizers: dict[str, Standardizer] | None = None,
+        net: torch.nn.Module | None = None,
+        path: Path | None = None,
+        metrics: dict | None = None,
+    ) -> None:
+        self.run = run
+        self.standardizers = dict(standardizers or {})
+        self.net = net
+        self.path = path
+        self.metrics = dict(metrics or {})
+
+    # ---- hooks -------------------------------------------------------------------------
+
+    def spec(self, need_labels: bool) -> PadSpec:
+        """What to pad per object of ``run.data.collection``."""
+        raise NotImplementedError
+
+    def finish(self, ev: Events, need_labels: bool) -> Events:
+        """Checked labels and derived fields of freshly read events (in place)."""
+        return ev
+
+    def read_source(self, paths, schema: str, spec: PadSpec, entry_stop, tree) -> Events:
+        """Read ``paths`` (ROOT files through ``schema``)."""
+        from hepattn.data import read_events
+
+        coll = {self.run.data.collection: spec}
+        return read_events(paths, schema, coll, entry_stop=entry_stop, tree=tree)
+
+    def trainable(self, ev: Events) -> Events:
+        """The events that carry a loss (default: all)."""
+        return ev
+
+    def standardized(self, ev: Events) -> Events:
+        """``ev`` with event-level inputs standardized (default: none to standardize)."""
+        return ev
+
+    def fit_standardizers(self, ev: Events) -> dict[str, Standardizer]:
+        objs = ev[self.run.data.collection]
+        return {"objects": Standardizer.fit(objs.values, objs.mask, objs.features)}
+
+    def build(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def loss(self, model: torch.nn.Module, batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def evaluate(self, model: torch.nn.Module, loader, device) -> dict:
+        raise NotImplementedError
+
+    def summarize(self, sums: dict[str, float]) -> dict:
+        raise NotImplementedError
+
+    def card_info(self, ev_train: Events, scale: float) -> dict[str, Any]:
+        """Task-specific entries of the card (``scale``: events of the training set per
+        event of ``ev_train``, above 1 when streaming)."""
+        return {}
+
+    def report(self, ev: Events, progress: bool = False) -> tuple[dict, dict]:
+        """Metrics of this trained model on labelled events (JSON-ready), and the arrays
+        its plots need."""
+        raise NotImplementedError
+
+    def format_report(self, report: dict) -> str:
+        raise NotImplementedError
+
+    def plot(self, report: dict, arrays: dict, out_dir: Path) -> list[Path]:
+        """Write the report's plots into ``out_dir``; return their paths."""
+        return []
+
+    # ---- shared ------------------------------------------------------------------------
+
+    def read(
+        self,
+        paths,
+        schema: str | None = None,
+        need_labels: bool = False,
+        entry_stop: int | None = None,
+        tree: str | None = None,
+    ) -> Events:
+        """Read ``paths`` as this model expects (features, padding), optionally with labels.
+
+        ``schema`` overrides the one the run config (hence a saved model) remembers.
+        """
+        from hepattn.data.spanet import is_spanet_path
+
+        d = self.run.data
+        spec = self.spec(need_labels)
+        name = schema or d.schema
+        if spec.labels and not is_spanet_path(paths):
+            have = get_schema(name).collection(d.collection).labels
+            missing = [lab for lab in spec.labels if lab not in have]
+            if missing:
+                raise DataError(
+                    f"schema {get_schema(name).name!r} gives collection {d.collection!r} no "
+                    f"label {missing[0]!r} (it has {sorted(have)}): {self.name} training and "
+                    "evaluation need it"
+                )
+        try:
+            ev = self.read_source(paths, name, spec, entry_stop, tree)
+        except SchemaMismatchError as err:
+            if schema is not None or self.path is None:
+                raise
+            raise SchemaMismatchError(
+                f"{err} [schema {name!r} is the one the model remembers; --schema overrides it]"
+            ) from None
+        return self.finish(ev, need_labels)
+
+    def dataset(self, ev: Events) -> PaddedDataset:
+        """A dataset of the standardized inputs of ``ev``."""
+        objs = self.standardizers.get("objects")
+        return PaddedDataset(self.standardized(ev), self.run.data.collection, objs)
+
+    def prepare(self, ev: Events) -> Events:
+        """A freshly read training chunk as the model trains on it (streamed training)."""
+        return self.standardized(self.trainable(self.finish(ev, True)))
+
+    def saved_config(self) -> dict[str, Any]:
+        return {"task": self.name, **self.run.to_dict()}
+
+    def save_model(self, model: torch.nn.Module, directory: Path, metrics: dict) -> None:
+        save_model(directory, self.saved_config(), model, self.standardizers, metrics)
+
+    @classmethod
+    def load(cls, model: str | os.PathLike | None = None):
+        """A model directory, or ``None`` / ``"default"`` for the bundled model of the task."""
+        saved = load_saved(resolve_model(model, cls.name), cls.name)
+        cfg = {k: v for k, v in saved.config.items() if k not in ("task", "classes")}
+        task = cls(cls.run_config.from_dict(cfg), saved.standardizers, None, saved.path)
+        task.metrics = saved.metrics
+        task.net = task.build()
+        task.net.load_state_dict(saved.state_dict)
+        task.net.eval()
+        return task
+
+    def data_role(self, path: str | os.PathLike) -> str | None:
+        """``"training"`` or ``"validation"`` when the model's card (``training.json``) lists
+        ``path`` among its training or validation files, else None."""
+        import json
+
+        if self.path is None or not (self.path / "training.json").exists():
+            return None
+        info = json.loads((self.path / "training.json").read_text())
+        target = Path(path).resolve()
+        for role in ("training", "validation"):
+            key = role[:5] if role == "training" else role[:3]  # train_files, val_files
+            listed = list(info.get(f"{key}_paths", []))
+            listed += re.findall(r"`([^`]+)`", str(info.get(f"{key}_files", "")))
+            for item in listed:
+                parts = Path(item).parts
+                if Path(item).is_absolute():
+                    if Path(item) == target:
+                        return role
+                elif parts and target.parts[-len(parts) :] == parts:
+                    return role
+        return None
+
+    @classmethod
+    def train(
+        cls,
+        run,
+        train_paths,
+        val_paths,
+        out_dir,
+        *,
+        schema: str | None = None,
+        tree: str | None = None,
+        resume: bool = False,
+        progress: bool = False,
+        max_train: int | None = None,
+        command: str = "",
+        stream: bool = False,
+        chunk_entries: int = 20_000,
+    ) -> dict:
+        """Train a model of this task end to end; the best one lands in ``out_dir/best``.
+
+        ``schema`` replaces the run config's (the saved model remembers it). With
+        ``stream`` the training files are read chunk by chunk during each epoch
+        (:class:`~hepattn.data.RootStreamDataset`, sharded over ranks and loader workers)
+        instead of being held in memory; the standardization is fitted on the first
+        ``chunk_entries`` entries, and the counts of the card are scaled from them. Returns
+        the summary also written to ``out_dir/best/training.json``.
+        """
+        from hepattn.training.loop import seed_everything
+
+        t0 = time.perf_counter()
+        seed_everything(run.training.seed)
+        if schema is not None:
+            run = dataclasses.replace(run, data=dataclasses.replace(run.data, schema=schema))
+        task = cls(run)
+        head_stop = min(chunk_entries, max_train or chunk_entries) if stream else max_train
+        read = {"need_labels": True, "tree": tree}
+        ev_train = task.trainable(task.read(train_paths, entry_stop=head_stop, **read))
+        ev_val = task.trainable(task.read(val_paths, **read))
+        if len(ev_train) == 0:
+            raise DataError(
+                f"no training {cls.unit} carries a loss in {ev_train.files}: nothing to learn from"
+            )
+        task.standardizers = task.fit_standardizers(ev_train)
+        train_set = task.dataset(ev_train)
+        n_train, files = len(ev_train), ev_train.files
+        if stream:
+            train_set = task._stream(train_paths, ev_train, chunk_entries, max_train, tree)
+            n_train, files = len(train_set), train_set.paths
+        d = run.data
+        info = {
+            "schema": d.schema,
+            "collection": d.collection,
+            "features": ", ".join(f"`{f}`" for f in d.features),
+            "max_objects": d.max_objects,
+            "command": command,
+            "train_files": describe_files(files),
+            f"train_{cls.unit}": n_train,
+            "val_files": describe_files(ev_val.files),
+            f"val_{cls.unit}": len(ev_val),
+            **task.card_info(ev_train, n_train / len(ev_train)),
+            "seconds": time.perf_counter() - t0,
+        }
+        paths = {
+            "train_paths": [str(Path(f).resolve()) for f in files],
+            "val_paths": [str(Path(f).resolve()) for f in ev_val.files],
+        }
+        return task._fit(train_set, task.dataset(ev_val), out_dir, info, paths, resume, progress)
+
+    def _stream(self, paths, head: Events, chunk_entries: int, entry_stop, tree):
+        """A shuffled :class:`RootStreamDataset` of the training files for ``--stream``;
+        the fraction of ``head`` (the first chunk, already read) kept sizes ``len()``."""
+        from hepattn.data.spanet import is_spanet_path
+
+        if is_spanet_path(paths):
+            raise DataError("--stream reads ROOT files; SPANet HDF5 training files are read whole")
+        d = self.run.data
+        ds = RootStreamDataset(
+            paths,
+            d.schema,
+            d.collection,
+            self.spec(True),
+            self.standardizers.get("objects"),
+            tree=tree,
+            chunk_entries=chunk_entries,
+            shuffle=True,
+            seed=self.run.training.seed,
+            transform=self.prepare,
+            entry_stop=entry_stop,
+        )
+        read = min(ds.num_entries, chunk_entries)
+        ds.expected_events = max(1, round(ds.num_entries * len(head) / max(read, 1)))
+        return ds
+
+    def _fit(self, train_set, val_set, out_dir, info, paths, resume, progress) -> dict:
+        """Run :func:`hepattn.training.loop.fit`, then write the card and the summary."""
+        from hepattn.data import collate
+        from hepattn.training.loop import fit, pick_device
+
+        t0 = time.perf_counter()
+        net = self.build()
+        cfg = self.run.training
+        history = fit(
+            self,
+            net,
+            train_set,
+            val_set,
+            collate,
+            cfg,
+            out_dir,
+            run_config=self.saved_config(),
+            resume=resume,
+            progress=progress,
+        )
+        best = max(history, key=lambda h: h["val_score"])
+        info = {
+            **info,
+            "params": sum(p.numel() for p in net.parameters() if p.requires_grad),
+            "epochs": len(history),
+            "seconds": info["seconds"] + time.perf_counter() - t0,
+            "best_epoch": best["epoch"],
+            "device": str(pick_device(cfg.device)),
+            "threads": torch.get_num_threads(),
+            "max_epochs": cfg.epochs,
+            "patience": cfg.patience,
+            "batch_size": cfg.batch_size,
+            "lr": cfg.lr,
+        }
+        summary = {k: v for k, v in info.items() if isinstance(v, int | float | str)}
+        summary.update({k: v for k, v in best.items() if k.startswith("val_")})
+        if is_main():  # under torchrun only rank 0 writes
+            best_dir = Path(out_dir) / "best"
+            card = self.card_template.format(**info, val_percent=100 * best["val_score"])
+            write_text(best_dir / "card.md", card)
+            write_json(best_dir / "training.json", {**summary, **paths})
+        return summary
+
+    def evaluate_files(
+        self,
+        paths,
+        *,
+        schema: str | None = None,
+        tree: str | None = None,
+        out_dir: str | os.PathLike | None = None,
+        json_path: str | os.PathLike | None = None,
+        progress: bool = False,
+    ) -> tuple[dict, list[Path]]:
+        """``hepattn eval``: the report on labelled files (with ``model`` and ``files``), and
+        the files written — ``out_dir/metrics.json`` and the plots, ``json_path``."""
+        ev = self.read(paths, schema=schema, need_labels=True, tree=tree)
+        report, arrays = self.report(ev, progress)
+        report = {"model": str(self.path), "files": ev.files, **report}
+        written: list[Path] = []
+        if out_dir is not None:
+            out = Path(out_dir)
+            written.append(write_json(out / "metrics.json", report))
+            written += self.plot(report, arrays, out)
+        if json_path is not None:
+            written.append(write_json(json_path, report))
+        return report, written
+
+    def predict_batches(self, ev: Events, batch_size: int, progress: bool, desc: str):
+        """Batches of the standardized inputs of ``ev`` in event order, with a progress bar."""
+        from hepattn.progress import bar
+
+        ds = self.dataset(ev)
+        with bar(progress, len(ev), desc, self.unit) as b:
+            for batch in ds.batches(batch_size):
+                yield batch
+                b.update(len(batch))

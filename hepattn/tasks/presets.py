@@ -1,0 +1,126 @@
+"""Task names, tagger kinds, class names and run configs: the policy of building a run.
+
+Light on purpose (no torch, no awkward): the command line builds its parsers from these
+names before anything heavy is imported. A run config starts from the bundled YAML of the
+task (and tagger kind) in ``hepattn/configs/`` or from the user's YAML file, takes the
+command line's training overrides, and is validated — model section included — by
+:func:`load_run_config`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from hepattn.config import ConfigError, load_yaml
+
+__all__ = [
+    "CLASSES",
+    "DEFAULT_KIND",
+    "KINDS",
+    "TAGGER_KINDS",
+    "TASKS",
+    "TRAINING_OVERRIDES",
+    "VARIANTS",
+    "load_run_config",
+    "run_config_dict",
+    "task_class",
+]
+
+#: The tasks, and the class implementing each (imported on first use).
+TASKS: dict[str, str] = {
+    "tagger": "hepattn.tasks.tagging:Tagger",
+    "matcher": "hepattn.tasks.matching:Matcher",
+}
+#: Prong classes of the tagger, in label order (label = position); the generator writes the
+#: same labels (``hepattn.generate.prongs.CLASSES``).
+CLASSES: tuple[str, ...] = ("1", "2", "3", "4b", "4q", "6", "8")
+#: Network kinds of a tagger (the ``kind`` of its run config and saved model).
+KINDS: tuple[str, ...] = ("transformer", "pfn", "mass_hl")
+DEFAULT_KIND = "transformer"
+#: Named variants of a kind: (kind, model-section settings laid over its bundled config).
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "transformer_no_interaction": ("transformer", {"encoder": {"interaction": {"enabled": False}}}),
+}
+#: Everything ``hepattn train tagger --kind`` accepts.
+TAGGER_KINDS: tuple[str, ...] = ("transformer", *VARIANTS, *KINDS[1:])
+#: Keys of the ``training`` section that the command line may override.
+TRAINING_OVERRIDES = ("seed", "epochs", "device", "threads", "compile", "amp")
+
+
+def task_class(name: str):
+    """The :class:`~hepattn.tasks.base.Task` subclass of task ``name``."""
+    if name not in TASKS:
+        raise ConfigError(f"unknown task {name!r}; the tasks are {list(TASKS)}")
+    module, cls = TASKS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def _merge(base: dict, extra: Mapping) -> dict:
+    """``base`` with ``extra`` laid over it, nested mappings merged key by key (in place)."""
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def run_config_dict(
+    task: str,
+    config: str | os.PathLike | None = None,
+    kind: str | None = None,
+    training: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The run config of ``task`` as a plain dict, not yet validated.
+
+    ``config``: a YAML file, or None for the bundled config of the task and ``kind``
+    (``hepattn/configs/tagger_<kind>.yaml``, ``matcher.yaml``). ``kind`` (tagger only; one
+    of :data:`TAGGER_KINDS`) wins over the ``kind`` of a config file; a variant also lays its
+    model settings over the file's. ``training``: overrides of the ``training`` section
+    (None values are ignored).
+    """
+    if task == "tagger":
+        if kind is not None and kind not in TAGGER_KINDS:
+            raise ConfigError(f"unknown tagger kind {kind!r}; choose one of {TAGGER_KINDS}")
+        base, model = VARIANTS.get(kind or DEFAULT_KIND, (kind or DEFAULT_KIND, {}))
+        name = f"tagger_{base}.yaml"
+    elif task in TASKS:
+        if kind is not None:
+            raise ConfigError(f"the {task} has no model kinds (got kind {kind!r})")
+        base, model, name = None, {}, f"{task}.yaml"
+    else:
+        task_class(task)  # raises: unknown task
+    if config is None:
+        cfg = yaml.safe_load(resources.files("hepattn.configs").joinpath(name).read_text())
+    else:
+        cfg = load_yaml(config)
+    if kind is not None:
+        cfg["kind"] = base
+    _merge(cfg.setdefault("model", {}), model)
+    if training:
+        unknown = sorted(set(training) - set(TRAINING_OVERRIDES))
+        if unknown:
+            raise ConfigError(f"cannot override training keys {unknown}")
+        cfg.setdefault("training", {}).update({k: v for k, v in training.items() if v is not None})
+    return cfg
+
+
+def load_run_config(
+    task: str,
+    config: str | os.PathLike | None = None,
+    kind: str | None = None,
+    training: Mapping[str, Any] | None = None,
+):
+    """The validated run config (:attr:`Task.run_config`) of :func:`run_config_dict`; every
+    problem — the model section's included — is a :class:`ConfigError` naming the file."""
+    cfg = run_config_dict(task, config, kind, training)
+    try:
+        return task_class(task).run_config.from_dict(cfg)
+    except ConfigError as err:
+        raise ConfigError(f"{config}: {err}" if config is not None else str(err)) from None
