@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_input", "add_model", "add_output", "add_output_tree", "add_progress"]
+__all__ = [
+    "add_friend_tree",
+    "add_input",
+    "add_model",
+    "add_output",
+    "add_output_tree",
+    "add_progress",
+    "load_and_read",
+]
 
 
 def add_output(p: argparse.ArgumentParser, help: str, *aliases: str, **kwargs) -> None:
@@ -50,3 +58,22 @@ def add_progress(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="no progress bar (there is none anyway when stderr is not a terminal)",
     )
+
+
+def add_friend_tree(p: argparse.ArgumentParser, task: str) -> None:
+    """What ``tag`` and ``match`` share: the input file, ``-o`` ROOT file, the model, the
+    input's schema and tree, the output tree, ``--no-progress``."""
+    p.add_argument("input", help="ROOT file to read")
+    add_output(p, "output ROOT file (a friend tree of the input)", required=True)
+    add_model(p, task)
+    add_input(p, "the one the model remembers")
+    add_output_tree(p)
+    add_progress(p)
+
+
+def load_and_read(task: str, args: argparse.Namespace, paths, need_labels: bool = False):
+    """The model ``--model`` of ``task`` and the events of ``paths`` read as it expects."""
+    from hepattn.tasks.presets import task_class
+
+    model = task_class(task).load(args.model)
+    return model, model.read(paths, schema=args.schema, need_labels=need_labels, tree=args.tree)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hepattn.baselines.chi2 import DEFAULT_MODE, MODES
-from hepattn.cli._options import add_input, add_model, add_output, add_output_tree, add_progress
+from hepattn.cli._options import add_friend_tree, load_and_read
 
 METHODS = ("network", "chi2")
 
@@ -23,24 +23,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "jets. These sentinels, the parton order and the chi2 form are also stored in the "
         "file as strings.",
     )
-    p.add_argument("input", help="ROOT file with a jet collection per event")
-    add_output(p, "output ROOT file", required=True)
+    add_friend_tree(p, "matcher")
     p.add_argument(
         "--method",
         choices=METHODS,
         default="network",
         help="the matching network (default) or the chi2 baseline",
     )
-    add_model(p, "matcher")
-    add_input(p, "the model's")
     p.add_argument(
         "--chi2-mode",
         choices=MODES,
         default=DEFAULT_MODE,
         help=f"chi2 form for --method chi2 (default {DEFAULT_MODE}; see hepattn compare --help)",
     )
-    add_output_tree(p)
-    add_progress(p)
     p.set_defaults(func=run)
 
 
@@ -48,10 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from hepattn.baselines.chi2 import Chi2Config
     from hepattn.data import write_tree
     from hepattn.progress import wanted
-    from hepattn.tasks.matching import Matcher
 
-    matcher = Matcher.load(args.model)
-    ev = matcher.read(args.input, schema=args.schema, tree=args.tree)
+    matcher, ev = load_and_read("matcher", args, args.input)
     config = Chi2Config(mode=args.chi2_mode)
     branches, metadata = matcher.match(ev, args.method, config, wanted(args.no_progress))
     write_tree(args.output, branches, tree=args.output_tree, metadata=metadata)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hepattn.cli._options import add_input, add_model, add_output, add_output_tree, add_progress
+from hepattn.cli._options import add_friend_tree, load_and_read
 from hepattn.tasks.presets import CLASSES
 
 
@@ -19,12 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "as the string 'classes') and 'pred' (index of the most probable class). Use it as a "
         "friend of the input tree.",
     )
-    p.add_argument("input", help="ROOT file with one jet per entry")
-    add_output(p, "output ROOT file", required=True)
-    add_model(p, "tagger")
-    add_input(p, "the model's")
-    add_output_tree(p)
-    add_progress(p)
+    add_friend_tree(p, "tagger")
     p.set_defaults(func=run)
 
 
@@ -33,10 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     from hepattn.data import write_tree
     from hepattn.progress import wanted
-    from hepattn.tasks.tagging import Tagger
 
-    tagger = Tagger.load(args.model)
-    ev = tagger.read(args.input, schema=args.schema, tree=args.tree)
+    tagger, ev = load_and_read("tagger", args, args.input)
     branches = tagger.tag(ev, progress=wanted(args.no_progress))
     pred = branches["pred"]
     write_tree(

@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in ("seed", "epochs", "device", "threads")}
     overrides["compile"] = True if args.compile else None
     overrides["amp"] = False if args.no_amp else None
-    run_config = load_run_config(args.task, args.config, getattr(args, "kind", None), overrides)
+    kind = getattr(args, "kind", None)
+    run_config = load_run_config(args.task, args.config, kind=kind, training=overrides)
     result = task_class(args.task).train(
         run_config,
         args.train,

@@ -24,9 +24,11 @@ import dataclasses
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from hepattn.config import Config
@@ -37,7 +39,7 @@ from hepattn.models import load_saved, resolve_model, save_model
 from hepattn.output import write_json, write_text
 from hepattn.training.distributed import is_main
 
-__all__ = ["Task", "describe_files"]
+__all__ = ["Task", "describe_files", "refuse"]
 
 
 def describe_files(files) -> str:
@@ -46,6 +48,16 @@ def describe_files(files) -> str:
     if len(names) <= 3:
         return ", ".join(names)
     return f"{len(names)} files, {names[0]} … {names[-1]}"
+
+
+def refuse(ev: Events, bad: np.ndarray, message: Callable[[int], str], unit: str) -> None:
+    """A :class:`DataError` naming the file of the first event flagged in ``bad: bool[B]``,
+    ``message(i)`` about it, and how many ``unit`` are flagged; nothing if none is."""
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{ev.files[ev.file_index[i]]}: {message(i)}; {int(bad.sum())} {unit} affected"
+        )
 
 
 class Task:

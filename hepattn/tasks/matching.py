@@ -28,7 +28,7 @@ from hepattn.nn.matcher import (
     decode_assignments,
     symmetric_top_loss,
 )
-from hepattn.tasks.base import Task
+from hepattn.tasks.base import Task, refuse
 from hepattn.topology import TTBAR_ALLHAD
 from hepattn.training.distributed import mean_over_ranks
 from hepattn.training.loop import TrainingConfig
@@ -193,14 +193,15 @@ class Matcher(Task):
         if need_labels:
             labels = ev[d.collection].labels[d.label]
             n = TOPOLOGY.n_partons
-            bad = ((labels < -1) | (labels >= n)).any(axis=1)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise DataError(
-                    f"{ev.files[ev.file_index[i]]}: entry {ev.entry[i]}: parton labels must be "
-                    f"in -1..{n - 1} ({TOPOLOGY.order_string}), got "
-                    f"{sorted(set(labels[i].tolist()))}; {int(bad.sum())} events affected"
-                )
+            refuse(
+                ev,
+                ((labels < -1) | (labels >= n)).any(axis=1),
+                lambda i: (
+                    f"entry {ev.entry[i]}: parton labels must be in -1..{n - 1} "
+                    f"({TOPOLOGY.order_string}), got {sorted(set(labels[i].tolist()))}"
+                ),
+                "events",
+            )
             truth = truth_from_parton_labels(labels)  # (B, 6) slots
             ev.derived["truth"] = truth
             ev.derived["targets"] = np.stack([truth[:, list(h)] for h in TOPOLOGY.head_index], 1)

@@ -111,15 +111,11 @@ def run_config_dict(
     return cfg
 
 
-def load_run_config(
-    task: str,
-    config: str | os.PathLike | None = None,
-    kind: str | None = None,
-    training: Mapping[str, Any] | None = None,
-):
-    """The validated run config (:attr:`Task.run_config`) of :func:`run_config_dict`; every
-    problem — the model section's included — is a :class:`ConfigError` naming the file."""
-    cfg = run_config_dict(task, config, kind, training)
+def load_run_config(task: str, config: str | os.PathLike | None = None, **options: Any):
+    """The validated run config (:attr:`Task.run_config`) of :func:`run_config_dict` (with the
+    same ``kind`` and ``training`` options); every problem — the model section's included —
+    is a :class:`ConfigError` naming the file."""
+    cfg = run_config_dict(task, config, **options)
     try:
         return task_class(task).run_config.from_dict(cfg)
     except ConfigError as err:

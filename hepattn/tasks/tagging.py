@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from hepattn.config import Config, ConfigError, check
 from hepattn.data import Events, PadSpec, Standardizer
 from hepattn.errors import DataError
-from hepattn.tasks.base import Task
+from hepattn.tasks.base import Task, refuse
 from hepattn.tasks.presets import CLASSES, KINDS
 from hepattn.training.distributed import mean_over_ranks
 from hepattn.training.loop import TrainingConfig
@@ -265,23 +265,27 @@ class Tagger(Task):
                     f"the schema gives no event field {d.label!r} with the class labels"
                 )
             labels = ev.event[d.label]
-            bad = (labels < 0) | (labels >= len(CLASSES))
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise DataError(
-                    f"{ev.files[ev.file_index[i]]}: label {labels[i]} in entry {ev.entry[i]} is "
-                    f"out of range 0…{len(CLASSES) - 1} (classes {', '.join(CLASSES)}); "
-                    f"{int(bad.sum())} entries affected"
-                )
+            refuse(
+                ev,
+                (labels < 0) | (labels >= len(CLASSES)),
+                lambda i: (
+                    f"label {labels[i]} in entry {ev.entry[i]} is out of range "
+                    f"0…{len(CLASSES) - 1} (classes {', '.join(CLASSES)})"
+                ),
+                "entries",
+            )
             ev.derived["label"] = labels.astype(np.int64)
         if need_labels and d.weight is not None and d.weight in ev.event:  # training, eval
             w = ev.event[d.weight].astype(np.float32)
-            if (w < 0).any():
-                i = int(np.flatnonzero(w < 0)[0])
-                raise DataError(
-                    f"{ev.files[ev.file_index[i]]}: negative jet weight {w[i]} in "
-                    f"entry {ev.entry[i]} ({d.weight!r}); weights must be ≥ 0"
-                )
+            refuse(
+                ev,
+                w < 0,
+                lambda i: (
+                    f"negative jet weight {w[i]} in entry {ev.entry[i]} ({d.weight!r}); "
+                    "weights must be ≥ 0"
+                ),
+                "entries",
+            )
             ev.derived["weight"] = w
         if self.run.kind == "mass_hl":
             ev.derived["hl"] = _hl_inputs(ev, d.collection)
