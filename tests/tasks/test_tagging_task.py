@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
@@ -305,3 +306,34 @@ def test_streamed_training_from_the_command_line(trained, tmp_path, capsys):
     assert (tmp_path / "run" / "best" / "card.md").exists()
     assert _train_cli(d, tmp_path / "r2", cfg, "--stream", "--chunk-entries", "0") == 1
     assert "--chunk-entries must be at least 1" in capsys.readouterr().err
+
+
+def test_tag_says_when_the_file_was_training_or_validation_data(trained, tmp_path, capsys):
+    d, _ = trained
+    model = str(d / "run" / "best")
+    assert main(["tag", str(d / "val.root"), "-o", str(tmp_path / "v.root"), "--model", model]) == 0
+    assert "is part of this model's validation data" in capsys.readouterr().out
+    fresh = prong_file(tmp_path / "fresh.root", n=7, seed=9)
+    assert main(["tag", str(fresh), "-o", str(tmp_path / "f.root"), "--model", model]) == 0
+    assert "part of this model's" not in capsys.readouterr().out
+    tagger = Tagger.load(model)
+    assert tagger.data_role(d / "train.root") == "training"
+    # the bundled tagger's card lists the shipped sample as its validation set
+    sample = Path(__file__).resolve().parents[2] / "samples" / "prongs.root"
+    assert Tagger.load("default").data_role(sample) == "validation"
+
+
+def test_the_model_remembers_its_schema(trained, tmp_path):
+    """Trained with --schema, a model reads with that schema; another --schema overrides it."""
+    from hepattn.data.schema import BUILTIN_SCHEMAS
+
+    d, _ = trained
+    schema = tmp_path / "myprongs.yaml"
+    schema.write_text(yaml.safe_dump(BUILTIN_SCHEMAS["hepattn-prongs"].to_dict() | {"name": "x"}))
+    run = TaggerRunConfig.from_dict(dict(TINY, training=dict(TINY["training"], epochs=1)))
+    Tagger.train(run, [d / "train.root"], [d / "val.root"], tmp_path / "r", schema=str(schema))
+    tagger = Tagger.load(tmp_path / "r" / "best")
+    assert tagger.run.data.schema == str(schema)
+    assert len(tagger.read(d / "val.root")) == 21
+    with pytest.raises(DataError, match="tree 'Delphes' not found.*'hepattn-prongs' fits"):
+        tagger.read(d / "val.root", schema="delphes")

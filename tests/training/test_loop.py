@@ -68,3 +68,21 @@ def test_nan_loss_stops_with_clear_message_and_keeps_last_good_checkpoint(tmp_pa
     state = torch.load(tmp_path / "last.pt", weights_only=True)
     assert state["epoch"] == 1  # 8 steps per epoch: epoch 1 finished, epoch 2 poisoned
     assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_the_loss_is_read_on_the_host_only_every_sync_every_steps(tmp_path, monkeypatch):
+    """No per-step GPU→CPU synchronisation: the running loss is read every SYNC_EVERY steps
+    (and at the end of each epoch) to check it is finite and to show it."""
+    from hepattn.training import loop
+
+    reads, real = [], loop._checked
+
+    def counting(total, state, since, where):
+        reads.append(state.step)
+        return real(total, state, since, where)
+
+    monkeypatch.setattr(loop, "_checked", counting)
+    monkeypatch.setattr(loop, "SYNC_EVERY", 5)
+    cfg = TrainingConfig(epochs=2, batch_size=8, warmup_steps=1, patience=5)
+    fit(Task(), torch.nn.Linear(3, 1), data(), data(8), collate, cfg, tmp_path)
+    assert reads == [5, 8, 10, 15, 16]  # 8 steps per epoch
