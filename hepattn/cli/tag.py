@@ -49,12 +49,9 @@ def run(args: argparse.Namespace) -> int:
         ok = (labels >= 0) & (labels < len(CLASSES))
         if ok.all():
             print(f"accuracy against '{label}': {100 * (pred == labels).mean():.2f} %")
-    role = tagger.data_role(args.input)
-    if role is not None:
-        print(
-            f"note: {args.input} is part of this model's {role} data (model card): "
-            "its accuracy is not a held-out measurement"
-        )
+    note = tagger.data_note(args.input, len(pred))
+    if note is not None:
+        print(f"note: {note}")
     print(
         f"wrote {args.output}:{args.output_tree} ({len(pred):,} entries, "
         f"branches prob[{len(CLASSES)}], pred)"

@@ -217,14 +217,18 @@ class Task:
         task.net.eval()
         return task
 
-    def data_role(self, path: str | os.PathLike) -> str | None:
-        """``"training"`` or ``"validation"`` when the model's card (``training.json``) lists
-        ``path`` among its training or validation files, else None."""
+    def _training_info(self) -> dict:
+        """The model's ``training.json`` (what its card says), or {}."""
         import json
 
         if self.path is None or not (self.path / "training.json").exists():
-            return None
-        info = json.loads((self.path / "training.json").read_text())
+            return {}
+        return json.loads((self.path / "training.json").read_text())
+
+    def data_role(self, path: str | os.PathLike) -> str | None:
+        """``"training"`` or ``"validation"`` when the model's card (``training.json``) lists
+        ``path`` among its training or validation files, else None."""
+        info = self._training_info()
         target = Path(path).resolve()
         for role in ("training", "validation"):
             key = role[:5] if role == "training" else role[:3]  # train_files, val_files
@@ -238,6 +242,26 @@ class Task:
                 elif parts and target.parts[-len(parts) :] == parts:
                     return role
         return None
+
+    def data_note(self, path: str | os.PathLike, entries: int) -> str | None:
+        """A sentence for the user when ``path`` (``entries`` long) is listed as training or
+        validation data of this model (:meth:`data_role`), else None."""
+        role = self.data_role(path)
+        if role is None:
+            return None
+        info = self._training_info()
+        files = info.get("train_paths" if role == "training" else "val_paths") or [None]
+        listed = info.get(f"{'train' if role == 'training' else 'val'}_{self.unit}")
+        if len(files) == 1 and isinstance(listed, int) and listed != entries:
+            return (
+                f"{path} has the name of this model's {role} data in its card, which lists "
+                f"{listed:,} {self.unit} where this file has {entries:,}: it may have been "
+                "regenerated since"
+            )
+        return (
+            f"{path} is part of this model's {role} data (model card): its accuracy is not a "
+            "held-out measurement"
+        )
 
     @classmethod
     def train(

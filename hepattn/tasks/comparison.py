@@ -7,6 +7,7 @@ both methods by jet multiplicity (:mod:`hepattn.metrics.matching`) and each meth
 
 from __future__ import annotations
 
+import textwrap
 import time
 
 import numpy as np
@@ -113,8 +114,8 @@ def format_comparison(result: dict) -> str:
                 f"({', '.join(result['files'])}), {result['events_ge6_jets']:,} with >= 6 jets",
             ),
             "",
-            result["definitions"],
-            f"chi2: {result['chi2']}.",
+            textwrap.fill(result["definitions"], 100),
+            textwrap.fill(f"chi2: {result['chi2']}.", 100),
             f"network: {result['model']}.",
             "",
             f"runtime per 8-jet event (1 CPU thread): chi2 {rt['chi2']:.3f} ms, "

@@ -124,10 +124,11 @@ def test_compare_json_contract(matcher_dir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "chi2 ε_event" in out and "runtime per 8-jet event" in out
     # the table says what its numbers are: counts, definitions, the chi2 form and b-tag rule
-    assert "600 events read" in out and "with >= 6 jets" in out
-    assert "ε_event: events with both tops correct / events with both tops reconstructable" in out
-    assert "ε_1^top" in out and "n (2 tops), n (1 top): events in each cell's" in out
-    assert "chi2: chi2 form mt" in out and "b slots on b-tagged jets (btag > 0.5)" in out
+    flat = " ".join(out.split())
+    assert "600 events read" in flat and "with >= 6 jets" in flat
+    assert "ε_event: events with both tops correct / events with both tops reconstructable" in flat
+    assert "ε_1^top" in flat and "n (2 tops), n (1 top): events in each cell's" in flat
+    assert "chi2: chi2 form mt" in flat and "b slots on b-tagged jets (btag > 0.5)" in flat
     d = json.loads((tmp_path / "c.json").read_text())
     assert d["events"] == 600 and 0 < d["events_ge6_jets"] <= 600 and d["chi2_mode"] == "mt"
     n6 = sum(d["rows"][r]["chi2"]["n_events"] for r in ("6", "7", ">=8"))

@@ -320,7 +320,11 @@ def test_tag_says_when_the_file_was_training_or_validation_data(trained, tmp_pat
     assert tagger.data_role(d / "train.root") == "training"
     # the bundled tagger's card lists the shipped sample as its validation set
     sample = Path(__file__).resolve().parents[2] / "samples" / "prongs.root"
-    assert Tagger.load("default").data_role(sample) == "validation"
+    bundled = Tagger.load("default")
+    assert bundled.data_role(sample) == "validation"
+    # the card counts 10,500 validation jets: a file of that name with other counts is flagged
+    assert "may have been regenerated" in bundled.data_note(sample, 7000)
+    assert "is part of this model's validation data" in bundled.data_note(sample, 10500)
 
 
 def test_the_model_remembers_its_schema(trained, tmp_path):
