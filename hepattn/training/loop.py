@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from hepattn.config import Config, check
 from hepattn.errors import HepattnError
+from hepattn.output import write_text
 from hepattn.progress import bar as progress_bar
 from hepattn.training import distributed as dist_utils
 from hepattn.training.checkpoint import TrainState, resume_training, save_training
@@ -309,7 +310,7 @@ def fit(
         if main:
             _end_of_epoch(record, metrics, improved, state, cfg)
             save_training(out / "last.pt", model, optimizer, scheduler, state, run_config or {})
-            (out / "history.json").write_text(json.dumps(state.history, indent=1) + "\n")
+            write_text(out / "history.json", json.dumps(state.history, indent=1) + "\n")
     return state.history
 
 
