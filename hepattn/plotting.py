@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hepattn._optional import require
-from hepattn.output import atomic_path
+from hepattn.data.outputs import atomic_path
 
 __all__ = ["confusion_png", "efficiency_png", "roc_png"]
 
@@ -44,7 +44,8 @@ def confusion_png(
     fig.colorbar(im, ax=ax, fraction=0.046)
     ax.set_title(title)
     fig.tight_layout()
-    atomic_path(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
 
@@ -64,7 +65,8 @@ def roc_png(
     ax.legend(fontsize=7)
     ax.set_title(title)
     fig.tight_layout()
-    atomic_path(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
 
@@ -91,5 +93,6 @@ def efficiency_png(tables: dict[str, dict], path: str | os.PathLike, title: str 
     axes[0].legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    atomic_path(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)

@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hepattn.output import write_json
+    from hepattn.data.outputs import write_json
     from hepattn.progress import wanted
     from hepattn.tasks.comparison import compare, format_comparison
 

@@ -119,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(table)
     if args.json:
-        from hepattn.output import write_json
+        from hepattn.data.outputs import write_json
 
         write_json(args.json, summary)
     return 0

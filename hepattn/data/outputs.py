@@ -14,21 +14,26 @@ through two steps:
    appears under the final name.
 
 ``OSError`` (read-only file system, no space left, permission denied) becomes one
-:class:`~hepattn.errors.DataError` line naming the path.
+:class:`~hepattn.errors.DataError` line naming the path. :func:`write_text` and
+:func:`write_json` (strict JSON, NaN and ±inf as ``null``, :func:`to_json`) write small text
+files through :func:`atomic_path`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from hepattn.errors import DataError
 
-__all__ = ["atomic_path", "check_output", "os_error"]
+__all__ = ["atomic_path", "check_output", "os_error", "to_json", "write_json", "write_text"]
 
 # The process's umask, to give the renamed file the permissions a plain open() would.
 _UMASK = os.umask(0)
@@ -111,3 +116,30 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def to_json(obj: Any) -> str:
+    """JSON text with NaN and ±inf written as ``null`` (strict JSON, readable by jq)."""
+
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), indent=2, allow_nan=False) + "\n"
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as strict JSON (:func:`to_json`) to ``path`` atomically."""
+    return write_text(path, to_json(obj))

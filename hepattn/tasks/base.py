@@ -33,10 +33,10 @@ import torch
 
 from hepattn.config import Config
 from hepattn.data import Events, PaddedDataset, PadSpec, RootStreamDataset, Standardizer
+from hepattn.data.outputs import write_json, write_text
 from hepattn.data.schema import get_schema
 from hepattn.errors import DataError, SchemaMismatchError
 from hepattn.models import load_saved, resolve_model, save_model
-from hepattn.output import write_json, write_text
 from hepattn.training.distributed import is_main
 
 __all__ = ["Task", "describe_files", "refuse"]

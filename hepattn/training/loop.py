@@ -39,8 +39,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from hepattn.config import Config, check
+from hepattn.data.outputs import write_text
 from hepattn.errors import HepattnError
-from hepattn.output import write_text
 from hepattn.progress import bar as progress_bar
 from hepattn.training import distributed as dist_utils
 from hepattn.training.checkpoint import TrainState, resume_training, save_training

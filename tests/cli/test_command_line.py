@@ -171,9 +171,9 @@ def test_ctrl_c_in_compare_eval_and_convert(tmp_path, monkeypatch, capsys):
     )
     assert main(["compare", str(events), "-o", str(out / "c.json")]) == 130
     _one_line_interrupted(capsys, "compare")
-    import hepattn.output
+    from hepattn.data import outputs
 
-    _interrupt_after(monkeypatch, hepattn.output, "atomic_path")
+    _interrupt_after(monkeypatch, outputs, "write_text")
     assert main(["eval", "matcher", str(events), "-o", str(out / "eval")]) == 130
     _one_line_interrupted(capsys, "eval")
     assert [p.name for p in (out / "eval").iterdir()] == ["metrics.json"]  # complete, renamed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import threading
 
@@ -96,3 +97,11 @@ def test_concurrent_writers_each_write_a_whole_file(tmp_path):
     assert len(x) == n and len(np.unique(x)) == 1
     assert os.listdir(tmp_path) == ["same.root"]
     assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~outputs._UMASK)
+
+
+def test_json_output_is_strict(tmp_path):
+    text = outputs.to_json({"a": float("nan"), "b": [1.0, float("inf")], "c": {"d": 2}})
+    assert json.loads(text) == {"a": None, "b": [1.0, None], "c": {"d": 2}}
+    out = outputs.write_json(tmp_path / "sub" / "r.json", {"x": float("nan")})
+    assert json.loads(out.read_text()) == {"x": None}
+    assert sorted(q.name for q in out.parent.iterdir()) == ["r.json"]
