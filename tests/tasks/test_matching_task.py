@@ -249,3 +249,24 @@ def test_streamed_training_sees_the_same_events(matcher_dir, tmp_path):
     )
     entries = sorted(int(item["entry"]) for item in ds)
     assert len(entries) == trainable and len(set(entries)) == trainable
+
+
+def test_user_fields_named_like_derived_targets_do_not_collide(matcher_dir, tmp_path):
+    """Event fields called `truth`, `targets` or `n_jets` stay the user's; the matcher's
+    derived targets live in `derived`, in events and in batches."""
+    import yaml
+
+    from hepattn.data.schema import BUILTIN_SCHEMAS
+
+    schema = BUILTIN_SCHEMAS["hepattn-ttbar"].to_dict()
+    schema["event"] = {"truth": "weight", "targets": "event", "n_jets": "weight"}
+    path = tmp_path / "clash.yaml"
+    path.write_text(yaml.safe_dump(schema | {"name": "clash"}))
+    matcher = Matcher.load(matcher_dir / "run" / "best")
+    ev = matcher.read(matcher_dir / "val.root", schema=str(path), need_labels=True)
+    assert ev.event["truth"].shape == (500,) and ev.derived["truth"].shape == (500, 6)
+    assert ev.derived["targets"].shape == (500, 2, 3) and ev.event["targets"].ndim == 1
+    batch = next(matcher.dataset(ev).batches(8))
+    assert batch.event["targets"].shape == (8,) and batch.derived["targets"].shape == (8, 2, 3)
+    slots, _ = matcher.predict(ev)
+    assert slots.shape == (500, 6)
