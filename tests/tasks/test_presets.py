@@ -57,3 +57,11 @@ def test_bad_model_section_fails_when_the_config_is_loaded(tmp_path):
     (tmp_path / "bad.yaml").write_text("kind: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
         load_run_config("tagger", tmp_path / "bad.yaml")
+
+
+def test_the_generator_writes_the_tagger_classes():
+    """One class list for the tagger, its CLI and export; the generator's labels agree."""
+    from hepattn.generate.prongs import CLASSES as GENERATED
+    from hepattn.tasks.presets import CLASSES
+
+    assert GENERATED == CLASSES
