@@ -166,8 +166,26 @@ def generate_table() -> str:
     return "\n".join(rows)
 
 
+def tagger_throughput_table() -> str:
+    d = json.loads((RESULTS / "tagger_throughput.json").read_text())
+    rows = [
+        "| model | before: jets / CPU s | real slots | after: jets / CPU s | real slots "
+        "| speed-up |",
+        "|---|---|---|---|---|---|",
+    ]
+    for model, r in d.items():
+        b, a = r["before"], r["after"]
+        rows.append(
+            f"| {model} | {b['jets_per_cpu_s']:.0f} | {100 * b['real_slot_fraction']:.0f} % "
+            f"| {a['jets_per_cpu_s']:.0f} | {100 * a['real_slot_fraction']:.0f} % "
+            f"| {r['speedup']:.2f}× |"
+        )
+    return "\n".join(rows)
+
+
 TABLES = {
     "generate": generate_table,
+    "tagger_throughput": tagger_throughput_table,
     "loading": loading_table,
     "tagger": tagger_table,
     "matching": matching_table,

@@ -13,8 +13,9 @@ fast
        entry the process keeps: at process level (after the hard process and its resonance
        decays, before any shower) and at parton level (after showers and MPI, before
        hadronization). A vetoed event costs only the steps it went through. The cuts are the
-       process module's (e.g. :func:`hepattn.generate.prongs.preselection`), chosen loose
-       enough that no kept entry is lost (measured, see ``benchmarks/bench_generate.py``).
+       process module's (e.g. :func:`hepattn.generate.prongs.preselection`), chosen loose;
+       what they lose is measured by ``benchmarks/bench_generate.py`` (the plain path with
+       the hooks in dry-run: ``GenEvent.preselected``).
     2. Events are generated ``batch_size`` at a time with ``Pythia.nextBatch``, which fills
        arrays in C++ (:func:`~hepattn.generate.pythia.read_batch`): same record, no Python
        loop over particles.
