@@ -6,9 +6,10 @@ Each subcommand lives in its own module of this package and exposes
 inside ``run`` so that ``hepattn --help``, ``hepattn SUB --help`` and ``--version`` start
 without importing torch or awkward.
 
-Errors hepattn raises on purpose (:class:`~hepattn.errors.HepattnError`) print one line and
-exit with 1; Ctrl-C prints one line and exits with 130 (writers never leave a partial file
-under the final name). ``-v`` shows hepattn's debug messages, not those of other libraries.
+Errors hepattn raises on purpose (:class:`~hepattn.errors.HepattnError`) and ``OSError`` s
+(read-only file system, disk full, permission denied) print one line and exit with 1;
+Ctrl-C prints one line and exits with 130 (writers never leave a partial file under the
+final name). ``-v`` shows hepattn's debug messages, not those of other libraries.
 """
 
 from __future__ import annotations
@@ -97,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except HepattnError as err:
         print(f"hepattn {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a disk's fault the writers did not name: still one line
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"hepattn {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"hepattn {args.command}: interrupted", file=sys.stderr)

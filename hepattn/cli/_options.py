@@ -3,7 +3,10 @@
 - every output path is ``-o/--output`` (older spellings stay as aliases);
 - ``--tree`` always names the tree read, ``--output-tree`` the tree written;
 - ``--schema`` overrides the schema a model remembers (or the detected one);
-- ``--no-progress`` turns the progress bars off (they are off anyway without a terminal).
+- ``--no-progress`` turns the progress bars off (they are off anyway without a terminal);
+- ``--nonfinite error|drop``: what to do with objects holding NaN/inf (default: an error);
+- :func:`check_outputs`: every command that writes checks all its outputs against all its
+  inputs (data files, model files, configs) before any computation.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ import argparse
 
 __all__ = [
     "add_friend_tree",
+    "add_nonfinite",
     "add_input",
     "add_model",
     "add_output",
     "add_output_tree",
     "add_progress",
+    "check_outputs",
     "load_and_read",
+    "model_files",
 ]
 
 
@@ -60,15 +66,59 @@ def add_progress(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_nonfinite(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--nonfinite",
+        choices=("error", "drop"),
+        default="error",
+        help="objects with NaN or inf values in the branches read: stop with an error naming "
+        "the branch (default), or drop those objects (counted in a warning)",
+    )
+
+
 def add_friend_tree(p: argparse.ArgumentParser, task: str) -> None:
     """What ``tag`` and ``match`` share: the input file, ``-o`` ROOT file, the model, the
-    input's schema and tree, the output tree, ``--no-progress``."""
+    input's schema and tree, the output tree, ``--nonfinite``, ``--no-progress``."""
     p.add_argument("input", help="ROOT file to read")
     add_output(p, "output ROOT file (a friend tree of the input)", required=True)
     add_model(p, task)
     add_input(p, "the one the model remembers")
     add_output_tree(p)
+    add_nonfinite(p)
     add_progress(p)
+
+
+def model_files(model: str | None, task: str) -> list:
+    """The files of the model directory ``--model`` of ``task`` (inputs of the command)."""
+    from hepattn.models import resolve_model
+
+    return [f for f in resolve_model(model, task).iterdir() if f.is_file()]
+
+
+def check_outputs(inputs, *outputs, files=()) -> None:
+    """Refuse, before any computation, outputs that would destroy something.
+
+    ``inputs``: data paths or globs the command reads (expanded as the readers do);
+    ``files``: other files it reads (model files, configs); ``outputs``: ``(path, what,
+    directory)`` triples, ``path`` None when not asked for. Each output is checked with
+    :func:`hepattn.data.outputs.check_output`, and no two outputs may be the same file.
+    """
+    from pathlib import Path
+
+    from hepattn.data.outputs import check_output
+    from hepattn.data.root import resolve_paths
+    from hepattn.errors import DataError
+
+    read = [*(resolve_paths(inputs) if inputs else []), *map(Path, files)]
+    seen: dict[Path, str] = {}
+    for path, what, directory in outputs:
+        if path is None:
+            continue
+        out = check_output(path, read, directory=directory, what=what)
+        key = out.resolve()
+        if key in seen:
+            raise DataError(f"{what} {out} is also the {seen[key]}; give two different paths")
+        seen[key] = f"{what} {out}"
 
 
 def load_and_read(task: str, args: argparse.Namespace, paths, need_labels: bool = False):
@@ -76,4 +126,11 @@ def load_and_read(task: str, args: argparse.Namespace, paths, need_labels: bool 
     from hepattn.tasks.presets import task_class
 
     model = task_class(task).load(args.model)
-    return model, model.read(paths, schema=args.schema, need_labels=need_labels, tree=args.tree)
+    ev = model.read(
+        paths,
+        schema=args.schema,
+        need_labels=need_labels,
+        tree=args.tree,
+        nonfinite=args.nonfinite,
+    )
+    return model, ev

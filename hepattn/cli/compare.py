@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 
 from hepattn.baselines.chi2 import DEFAULT_MODE, MODES
-from hepattn.cli._options import add_input, add_model, add_output, add_progress
+from hepattn.cli._options import (
+    add_input,
+    add_model,
+    add_nonfinite,
+    add_output,
+    add_progress,
+    check_outputs,
+    model_files,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1000,
         help="8-jet events used to time each method (default 1000)",
     )
+    add_nonfinite(p)
     add_progress(p)
     p.set_defaults(func=run)
 
@@ -46,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from hepattn.progress import wanted
     from hepattn.tasks.comparison import compare, format_comparison
 
+    check_outputs(
+        args.input, (args.output, "JSON output", False), files=model_files(args.model, "matcher")
+    )
     result = compare(
         args.input,
         args.model,
@@ -54,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         args.chi2_mode,
         tree=args.tree,
         progress=wanted(args.no_progress),
+        nonfinite=args.nonfinite,
     )
     print(format_comparison(result))
     if args.output:

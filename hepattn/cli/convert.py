@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hepattn.cli._options import add_output, add_progress
+from hepattn.cli._options import add_output, add_progress, check_outputs
 from hepattn.errors import HepattnError
 
 FORMATS = ("spanet-h5",)
@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or args.output_file
     if output is None:
         raise HepattnError("give the output file: -o OUT.h5")
+    check_outputs(args.input, (output, "output", False))
     s = write_spanet_h5(
         output,
         args.input,

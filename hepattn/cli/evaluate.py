@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from hepattn.cli._options import add_input, add_model, add_output, add_progress
+from hepattn.cli._options import (
+    add_input,
+    add_model,
+    add_nonfinite,
+    add_output,
+    add_progress,
+    check_outputs,
+    model_files,
+)
 
+#: The files ``-o DIR`` receives, per task.
+WRITES = {
+    "tagger": ("metrics.json", "confusion.png", "roc.png"),
+    "matcher": ("metrics.json", "efficiency.png"),
+}
 SPECS = {
     "tagger": (
         "prong-class tagger",
@@ -36,14 +49,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_input(t, "the model's")
         add_output(t, "directory for metrics.json and the plots", "--out", metavar="DIR")
         t.add_argument("--json", metavar="FILE", help="also write the metrics as JSON here")
+        add_nonfinite(t)
         add_progress(t)
         t.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from hepattn.progress import wanted
     from hepattn.tasks.presets import task_class
 
+    out = Path(args.output) if args.output else None
+    check_outputs(
+        args.data,
+        (out, "output directory", True),
+        *((out / name if out else None, "output", False) for name in WRITES[args.task]),
+        (args.json, "--json file", False),
+        files=model_files(args.model, args.task),
+    )
     task = task_class(args.task).load(args.model)
     report, written = task.evaluate_files(
         args.data,
@@ -52,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         out_dir=args.output,
         json_path=args.json,
         progress=wanted(args.no_progress),
+        nonfinite=args.nonfinite,
     )
     print(task.format_report(report))
     if written:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hepattn.cli._options import add_output
+from hepattn.cli._options import add_output, check_outputs, model_files
 from hepattn.tasks.presets import TASKS
 
 
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hepattn.export import export_onnx
 
+    check_outputs((), (args.output, "output", False), files=model_files(args.model, args.task))
     out = export_onnx(args.model, args.task, args.output, opset=args.opset, dynamo=args.dynamo)
     import onnx  # present: export_onnx checked
 

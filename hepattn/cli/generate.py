@@ -79,8 +79,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from hepattn.cli._options import check_outputs
     from hepattn.generate import plots
 
+    check_outputs(
+        (),
+        (args.output, "output", False),
+        (args.json, "--json file", False),
+        (args.plots, "--plots directory", True),
+    )
     start = time.perf_counter()
     progress = False if args.no_progress else None
     chunk = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}

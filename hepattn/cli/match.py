@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hepattn.baselines.chi2 import DEFAULT_MODE, MODES
-from hepattn.cli._options import add_friend_tree, load_and_read
+from hepattn.cli._options import add_friend_tree, check_outputs, load_and_read, model_files
 
 METHODS = ("network", "chi2")
 
@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from hepattn.data import write_tree
     from hepattn.progress import wanted
 
+    files = model_files(args.model, "matcher") if args.method == "network" else ()
+    check_outputs(args.input, (args.output, "output", False), files=files)
     matcher, ev = load_and_read("matcher", args, args.input)
     config = Chi2Config(mode=args.chi2_mode)
     branches, metadata = matcher.match(ev, args.method, config, wanted(args.no_progress))

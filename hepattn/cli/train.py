@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from hepattn.cli._options import add_output, add_progress
+from hepattn.cli._options import add_nonfinite, add_output, add_progress, check_outputs
 from hepattn.errors import HepattnError
 from hepattn.tasks.presets import DEFAULT_KIND, TAGGER_KINDS
 
@@ -71,9 +71,20 @@ def _common(t: argparse.ArgumentParser, default_config: str) -> None:
         help="entries per streamed chunk; the standardization is fitted on the first N "
         "(default 20000)",
     )
-    t.add_argument("--resume", action="store_true", help="continue from DIR/last.pt")
+    t.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from DIR/last.pt; refused if it was written with other data files, "
+        "seed or model (the differing keys are named)",
+    )
+    t.add_argument(
+        "--force-resume",
+        action="store_true",
+        help="continue from DIR/last.pt even if its run config differs (logged)",
+    )
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
     t.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    add_nonfinite(t)
     add_progress(t)
     t.set_defaults(func=run)
 
@@ -85,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.chunk_entries < 1:
         raise HepattnError(f"--chunk-entries must be at least 1, got {args.chunk_entries}")
+    config = [args.config] if args.config else []
+    check_outputs([*args.train, *args.val], (args.output, "output directory", True), files=config)
     overrides = {k: getattr(args, k) for k in ("seed", "epochs", "device", "threads")}
     overrides["compile"] = True if args.compile else None
     overrides["amp"] = False if args.no_amp else None
@@ -98,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         schema=args.schema,
         tree=args.tree,
         resume=args.resume,
+        force_resume=args.force_resume,
+        nonfinite=args.nonfinite,
         progress=wanted(args.no_progress),
         max_train=args.max_train,
         stream=args.stream,

@@ -16,7 +16,12 @@ with the counter branch if the schema has one); event fields must hold one value
 Non-finite values (NaN, ±inf) in the branches read: ``nonfinite="error"`` (default) raises,
 naming the file, branch, count and first entry; ``nonfinite="drop"`` removes the objects that
 hold them (events whose event-level field is non-finite are still an error) and logs the count
-once per read. Events with zero objects are kept, with an all-False mask.
+once per read (the command line's ``--nonfinite drop``). Events with zero objects are kept,
+with an all-False mask.
+
+Unphysical kinematics: a negative pT or energy is an error naming the branch, the count and
+the first entry; a negative mass (rounding in a stored mass, or E < |p|) is kept as given
+and counted in one warning per read.
 """
 
 from __future__ import annotations
@@ -121,7 +126,7 @@ def _first_bad_entry(chunk: Chunk, bad_per_event: np.ndarray) -> int:
     return chunk.start + int(np.flatnonzero(bad_per_event)[0])
 
 
-def _check_jagged(chunk: Chunk, name: str, coll: Collection, raw: dict[str, ak.Array]) -> None:
+def check_jagged(chunk: Chunk, name: str, coll: Collection, raw: dict[str, ak.Array]) -> None:
     """All branches of a collection are jagged with equal counts (and match the counter)."""
     counts: dict[str, np.ndarray] = {}
     for role, branch in coll.all_branches().items():
@@ -161,10 +166,15 @@ def _finite_flat(arr: ak.Array) -> np.ndarray | None:
 
 
 def _prepare_collection(
-    chunk: Chunk, name: str, coll: Collection, nonfinite: str, dropped: dict[str, int]
+    chunk: Chunk,
+    name: str,
+    coll: Collection,
+    nonfinite: str,
+    dropped: dict[str, int],
+    negative_mass: dict[str, int],
 ) -> dict[str, ak.Array]:
     raw = {role: chunk.arrays[branch] for role, branch in coll.all_branches().items()}
-    _check_jagged(chunk, name, coll, raw)
+    check_jagged(chunk, name, coll, raw)
     if coll.kinematics == "tlorentzvector":
         p4 = raw["p4"]
         raw["p4"] = ak.zip(
@@ -183,17 +193,48 @@ def _prepare_collection(
                 raise DataError(
                     f"{_where(chunk, branch)} has {int((~fin).sum())} non-finite values "
                     f"(NaN/inf), first in entry {_first_bad_entry(chunk, np.asarray(per_event))}; "
-                    "fix the input or read with nonfinite='drop' to drop those objects"
+                    "fix the input, or drop those objects with --nonfinite drop "
+                    "(nonfinite='drop' in Python)"
                 )
             good = fin if good is None else good & fin
             dropped[branch] = dropped.get(branch, 0) + int((~fin).sum())
     if good is not None:
         keep = ak.unflatten(good, ak.num(raw[next(iter(raw))], axis=1))
         raw = {role: arr[keep] for role, arr in raw.items()}
+    _check_physical(chunk, coll, raw, negative_mass)
     if coll.kinematics == "tlorentzvector":
         p4 = raw["p4"]
         raw["p4"] = ak.zip({"fP": ak.zip({"fX": p4.fX, "fY": p4.fY, "fZ": p4.fZ}), "fE": p4.fE})
     return raw
+
+
+#: Kinematic components that must not be negative (role, or ``p4`` field of a TLorentzVector).
+NON_NEGATIVE = {"pt": "pT", "energy": "energy", "fE": "energy"}
+
+
+def _check_physical(
+    chunk: Chunk, coll: Collection, raw: dict[str, ak.Array], negative_mass: dict[str, int]
+) -> None:
+    """A :class:`DataError` for a negative pT or energy; negative masses are counted per
+    branch in ``negative_mass`` (one warning per read)."""
+    parts = {role: (raw[role], branch) for role, branch in coll.branches.items()}
+    if coll.kinematics == "tlorentzvector":
+        parts = {"fE": (raw["p4"].fE, coll.branches["p4"])}
+    for role, (arr, branch) in parts.items():
+        if role not in NON_NEGATIVE and role != "mass":
+            continue
+        neg = np.asarray(ak.flatten(arr, axis=None)) < 0
+        if not neg.any():
+            continue
+        if role == "mass":
+            negative_mass[branch] = negative_mass.get(branch, 0) + int(neg.sum())
+            continue
+        per_event = np.asarray(ak.any(ak.unflatten(neg, ak.num(arr, axis=1)), axis=1))
+        raise DataError(
+            f"{_where(chunk, branch)} has {int(neg.sum())} negative {NON_NEGATIVE[role]} values, "
+            f"first in entry {_first_bad_entry(chunk, per_event)}; {NON_NEGATIVE[role]} must be "
+            "≥ 0 (is the schema's kinematics right?)"
+        )
 
 
 def _pad_collection(
@@ -246,7 +287,12 @@ def _event_fields(chunk: Chunk, schema: Schema) -> dict[str, np.ndarray]:
     return out
 
 
-def _log_summary(stats: dict[str, TruncationStats], specs, dropped: dict[str, int]) -> None:
+def _log_summary(
+    stats: dict[str, TruncationStats],
+    specs,
+    dropped: dict[str, int],
+    negative_mass: dict[str, int],
+) -> None:
     for name, s in stats.items():
         if s.truncated_events:
             log.info(
@@ -261,6 +307,8 @@ def _log_summary(stats: dict[str, TruncationStats], specs, dropped: dict[str, in
             )
     for branch, n in dropped.items():
         log.warning("branch %r: %d objects with non-finite values dropped", branch, n)
+    for branch, n in negative_mass.items():
+        log.warning("branch %r: %d objects with a negative mass, used as given", branch, n)
 
 
 def iterate_events(
@@ -282,6 +330,7 @@ def iterate_events(
     branches = schema.branches(colls)
     stats = {name: TruncationStats() for name in colls}
     dropped: dict[str, int] = {}
+    negative_mass: dict[str, int] = {}
     files: list[Path] = []
     for chunk in iterate_branches(
         paths, schema, branches, tree, step_size, entry_start, entry_stop
@@ -290,7 +339,7 @@ def iterate_events(
             files.append(chunk.path)
         padded = {
             name: _pad_collection(
-                _prepare_collection(chunk, name, coll, nonfinite, dropped),
+                _prepare_collection(chunk, name, coll, nonfinite, dropped, negative_mass),
                 coll,
                 collections[name],
                 stats[name],
@@ -305,7 +354,7 @@ def iterate_events(
             file_index=np.zeros(n, dtype=np.int64),
             files=[str(chunk.path)],
         )
-    _log_summary(stats, collections, dropped)
+    _log_summary(stats, collections, dropped, negative_mass)
 
 
 def read_events(

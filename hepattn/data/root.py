@@ -73,11 +73,26 @@ def open_file(path: Path):
         what = "is empty (0 bytes)" if not magic else f"starts with {magic!r}, not b'root'"
         raise DataError(f"{path}: not a ROOT file: it {what}")
     try:
-        return uproot.open(path)
+        file = uproot.open(path)
     except FileNotFoundError:
         raise InputNotFoundError(f"{path}: no such file") from None
     except Exception as err:  # uproot raises ValueError, OSError, struct.error, …
         raise DataError(f"{path}: cannot be opened as a ROOT file ({err})") from None
+    _check_complete(path, file)
+    return file
+
+
+def _check_complete(path: Path, file) -> None:
+    """A :class:`DataError` if ``path`` is shorter than its ROOT header says (``fEND``): a
+    file cut off near its end may still open and list its trees, but its last baskets and
+    keys are gone."""
+    end = getattr(getattr(file, "file", None), "fEND", None)
+    size = os.path.getsize(path)
+    if isinstance(end, int) and size < end:
+        raise DataError(
+            f"{path}: truncated: the file has {size:,} bytes but its ROOT header says "
+            f"{end:,}; copy or regenerate it"
+        )
 
 
 def tree_names(file) -> list[str]:

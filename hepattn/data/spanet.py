@@ -456,7 +456,7 @@ def _jets_from_root(
     reading = bar(progress, total, "reading", "events")
     for chunk in iterate_branches(paths, schema, branches, tree, "200 MB"):
         reading.update(chunk.stop - chunk.start)
-        raw = _prepare_collection(chunk, collection, coll, "error", {})
+        raw = _prepare_collection(chunk, collection, coll, "error", {}, {})
         if coll.kinematics == "ptetaphim":
             kin = {k: raw[k] for k in KINEMATIC_INPUTS}
         else:

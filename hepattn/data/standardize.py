@@ -4,7 +4,9 @@
 (``mask`` True). Padded slots stay exactly 0 after the transform, so a model that ignores
 padding through the mask sees the same zeros it was trained with. Features whose standard
 deviation is below ``1e-6`` (constants, or a flag that never flips in the training sample) are
-only shifted (std taken as 1).
+only shifted (std taken as 1). Features whose training values are exactly 0 and 1 (a
+b-tag decision) are recorded as ``binary``, so that a loaded model can refuse continuous
+values it never saw.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Standardizer:
     features: tuple[str, ...]
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    binary: tuple[str, ...] = ()
 
     @classmethod
     def fit(cls, values: np.ndarray, mask: np.ndarray, features: Sequence[str]) -> Standardizer:
@@ -43,7 +46,10 @@ class Standardizer:
             raise DataError("cannot fit standardization: the sample has no real objects")
         std = real.std(axis=0)
         std = np.where(std < MIN_STD, 1.0, std)
-        return cls(tuple(features), tuple(real.mean(axis=0).tolist()), tuple(std.tolist()))
+        binary = tuple(
+            f for i, f in enumerate(features) if set(np.unique(real[:, i]).tolist()) == {0.0, 1.0}
+        )
+        return cls(tuple(features), tuple(real.mean(axis=0).tolist()), tuple(std.tolist()), binary)
 
     def transform(
         self, values: np.ndarray, mask: np.ndarray, features: Sequence[str] | None = None
@@ -71,7 +77,10 @@ class Standardizer:
         return ((values - mean) / std) * mask[..., None].to(values.dtype)
 
     def to_dict(self) -> dict:
-        return {"features": list(self.features), "mean": list(self.mean), "std": list(self.std)}
+        d = {"features": list(self.features), "mean": list(self.mean), "std": list(self.std)}
+        if self.binary:
+            d["binary"] = list(self.binary)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Standardizer:
@@ -81,7 +90,15 @@ class Standardizer:
             raise DataError(f"standardization record is missing {err}") from None
         if not (len(feats) == len(mean) == len(std)):
             raise DataError("standardization record: features, mean and std differ in length")
-        return cls(feats, tuple(map(float, mean)), tuple(map(float, std)))
+        binary = tuple(d.get("binary", ()))
+        if not set(binary) <= set(feats):
+            raise DataError(f"standardization record: binary {list(binary)} not among features")
+        try:
+            return cls(feats, tuple(map(float, mean)), tuple(map(float, std)), binary)
+        except (TypeError, ValueError) as err:
+            raise DataError(
+                f"standardization record: a mean or std is not a number ({err})"
+            ) from None
 
     def save(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")

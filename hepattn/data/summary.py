@@ -1,6 +1,10 @@
 """What a ROOT file holds, as seen through a schema: trees, branches, object multiplicities.
 
-Used by ``hepattn inspect``; returns plain data so that the CLI only formats it.
+Used by ``hepattn inspect``; returns plain data so that the CLI only formats it. Every branch
+the schema reads is read through the readers' checks (:func:`~hepattn.data.root.open_file`,
+:func:`~hepattn.data.root.iterate_branches`, :func:`~hepattn.data.reader.check_jagged`), so
+a truncated file, a damaged basket or a scalar where a list is needed is the same one-line
+:class:`~hepattn.errors.DataError` as when reading.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from dataclasses import dataclass, field
 import awkward as ak
 import numpy as np
 
+from hepattn.data.reader import check_jagged
 from hepattn.data.root import (
     check_branches,
     detect_file_schema,
+    iterate_branches,
     open_file,
     open_tree,
     resolve_paths,
@@ -77,16 +83,24 @@ def summarize(
     schema = get_schema(schema)
     t = open_tree(p, tree, schema)
     out.tree, out.schema = t.name, schema
-    check_branches(t, schema, schema.branches())
-    out.branch_types = {b: t[b].typename for b in schema.branches()}
+    branches = schema.branches()
+    check_branches(t, schema, branches)
+    try:
+        out.branch_types = {b: t[b].typename for b in branches}
+    except Exception as err:
+        raise DataError(f"{p}: tree {t.name!r}: a branch header is unreadable ({err})") from None
+    hists = {name: np.zeros(1, dtype=np.int64) for name in schema.collections}
+    if t.num_entries:
+        # every branch read, through the readers' checks: damaged baskets, a scalar where a
+        # list per entry is needed, collections whose branches disagree
+        for chunk in iterate_branches(p, schema, branches, t.name, step_size):
+            for name, coll in schema.collections.items():
+                raw = {role: chunk.arrays[b] for role, b in coll.all_branches().items()}
+                check_jagged(chunk, name, coll, raw)
+                h = np.bincount(np.asarray(ak.num(next(iter(raw.values())), axis=1)))
+                if len(h) > len(hists[name]):
+                    hists[name] = np.pad(hists[name], (0, len(h) - len(hists[name])))
+                hists[name][: len(h)] += h
     for name, coll in schema.collections.items():
-        first = next(iter(coll.branches.values()))
-        hist = np.zeros(1, dtype=np.int64)
-        for arrays in t.iterate([first], step_size=step_size, library="ak"):
-            counts = np.asarray(ak.num(arrays[first], axis=1))
-            h = np.bincount(counts)
-            if len(h) > len(hist):
-                hist = np.pad(hist, (0, len(h) - len(hist)))
-            hist[: len(h)] += h
-        out.collections.append(CollectionSummary(name, coll.all_branches(), hist))
+        out.collections.append(CollectionSummary(name, coll.all_branches(), hists[name]))
     return out

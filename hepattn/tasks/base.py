@@ -35,8 +35,15 @@ from hepattn.config import Config
 from hepattn.data import Events, PaddedDataset, PadSpec, RootStreamDataset, Standardizer
 from hepattn.data.outputs import write_json, write_text
 from hepattn.data.schema import get_schema
-from hepattn.errors import DataError, SchemaMismatchError
-from hepattn.models import load_saved, resolve_model, save_model
+from hepattn.errors import DataError, HepattnError, SchemaMismatchError
+from hepattn.models import (
+    ModelError,
+    check_standardizers,
+    load_saved,
+    load_state,
+    resolve_model,
+    save_model,
+)
 from hepattn.training.distributed import is_main
 
 __all__ = ["Task", "describe_files", "refuse"]
@@ -104,12 +111,17 @@ class Task:
         """Checked labels and derived fields of freshly read events (in place)."""
         return ev
 
-    def read_source(self, paths, schema: str, spec: PadSpec, entry_stop, tree) -> Events:
-        """Read ``paths`` (ROOT files through ``schema``)."""
+    def read_source(
+        self, paths, schema: str, spec: PadSpec, entry_stop, tree, nonfinite: str = "error"
+    ) -> Events:
+        """Read ``paths`` (ROOT files through ``schema``; ``nonfinite`` as
+        :func:`~hepattn.data.read_events`)."""
         from hepattn.data import read_events
 
         coll = {self.run.data.collection: spec}
-        return read_events(paths, schema, coll, entry_stop=entry_stop, tree=tree)
+        return read_events(
+            paths, schema, coll, entry_stop=entry_stop, tree=tree, nonfinite=nonfinite
+        )
 
     def trainable(self, ev: Events) -> Events:
         """The events that carry a loss (default: all)."""
@@ -161,10 +173,14 @@ class Task:
         need_labels: bool = False,
         entry_stop: int | None = None,
         tree: str | None = None,
+        nonfinite: str = "error",
     ) -> Events:
         """Read ``paths`` as this model expects (features, padding), optionally with labels.
 
-        ``schema`` overrides the one the run config (hence a saved model) remembers.
+        ``schema`` overrides the one the run config (hence a saved model) remembers;
+        ``nonfinite="drop"`` drops objects holding NaN/inf (default: an error). A loaded
+        model also checks the inputs against what it was trained on
+        (:meth:`check_inputs`).
         """
         from hepattn.data.spanet import is_spanet_path
 
@@ -181,14 +197,43 @@ class Task:
                     "evaluation need it"
                 )
         try:
-            ev = self.read_source(paths, name, spec, entry_stop, tree)
+            ev = self.read_source(paths, name, spec, entry_stop, tree, nonfinite)
         except SchemaMismatchError as err:
             if schema is not None or self.path is None:
                 raise
             raise SchemaMismatchError(
                 f"{err} [schema {name!r} is the one the model remembers; --schema overrides it]"
             ) from None
-        return self.finish(ev, need_labels)
+        ev = self.finish(ev, need_labels)
+        if self.path is not None:
+            self.check_inputs(ev, name)
+        return ev
+
+    def check_inputs(self, ev: Events, schema: str) -> None:
+        """Refuse inputs outside what the loaded model was trained on: a feature that was
+        0 or 1 in all its training objects (a b-tag decision) must be 0 or 1 here too — a
+        continuous score would silently change the answers."""
+        objs = ev[self.run.data.collection]
+        std = self.standardizers.get("objects")
+        coll = get_schema(schema).collections.get(self.run.data.collection)
+        for feature in std.binary if std is not None else ():
+            if feature not in objs.features:
+                continue
+            col = objs.values[..., objs.features.index(feature)]
+            bad = (col != 0) & (col != 1) & objs.mask
+            branch = coll.all_branches().get(feature, feature) if coll is not None else feature
+            refuse(
+                ev,
+                bad.any(axis=1),
+                lambda i, col=col, bad=bad, feature=feature, branch=branch: (
+                    f"branch {branch!r} holds values that are neither 0 nor 1 (entry "
+                    f"{ev.entry[i]}: {float(col[i][bad[i]][0]):.4g}), but model {self.path} "
+                    f"was trained on 0/1 {feature} decisions; give it the decision (score above "
+                    "your working point → 1, else 0), e.g. with a schema reading the decision "
+                    "branch"
+                ),
+                "events",
+            )
 
     def dataset(self, ev: Events) -> PaddedDataset:
         """A dataset of the standardized inputs of ``ev``."""
@@ -210,12 +255,22 @@ class Task:
         """A model directory, or ``None`` / ``"default"`` for the bundled model of the task."""
         saved = load_saved(resolve_model(model, cls.name), cls.name)
         cfg = {k: v for k, v in saved.config.items() if k not in ("task", "classes")}
-        task = cls(cls.run_config.from_dict(cfg), saved.standardizers, None, saved.path)
+        try:
+            run = cls.run_config.from_dict(cfg)
+        except (HepattnError, TypeError, ValueError) as err:
+            raise ModelError(f"{saved.path / 'config.yaml'}: {err}") from None
+        task = cls(run, saved.standardizers, None, saved.path)
+        check_standardizers(saved, task.standardizer_features())
         task.metrics = saved.metrics
         task.net = task.build()
-        task.net.load_state_dict(saved.state_dict)
+        load_state(saved, task.net)
         task.net.eval()
         return task
+
+    def standardizer_features(self) -> dict[str, tuple[str, ...] | int]:
+        """The standardization records the network needs: name → features, in order (or
+        their number where ``config.yaml`` does not name them)."""
+        return {"objects": tuple(self.run.data.features)}
 
     def _training_info(self) -> dict:
         """The model's ``training.json`` (what its card says), or {}."""
@@ -274,8 +329,10 @@ class Task:
         schema: str | None = None,
         tree: str | None = None,
         resume: bool = False,
+        force_resume: bool = False,
         progress: bool = False,
         max_train: int | None = None,
+        nonfinite: str = "error",
         command: str = "",
         stream: bool = False,
         chunk_entries: int = 20_000,
@@ -298,6 +355,7 @@ class Task:
         task = cls(run)
         head_stop = min(chunk_entries, max_train or chunk_entries) if stream else max_train
         read = {"need_labels": True, "tree": tree}
+        read["nonfinite"] = nonfinite
         ev_train = task.trainable(task.read(train_paths, entry_stop=head_stop, **read))
         ev_val = task.trainable(task.read(val_paths, **read))
         if len(ev_train) == 0:
@@ -308,7 +366,9 @@ class Task:
         train_set = task.dataset(ev_train)
         n_train, files = len(ev_train), ev_train.files
         if stream:
-            train_set = task._stream(train_paths, ev_train, chunk_entries, max_train, tree)
+            train_set = task._stream(
+                train_paths, ev_train, chunk_entries, max_train, tree, nonfinite
+            )
             n_train, files = len(train_set), train_set.paths
         d = run.data
         info = {
@@ -328,9 +388,10 @@ class Task:
             "train_paths": [str(Path(f).resolve()) for f in files],
             "val_paths": [str(Path(f).resolve()) for f in ev_val.files],
         }
-        return task._fit(train_set, task.dataset(ev_val), out_dir, info, paths, resume, progress)
+        resume_as = {"resume": resume or force_resume, "force_resume": force_resume}
+        return task._fit(train_set, task.dataset(ev_val), out_dir, info, paths, resume_as, progress)
 
-    def _stream(self, paths, head: Events, chunk_entries: int, entry_stop, tree):
+    def _stream(self, paths, head: Events, chunk_entries: int, entry_stop, tree, nonfinite):
         """A shuffled :class:`RootStreamDataset` of the training files for ``--stream``;
         the fraction of ``head`` (the first chunk, already read) kept sizes ``len()``."""
         from hepattn.data.spanet import is_spanet_path
@@ -350,12 +411,13 @@ class Task:
             seed=self.run.training.seed,
             transform=self.prepare,
             entry_stop=entry_stop,
+            nonfinite=nonfinite,
         )
         read = min(ds.num_entries, chunk_entries)
         ds.expected_events = max(1, round(ds.num_entries * len(head) / max(read, 1)))
         return ds
 
-    def _fit(self, train_set, val_set, out_dir, info, paths, resume, progress) -> dict:
+    def _fit(self, train_set, val_set, out_dir, info, paths, resume_as, progress) -> dict:
         """Run :func:`hepattn.training.loop.fit`, then write the card and the summary."""
         from hepattn.data import collate
         from hepattn.training.loop import fit, pick_device
@@ -371,8 +433,8 @@ class Task:
             collate,
             cfg,
             out_dir,
-            run_config=self.saved_config(),
-            resume=resume,
+            run_config={**self.saved_config(), "files": paths},
+            **resume_as,
             progress=progress,
         )
         best = max(history, key=lambda h: h["val_score"])
@@ -407,10 +469,11 @@ class Task:
         out_dir: str | os.PathLike | None = None,
         json_path: str | os.PathLike | None = None,
         progress: bool = False,
+        nonfinite: str = "error",
     ) -> tuple[dict, list[Path]]:
         """``hepattn eval``: the report on labelled files (with ``model`` and ``files``), and
         the files written — ``out_dir/metrics.json`` and the plots, ``json_path``."""
-        ev = self.read(paths, schema=schema, need_labels=True, tree=tree)
+        ev = self.read(paths, schema=schema, need_labels=True, tree=tree, nonfinite=nonfinite)
         report, arrays = self.report(ev, progress)
         report = {"model": str(self.path), "files": ev.files, **report}
         written: list[Path] = []
@@ -421,6 +484,18 @@ class Task:
         if json_path is not None:
             written.append(write_json(json_path, report))
         return report, written
+
+    def refuse_nan(self, ev: Events, nan: np.ndarray) -> None:
+        """A :class:`~hepattn.models.ModelError` if the model answered NaN for an entry
+        (``nan: bool[B]``) that has an answer: NaN weights or a broken standardization,
+        never a result to write."""
+        if nan.any():
+            i = int(np.flatnonzero(nan)[0])
+            raise ModelError(
+                f"model {self.path} gives NaN outputs for {int(nan.sum())} of {len(nan)} "
+                f"{self.unit} (first: {ev.files[ev.file_index[i]]} entry {ev.entry[i]}); "
+                "its weights or standardization are broken, nothing was written"
+            )
 
     def predict_batches(self, ev: Events, batch_size: int, progress: bool, desc: str):
         """Batches of the standardized inputs of ``ev`` in event order, with a progress bar."""

@@ -66,6 +66,7 @@ def compare(
     *,
     tree: str | None = None,
     progress: bool = False,
+    nonfinite: str = "error",
 ) -> dict:
     """Both methods on the labelled events of ``input_files``.
 
@@ -76,7 +77,7 @@ def compare(
     ``definitions``.
     """
     matcher = Matcher.load(model)
-    ev = matcher.read(input_files, schema=schema, need_labels=True, tree=tree)
+    ev = matcher.read(input_files, schema=schema, need_labels=True, tree=tree, nonfinite=nonfinite)
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     net, _ = matcher.predict(ev, progress=progress)
     chi2_config = Chi2Config(mode=chi2_mode)

@@ -170,11 +170,13 @@ class Matcher(Task):
         d = self.run.data
         return PadSpec(d.features, d.max_objects, labels=(d.label,) if need_labels else ())
 
-    def read_source(self, paths, schema: str, spec: PadSpec, entry_stop, tree) -> Events:
+    def read_source(
+        self, paths, schema: str, spec: PadSpec, entry_stop, tree, nonfinite: str = "error"
+    ) -> Events:
         from hepattn.data.spanet import is_spanet_path, read_spanet_h5
 
         if not is_spanet_path(paths):
-            return super().read_source(paths, schema, spec, entry_stop, tree)
+            return super().read_source(paths, schema, spec, entry_stop, tree, nonfinite)
         d = self.run.data  # SPANet-layout HDF5: the layout is the schema
         return read_spanet_h5(
             paths,
@@ -276,6 +278,9 @@ class Matcher(Task):
             probs.append(p.float().numpy())
         slots_all = np.concatenate(slots) if slots else np.zeros((0, 6), np.int64)
         prob_all = np.concatenate(probs) if probs else np.zeros((0, 2), np.float32)
+        # with 6 or more jets both tops get a triplet: a NaN there is the model's, not a sentinel
+        n_jets = ev[self.run.data.collection].counts
+        self.refuse_nan(ev, np.isnan(prob_all).any(axis=1) & (n_jets >= 6))
         return slots_all, prob_all
 
     def match(

@@ -298,6 +298,11 @@ class Tagger(Task):
         names = ["jet_mass", *_hl_names()]
         return {"jet": Standardizer.fit(hl, np.ones(hl.shape[:2], bool), names)}
 
+    def standardizer_features(self) -> dict[str, tuple[str, ...] | int]:
+        if self.run.kind != "mass_hl":
+            return super().standardizer_features()
+        return {"jet": 1 + len(_hl_names())}
+
     def standardized(self, ev: Events) -> Events:
         """For the Mass+HL kind, ``ev`` with its HL inputs standardized (a copy)."""
         if self.run.kind != "mass_hl":
@@ -358,26 +363,57 @@ class Tagger(Task):
     def predict(
         self, ev: Events, batch_size: int = 512, device: str = "cpu", progress: bool = False
     ) -> np.ndarray:
-        """Class probabilities ``float32[B, 7]`` for the jets of ``ev`` (file order)."""
+        """Class probabilities ``float32[B, 7]`` for the jets of ``ev`` (file order); NaN
+        for jets with no towers (no input to tag: counted in one warning). A NaN for a jet
+        with towers is a :class:`~hepattn.models.ModelError`."""
         net = self.net.to(device)
         out = []
         for batch in self.predict_batches(ev, batch_size, progress, "tagging"):
             batch = batch.to(device)
             logits = net(batch.x, batch.p4, batch.mask, batch.derived.get("hl"))
             out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
+        prob = np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
+        empty = ev[self.run.data.collection].counts == 0
+        self.refuse_nan(ev, np.isnan(prob).any(axis=1) & ~empty)
+        if empty.any():
+            prob[empty] = np.nan
+            i = int(np.flatnonzero(empty)[0])
+            log.warning(
+                "%d of %d jets have no towers (first: %s entry %d): probabilities NaN, class -1",
+                int(empty.sum()),
+                len(empty),
+                ev.files[ev.file_index[i]],
+                ev.entry[i],
+            )
+        return prob
 
     def weights(self, ev: Events) -> np.ndarray | None:
         """The per-jet weights of ``ev`` (``derived["weight"]``), if its files have them."""
         return ev.derived.get("weight")
 
     def tag(self, ev: Events, progress: bool = False) -> dict[str, np.ndarray]:
-        """The branches ``hepattn tag`` writes: ``prob float32[B, 7]``, ``pred int32[B]``."""
+        """The branches ``hepattn tag`` writes: ``prob float32[B, 7]``, ``pred int32[B]``;
+        jets with no towers get ``prob`` NaN and ``pred`` −1 (a :class:`DataError` if no jet
+        has any)."""
         prob = self.predict(ev, progress=progress).astype(np.float32)
-        return {"prob": prob, "pred": prob.argmax(axis=1).astype(np.int32)}
+        empty = np.isnan(prob).any(axis=1)
+        if len(prob) and empty.all():
+            raise DataError(
+                f"{', '.join(ev.files)}: none of the {len(prob):,} jets has towers in collection "
+                f"{self.run.data.collection!r}: nothing to tag"
+            )
+        pred = np.where(empty, -1, np.nan_to_num(prob).argmax(axis=1)).astype(np.int32)
+        return {"prob": prob, "pred": pred}
 
     def report(self, ev: Events, progress: bool = False) -> tuple[dict, dict]:
+        """Metrics on the jets with towers (those without have no probabilities: counted in
+        :meth:`predict`'s warning and left out)."""
         prob = self.predict(ev, progress=progress)
+        keep = ~np.isnan(prob).any(axis=1)
+        if not keep.all():
+            ev, prob = ev.select(np.flatnonzero(keep)), prob[keep]
+        if len(ev) == 0:
+            raise DataError(f"{', '.join(ev.files)}: no jet has towers: nothing to evaluate")
         labels = ev.derived["label"]
         report = classification_report(prob, labels, self.weights(ev))
         return report, {"prob": prob, "labels": labels}

@@ -10,13 +10,17 @@ A checkpoint is one file holding plain data and tensors only (no pickled code):
 - ``config``: the full run configuration (a plain dict); ``history``: the per-epoch metrics
   so far (in the same file, so a resumed run never loses an epoch's record).
 
-It is written to ``path.tmp`` and renamed into place, so a crash while saving leaves the
-previous checkpoint intact. :func:`save_training` and :func:`resume_training` write and
+``sha256``: a digest of everything else (tensor bytes, dtypes, shapes and the plain data),
+recomputed on load, so flipped bytes are caught rather than resumed from. It is written to a
+unique temporary file and renamed into place, so a crash while saving leaves the previous
+checkpoint intact. :func:`save_training` and :func:`resume_training` write and
 restore a whole run's state (:class:`TrainState` with the model, optimizer and scheduler).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 import os
 import pickle
@@ -35,12 +39,17 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "CheckpointError",
     "TrainState",
+    "checkpoint_problem",
+    "config_differences",
     "load_checkpoint",
     "resume_training",
     "rng_state",
     "save_checkpoint",
     "save_training",
+    "state_digest",
 ]
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = 1
 
@@ -71,10 +80,37 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
+def state_digest(obj: Any) -> str:
+    """SHA-256 of a checkpoint's content: nested dicts, lists, tensors and plain values."""
+    h = hashlib.sha256()
+
+    def feed(x: Any) -> None:
+        if isinstance(x, torch.Tensor):
+            t = x.detach().cpu().contiguous().reshape(-1)
+            h.update(f"T{t.dtype}{tuple(x.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes())
+        elif isinstance(x, dict):
+            h.update(f"D{len(x)}".encode())
+            for k in sorted(x, key=repr):
+                feed(k)
+                feed(x[k])
+        elif isinstance(x, list | tuple):
+            h.update(f"L{len(x)}".encode())
+            for v in x:
+                feed(v)
+        else:
+            h.update(f"{type(x).__name__}:{x!r};".encode())
+
+    feed(obj)
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Write ``state`` (plus the format version) to ``path`` atomically."""
+    """Write ``state`` (plus the format version and its digest) to ``path`` atomically."""
+    payload = {"format": CHECKPOINT_FORMAT, **state}
+    payload["sha256"] = state_digest(payload)
     with atomic_path(path) as tmp:
-        torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
+        torch.save(payload, tmp)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -101,7 +137,22 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"{path}: checkpoint format {state['format']} is not supported by this hepattn "
             f"(it reads format {CHECKPOINT_FORMAT})"
         )
+    recorded = state.pop("sha256", None)
+    if recorded is not None and state_digest(state) != recorded:
+        raise CheckpointError(
+            f"{path}: damaged: its content does not match the digest stored when it was "
+            "written (flipped bytes or a partial copy)"
+        )
     return state
+
+
+def checkpoint_problem(path: str | os.PathLike) -> str | None:
+    """None if the checkpoint at ``path`` loads and passes its digest check, else why not."""
+    try:
+        load_checkpoint(path)
+    except CheckpointError as err:
+        return str(err)
+    return None
 
 
 @dataclass
@@ -138,10 +189,67 @@ def save_training(
     )
 
 
-def resume_training(path: str | os.PathLike, model, optimizer, scheduler) -> TrainState:
+#: Run-config keys a resumed run may change (how long and where it runs, not what it learns).
+RESUMABLE_CHANGES = frozenset(
+    f"training.{k}"
+    for k in ("epochs", "patience", "device", "threads", "num_workers", "compile", "amp")
+)
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def config_differences(stored: dict, current: dict) -> list[str]:
+    """The dotted keys (``training.seed``, ``files.train_paths``, ``model.encoder.dim``) on
+    which two run configs differ, as ``key (stored → current)``; the keys of
+    :data:`RESUMABLE_CHANGES` and sections one of them lacks (older checkpoints) are not
+    compared."""
+    a, b = _flat(stored), _flat(current)
+    both = set(stored) & set(current)
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if key in RESUMABLE_CHANGES or key.split(".")[0] not in both:
+            continue
+        missing = "(none)"
+        if a.get(key, missing) != b.get(key, missing):
+            old, new = a.get(key, missing), b.get(key, missing)
+            short = [x if len(repr(x)) < 60 else f"{repr(x)[:57]}…" for x in (old, new)]
+            out.append(f"{key} ({short[0]!r} → {short[1]!r})")
+    return out
+
+
+def resume_training(
+    path: str | os.PathLike,
+    model,
+    optimizer,
+    scheduler,
+    config: dict | None = None,
+    force: bool = False,
+) -> TrainState:
     """Restore what :func:`save_training` wrote into ``model``, ``optimizer``, ``scheduler``
-    and the random states; return the run's :class:`TrainState`."""
+    and the random states; return the run's :class:`TrainState`.
+
+    ``config``: the run config of the command resuming; a :class:`CheckpointError` naming
+    the differing keys (:func:`config_differences`) if the checkpoint was written by another
+    run (other data files, seed, model), unless ``force``.
+    """
     ckpt = load_checkpoint(path)
+    if config is not None:
+        diff = config_differences(ckpt.get("config") or {}, config)
+        if diff and not force:
+            raise CheckpointError(
+                f"{path} was written by a different run: {'; '.join(diff)}; resume with the "
+                "same data, seed and model, write to another directory, or pass --force-resume"
+            )
+        if diff:
+            log.warning("--force-resume: %s differs from this run in %s", path, "; ".join(diff))
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])

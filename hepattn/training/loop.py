@@ -43,7 +43,12 @@ from hepattn.data.outputs import write_text
 from hepattn.errors import HepattnError
 from hepattn.progress import bar as progress_bar
 from hepattn.training import distributed as dist_utils
-from hepattn.training.checkpoint import TrainState, resume_training, save_training
+from hepattn.training.checkpoint import (
+    TrainState,
+    checkpoint_problem,
+    resume_training,
+    save_training,
+)
 from hepattn.training.loaders import Loaders, make_loaders
 
 log = logging.getLogger(__name__)
@@ -217,10 +222,17 @@ def _checked(total: torch.Tensor, state: TrainState, since: int, where: Path) ->
     not finite (a NaN or ±inf loss makes the running sum non-finite)."""
     value = float(total)
     if not math.isfinite(value):
+        last = where / "last.pt"
+        if not last.exists():
+            kept = "no checkpoint was written before it"
+        elif (problem := checkpoint_problem(last)) is None:
+            kept = f"the last good checkpoint is {last}"
+        else:
+            kept = f"no good checkpoint is left ({problem})"
         raise TrainingError(
             f"non-finite loss ({value}) at epoch {state.epoch + 1}, between steps {since + 1} "
-            f"and {state.step}; the last good checkpoint is {where / 'last.pt'} — lower the "
-            "learning rate or check the inputs for extreme values"
+            f"and {state.step}; {kept} — lower the learning rate or check the inputs for "
+            "extreme values"
         )
     return value
 
@@ -236,13 +248,16 @@ def fit(
     *,
     run_config: dict | None = None,
     resume: bool = False,
+    force_resume: bool = False,
     progress: bool = False,
 ) -> list[dict]:
     """Train ``model`` on ``train_set``; return the per-epoch history.
 
     ``out_dir`` receives ``last.pt`` (checkpoint), ``best/`` (best model on validation,
     written by ``task.save_model``) and ``history.json``. With ``resume`` the run continues
-    from ``out_dir/last.pt``.
+    from ``out_dir/last.pt``, which must have been written with the same ``run_config``
+    (data files, seed, model; :func:`~hepattn.training.checkpoint.config_differences`)
+    unless ``force_resume``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -276,7 +291,9 @@ def fit(
     )
     state = TrainState()
     if resume and (out / "last.pt").exists():
-        state = resume_training(out / "last.pt", model, optimizer, scheduler)
+        state = resume_training(
+            out / "last.pt", model, optimizer, scheduler, run_config or {}, force_resume
+        )
         log.info("resumed from %s after epoch %d", out / "last.pt", state.epoch)
     elif resume:
         log.warning("--resume: no checkpoint in %s, starting afresh", out)
