@@ -121,8 +121,11 @@ def check_outputs(inputs, *outputs, files=()) -> None:
         seen[key] = f"{what} {out}"
 
 
-def load_and_read(task: str, args: argparse.Namespace, paths, need_labels: bool = False):
-    """The model ``--model`` of ``task`` and the events of ``paths`` read as it expects."""
+def load_and_read(
+    task: str, args: argparse.Namespace, paths, need_labels: bool = False, check: bool = True
+):
+    """The model ``--model`` of ``task`` and the events of ``paths`` read as it expects
+    (``check``: against what it was trained on, see :meth:`hepattn.tasks.base.Task.read`)."""
     from hepattn.tasks.presets import task_class
 
     model = task_class(task).load(args.model)
@@ -132,5 +135,6 @@ def load_and_read(task: str, args: argparse.Namespace, paths, need_labels: bool 
         need_labels=need_labels,
         tree=args.tree,
         nonfinite=args.nonfinite,
+        check=check,
     )
     return model, ev

@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
     files = model_files(args.model, "matcher") if args.method == "network" else ()
     check_outputs(args.input, (args.output, "output", False), files=files)
-    matcher, ev = load_and_read("matcher", args, args.input)
+    # the chi2 applies its own b-tag threshold: scores are fine there, not for the network
+    matcher, ev = load_and_read("matcher", args, args.input, check=args.method == "network")
     config = Chi2Config(mode=args.chi2_mode)
     branches, metadata = matcher.match(ev, args.method, config, wanted(args.no_progress))
     write_tree(args.output, branches, tree=args.output_tree, metadata=metadata)

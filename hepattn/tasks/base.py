@@ -174,13 +174,14 @@ class Task:
         entry_stop: int | None = None,
         tree: str | None = None,
         nonfinite: str = "error",
+        check: bool = True,
     ) -> Events:
         """Read ``paths`` as this model expects (features, padding), optionally with labels.
 
         ``schema`` overrides the one the run config (hence a saved model) remembers;
         ``nonfinite="drop"`` drops objects holding NaN/inf (default: an error). A loaded
-        model also checks the inputs against what it was trained on
-        (:meth:`check_inputs`).
+        model also checks the inputs against what it was trained on (:meth:`check_inputs`)
+        unless ``check`` is False (inputs the network will not see: ``match --method chi2``).
         """
         from hepattn.data.spanet import is_spanet_path
 
@@ -205,7 +206,7 @@ class Task:
                 f"{err} [schema {name!r} is the one the model remembers; --schema overrides it]"
             ) from None
         ev = self.finish(ev, need_labels)
-        if self.path is not None:
+        if check and self.path is not None:
             self.check_inputs(ev, name)
         return ev
 

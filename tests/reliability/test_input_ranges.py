@@ -40,6 +40,8 @@ def test_btag_scores_fed_to_a_model_trained_on_decisions(tmp_path, capsys):
     _refused(capsys, ["compare", str(bad)], "'jet_btag'", "trained on 0/1 btag")
     assert not out.exists() and snapshot(tmp_path) == before
     assert main(["match", str(events), "-o", str(out)]) == 0  # decisions are fine
+    # the chi2 applies its own threshold (btag > 0.5): scores are its input as they are
+    assert main(["match", str(bad), "-o", str(out), "--method", "chi2"]) == 0
 
 
 def test_negative_pt_or_energy_is_refused(tmp_path, capsys):
