@@ -45,6 +45,7 @@ __all__ = [
     "load_saved",
     "load_state",
     "resolve_model",
+    "safe_load",
     "save_model",
 ]
 
@@ -157,20 +158,26 @@ def _check_hash(path: Path) -> None:
         )
 
 
+def safe_load(path: Path, error: type[HepattnError], what: str) -> Any:
+    """``torch.load(path, weights_only=True)``; an ``error`` naming ``path`` if it carries
+    pickled code or objects, or is not a readable ``what``."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise error(
+            f"{path}: refused to load: it carries pickled code or objects that are not plain "
+            f"tensors and data ({str(err).splitlines()[0]})"
+        ) from None
+    except Exception as err:  # truncated zip, bad archive, …
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise error(f"{path}: not a readable {what} ({first})") from None
+
+
 def _load_weights(path: Path) -> dict[str, torch.Tensor]:
     _check_hash(path)
     if path.stat().st_size == 0:
         raise ModelError(f"{path}: empty (0 bytes)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ModelError(
-            f"{path}: refused to load: it carries pickled code or objects "
-            f"({str(err).splitlines()[0]})"
-        ) from None
-    except Exception as err:  # truncated zip, bad archive, …
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ModelError(f"{path}: not a readable torch state dict ({first})") from None
+    state = safe_load(path, ModelError, "torch state dict")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelError(f"{path}: does not hold a state dict of tensors")
     for name, t in state.items():

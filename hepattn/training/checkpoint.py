@@ -23,7 +23,6 @@ import hashlib
 import logging
 import math
 import os
-import pickle
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch
 
 from hepattn.data.outputs import atomic_path
 from hepattn.errors import HepattnError
+from hepattn.models import safe_load
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -121,15 +121,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     with open(path, "rb") as f:
         if f.read(4) != b"PK\x03\x04":  # torch.save writes a zip archive
             raise CheckpointError(f"{path}: not a readable checkpoint (not a torch.save file)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"{path}: refused to load: the file carries pickled code or objects that are not "
-            f"plain tensors and data ({str(err).splitlines()[0]})"
-        ) from None
-    except Exception as err:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from None
+    state = safe_load(path, CheckpointError, "checkpoint")
     if not isinstance(state, dict) or "format" not in state:
         raise CheckpointError(f"{path}: not a hepattn checkpoint (no format version)")
     if state["format"] != CHECKPOINT_FORMAT:
