@@ -55,10 +55,13 @@ def run(args: argparse.Namespace) -> int:
         ok = (labels >= 0) & (labels < len(CLASSES))
         if ok.all() and (pred >= 0).any():
             tagged = pred >= 0
+            held_out = tagger.data_role(args.input) is None and tagger.has_training_info()
             print(
                 f"accuracy against '{label}': {100 * (pred == labels)[tagged].mean():.2f} %"
                 + ("" if tagged.all() else " (jets with towers)")
-            )
+                + (", held out (not among the model's training or validation files)"
+                   if held_out else "")
+            )  # fmt: skip
     note = tagger.data_note(args.input, len(pred))
     if note is not None:
         print(f"note: {note}")

@@ -66,6 +66,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from hepattn.errors import DataError
+
 __all__ = [
     "BTAG_WORKING_POINTS",
     "DETECTORS",
@@ -74,6 +76,7 @@ __all__ = [
     "Towers",
     "btag",
     "btag_score",
+    "check_detector",
     "detector_metadata",
     "ecal_fraction",
     "ecal_resolution",
@@ -283,8 +286,7 @@ class Calorimeter:
     @classmethod
     def named(cls, name: str) -> Calorimeter:
         """The calorimeter model ``name`` (a key of :data:`DETECTORS`)."""
-        if name not in DETECTORS:
-            raise ValueError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
+        check_detector(name)
         return DETECTORS[name]()
 
     def describe(self) -> str:
@@ -401,6 +403,12 @@ DETECTORS = {
         merge_cells=True,
     ),
 }
+
+
+def check_detector(name: str) -> None:
+    """Raise a :class:`~hepattn.errors.DataError` unless ``name`` is a known detector."""
+    if name not in DETECTORS:
+        raise DataError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
 
 
 def detector_metadata(name: str) -> dict[str, str]:

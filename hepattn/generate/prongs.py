@@ -44,7 +44,7 @@ import numpy as np
 
 from hepattn.errors import DataError
 from hepattn.generate.clustering import cluster
-from hepattn.generate.detector import DETECTORS, Calorimeter, detector_metadata
+from hepattn.generate.detector import Calorimeter, check_detector, detector_metadata
 from hepattn.generate.matching import delta_r
 from hepattn.generate.pythia import (
     EventChain,
@@ -136,10 +136,7 @@ class ProngsConfig:
             )
         if len(set(self.classes)) != len(self.classes):
             raise DataError(f"prong classes given twice: {list(self.classes)}")
-        if self.detector not in DETECTORS:
-            raise DataError(
-                f"unknown detector {self.detector!r}; choose from {', '.join(DETECTORS)}"
-            )
+        check_detector(self.detector)
 
 
 def plan(config: ProngsConfig) -> list[tuple[Chunk, str]]:

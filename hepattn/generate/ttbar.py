@@ -33,10 +33,10 @@ from hepattn.errors import DataError
 from hepattn.generate.clustering import cluster, jet_flavour
 from hepattn.generate.detector import (
     BTAG_WORKING_POINTS,
-    DETECTORS,
     Calorimeter,
     btag,
     btag_score,
+    check_detector,
     detector_metadata,
     jet_energy_scale,
 )
@@ -113,10 +113,7 @@ class TtbarConfig:
             raise DataError(f"min_jets must be >= 0, got {self.min_jets}")
         if self.chunk_size <= 0:
             raise DataError(f"chunk_size must be positive, got {self.chunk_size}")
-        if self.detector not in DETECTORS:
-            raise DataError(
-                f"unknown detector {self.detector!r}; choose from {', '.join(DETECTORS)}"
-            )
+        check_detector(self.detector)
 
 
 def top_partons(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[int]:

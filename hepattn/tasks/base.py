@@ -281,6 +281,11 @@ class Task:
             return {}
         return json.loads((self.path / "training.json").read_text())
 
+    def has_training_info(self) -> bool:
+        """Whether the model directory records its training and validation files."""
+        info = self._training_info()
+        return any(info.get(k) for k in ("train_paths", "train_files", "val_paths", "val_files"))
+
     def data_role(self, path: str | os.PathLike) -> str | None:
         """``"training"`` or ``"validation"`` when the model's card (``training.json``) lists
         ``path`` among its training or validation files, else None."""

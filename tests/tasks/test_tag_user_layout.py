@@ -67,6 +67,8 @@ def test_bundled_tagger_on_sample_and_user_layout(tmp_path, capsys, dphi):
     schema.write_text(yaml.safe_dump(USER_SCHEMA))
     out_user, out_sample = tmp_path / "tag_user.root", tmp_path / "tag_sample.root"
     assert main(["tag", str(user), "-o", str(out_user), "--schema", str(schema)]) == 0
+    printed = capsys.readouterr().out
+    assert "accuracy against 'label'" in printed and "held out" in printed
     assert main(["tag", str(SAMPLE), "-o", str(out_sample)]) == 0
     assert "tagged 7,000 jets" in capsys.readouterr().out
     with uproot.open(out_user) as f:
