@@ -13,7 +13,8 @@ from hepattn.data.outputs import atomic_path
 __all__ = ["confusion_png", "efficiency_png", "roc_png"]
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the file-only Agg backend (an install hint if missing)."""
     require("matplotlib").use("Agg")
     return require("matplotlib.pyplot")
 
@@ -23,7 +24,7 @@ def confusion_png(
 ) -> None:
     """Row-normalized confusion matrix (true class on the vertical axis) with cell values."""
     cm = np.asarray(cm)
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.8))
     im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(classes)), labels=classes)
@@ -55,7 +56,7 @@ def roc_png(
     title: str = "",
 ) -> None:
     """One-vs-rest ROC curves: ``{name: (fpr, tpr, auc)}``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))
     for name, (fpr, tpr, auc) in curves.items():
         ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
@@ -75,7 +76,7 @@ def efficiency_png(tables: dict[str, dict], path: str | os.PathLike, title: str 
 
     ``tables`` maps a method name to a :func:`hepattn.metrics.matching.efficiency_table`.
     """
-    plt = _pyplot()
+    plt = pyplot()
     rows = ["6", "7", ">=8", "inclusive"]
     keys = [("event", "ε_event"), ("top2", "ε_2^top"), ("top1", "ε_1^top")]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), sharey=True)

@@ -19,8 +19,9 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from hepattn.errors import HepattnError
 from hepattn.generate.matching import delta_phi
+from hepattn.physics import kinematics
+from hepattn.plotting import pyplot
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +36,12 @@ __all__ = [
 
 
 def invariant_mass(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Invariant mass (GeV) of the sum over the last axis of four-vectors (pT, η, φ, m)."""
+    """Invariant mass (GeV) of the sum over the last axis of four-vectors (pT, η, φ, m)
+    (:func:`hepattn.physics.kinematics.invariant_mass` of the summed four-vector)."""
     pt, eta, phi, m = (np.asarray(x, dtype=np.float64) for x in (pt, eta, phi, m))
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
     e = np.sqrt(m**2 + px**2 + py**2 + pz**2)
-    m2 = e.sum(-1) ** 2 - px.sum(-1) ** 2 - py.sum(-1) ** 2 - pz.sum(-1) ** 2
-    return np.sqrt(np.maximum(m2, 0.0))
+    return kinematics.invariant_mass(np.stack([px, py, pz, e], -1).sum(-2))
 
 
 def truth_masses(arrays: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -132,20 +133,9 @@ def generation_cost(path: str | os.PathLike) -> dict[str, float]:
         }
 
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as err:
-        raise HepattnError("plots need matplotlib: pip install 'hepattn[plots]'") from err
-    return plt
-
-
 def plot_ttbar(path: str | os.PathLike, outdir: str | os.PathLike) -> list[Path]:
     """Write ``ttbar_njet.png`` and ``ttbar_masses.png`` for a tt̄ file; return the paths."""
-    plt = _pyplot()
+    plt = pyplot()
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     arrays = uproot.open(path)["events"].arrays()
@@ -181,7 +171,7 @@ def plot_ttbar(path: str | os.PathLike, outdir: str | os.PathLike) -> list[Path]
 def plot_prongs(path: str | os.PathLike, outdir: str | os.PathLike) -> list[Path]:
     """Write ``prongs_mass.png``, ``prongs_towers.png`` (per class) and
     ``prongs_jet_images.png`` (one jet per class); return the paths."""
-    plt = _pyplot()
+    plt = pyplot()
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     with uproot.open(path) as f:

@@ -55,6 +55,7 @@ from hepattn.generate.pythia import (
 )
 from hepattn.generate.runner import Chunk, ChunkResult, jagged, read_chunk, run_chunks
 from hepattn.generate.source import GenEvent, Preselection, events
+from hepattn.tasks.presets import CLASSES as TAGGER_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ __all__ = ["CLASSES", "FORMAT", "N_PRONGS", "ProngsConfig", "flat_weights", "gen
 
 FORMAT = "prongs-v1"
 #: Class names in label order (label = position).
-CLASSES = ("1", "2", "3", "4b", "4q", "6", "8")
+CLASSES = TAGGER_CLASSES  # declared once, in hepattn.tasks.presets
 #: Nominal number of prongs of each class.
 N_PRONGS = dict(zip(CLASSES, (1, 2, 3, 4, 4, 6, 8), strict=True))
 X_ID = 9000006

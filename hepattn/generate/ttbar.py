@@ -50,6 +50,7 @@ from hepattn.generate.pythia import (
 )
 from hepattn.generate.runner import Chunk, ChunkResult, chunk_plan, jagged, run_chunks
 from hepattn.generate.source import events
+from hepattn.physics.kinematics import invariant_mass
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ def generate_chunk(config: TtbarConfig, chunk: Chunk) -> ChunkResult:
         flavour = jet_flavour(jets.eta, jets.phi, hf[heavy], eta[heavy], phi[heavy])
         score = btag_score(flavour, jets.eta, rng)
         idx = np.asarray(top_partons(ev.chain, parts.pdgid))
-        p_mass = np.sqrt(np.maximum(parts.e[idx] ** 2 - pt[idx] ** 2 - parts.pz[idx] ** 2, 0))
+        p_mass = invariant_mass(np.stack([parts.px, parts.py, parts.pz, parts.e], -1)[idx])
         parton_jet, jet_parton = match_unique(
             eta[idx], phi[idx], jets.eta, jets.phi, config.match_dr
         )
