@@ -19,19 +19,82 @@ Two orders are in use:
 ``log_multiplicity`` is the log of the number of orderings of a resonance's exchangeable
 daughters (``log 2`` for a top): the probability of an *unordered* light-quark pair is
 ``P(i, j, k) + P(j, i, k) = 2 P(i, j, k)``.
+
+Declared in YAML (``yaml.safe_load``; the built-ins are ``hepattn/configs/topologies/*.yaml``,
+loaded by name with :func:`load_topology`, which also takes a user's file)::
+
+    name: ttbar-ljets
+    collections:            # the input collections daughters are drawn from
+      jets: {}              # the collection the heads choose from (any number of objects)
+      lepton: {max_objects: 1}
+      met: {max_objects: 1} # MET as a one-object collection
+    resonances:             # in parton order; names unique
+      t_had:
+        daughters: {b: jets, q1: jets, q2: jets}   # name: collection, in parton order
+        symmetric: [q1, q2]                        # exchangeable daughters (one group)
+      t_lep:
+        daughters: {b: jets, l: lepton, nu: met}
+    exchangeable: []        # groups of exchangeable resonances, e.g. [[t1, t2]]
+
+Only daughters drawn from ``jets`` are chosen by the network: each resonance has 1, 2 or 3 of
+them (the order of its symmetric tensor attention head). A daughter from another collection
+is that collection's object (index 0 of a one-object collection): nothing to choose.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
+from importlib import resources
+from typing import Any
 
-__all__ = ["LOG2", "TOPOLOGIES", "TTBAR_ALLHAD", "Resonance", "Topology"]
+import yaml
+
+from hepattn.errors import HepattnError
+
+__all__ = [
+    "BUILTIN_TOPOLOGIES",
+    "JETS",
+    "LOG2",
+    "MAX_HEAD_ORDER",
+    "TOPOLOGIES",
+    "TTBAR_ALLHAD",
+    "Collection",
+    "Resonance",
+    "Topology",
+    "TopologyError",
+    "load_topology",
+    "topology_from_dict",
+]
 
 #: log 2: the two orderings of a top's light-quark pair (and of any symmetric index pair).
 LOG2 = math.log(2.0)
+#: The collection the network's heads choose daughters from.
+JETS = "jets"
+#: The highest order of a symmetric tensor attention head (triplets).
+MAX_HEAD_ORDER = 3
+
+
+class TopologyError(HepattnError, ValueError):
+    """A topology declaration is malformed; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One input collection daughters are drawn from.
+
+    Attributes:
+        name: e.g. ``"jets"``, ``"lepton"``, ``"met"``.
+        max_objects: at most this many objects per event (1 for a lepton or MET); ``None``
+            for any number (jets).
+    """
+
+    name: str
+    max_objects: int | None = None
 
 
 @dataclass(frozen=True)
@@ -43,17 +106,36 @@ class Resonance:
         daughters: daughter names in parton order, e.g. ``("b", "q1", "q2")``.
         symmetric: the daughters that can be exchanged freely (at most one group), e.g.
             ``("q1", "q2")``; they come first in the head order.
+        sources: the collection of each daughter, parallel to ``daughters``; empty = all
+            :data:`JETS`.
     """
 
     name: str
     daughters: tuple[str, ...]
     symmetric: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(set(self.daughters)) != len(self.daughters):
             raise ValueError(f"resonance {self.name!r}: repeated daughters {self.daughters}")
         if not set(self.symmetric) <= set(self.daughters):
             raise ValueError(f"resonance {self.name!r}: {self.symmetric} are not all daughters")
+        if self.sources and len(self.sources) != len(self.daughters):
+            raise ValueError(f"resonance {self.name!r}: one source per daughter expected")
+
+    def source(self, i: int) -> str:
+        """The collection of daughter ``i`` (parton order)."""
+        return self.sources[i] if self.sources else JETS
+
+    @property
+    def jet_daughters(self) -> tuple[int, ...]:
+        """Positions (parton order) of the daughters drawn from :data:`JETS`."""
+        return tuple(i for i in range(len(self.daughters)) if self.source(i) == JETS)
+
+    @property
+    def order(self) -> int:
+        """The order of the resonance's head: its number of jet daughters."""
+        return len(self.jet_daughters)
 
     @property
     def head_order(self) -> tuple[int, ...]:
@@ -72,6 +154,11 @@ class Resonance:
         """log of the number of orderings of the exchangeable daughters (log 2 for a top)."""
         return math.log(math.factorial(len(self.symmetric)))
 
+    @property
+    def shape(self) -> tuple[tuple[str, ...], int]:
+        """What two exchangeable resonances must share: sources in head order, group size."""
+        return tuple(self.source(i) for i in self.head_order), len(self.symmetric)
+
 
 @dataclass(frozen=True)
 class Topology:
@@ -80,19 +167,34 @@ class Topology:
     Attributes:
         name: e.g. ``"ttbar-allhad"``.
         resonances: in parton order.
-        exchangeable: whether the resonances can be exchanged with each other (t ↔ t̄ for
-            jets that do not tell top from anti-top): predictions are then compared with the
-            truth, and the loss taken, in the resonance order that fits best.
+        exchangeable: ``True``: all resonances can be exchanged with each other (t ↔ t̄ for
+            jets that do not tell top from anti-top); ``False``: none; or groups of resonance
+            names, e.g. ``(("H1", "H2"),)``. Predictions are compared with the truth, and the
+            loss taken, in the resonance order that fits best.
+        collections: the input collections daughters are drawn from.
     """
 
     name: str
     resonances: tuple[Resonance, ...]
-    exchangeable: bool = True
+    exchangeable: bool | tuple[tuple[str, ...], ...] = True
+    collections: tuple[Collection, ...] = field(default=(Collection(JETS),))
 
     @cached_property
     def partons(self) -> tuple[str, ...]:
-        """All daughter names in parton order (primed from the second resonance of a name on)."""
-        return tuple(d + "′" * r for r, res in enumerate(self.resonances) for d in res.daughters)
+        """All daughter names in parton order; a name already used by an earlier resonance
+        gets one prime per earlier use (``b, q1, q2, b′, q1′, q2′`` for tt̄)."""
+        seen: dict[str, int] = {}
+        out = []
+        for res in self.resonances:
+            for d in res.daughters:
+                out.append(d + "′" * seen.get(d, 0))
+                seen[d] = seen.get(d, 0) + 1
+        return tuple(out)
+
+    @cached_property
+    def qualified(self) -> tuple[str, ...]:
+        """``resonance_daughter`` names in parton order (``t_had_b``, …): output branch names."""
+        return tuple(f"{r.name}_{d}" for r in self.resonances for d in r.daughters)
 
     @property
     def n_partons(self) -> int:
@@ -114,13 +216,43 @@ class Topology:
         )
 
     @cached_property
+    def jet_head_index(self) -> tuple[tuple[int, ...], ...]:
+        """Like :attr:`head_index`, jet daughters only: what each head chooses."""
+        return tuple(
+            tuple(o + i for i in res.head_order if res.source(i) == JETS)
+            for o, res in zip(self.offsets, self.resonances, strict=True)
+        )
+
+    @property
+    def orders(self) -> tuple[int, ...]:
+        """Per resonance, the order of its head (its number of jet daughters)."""
+        return tuple(r.order for r in self.resonances)
+
+    @cached_property
+    def groups(self) -> tuple[tuple[int, ...], ...]:
+        """Groups of exchangeable resonances as resonance indices (only groups of ≥ 2)."""
+        n = len(self.resonances)
+        if self.exchangeable is True:
+            return ((*range(n),),) if n > 1 else ()
+        if self.exchangeable is False:
+            return ()
+        names = [r.name for r in self.resonances]
+        return tuple(tuple(names.index(x) for x in g) for g in self.exchangeable if len(g) > 1)
+
+    @cached_property
     def permutations(self) -> tuple[tuple[int, ...], ...]:
         """Resonance orders equivalent under the symmetry, identity first: ``((0, 1), (1, 0))``
-        for tt̄ (straight and crossed), only the identity when not :attr:`exchangeable`."""
+        for tt̄ (straight and crossed), only the identity when none is exchangeable.
+        ``perm[r]`` is the resonance whose prediction is compared with true resonance r."""
         ident = tuple(range(len(self.resonances)))
-        if not self.exchangeable:
-            return (ident,)
-        return tuple(itertools.permutations(ident))
+        out = []
+        for choice in itertools.product(*(itertools.permutations(g) for g in self.groups)):
+            perm = list(ident)
+            for g, p in zip(self.groups, choice, strict=True):
+                for src, dst in zip(g, p, strict=True):
+                    perm[src] = dst
+            out.append(tuple(perm))
+        return tuple(out) if out else (ident,)
 
     @property
     def order_string(self) -> str:
@@ -128,14 +260,196 @@ class Topology:
         return ",".join(p.replace("′", "'") for p in self.partons)
 
 
-#: All-hadronic tt̄: t → b W(→ q1 q2), twice; tops exchangeable.
-TTBAR_ALLHAD = Topology(
-    name="ttbar-allhad",
-    resonances=(
-        Resonance("t", ("b", "q1", "q2"), symmetric=("q1", "q2")),
-        Resonance("t", ("b", "q1", "q2"), symmetric=("q1", "q2")),
-    ),
+def _fail(where: str, key: str, message: str) -> None:
+    raise TopologyError(f"{where}: {key}: {message}")
+
+
+def _names(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        _fail(where, key, f"expected a list of names, got {value!r}")
+    if len(set(value)) != len(value):
+        _fail(where, key, f"duplicate names in {value}")
+    return tuple(value)
+
+
+def _mapping(value: Any, where: str, key: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        _fail(where, key, f"expected a mapping, got {value!r}")
+    return value
+
+
+def _unknown(data: Mapping, allowed: set[str], where: str, key: str) -> None:
+    extra = sorted(set(data) - allowed)
+    if extra:
+        _fail(where, key, f"unknown keys {extra} (allowed: {sorted(allowed)})")
+
+
+def _collections(data: Any, where: str) -> tuple[Collection, ...]:
+    out = []
+    for name, spec in _mapping(data, where, "collections").items():
+        key = f"collections.{name}"
+        spec = _mapping({} if spec is None else spec, where, key)
+        _unknown(spec, {"max_objects"}, where, key)
+        most = spec.get("max_objects")
+        if most is not None and (not isinstance(most, int) or isinstance(most, bool) or most < 1):
+            _fail(where, f"{key}.max_objects", f"must be a positive integer, got {most!r}")
+        out.append(Collection(str(name), most))
+    if JETS not in [c.name for c in out]:
+        _fail(where, "collections", f"the {JETS!r} collection the heads choose from is missing")
+    if next(c for c in out if c.name == JETS).max_objects is not None:
+        _fail(where, f"collections.{JETS}.max_objects", "the jet collection takes no limit")
+    return tuple(out)
+
+
+def _resonance(name: str, spec: Any, known: dict[str, Collection], where: str) -> Resonance:
+    key = f"resonances.{name}"
+    spec = _mapping(spec, where, key)
+    _unknown(spec, {"daughters", "symmetric"}, where, key)
+    if "daughters" not in spec:
+        _fail(where, f"{key}.daughters", "missing")
+    daughters = _mapping(spec["daughters"], where, f"{key}.daughters")
+    for d, src in daughters.items():
+        if src not in known:
+            _fail(where, f"{key}.daughters.{d}", f"unknown collection {src!r} ({sorted(known)})")
+        if src != JETS and known[src].max_objects is None:
+            _fail(
+                where,
+                f"{key}.daughters.{d}",
+                f"only {JETS!r} daughters are chosen by the heads; a daughter from {src!r} "
+                "needs a collection with max_objects",
+            )
+    n_jets = sum(src == JETS for src in daughters.values())
+    if not 1 <= n_jets <= MAX_HEAD_ORDER:
+        _fail(
+            where,
+            f"{key}.daughters",
+            f"{n_jets} daughters from {JETS!r}; the heads serve 1 to {MAX_HEAD_ORDER}",
+        )
+    symmetric = _names(spec.get("symmetric", []), where, f"{key}.symmetric")
+    for d in symmetric:
+        if d not in daughters:
+            _fail(where, f"{key}.symmetric", f"{d!r} is not a daughter of {name!r}")
+        if daughters[d] != JETS:
+            _fail(where, f"{key}.symmetric", f"{d!r} is not a {JETS!r} daughter")
+    if len(symmetric) == 1:
+        _fail(where, f"{key}.symmetric", "a symmetry group needs at least two daughters")
+    if n_jets == MAX_HEAD_ORDER and len(symmetric) != 2:
+        _fail(
+            where,
+            f"{key}.symmetric",
+            "a resonance with three jet daughters is served by the triplet kernels, which "
+            "need exactly one exchangeable pair (q1 ↔ q2)",
+        )
+    return Resonance(str(name), tuple(map(str, daughters)), symmetric, tuple(daughters.values()))
+
+
+def topology_from_dict(data: Any, where: str = "topology") -> Topology:
+    """Build and check a :class:`Topology` from its YAML mapping (module docstring).
+
+    Raises:
+        TopologyError: naming ``where`` and the key at fault — an unknown collection, a
+            number of jet daughters the heads cannot serve, a symmetry naming a missing
+            daughter or resonance, duplicate names, unknown keys.
+    """
+    data = _mapping(data, where, "(top level)")
+    _unknown(data, {"name", "collections", "resonances", "exchangeable"}, where, "(top level)")
+    for key in ("name", "collections", "resonances"):
+        if key not in data:
+            _fail(where, key, "missing")
+    if not isinstance(data["name"], str) or not data["name"]:
+        _fail(where, "name", f"must be a non-empty string, got {data['name']!r}")
+    collections = _collections(data["collections"], where)
+    known = {c.name: c for c in collections}
+    specs = _mapping(data["resonances"], where, "resonances")
+    if not specs:
+        _fail(where, "resonances", "at least one resonance is needed")
+    resonances = tuple(_resonance(str(n), s, known, where) for n, s in specs.items())
+    for c in collections:
+        used = sum(r.source(i) == c.name for r in resonances for i in range(len(r.daughters)))
+        if c.max_objects is not None and used > c.max_objects:
+            _fail(
+                where, f"collections.{c.name}", f"{used} daughters but max_objects {c.max_objects}"
+            )
+    groups = data.get("exchangeable", [])
+    if not isinstance(groups, list):
+        _fail(where, "exchangeable", f"expected a list of groups of resonances, got {groups!r}")
+    seen: set[str] = set()
+    for g in groups:
+        g = _names(g, where, "exchangeable")
+        for x in g:
+            if x not in specs:
+                _fail(where, "exchangeable", f"{x!r} is not a resonance ({list(specs)})")
+            if x in seen:
+                _fail(where, "exchangeable", f"{x!r} is in two groups")
+            seen.add(x)
+        shapes = {next(r for r in resonances if r.name == x).shape for x in g}
+        if len(shapes) > 1:
+            _fail(
+                where,
+                "exchangeable",
+                f"{list(g)} differ in their daughters' collections or symmetry",
+            )
+    return Topology(
+        data["name"],
+        resonances,
+        tuple(tuple(g) for g in groups),
+        collections,
+    )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, refusing a key repeated in one mapping (PyYAML keeps the
+    last silently: two resonances or daughters of the same name would merge)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _builtin_dir():
+    return resources.files("hepattn") / "configs" / "topologies"
+
+
+#: Names of the built-in topologies (``hepattn/configs/topologies/NAME.yaml``).
+BUILTIN_TOPOLOGIES: tuple[str, ...] = tuple(
+    sorted(
+        p.name.removesuffix(".yaml") for p in _builtin_dir().iterdir() if p.name.endswith(".yaml")
+    )
 )
 
+
+def load_topology(name_or_path: str | os.PathLike) -> Topology:
+    """A built-in topology by name (:data:`BUILTIN_TOPOLOGIES`), or a user's YAML file."""
+    if str(name_or_path) in TOPOLOGIES:
+        return TOPOLOGIES[str(name_or_path)]
+    path = os.fspath(name_or_path)
+    if not os.path.isfile(path):
+        raise TopologyError(
+            f"{path}: neither a built-in topology ({', '.join(BUILTIN_TOPOLOGIES)}) nor a file"
+        )
+    return _read(path, path)
+
+
+def _read(source, where: str) -> Topology:
+    try:
+        text = source.read_text() if hasattr(source, "read_text") else open(source).read()
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except OSError as err:
+        raise TopologyError(f"{where}: cannot read the topology ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise TopologyError(f"{where}: not valid YAML ({err})") from None
+    return topology_from_dict(data, where)
+
+
 #: Built-in topologies by name.
-TOPOLOGIES: dict[str, Topology] = {t.name: t for t in (TTBAR_ALLHAD,)}
+TOPOLOGIES: dict[str, Topology] = {
+    n: _read(_builtin_dir() / f"{n}.yaml", f"built-in topology {n!r}") for n in BUILTIN_TOPOLOGIES
+}
+
+#: All-hadronic tt̄: t → b W(→ q1 q2), twice; tops exchangeable.
+TTBAR_ALLHAD = TOPOLOGIES["ttbar-allhad"]

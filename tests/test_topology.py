@@ -1,13 +1,25 @@
-"""The declared tt̄ topology: parton order, head order, symmetries."""
+"""Declared topologies: parton order, head order, symmetries, YAML loading and its errors."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
-from hepattn.topology import LOG2, TOPOLOGIES, TTBAR_ALLHAD, Resonance, Topology
+from hepattn.topology import (
+    BUILTIN_TOPOLOGIES,
+    LOG2,
+    TOPOLOGIES,
+    TTBAR_ALLHAD,
+    Resonance,
+    Topology,
+    TopologyError,
+    load_topology,
+    topology_from_dict,
+)
 
 
 def test_ttbar_orders_and_symmetries():
@@ -34,3 +46,150 @@ def test_declarations_are_checked_and_not_exchangeable_has_one_order():
         Resonance("t", ("b", "q1"), symmetric=("q1", "q3"))
     one = Topology("single", (Resonance("W", ("q1", "q2"), ("q1", "q2")),), exchangeable=False)
     assert one.permutations == ((0,),) and one.head_index == ((0, 1),)
+
+
+def test_builtin_allhad_equals_the_former_declaration():
+    former = Topology(
+        "ttbar-allhad",
+        (
+            Resonance("t1", ("b", "q1", "q2"), ("q1", "q2"), ("jets",) * 3),
+            Resonance("t2", ("b", "q1", "q2"), ("q1", "q2"), ("jets",) * 3),
+        ),
+        exchangeable=(("t1", "t2"),),
+    )
+    assert TTBAR_ALLHAD == former
+    assert load_topology("ttbar-allhad") is TTBAR_ALLHAD
+    assert set(BUILTIN_TOPOLOGIES) == {"ttbar-allhad", "ttbar-ljets", "hh-4b"}
+    # exchangeable=True is the same symmetry as the one declared group
+    same = Topology("x", former.resonances, exchangeable=True)
+    assert same.permutations == TTBAR_ALLHAD.permutations == ((0, 1), (1, 0))
+    assert TTBAR_ALLHAD.orders == (3, 3)
+    assert TTBAR_ALLHAD.jet_head_index == TTBAR_ALLHAD.head_index
+
+
+def test_ljets_and_hh4b():
+    lj = load_topology("ttbar-ljets")
+    assert lj.partons == ("b_had", "q1", "q2", "b_lep", "l", "nu")
+    assert lj.orders == (3, 1) and lj.permutations == ((0, 1),)
+    assert lj.jet_head_index == ((1, 2, 0), (3,))
+    assert lj.qualified[3:] == ("t_lep_b_lep", "t_lep_l", "t_lep_nu")
+    assert [c.name for c in lj.collections] == ["jets", "lepton", "met"]
+    assert lj.collections[2].max_objects == 1
+    hh = load_topology("hh-4b")
+    assert hh.partons == ("b1", "b2", "b3", "b4") and hh.orders == (2, 2)
+    assert hh.permutations == ((0, 1), (1, 0))
+    assert [r.log_multiplicity for r in hh.resonances] == [pytest.approx(LOG2)] * 2
+
+
+def readme_example() -> str:
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    block = text.split("### Declared event topologies", 1)[1].split("```yaml\n", 1)[1]
+    return block.split("```", 1)[0]
+
+
+def test_the_readme_example_loads_from_a_file(tmp_path):
+    path = tmp_path / "tth.yaml"
+    path.write_text(readme_example())
+    t = load_topology(path)
+    assert t.name == "tth-bb-ljets" and t.orders == (3, 1, 2)
+    assert t.permutations == ((0, 1, 2),)
+    assert t.partons[-2:] == ("b1", "b2")
+
+
+def test_groups_of_exchangeable_resonances_give_products_of_permutations():
+    data = yaml.safe_load(readme_example())
+    data["resonances"]["H2"] = {
+        "daughters": {"b3": "jets", "b4": "jets"},
+        "symmetric": ["b3", "b4"],
+    }
+    data["exchangeable"] = [["H", "H2"]]
+    assert topology_from_dict(data).permutations == ((0, 1, 2, 3), (0, 1, 3, 2))
+
+
+def bad(**change):
+    data = yaml.safe_load(readme_example())
+    for path, value in change.items():
+        *keys, last = path.split("__")
+        node = data
+        for key in keys:
+            node = node[key]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"resonances__H__daughters__b2": "fatjets"},
+            r"resonances\.H\.daughters\.b2: unknown collection 'fatjets'",
+        ),
+        (
+            {"resonances__H__daughters": {"l2": "lepton"}},
+            r"resonances\.H\.daughters: 0 daughters from 'jets'",
+        ),
+        (
+            {
+                "resonances__H__daughters": {f"b{i}": "jets" for i in range(4)},
+                "resonances__H__symmetric": ["b0", "b1"],
+            },
+            r"resonances\.H\.daughters: 4 daughters from 'jets'; the heads serve 1 to 3",
+        ),
+        (
+            {"resonances__H__symmetric": ["b1", "b3"]},
+            r"resonances\.H\.symmetric: 'b3' is not a daughter of 'H'",
+        ),
+        (
+            {"resonances__t_lep__symmetric": ["b_lep", "l"]},
+            r"resonances\.t_lep\.symmetric: 'l' is not a 'jets' daughter",
+        ),
+        (
+            {"resonances__t_had__symmetric": ["q1", "q1"]},
+            r"resonances\.t_had\.symmetric: duplicate names",
+        ),
+        ({"resonances__t_had__symmetric": []}, r"resonances\.t_had\.symmetric: .*triplet kernels"),
+        ({"exchangeable": [["t_had", "t_top"]]}, r"exchangeable: 't_top' is not a resonance"),
+        ({"exchangeable": [["t_had", "t_lep"]]}, r"exchangeable: \['t_had', 't_lep'\] differ"),
+        (
+            {"exchangeable": [["H", "t_had"], ["H", "t_lep"]]},
+            r"exchangeable: .*differ|'H' is in two groups",
+        ),
+        (
+            {"collections__met": {"max_objects": 0}},
+            r"collections\.met\.max_objects: must be a positive",
+        ),
+        ({"collections__lepton": {}}, r"resonances\.t_lep\.daughters\.l: only 'jets' daughters"),
+        ({"collections__jets": None}, r"collections: the 'jets' collection .* is missing"),
+        ({"resonances__H__spin": 0}, r"resonances\.H: unknown keys \['spin'\]"),
+        ({"colections": {}}, r"\(top level\): unknown keys \['colections'\]"),
+        ({"name": None}, r"name: missing"),
+        ({"resonances": {}}, r"resonances: at least one resonance"),
+    ],
+)
+def test_bad_declarations_name_the_key(change, message):
+    with pytest.raises(TopologyError, match=message):
+        topology_from_dict(bad(**change), "my.yaml")
+
+
+def test_duplicate_yaml_keys_and_bad_files_are_named(tmp_path):
+    with pytest.raises(TopologyError, match="neither a built-in topology"):
+        load_topology(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    with pytest.raises(TopologyError, match="broken.yaml: not valid YAML"):
+        load_topology(broken)
+    # two lepton daughters for a one-object lepton collection
+    data = bad(resonances__H__daughters={"b1": "jets", "l2": "lepton"}, resonances__H__symmetric=[])
+    with pytest.raises(TopologyError, match=r"collections\.lepton: 2 daughters but max_objects 1"):
+        topology_from_dict(data)
+
+
+def test_repeated_names_in_a_file_are_refused(tmp_path):
+    text = readme_example().replace("  H:\n", "  t_had:\n")  # two resonances named t_had
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(TopologyError, match="dup.yaml: not valid YAML.*duplicate key 't_had'"):
+        load_topology(path)
