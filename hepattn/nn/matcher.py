@@ -14,7 +14,6 @@ jets by construction of the labels).
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import torch
 from torch import Tensor, nn
@@ -23,6 +22,7 @@ from hepattn.config import Config, check
 from hepattn.kernels.triplet import BACKENDS, triplet_logprob, triplet_topk
 from hepattn.nn.decoding import decode_topology
 from hepattn.nn.encoder import Encoder, EncoderConfig
+from hepattn.nn.topology_matcher import permutation_nll
 from hepattn.topology import LOG2, TTBAR_ALLHAD
 
 __all__ = [
@@ -134,12 +134,7 @@ def symmetric_top_loss(logp: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
         (mean loss over used events, ``bool[B]`` events used).
     """
     ok = reconstructable(targets)  # (B, 2)
-    nll = torch.where(ok[:, None, :], -logp, torch.zeros_like(logp))  # (B, head, top)
-    orders = [  # straight nll[0, 0] + nll[1, 1], crossed nll[0, 1] + nll[1, 0]
-        functools.reduce(torch.add, (nll[:, h, t] for h, t in enumerate(perm)))
-        for perm in TOPOLOGY.permutations
-    ]
-    per_event = functools.reduce(torch.minimum, orders)  # (B,)
+    per_event, _ = permutation_nll(logp, ok, TOPOLOGY.permutations)  # (B,)
     used = ok.any(dim=1)
     if not used.any():
         return logp.sum() * 0.0, used

@@ -1,0 +1,207 @@
+"""Tensor attention heads of order 1–3 for every built-in topology: exact symmetry under the
+declared swaps, permutation invariance of inputs, the loss over resonance permutations (equal
+to the top-symmetric loss for all-hadronic tt̄), the detection head and exact decoding."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from hepattn.nn.encoder import EncoderConfig
+from hepattn.nn.heads import TensorAttentionHead, head_logprob, head_logprobs, head_topk
+from hepattn.nn.matcher import symmetric_top_loss
+from hepattn.nn.topology_matcher import (
+    TopologyMatcher,
+    TopologyMatcherConfig,
+    permutation_nll,
+    reconstructable,
+)
+from hepattn.topology import TOPOLOGIES
+from tests.nn.test_matcher import batch
+from tests.nn.test_matcher import model as allhad_model
+
+NAMES = sorted(TOPOLOGIES)
+
+
+def encoder(d=16):
+    return EncoderConfig.from_dict(
+        {"input_dim": 4, "dim": d, "num_heads": 2, "num_layers": 1, "interaction": {"width": 8}}
+    )
+
+
+def matcher(name, d=16):
+    torch.manual_seed(0)
+    cfg = TopologyMatcherConfig(encoder=encoder(d), topology=name, tensor_dim=6)
+    return TopologyMatcher(cfg).double().eval()
+
+
+def targets_for(topology, b, seed=0):
+    """Random distinct jets per event (8 jets), some daughters missing."""
+    g = torch.Generator().manual_seed(seed)
+    out = [[] for _ in topology.resonances]
+    for e in range(b):
+        jets = torch.randperm(8, generator=g).tolist()
+        for r, o in enumerate(topology.orders):
+            t = [jets.pop() for _ in range(o)]
+            if (e + r) % 3 == 2:
+                t[0] = -1
+            out[r].append(t)
+    return [torch.tensor(t) for t in out]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_heads_are_exactly_symmetric_under_the_declared_daughter_swaps(name):
+    m = matcher(name)
+    x, p4, mask = batch(b=3, n=8)
+    heads, _ = m(x, p4, mask)
+    for res, head, (xh, sh) in zip(m.topology.resonances, m.heads, heads, strict=True):
+        assert head.order == res.order
+        lp = head_logprobs(head, xh, sh, mask)
+        assert lp.shape == (3,) + (8,) * res.order
+        if res.symmetric:
+            assert torch.equal(lp, lp.transpose(1, 2))  # exchangeable pair first
+        torch.testing.assert_close(lp.flatten(1).logsumexp(1), torch.zeros(3, dtype=lp.dtype))
+        assert torch.isinf(lp[2, 4:]).all()  # event 2 has 4 real jets
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_permuting_jets_permutes_every_head_and_leaves_detection(name):
+    m = matcher(name)
+    x, p4, mask = batch(b=1)
+    perm = torch.randperm(8, generator=torch.Generator().manual_seed(3))
+    h1, d1 = m(x, p4, mask)
+    h2, d2 = m(x[:, perm], p4[:, perm], mask[:, perm])
+    torch.testing.assert_close(d1, d2)
+    for head, (x1, s1), (x2, s2) in zip(m.heads, h1, h2, strict=True):
+        a = head_logprobs(head, x1, s1, mask)
+        for axis in range(1, head.order + 1):
+            a = a.index_select(axis, perm)
+        torch.testing.assert_close(head_logprobs(head, x2, s2, mask[:, perm]), a)
+
+
+def test_order_1_and_2_heads_mask_repeats_and_padding_and_pick_targets():
+    torch.manual_seed(1)
+    for order, sym in ((1, 0), (2, 0), (2, 2)):
+        head = TensorAttentionHead(8, 5, order, sym).double()
+        x, s = head(torch.randn(2, 5, 8, dtype=torch.float64))
+        mask = torch.tensor([[True] * 5, [True, True, False, False, False]])
+        lp = head_logprobs(head, x, s, mask)
+        if order == 2:
+            assert torch.isinf(lp[:, range(5), range(5)]).all()
+            assert torch.equal(lp, lp.transpose(1, 2)) == bool(sym)
+        assert torch.isinf(lp[1, 2:]).all()
+        pad = [3] if order == 1 else [0, 2]  # a padded jet
+        tgt = torch.tensor([[[0, 1][:order], [-1, 1][:order]], [[1, 0][:order], pad]])
+        got = head_logprob(head, x, s, mask, tgt)
+        assert got[0, 0] == lp[(0, *tgt[0, 0].tolist())]
+        assert torch.isinf(got[0, 1]) and torch.isinf(got[1, 1])
+        v, idx = head_topk(head, x, s, mask, 100)
+        n_valid = 1 if sym else 2  # two real jets: 0, 1 / (0, 1), (1, 0) / {0, 1}
+        assert v.shape[1] == 5**order and torch.isinf(v[1, n_valid:]).all()
+        assert torch.isfinite(v[1, :n_valid]).all() and (idx[1, n_valid:] == -1).all()
+    with pytest.raises(ValueError, match="exactly one exchangeable pair"):
+        TensorAttentionHead(8, 5, 3, 0)
+    with pytest.raises(ValueError, match="order 1, 2 or 3"):
+        TensorAttentionHead(8, 5, 4, 2)
+
+
+def test_loss_equals_the_top_symmetric_loss_for_all_hadronic():
+    old = allhad_model()  # JetPartonMatcher, the same seed and widths
+    new = matcher("ttbar-allhad")
+    new.encoder.load_state_dict(old.encoder.state_dict())
+    for a, b in zip(new.heads, old.heads, strict=True):
+        a.load_state_dict(b.state_dict())
+    x, p4, mask = batch()
+    t = torch.tensor([[[0, 1, 2], [3, 4, 5]], [[0, 1, 2], [3, -1, 5]], [[-1, 1, 2], [0, 1, -1]]])
+    want, used_old = symmetric_top_loss(old.target_logprob(old(x, p4, mask), mask, t), t)
+    out = new(x, p4, mask)
+    targets = [t[:, 0], t[:, 1]]
+    got = new.target_logprob(out[0], mask, targets)
+    torch.testing.assert_close(got, old.target_logprob(old(x, p4, mask), mask, t))
+    new.config = type(new.config)(**{**new.config.__dict__, "detection_weight": 0.0})
+    loss, used = new.loss(out, mask, targets)
+    torch.testing.assert_close(loss, want)
+    assert torch.equal(used, used_old)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_loss_is_a_minimum_over_the_declared_resonance_permutations(name):
+    m = matcher(name)
+    x, p4, mask = batch(b=4, n=8)
+    mask[:] = True
+    out = m(x, p4, mask)
+    t = targets_for(m.topology, 4)
+    loss, used = m.loss(out, mask, t)
+    assert torch.isfinite(loss) and used.any()
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)
+    for res, ti in zip(m.topology.resonances, t, strict=True):  # daughter swaps
+        if res.symmetric:
+            ti[:, [0, 1]] = ti[:, [1, 0]]
+    torch.testing.assert_close(m.loss(out, mask, t)[0], loss)
+    swapped = [t[p] for p in m.topology.permutations[-1]]  # resonance swap
+    lp = m.target_logprob(out[0], mask, swapped)
+    if len(m.topology.permutations) > 1:
+        torch.testing.assert_close(m.loss(out, mask, swapped)[0], loss)
+    else:  # distinguishable: no minimum, the straight sum
+        per_event, best = permutation_nll(lp, reconstructable(swapped), m.topology.permutations)
+        diag = torch.where(reconstructable(swapped), -lp.diagonal(dim1=1, dim2=2), 0).sum(1)
+        torch.testing.assert_close(per_event, diag)
+        assert (best == 0).all()
+
+
+def test_detection_targets_follow_the_chosen_resonance_order():
+    m = matcher("hh-4b")
+    x, p4, mask = batch(b=2, n=8)
+    mask[:] = True
+    out = m(x, p4, mask)
+    t = [torch.tensor([[0, 1], [2, 3]]), torch.tensor([[-1, 5], [-1, 6]])]  # H2 never
+    _, det = out
+    m.config = type(m.config)(**{**m.config.__dict__, "detection_weight": 1.0})
+    loss, _ = m.loss(out, mask, t)
+    logp = m.target_logprob(out[0], mask, t)
+    _, best = permutation_nll(logp, reconstructable(t), m.topology.permutations)
+    want = torch.zeros(2, 2, dtype=det.dtype)
+    for b in range(2):
+        want[b, m.topology.permutations[best[b]][0]] = 1.0
+    nll = -logp[torch.arange(2), torch.tensor(m.topology.permutations)[best][:, 0], 0].mean()
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(det, want)
+    torch.testing.assert_close(loss, nll + bce)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_decoding_is_exact_against_brute_force(name):
+    m = matcher(name)
+    x, p4, mask = batch(b=3, n=7)
+    out = m(x, p4, mask)
+    assign, prob, det = m.decode(out, mask, k=1)
+    assert det.shape == (3, len(m.topology.resonances)) and ((det > 0) & (det < 1)).all()
+    lps = [head_logprobs(h, xh, sh, mask) for h, (xh, sh) in zip(m.heads, out[0], strict=True)]
+    topo = m.topology
+    for b in range(3):
+        n_real = int(mask[b].sum())
+        if n_real < sum(topo.orders):
+            continue
+        best = -float("inf")
+        for combo in itertools.product(
+            *(itertools.permutations(range(n_real), o) for o in topo.orders)
+        ):
+            jets = [j for c in combo for j in c]
+            if len(set(jets)) == len(jets):
+                best = max(best, sum(lp[b][c].item() for lp, c in zip(lps, combo, strict=True)))
+        got = sum(
+            lp[(b, *[assign[b, c].item() for c in cols])].item()
+            for lp, cols in zip(lps, topo.jet_head_index, strict=True)
+        )
+        assert got == pytest.approx(best)
+        mult = torch.tensor([r.log_multiplicity for r in topo.resonances], dtype=torch.float64)
+        want = torch.tensor(
+            [
+                lp[(b, *[assign[b, c].item() for c in cols])].item()
+                for lp, cols in zip(lps, topo.jet_head_index, strict=True)
+            ],
+            dtype=torch.float64,
+        )
+        torch.testing.assert_close(prob[b], (want + mult).exp().float())
