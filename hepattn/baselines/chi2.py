@@ -70,6 +70,8 @@ __all__ = [
     "MODES",
     "Chi2Config",
     "assignment_tables",
+    "check_inputs",
+    "leading_jets",
     "measure_on_file",
     "measure_resolutions",
     "solve_chi2",
@@ -183,9 +185,11 @@ def assignment_tables(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pairs, triplets, assignments
 
 
-def _check_inputs(
+def check_inputs(
     p4: np.ndarray, mask: np.ndarray, btag: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Jets ``p4: float[B, N, 4]``, ``mask: bool[B, N]``, optional ``btag: [B, N]`` checked
+    (shapes, dtypes, finite real jets; a :class:`DataError` naming the fault) and as float64."""
     p4 = np.asarray(p4)
     mask = np.asarray(mask)
     if p4.ndim != 3 or p4.shape[2] != 4:
@@ -204,6 +208,20 @@ def _check_inputs(
             raise DataError(f"btag must have shape {mask.shape} like mask, got {btag.shape}")
         btag = btag.astype(np.float64)
     return p4, mask, btag
+
+
+def leading_jets(
+    p4: np.ndarray, mask: np.ndarray, max_jets: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``max_jets`` highest-pT real jets, in decreasing pT (stable: ties keep input order).
+
+    Returns ``order: int64[B, K]`` (input indices), ``n_used: int[B]`` (real jets among them)
+    and ``p4_sorted: float[B, K, 4]``.
+    """
+    pt = np.where(mask, np.hypot(p4[..., 0], p4[..., 1]), -np.inf)  # [B, N]
+    order = np.argsort(-pt, axis=1, kind="stable")[:, :max_jets]  # [B, K]
+    n_used = np.minimum(mask.sum(axis=1), max_jets)  # [B]
+    return order, n_used, np.take_along_axis(p4, order[:, :, None], axis=1)
 
 
 def _solve_group(
@@ -275,18 +293,14 @@ def solve_chi2(
         ``q1`` is the higher-pT light jet; which top comes first is arbitrary.
     """
     cfg = config if config is not None else Chi2Config()
-    p4, mask, btag = _check_inputs(p4, mask, btag)
+    p4, mask, btag = check_inputs(p4, mask, btag)
     n_ev, n_slots, _ = p4.shape
     assignment = np.full((n_ev, TOPOLOGY.n_partons), -1, dtype=np.int64)
     chi2 = np.full(n_ev, np.inf, dtype=np.float64)
     if n_ev == 0 or n_slots < 6:
         return assignment, chi2
 
-    # The max_jets highest-pT real jets, in decreasing pT (stable: ties keep input order).
-    pt = np.where(mask, np.hypot(p4[..., 0], p4[..., 1]), -np.inf)  # [B, N]
-    order = np.argsort(-pt, axis=1, kind="stable")[:, : cfg.max_jets]  # [B, K]
-    n_used = np.minimum(mask.sum(axis=1), cfg.max_jets)  # [B]
-    p4_sorted = np.take_along_axis(p4, order[:, :, None], axis=1)  # [B, K, 4]
+    order, n_used, p4_sorted = leading_jets(p4, mask, cfg.max_jets)
     tagged = None
     if btag is not None:
         tagged = np.take_along_axis(btag, order, axis=1) > cfg.btag_threshold  # [B, K]
@@ -323,7 +337,7 @@ def measure_resolutions(p4: np.ndarray, mask: np.ndarray, truth: np.ndarray) -> 
     from hepattn.metrics.matching import reconstructable
     from hepattn.physics.kinematics import invariant_mass
 
-    p4, mask, _ = _check_inputs(p4, mask, None)
+    p4, mask, _ = check_inputs(p4, mask, None)
     t = np.asarray(truth)
     n = TOPOLOGY.n_partons
     if t.shape != (p4.shape[0], n):

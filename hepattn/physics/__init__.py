@@ -1,4 +1,5 @@
-"""Pure tensor physics functions: kinematics and pairwise features of 4-momenta.
+"""Pure tensor physics functions: kinematics and pairwise features of 4-momenta, and the
+neutrino of a leptonic W decay (:mod:`hepattn.physics.neutrino`, numpy or torch).
 
 Everything here works on padded tensors ``(..., N, 4)`` of ``(px, py, pz, E)`` in GeV, has its
 formula in its docstring, and guards every logarithm and square root so that padded and
@@ -15,6 +16,7 @@ from hepattn.physics.kinematics import (
     rapidity,
     wrap_phi,
 )
+from hepattn.physics.neutrino import M_W, neutrino_p4, neutrino_pz
 from hepattn.physics.pairwise import (
     PAIR_FEATURES,
     delta,
@@ -27,6 +29,7 @@ from hepattn.physics.pairwise import (
 
 __all__ = [
     "EPS",
+    "M_W",
     "PAIR_FEATURES",
     "delta",
     "ln_delta",
@@ -35,6 +38,8 @@ __all__ = [
     "ln_z",
     "invariant_mass",
     "mass2",
+    "neutrino_p4",
+    "neutrino_pz",
     "pair_features",
     "phi",
     "pt",
