@@ -27,7 +27,7 @@ loaded by name with :func:`load_topology`, which also takes a user's file)::
     collections:            # the input collections daughters are drawn from
       jets: {}              # the collection the heads choose from (any number of objects)
       lepton: {max_objects: 1}
-      met: {max_objects: 1} # MET as a one-object collection
+      met: {max_objects: 1, transverse: true}  # MET: one object, transverse only
     resonances:             # in parton order; names unique
       t_had:
         daughters: {b: jets, q1: jets, q2: jets}   # name: collection, in parton order
@@ -91,10 +91,13 @@ class Collection:
         name: e.g. ``"jets"``, ``"lepton"``, ``"met"``.
         max_objects: at most this many objects per event (1 for a lepton or MET); ``None``
             for any number (jets).
+        transverse: only its transverse momentum is measured (MET): its pair features are
+            transverse (:mod:`hepattn.physics.pairwise`).
     """
 
     name: str
     max_objects: int | None = None
+    transverse: bool = False
 
 
 @dataclass(frozen=True)
@@ -289,15 +292,21 @@ def _collections(data: Any, where: str) -> tuple[Collection, ...]:
     for name, spec in _mapping(data, where, "collections").items():
         key = f"collections.{name}"
         spec = _mapping({} if spec is None else spec, where, key)
-        _unknown(spec, {"max_objects"}, where, key)
+        _unknown(spec, {"max_objects", "transverse"}, where, key)
         most = spec.get("max_objects")
         if most is not None and (not isinstance(most, int) or isinstance(most, bool) or most < 1):
             _fail(where, f"{key}.max_objects", f"must be a positive integer, got {most!r}")
-        out.append(Collection(str(name), most))
+        transverse = spec.get("transverse", False)
+        if not isinstance(transverse, bool):
+            _fail(where, f"{key}.transverse", f"must be true or false, got {transverse!r}")
+        out.append(Collection(str(name), most, transverse))
     if JETS not in [c.name for c in out]:
         _fail(where, "collections", f"the {JETS!r} collection the heads choose from is missing")
-    if next(c for c in out if c.name == JETS).max_objects is not None:
+    jets = next(c for c in out if c.name == JETS)
+    if jets.max_objects is not None:
         _fail(where, f"collections.{JETS}.max_objects", "the jet collection takes no limit")
+    if jets.transverse:
+        _fail(where, f"collections.{JETS}.transverse", "jets are measured in three dimensions")
     return tuple(out)
 
 

@@ -74,7 +74,8 @@ def test_ljets_and_hh4b():
     assert lj.jet_head_index == ((1, 2, 0), (3,))
     assert lj.qualified[3:] == ("t_lep_b_lep", "t_lep_l", "t_lep_nu")
     assert [c.name for c in lj.collections] == ["jets", "lepton", "met"]
-    assert lj.collections[2].max_objects == 1
+    assert lj.collections[2].max_objects == 1 and lj.collections[2].transverse
+    assert not lj.collections[1].transverse
     hh = load_topology("hh-4b")
     assert hh.partons == ("b1", "b2", "b3", "b4") and hh.orders == (2, 2)
     assert hh.permutations == ((0, 1), (1, 0))
@@ -165,6 +166,11 @@ def bad(**change):
         ({"collections__jets": None}, r"collections: the 'jets' collection .* is missing"),
         ({"resonances__H__spin": 0}, r"resonances\.H: unknown keys \['spin'\]"),
         ({"colections": {}}, r"\(top level\): unknown keys \['colections'\]"),
+        (
+            {"collections__met": {"max_objects": 1, "transverse": "yes"}},
+            r"collections\.met\.transverse: must be true or false",
+        ),
+        ({"collections__jets": {"transverse": True}}, r"collections\.jets\.transverse: jets are"),
         ({"name": None}, r"name: missing"),
         ({"resonances": {}}, r"resonances: at least one resonance"),
     ],

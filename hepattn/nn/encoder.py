@@ -40,6 +40,9 @@ class EncoderConfig(Config):
         embed_hidden: hidden widths of the input embedding MLP F → … → d (GELU between
             layers); empty means a single linear layer.
         interaction: the pairwise interaction bias of P-MHA.
+        num_types: object types (input collections: jets, lepton, MET) told apart by a
+            learned type embedding added to the input embedding; 0 (default) for one type
+            and no embedding.
     """
 
     input_dim: int
@@ -51,6 +54,7 @@ class EncoderConfig(Config):
     attn_dropout: float = 0.0
     embed_hidden: tuple[int, ...] = ()
     interaction: InteractionConfig = dataclasses.field(default_factory=InteractionConfig)
+    num_types: int = 0
 
     def __post_init__(self) -> None:
         where = type(self).__name__
@@ -63,6 +67,7 @@ class EncoderConfig(Config):
             value = getattr(self, name)
             check(0.0 <= value < 1.0, where, f"{name} must be in [0, 1), got {value}")
         check(all(w > 0 for w in self.embed_hidden), where, "embed_hidden widths must be > 0")
+        check(self.num_types >= 0, where, f"num_types must be ≥ 0, got {self.num_types}")
 
 
 class MLP(nn.Module):
@@ -123,6 +128,7 @@ class Encoder(nn.Module):
                 layers.append(nn.GELU())
             layers.append(nn.Linear(n_in, n_out))
         self.embed = nn.Sequential(*layers)
+        self.type_embed = nn.Embedding(config.num_types, config.dim) if config.num_types else None
         self.blocks = nn.ModuleList(
             EncoderBlock(
                 config.dim, config.num_heads, config.mlp_ratio, config.dropout, config.attn_dropout
@@ -141,10 +147,14 @@ class Encoder(nn.Module):
             "on" if inter.enabled else "off",
         )
 
-    def attention_biases(self, p4: Tensor | None, mask: Tensor, dtype: torch.dtype) -> list[Tensor]:
+    def attention_biases(
+        self, p4: Tensor | None, mask: Tensor, dtype: torch.dtype, transverse: Tensor | None = None
+    ) -> list[Tensor]:
         """One additive attention bias per block, each ``(B, H, N, N)`` or ``(B, 1, N, N)``.
 
-        Interaction ``U`` (if enabled) plus −inf on padded keys of real queries.
+        Interaction ``U`` (if enabled; pairs with a ``transverse`` object, the MET, from
+        transverse quantities only: :mod:`hepattn.physics.pairwise`) plus −inf on padded keys
+        of real queries.
         """
         mask_bias = attention_bias(mask, query_mask=mask, dtype=dtype)  # (B, 1, N, N)
         n_layers = self.config.num_layers
@@ -152,7 +162,8 @@ class Encoder(nn.Module):
             return [mask_bias] * n_layers
         if p4 is None:
             raise ValueError("the interaction bias is enabled, so forward() needs p4")
-        u = pair_features(p4, mask, self.config.interaction.features)  # (B, N, N, K)
+        features = self.config.interaction.features
+        u = pair_features(p4, mask, features, transverse=transverse)  # (B, N, N, K)
         u = u.to(self.pair_embed.out.weight.dtype)
         bias = self.pair_embed(u, mask)  # (B, copies * H, N, N)
         if self.config.interaction.shared:
@@ -161,7 +172,14 @@ class Encoder(nn.Module):
         bias = bias.view(b, n_layers, self.config.num_heads, n, n)  # (B, L, H, N, N)
         return [bias[:, i] + mask_bias for i in range(n_layers)]
 
-    def forward(self, x: Tensor, p4: Tensor | None, mask: Tensor) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        p4: Tensor | None,
+        mask: Tensor,
+        types: Tensor | None = None,
+        transverse: Tensor | None = None,
+    ) -> Tensor:
         """Encode a padded batch of sets.
 
         Args:
@@ -170,13 +188,21 @@ class Encoder(nn.Module):
                 interaction is disabled).
             mask: ``(B, N)`` bool, True = real object. Values in padded slots of ``x`` and
                 ``p4`` are never used and get zero gradient.
+            types: ``(B, N)`` int64 object types in ``[0, num_types)``; required exactly
+                when ``config.num_types > 0``.
+            transverse: ``(B, N)`` bool, transverse-only objects (MET) for the pair features.
 
         Returns:
             ``(B, N, d)``; rows of padded objects are exactly 0.
         """
         keep = mask.unsqueeze(-1)  # (B, N, 1)
-        h = self.embed(x.masked_fill(~keep, 0.0)).masked_fill(~keep, 0.0)  # (B, N, d)
-        biases = self.attention_biases(p4, mask, h.dtype)
+        h = self.embed(x.masked_fill(~keep, 0.0))  # (B, N, d)
+        if (types is None) != (self.type_embed is None):
+            raise ValueError("types are needed exactly when the encoder has num_types > 0")
+        if self.type_embed is not None:
+            h = h + self.type_embed(types.masked_fill(~mask, 0))
+        h = h.masked_fill(~keep, 0.0)
+        biases = self.attention_biases(p4, mask, h.dtype, transverse)
         for block, bias in zip(self.blocks, biases, strict=True):
             # Keep padded rows at 0 so they stay finite whatever the depth.
             h = block(h, bias).masked_fill(~keep, 0.0)

@@ -66,13 +66,27 @@ class TopologyMatcherConfig(Config):
 
 
 class TopologyMatcher(nn.Module):
-    """``forward(x, p4, mask) -> (heads, detection)``: per resonance ``(x_r: (B, N, D),
-    S_r)``, and detection logits ``(B, R)``."""
+    """``forward(x, p4, mask, types, transverse) -> (heads, detection)``: per resonance
+    ``(x_r: (B, N, D), S_r)``, and detection logits ``(B, R)``.
+
+    With several collections (``ttbar-ljets``: jets, lepton, MET) the inputs are one set
+    (:func:`hepattn.nn.inputs.combine_collections`) and the encoder needs ``num_types`` =
+    the number of collections; the heads then take the set's ``head_mask`` (real jets) as
+    ``mask`` in :meth:`target_logprob`, :meth:`loss` and :meth:`decode`, so that only jets are
+    chosen.
+    """
 
     def __init__(self, config: TopologyMatcherConfig, topology: Topology | None = None) -> None:
         super().__init__()
         self.config = config
         self.topology = topology if topology is not None else load_topology(config.topology)
+        n_col = len(self.topology.collections)
+        check(
+            config.encoder.num_types == (n_col if n_col > 1 else 0),
+            type(config).__name__,
+            f"topology {self.topology.name!r} has {n_col} input collection(s): "
+            f"encoder.num_types must be {n_col if n_col > 1 else 0}",
+        )
         dim = config.encoder.dim
         self.encoder = Encoder(config.encoder)
         self.heads = nn.ModuleList(
@@ -81,8 +95,15 @@ class TopologyMatcher(nn.Module):
         )
         self.detection = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(self.heads)))
 
-    def forward(self, x: Tensor, p4: Tensor, mask: Tensor) -> tuple[list, Tensor]:
-        h = self.encoder(x, p4, mask)  # (B, N, d)
+    def forward(
+        self,
+        x: Tensor,
+        p4: Tensor,
+        mask: Tensor,
+        types: Tensor | None = None,
+        transverse: Tensor | None = None,
+    ) -> tuple[list, Tensor]:
+        h = self.encoder(x, p4, mask, types, transverse)  # (B, N, d)
         real = mask[..., None].to(h.dtype)
         pooled = (h * real).sum(1) / real.sum(1).clamp(min=1)  # (B, d)
         return [head(h) for head in self.heads], self.detection(pooled)  # (B, R)

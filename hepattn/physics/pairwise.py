@@ -11,6 +11,12 @@ ln z      z = min(pT_a, pT_b) / (pT_a + pT_b)
 ln m²     m² = (E_a + E_b)² − |p_a + p_b|²
 ========  ===============================================================================
 
+**Transverse-only objects** (the missing transverse momentum, MET, whose p_z and mass are
+unknown): a pair with one is computed from the *transverse projections* of both members,
+``(px, py, 0, E_T)`` with ``E_T = sqrt(E² − p_z²) = sqrt(pT² + m²)``; then y = 0 for both, so
+Δ = |Δφ|, k_T = min(pT) |Δφ|, z is unchanged and m² is the transverse mass squared
+``(E_Ta + E_Tb)² − |pT_a + pT_b|²`` (:func:`pair_features` with ``transverse``).
+
 Every logarithm's argument is clamped to ``≥ eps`` (1e-8), so coincident, zero-pT, massless
 and padded objects give finite values and finite gradients. The two-particle functions take
 4-momenta ``pa`` and ``pb`` of broadcastable shapes ``(..., 4)`` and return ``(...)``;
@@ -143,11 +149,29 @@ def ln_m2(pa: Tensor, pb: Tensor, eps: float = EPS) -> Tensor:
     return _ln_m2(_kin(pa, eps), _kin(pb, eps), eps)
 
 
+def transverse_p4(p4: Tensor, eps: float = EPS) -> Tensor:
+    """The transverse projection ``(px, py, 0, E_T)``, ``E_T = sqrt(max(E² − p_z², eps²))``
+    (the clamp keeps the gradient finite for a zero 4-vector)."""
+    et = (p4[..., 3].square() - p4[..., 2].square()).clamp(min=eps * eps).sqrt()
+    return torch.stack([p4[..., 0], p4[..., 1], torch.zeros_like(et), et], dim=-1)
+
+
+def _matrix(p4: Tensor, features: Sequence[str], eps: float) -> Tensor:
+    """``(..., N, N, K)``: the features of every pair (no masking)."""
+    kin = _kin(p4, eps)
+    # Object a runs along dim -2 of the pair matrix, object b along dim -1.
+    a = {k: v.unsqueeze(-1) for k, v in kin.items() if k != "p4"}  # (..., N, 1)
+    b = {k: v.unsqueeze(-2) for k, v in kin.items() if k != "p4"}  # (..., 1, N)
+    a["p4"], b["p4"] = p4.unsqueeze(-2), p4.unsqueeze(-3)  # (..., N, 1, 4), (..., 1, N, 4)
+    return torch.stack([_FEATURES[name](a, b, eps) for name in features], dim=-1)
+
+
 def pair_features(
     p4: Tensor,
     mask: Tensor | None = None,
     features: Sequence[str] = PAIR_FEATURES,
     eps: float = EPS,
+    transverse: Tensor | None = None,
 ) -> Tensor:
     """Matrix of pairwise features of every pair of objects in a padded batch.
 
@@ -162,6 +186,8 @@ def pair_features(
             exactly zero gradient.
         features: names from :data:`PAIR_FEATURES`, in the order wanted.
         eps: lower clamp of every logarithm's argument.
+        transverse: ``(..., N)`` bool, True for transverse-only objects (MET): pairs with
+            one use both members' transverse projections (module docstring).
 
     Returns:
         ``(..., N, N, K)`` with ``K = len(features)``; pairs involving a padded object are 0.
@@ -175,12 +201,10 @@ def pair_features(
         # Replace padded 4-vectors by zeros before any arithmetic: garbage there can neither
         # overflow nor send a NaN gradient back through the masked-out branches.
         p4 = p4.masked_fill(~mask.unsqueeze(-1), 0.0)
-    kin = _kin(p4, eps)
-    # Object a runs along dim -2 of the pair matrix, object b along dim -1.
-    a = {k: v.unsqueeze(-1) for k, v in kin.items() if k != "p4"}  # (..., N, 1)
-    b = {k: v.unsqueeze(-2) for k, v in kin.items() if k != "p4"}  # (..., 1, N)
-    a["p4"], b["p4"] = p4.unsqueeze(-2), p4.unsqueeze(-3)  # (..., N, 1, 4), (..., 1, N, 4)
-    out = torch.stack([_FEATURES[name](a, b, eps) for name in features], dim=-1)  # (..., N, N, K)
+    out = _matrix(p4, features, eps)  # (..., N, N, K)
+    if transverse is not None and transverse.any():
+        either = transverse.unsqueeze(-1) | transverse.unsqueeze(-2)  # (..., N, N)
+        out = torch.where(either.unsqueeze(-1), _matrix(transverse_p4(p4, eps), features, eps), out)
     if mask is not None:
         pair_mask = mask.unsqueeze(-1) & mask.unsqueeze(-2)  # (..., N, N)
         out = out.masked_fill(~pair_mask.unsqueeze(-1), 0.0)

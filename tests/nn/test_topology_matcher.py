@@ -11,6 +11,7 @@ import torch
 
 from hepattn.nn.encoder import EncoderConfig
 from hepattn.nn.heads import TensorAttentionHead, head_logprob, head_logprobs, head_topk
+from hepattn.nn.inputs import combine_collections
 from hepattn.nn.matcher import symmetric_top_loss
 from hepattn.nn.topology_matcher import (
     TopologyMatcher,
@@ -33,8 +34,33 @@ def encoder(d=16):
 
 def matcher(name, d=16):
     torch.manual_seed(0)
-    cfg = TopologyMatcherConfig(encoder=encoder(d), topology=name, tensor_dim=6)
+    n_col = len(TOPOLOGIES[name].collections)
+    enc = encoder(d)
+    if n_col > 1:
+        enc = type(enc)(**{**enc.__dict__, "num_types": n_col})
+    cfg = TopologyMatcherConfig(encoder=enc, topology=name, tensor_dim=6)
     return TopologyMatcher(cfg).double().eval()
+
+
+def inputs(topology, b=3, n=8, seed=1, full=False):
+    """Jets (``batch``) and, for a topology reading more collections, one object of each:
+    ``(x, p4, mask, types, transverse, head_mask)``."""
+    x, p4, mask = batch(b=b, n=n, seed=seed)
+    if full:
+        mask[:] = True
+    if len(topology.collections) == 1:
+        return x, p4, mask, None, None, mask
+    parts = {"jets": (x, p4, mask)}
+    g = torch.Generator().manual_seed(seed + 10)
+    for c in topology.collections[1:]:
+        p3 = torch.randn(b, 1, 3, generator=g, dtype=torch.float64) * 40
+        if c.transverse:
+            p3[..., 2] = 0
+        p4c = torch.cat([p3, p3.norm(dim=-1, keepdim=True)], -1)
+        xc = torch.randn(b, 1, 3, generator=g, dtype=torch.float64)
+        parts[c.name] = (xc, p4c, torch.ones(b, 1, dtype=torch.bool))
+    i = combine_collections(topology, parts)
+    return i.x, i.p4, i.mask, i.types, i.transverse, i.head_mask
 
 
 def targets_for(topology, b, seed=0):
@@ -54,12 +80,12 @@ def targets_for(topology, b, seed=0):
 @pytest.mark.parametrize("name", NAMES)
 def test_heads_are_exactly_symmetric_under_the_declared_daughter_swaps(name):
     m = matcher(name)
-    x, p4, mask = batch(b=3, n=8)
-    heads, _ = m(x, p4, mask)
+    x, p4, full, types, trans, mask = inputs(m.topology)
+    heads, _ = m(x, p4, full, types, trans)
     for res, head, (xh, sh) in zip(m.topology.resonances, m.heads, heads, strict=True):
         assert head.order == res.order
         lp = head_logprobs(head, xh, sh, mask)
-        assert lp.shape == (3,) + (8,) * res.order
+        assert lp.shape == (3,) + (x.shape[1],) * res.order
         if res.symmetric:
             assert torch.equal(lp, lp.transpose(1, 2))  # exchangeable pair first
         torch.testing.assert_close(lp.flatten(1).logsumexp(1), torch.zeros(3, dtype=lp.dtype))
@@ -69,10 +95,11 @@ def test_heads_are_exactly_symmetric_under_the_declared_daughter_swaps(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_permuting_jets_permutes_every_head_and_leaves_detection(name):
     m = matcher(name)
-    x, p4, mask = batch(b=1)
-    perm = torch.randperm(8, generator=torch.Generator().manual_seed(3))
-    h1, d1 = m(x, p4, mask)
-    h2, d2 = m(x[:, perm], p4[:, perm], mask[:, perm])
+    x, p4, full, types, trans, mask = inputs(m.topology, b=1)
+    perm = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(3))
+    h1, d1 = m(x, p4, full, types, trans)
+    pick = [None if t is None else t[:, perm] for t in (types, trans)]
+    h2, d2 = m(x[:, perm], p4[:, perm], full[:, perm], *pick)
     torch.testing.assert_close(d1, d2)
     for head, (x1, s1), (x2, s2) in zip(m.heads, h1, h2, strict=True):
         a = head_logprobs(head, x1, s1, mask)
@@ -129,9 +156,8 @@ def test_loss_equals_the_top_symmetric_loss_for_all_hadronic():
 @pytest.mark.parametrize("name", NAMES)
 def test_loss_is_a_minimum_over_the_declared_resonance_permutations(name):
     m = matcher(name)
-    x, p4, mask = batch(b=4, n=8)
-    mask[:] = True
-    out = m(x, p4, mask)
+    x, p4, full, types, trans, mask = inputs(m.topology, b=4, full=True)
+    out = m(x, p4, full, types, trans)
     t = targets_for(m.topology, 4)
     loss, used = m.loss(out, mask, t)
     assert torch.isfinite(loss) and used.any()
@@ -174,10 +200,11 @@ def test_detection_targets_follow_the_chosen_resonance_order():
 @pytest.mark.parametrize("name", NAMES)
 def test_model_decoding_is_exact_against_brute_force(name):
     m = matcher(name)
-    x, p4, mask = batch(b=3, n=7)
-    out = m(x, p4, mask)
+    x, p4, full, types, trans, mask = inputs(m.topology, n=7)
+    out = m(x, p4, full, types, trans)
     assign, prob, det = m.decode(out, mask, k=1)
     assert det.shape == (3, len(m.topology.resonances)) and ((det > 0) & (det < 1)).all()
+    assert (assign < 7).all()  # jets only: the lepton and MET (slots 7, 8) are never chosen
     lps = [head_logprobs(h, xh, sh, mask) for h, (xh, sh) in zip(m.heads, out[0], strict=True)]
     topo = m.topology
     for b in range(3):
