@@ -22,6 +22,7 @@ from hepattn.config import Config, check
 from hepattn.kernels.triplet import BACKENDS, triplet_logprob, triplet_topk
 from hepattn.nn.decoding import decode_topology
 from hepattn.nn.encoder import Encoder, EncoderConfig
+from hepattn.nn.heads import TensorAttentionHead
 from hepattn.nn.topology_matcher import permutation_nll
 from hepattn.topology import LOG2, TTBAR_ALLHAD
 
@@ -61,24 +62,16 @@ class MatcherConfig(Config):
         )
 
 
-class SymmetricTensorAttention(nn.Module):
+class SymmetricTensorAttention(TensorAttentionHead):
     """One head: jets ``h: (B, N, d)`` → projected jets ``x: (B, N, D)`` and ``S: (D, D, D)``.
 
-    ``S = ½(θ + θ with its first two indices swapped)``; θ starts with standard deviation
-    D^(−3/2) so that initial scores are O(1).
+    The order-3 :class:`~hepattn.nn.heads.TensorAttentionHead` with its first two indices
+    exchangeable: ``S = ½(θ + θ with its first two indices swapped)``; θ starts with standard
+    deviation D^(−3/2) so that initial scores are O(1).
     """
 
     def __init__(self, dim_in: int, dim: int) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(dim_in)
-        self.proj = nn.Linear(dim_in, dim)
-        self.theta = nn.Parameter(torch.randn(dim, dim, dim) * dim**-1.5)
-
-    def tensor(self) -> Tensor:
-        return 0.5 * (self.theta + self.theta.transpose(0, 1))  # (D, D, D)
-
-    def forward(self, h: Tensor) -> tuple[Tensor, Tensor]:
-        return self.proj(self.norm(h)), self.tensor()
+        super().__init__(dim_in, dim, order=3, symmetric=2)
 
 
 class JetPartonMatcher(nn.Module):
