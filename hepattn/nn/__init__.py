@@ -1,5 +1,11 @@
 """Neural-network building blocks: masked (P-)MHA, the set encoder and set pooling.
 
+Matching (imported from their modules): :mod:`hepattn.nn.matcher` (all-hadronic tt̄, the
+bundled model), and for any declared topology :mod:`hepattn.nn.inputs` (several collections
+in one set), :mod:`hepattn.nn.heads` (tensor attention heads of order 1–3),
+:mod:`hepattn.nn.topology_matcher` (the network, its loss and detection head) and
+:mod:`hepattn.nn.decoding` (exact joint decoding).
+
 Each top-level module takes its own frozen dataclass config, buildable from a dict
 (``EncoderConfig.from_dict(yaml.safe_load(text))``).
 """

@@ -29,6 +29,7 @@ from hepattn.kernels.triplet import BACKENDS
 from hepattn.nn.decoding import decode_topology
 from hepattn.nn.encoder import Encoder, EncoderConfig
 from hepattn.nn.heads import TensorAttentionHead, head_logprob, head_topk
+from hepattn.nn.pooling import masked_mean
 from hepattn.topology import Topology, load_topology
 
 __all__ = [
@@ -104,8 +105,7 @@ class TopologyMatcher(nn.Module):
         transverse: Tensor | None = None,
     ) -> tuple[list, Tensor]:
         h = self.encoder(x, p4, mask, types, transverse)  # (B, N, d)
-        real = mask[..., None].to(h.dtype)
-        pooled = (h * real).sum(1) / real.sum(1).clamp(min=1)  # (B, d)
+        pooled = masked_mean(h, mask)  # (B, d)
         return [head(h) for head in self.heads], self.detection(pooled)  # (B, R)
 
     def target_logprob(self, heads, mask: Tensor, targets: list[Tensor]) -> Tensor:
