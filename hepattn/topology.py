@@ -20,8 +20,10 @@ Two orders are in use:
 daughters (``log 2`` for a top): the probability of an *unordered* light-quark pair is
 ``P(i, j, k) + P(j, i, k) = 2 P(i, j, k)``.
 
-Declared in YAML (``yaml.safe_load``; the built-ins are ``hepattn/configs/topologies/*.yaml``,
-loaded by name with :func:`load_topology`, which also takes a user's file)::
+Declared in YAML (read with ``yaml.safe_load``'s loader, which here also refuses a key
+repeated in one mapping; the built-ins are ``hepattn/configs/topologies/*.yaml``, loaded by
+name with :func:`load_topology`, which also takes a user's file; a built-in name wins over a
+file of that name)::
 
     name: ttbar-ljets
     collections:            # the input collections daughters are drawn from
