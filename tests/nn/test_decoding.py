@@ -11,7 +11,7 @@ import torch
 from hepattn.nn.decoding import decode_joint, decode_topology, jet_sets
 from hepattn.nn.matcher import decode_assignments
 from hepattn.topology import TOPOLOGIES
-from tests.nn._old_allhad_decoding import decode_assignments as old_decode
+from tests.nn.allhad_decoding_reference import decode_assignments as reference_decode
 from tests.nn.test_matcher import batch, model
 
 
@@ -122,7 +122,7 @@ def test_all_hadronic_decoding_is_unchanged():
             mask = torch.arange(n)[None] < torch.randint(1, n + 1, (b,), generator=g)[:, None]
         heads = m(x, p4, mask)
         for k in (1, 2, 16):
-            old, p_old = old_decode(m, heads, mask, k=k, with_prob=True)
+            old, p_old = reference_decode(m, heads, mask, k=k, with_prob=True)
             new, p_new = decode_assignments(m, heads, mask, k=k, with_prob=True)
             assert torch.equal(old, new)
             torch.testing.assert_close(p_old, p_new, equal_nan=True, rtol=0, atol=0)
