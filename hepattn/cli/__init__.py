@@ -31,6 +31,7 @@ COMMANDS = (
     "eval",
     "tag",
     "match",
+    "label",
     "compare",
     "convert",
     "export-onnx",

@@ -1,0 +1,80 @@
+"""``hepattn label IN.root -o LABELS.root --topology NAME``: truth labels as a friend tree."""
+
+from __future__ import annotations
+
+import argparse
+
+from hepattn.cli._options import add_input, add_output, add_progress, check_outputs
+
+SOURCES = ("auto", "genpart", "schema")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "label",
+        help="truth labels (jet <-> parton) for your own simulation, as a friend tree",
+        description="Match the partons of a declared topology to the jets of each event by "
+        "the generator's rule (Delta R < --max-dr, unique, globally closest pair first) and "
+        "write a TTree 'labels' with one entry per input entry (same order): 'jet_parton' "
+        "(int32 per jet in the file's own order: the parton slot in the topology's parton "
+        "order, -1 none) and 'parton_jet' (int32 per parton slot: the jet index, -1 none; "
+        "always -1 for slots that are not jets, e.g. the lepton and neutrino). Metadata "
+        "strings: topology, rule, parton_order, source. Partons come from NanoAOD GenPart_* "
+        "(tops / Higgs bosons followed through GenPart_genPartIdxMother to their decay "
+        "quarks and leptons, first copies after the decay) or from a schema's 'partons' "
+        "collection holding the topology's partons in its parton order. Events whose partons "
+        "cannot be found are kept with every label -1, and counted in a warning.",
+    )
+    p.add_argument("input", help="ROOT file to read")
+    add_output(p, "output ROOT file (a friend tree of the input)", required=True)
+    p.add_argument(
+        "--topology",
+        required=True,
+        help="built-in topology (ttbar-allhad, ttbar-ljets, hh-4b) or a topology YAML file",
+    )
+    add_input(p, "detected from the file's jets")
+    p.add_argument(
+        "--max-dr",
+        type=float,
+        default=0.4,
+        metavar="DR",
+        help="largest Delta R of a matched parton-jet pair (default 0.4, the generator's)",
+    )
+    p.add_argument(
+        "--partons",
+        choices=SOURCES,
+        default="auto",
+        help="where the partons come from: the schema's 'partons' collection, NanoAOD "
+        "GenPart_*, or auto (the schema's if it has one, else GenPart; default)",
+    )
+    add_progress(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hepattn.labels import label_file
+    from hepattn.progress import wanted
+    from hepattn.topology import load_topology
+
+    topology = load_topology(args.topology)
+    check_outputs(args.input, (args.output, "output", False))
+    summary = label_file(
+        args.input,
+        args.output,
+        topology,
+        schema=args.schema,
+        tree=args.tree,
+        max_dr=args.max_dr,
+        source=args.partons,
+        progress=wanted(args.no_progress),
+    )
+    n, failed = summary["events"], summary["failed"]
+    print(
+        f"labelled {n:,} events ({topology.name}, partons from {summary['source']}): "
+        f"{summary['matched']:,} parton-jet matches, {failed:,} events without the "
+        "topology's partons (labels -1)"
+    )
+    print(
+        f"wrote {args.output}:labels (branches jet_parton[njet], parton_jet[{topology.n_partons}])"
+    )
+    return 0

@@ -1,0 +1,285 @@
+"""``hepattn label``: truth labels from NanoAOD GenPart or a schema's parton branches."""
+
+from __future__ import annotations
+
+import hashlib
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from hepattn.cli import main
+from hepattn.data import write_tree
+from hepattn.labels import genpart_partons, label_events
+from hepattn.topology import load_topology
+
+FIRST, LAST = 1 << 12, 1 << 13
+
+# Parton (eta, phi) of the all-hadronic event, by GenPart index.
+B, U, DBAR, BBAR, S, CBAR = (
+    (0.5, 0.1),
+    (1.0, 1.5),
+    (-0.5, 2.5),
+    (-1.0, -1.0),
+    (0.2, -2.0),
+    (1.8, -2.8),
+)
+
+
+def ttbar_genpart(second_w: str = "had") -> dict[str, list]:
+    """One tt̄ event as NanoAOD stores it: beams, gluons, tops with a copy after radiation,
+    t → b W, W → q q̄′ (or ℓ ν for the anti-top's W when ``second_w == "lep"``), a copy of
+    the W+ and of the b after FSR (not first copies, with other kinematics)."""
+    rows = [  # (pdgId, mother, flags, eta, phi)
+        (2212, -1, FIRST | LAST, 0.0, 0.0),  # 0 beam
+        (2212, -1, FIRST | LAST, 0.0, 0.0),  # 1 beam
+        (21, 0, FIRST | LAST, 3.0, 0.3),  # 2 g
+        (21, 1, FIRST | LAST, -3.0, 0.3),  # 3 g
+        (6, 2, FIRST, 0.6, 0.5),  # 4 t, first copy
+        (-6, 3, FIRST, -0.6, -2.0),  # 5 t̄, first copy
+        (6, 4, LAST, 0.7, 0.6),  # 6 t after radiating
+        (21, 4, FIRST | LAST, 2.5, 1.0),  # 7 radiated gluon
+        (-6, 5, LAST, -0.6, -2.1),  # 8 t̄ last copy
+        (5, 6, FIRST, *B),  # 9 b from t
+        (24, 6, FIRST, 0.8, 2.0),  # 10 W+
+        (-5, 8, FIRST | LAST, *BBAR),  # 11 b̄ from t̄
+        (-24, 8, FIRST | LAST, 0.6, -2.4),  # 12 W-
+        (24, 10, LAST, 0.8, 2.1),  # 13 W+ copy
+        (2, 13, FIRST | LAST, *U),  # 14 u
+        (-1, 13, FIRST | LAST, *DBAR),  # 15 d̄
+    ]
+    if second_w == "had":
+        rows += [(3, 12, FIRST | LAST, *S), (-4, 12, FIRST | LAST, *CBAR)]  # 16 s, 17 c̄
+    else:
+        rows += [(11, 12, FIRST | LAST, *S), (-12, 12, FIRST | LAST, *CBAR)]  # 16 e-, 17 ν̄
+    rows.append((5, 9, LAST, 0.9, 0.6))  # 18 the b after FSR (a copy)
+    cols = list(zip(*rows, strict=True))
+    return {
+        "pdgId": cols[0],
+        "genPartIdxMother": cols[1],
+        "statusFlags": cols[2],
+        "eta": cols[3],
+        "phi": cols[4],
+    }
+
+
+# Jets: near the partons (in another order), a φ wrap-around, a second jet near the b, extras.
+JETS = [
+    (1.8, 3.1),  # 0 c̄ across φ = ±π (ΔR 0.383)
+    (-2.0, 0.0),  # 1 extra
+    (0.52, 0.12),  # 2 b
+    (1.05, 1.45),  # 3 u
+    (0.25, -2.05),  # 4 s
+    (-1.1, -1.05),  # 5 b̄
+    (-0.5, 3.0),  # 6 near d̄ but ΔR 0.5
+    (2.2, 2.0),  # 7 extra
+    (0.6, 0.2),  # 8 also near the b, farther than jet 2
+]
+ALLHAD_PARTON_JET = [2, 3, -1, 5, 4, 0]
+ALLHAD_JET_PARTON = [5, -1, 0, 1, 4, 3, -1, -1, -1]
+
+
+def _event(gen: dict, jets=JETS) -> dict:
+    return {"gen": gen, "jets": jets}
+
+
+def write_nanoaod(path, events, genpart: bool = True) -> None:
+    jets = [e["jets"] for e in events]
+    branches = {
+        "Jet": ak.zip(
+            {
+                "pt": ak.Array([[40.0 + i for i in range(len(j))] for j in jets]),
+                "eta": ak.Array([[x[0] for x in j] for j in jets]),
+                "phi": ak.Array([[x[1] for x in j] for j in jets]),
+                "mass": ak.Array([[5.0] * len(j) for j in jets]),
+                "btagDeepFlavB": ak.Array([[0.1] * len(j) for j in jets]),
+            }
+        ),
+        "event": np.arange(len(events), dtype=np.int64),
+    }
+    if genpart:
+        gens = [e["gen"] for e in events]
+        fields = {
+            "pdgId": np.int32,
+            "genPartIdxMother": np.int16,
+            "statusFlags": np.int32,
+            "eta": np.float32,
+            "phi": np.float32,
+        }
+        rec = {
+            k: ak.values_astype(ak.Array([list(g[k]) for g in gens]), t) for k, t in fields.items()
+        }
+        n = ak.num(rec["pdgId"])
+        rec["pt"] = ak.ones_like(rec["eta"]) * 50
+        rec["mass"] = ak.zeros_like(rec["eta"])
+        assert len(n) == len(events)
+        branches["GenPart"] = ak.zip(rec)
+    write_tree(path, branches, tree="Events")
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.fixture
+def nano(tmp_path):
+    path = tmp_path / "nano.root"
+    events = [
+        _event(ttbar_genpart("had")),
+        _event(ttbar_genpart("lep")),
+        _event({k: v[:4] for k, v in ttbar_genpart("had").items()}),  # no tops: not followable
+        _event(ttbar_genpart("had"), jets=[]),  # no jets
+    ]
+    write_nanoaod(path, events)
+    return path
+
+
+def _read(path):
+    f = uproot.open(path)
+    t = f["labels"]
+    meta = {k.split(";")[0]: str(f[k]) for k in f.keys() if f.classname_of(k) == "TObjString"}
+    return t.arrays(["jet_parton", "parton_jet"], library="ak"), t.num_entries, meta
+
+
+def _check_inverse(arrays, n_partons):
+    for jp, pj in zip(
+        ak.to_list(arrays["jet_parton"]), ak.to_list(arrays["parton_jet"]), strict=True
+    ):
+        assert len(pj) == n_partons
+        for j, p in enumerate(jp):
+            if p >= 0:
+                assert pj[p] == j
+        for p, j in enumerate(pj):
+            if j >= 0:
+                assert jp[j] == p
+        hit = [j for j in pj if j >= 0]
+        assert len(hit) == len(set(hit))  # unique
+
+
+def test_allhad_from_genpart_matches_hand_labels(nano, tmp_path, capsys, caplog):
+    before = _sha(nano)
+    out = tmp_path / "labels.root"
+    assert main(["label", str(nano), "-o", str(out), "--topology", "ttbar-allhad"]) == 0
+    text = capsys.readouterr().out
+    assert "labelled 4 events" in text and "2 events without" in text
+    assert _sha(nano) == before
+    arrays, n, meta = _read(out)
+    assert n == 4
+    assert arrays["jet_parton"].type.content.content.primitive == "int32"
+    assert arrays["parton_jet"].type.content.content.primitive == "int32"
+    jp, pj = ak.to_list(arrays["jet_parton"]), ak.to_list(arrays["parton_jet"])
+    assert pj[0] == ALLHAD_PARTON_JET and jp[0] == ALLHAD_JET_PARTON
+    assert pj[1] == pj[2] == [-1] * 6 and jp[1] == jp[2] == [-1] * len(JETS)  # lep W, no tops
+    assert pj[3] == [-1] * 6 and jp[3] == []
+    _check_inverse(arrays, 6)
+    assert meta["topology"] == "ttbar-allhad"
+    assert "Delta R < 0.4" in meta["rule"] and "unique" in meta["rule"]
+    assert "closest" in meta["rule"] and "GenPart" in meta["rule"]
+    assert meta["parton_order"] == "b,q1,q2,b',q1',q2'"
+
+
+def test_ljets_and_max_dr(nano, tmp_path, capsys):
+    out = tmp_path / "lj.root"
+    argv = ["label", str(nano), "-o", str(out), "--topology", "ttbar-ljets", "--no-progress"]
+    assert main(argv) == 0
+    arrays, _, meta = _read(out)
+    pj = ak.to_list(arrays["parton_jet"])
+    # t_had = the top (b, u, d̄), t_lep = the anti-top (b̄, e, ν): lepton and ν are not jets
+    assert pj[0] == [-1] * 6  # both Ws hadronic: not lepton+jets
+    assert pj[1] == [2, 3, -1, 5, -1, -1]
+    assert ak.to_list(arrays["jet_parton"])[1] == [-1, -1, 0, 1, -1, 3, -1, -1, -1]
+    _check_inverse(arrays, 6)
+    assert meta["topology"] == "ttbar-ljets"
+    # a wider cone: d̄ now takes jet 6 (ΔR 0.5)
+    out2 = tmp_path / "wide.root"
+    assert (
+        main(["label", str(nano), "-o", str(out2), "--topology", "ttbar-allhad", "--max-dr", "0.6"])
+        == 0
+    )
+    arrays, _, meta = _read(out2)
+    assert ak.to_list(arrays["parton_jet"])[0] == [2, 3, 6, 5, 4, 0]
+    assert "Delta R < 0.6" in meta["rule"]
+
+
+def test_hh_from_genpart():
+    rows = [  # (pdgId, mother, flags)
+        (21, -1, FIRST),
+        (21, -1, FIRST),
+        (25, 0, FIRST),
+        (25, 1, FIRST),
+        (25, 2, LAST),  # H1, H2, a copy of H1
+        (5, 4, FIRST),
+        (-5, 4, FIRST),
+        (5, 3, FIRST),
+        (-5, 3, FIRST),
+    ]
+    ids, mothers, flags = (list(c) for c in zip(*rows, strict=True))
+    hh = load_topology("hh-4b")
+    (idx,) = genpart_partons(hh, [ids], [mothers], [flags])
+    assert idx.tolist() == [5, 6, 7, 8]
+    res = label_events(hh, [[0.0, 1.0]], [[0.0, 1.0]], [[1.0, 5.0, 0.1, 9.0]], [[1.0, 0, 0, 0]])
+    assert res.parton_jet.tolist() == [[1, -1, 0, -1]] and res.jet_parton[0].tolist() == [2, 0]
+    assert res.n_failed == 0
+
+
+def test_partons_from_schema_branches(tmp_path, capsys):
+    path = tmp_path / "own.root"
+    parts = [B, U, DBAR, BBAR, S, CBAR]
+    branches = {
+        "jet": ak.zip(
+            {k: ak.Array([[x[i] for x in JETS]] * 2) for i, k in enumerate(("eta", "phi"))}
+            | {"pt": ak.Array([[50.0] * len(JETS)] * 2)}
+        ),
+        "parton": ak.zip(
+            {
+                k: ak.Array([[x[i] for x in parts], [x[i] for x in parts[:5]]])
+                for i, k in enumerate(("eta", "phi"))
+            }
+        ),
+    }
+    write_tree(path, branches, tree="mine")
+    schema = tmp_path / "mine.yaml"
+    schema.write_text(
+        "name: mine\ntree: mine\ncollections:\n"
+        "  jets: {kinematics: ptetaphie, branches: {pt: jet_pt, eta: jet_eta, phi: jet_phi,"
+        " energy: jet_pt}}\n"
+        "  partons: {kinematics: ptetaphie, branches: {pt: parton_eta, eta: parton_eta,"
+        " phi: parton_phi, energy: parton_eta}}\n"
+    )
+    out = tmp_path / "labels.root"
+    argv = [
+        "label",
+        str(path),
+        "-o",
+        str(out),
+        "--topology",
+        "ttbar-allhad",
+        "--schema",
+        str(schema),
+    ]
+    assert main(argv) == 0
+    arrays, n, meta = _read(out)
+    assert n == 2
+    assert ak.to_list(arrays["parton_jet"]) == [ALLHAD_PARTON_JET, [-1] * 6]  # 5 partons: none
+    assert ak.to_list(arrays["jet_parton"])[0] == ALLHAD_JET_PARTON
+    assert "schema's parton branches" in meta["rule"]
+
+
+def test_bad_inputs_one_line(nano, tmp_path, capsys):
+    nogen = tmp_path / "nogen.root"
+    write_nanoaod(nogen, [_event({})], genpart=False)
+    out = tmp_path / "x.root"
+    cases = [
+        (["label", str(nogen), "-o", str(out), "--topology", "ttbar-allhad"], "GenPart_pdgId"),
+        (["label", str(nano), "-o", str(out), "--topology", "zz-4l"], "zz-4l"),
+        (["label", str(nano), "-o", str(nano), "--topology", "ttbar-allhad"], "nano.root"),
+    ]
+    for argv, needle in cases:
+        before = _sha(nano)
+        assert main(argv) == 1
+        lines = capsys.readouterr().err.strip().splitlines()
+        err = [x for x in lines if not x.startswith("INFO ")]
+        assert len(err) == 1 and err[0].startswith("hepattn label: error:") and needle in err[0]
+        assert _sha(nano) == before
+    assert not out.exists()
