@@ -283,3 +283,17 @@ def test_bad_inputs_one_line(nano, tmp_path, capsys):
         assert len(err) == 1 and err[0].startswith("hepattn label: error:") and needle in err[0]
         assert _sha(nano) == before
     assert not out.exists()
+
+
+def test_reproduces_the_generators_labels_on_the_shipped_sample(tmp_path):
+    from tests.tasks.test_matching_task import slice_file
+
+    path = tmp_path / "slice.root"
+    slice_file(path, 0, 400)
+    out = tmp_path / "labels.root"
+    assert main(["label", str(path), "-o", str(out), "--topology", "ttbar-allhad"]) == 0
+    want = uproot.open(path)["events"].arrays(["jet_parton", "parton_jet"])
+    got, n, meta = _read(out)
+    assert n == 400 and meta["source"] == "schema"
+    assert ak.to_list(got["jet_parton"]) == ak.to_list(want["jet_parton"])
+    assert ak.to_list(got["parton_jet"]) == ak.to_list(want["parton_jet"])
