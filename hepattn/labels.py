@@ -131,22 +131,34 @@ def _first_copies(pdgid: np.ndarray, mother: np.ndarray) -> np.ndarray:
     raise DataError("GenPart_genPartIdxMother holds a cycle")
 
 
+def _flat(x, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, counts)`` of a per-event sequence (awkward array or lists of arrays)."""
+    import awkward as ak
+
+    arr = x if isinstance(x, ak.Array) else ak.Array([np.asarray(r).tolist() for r in x])
+    if len(arr) == 0:
+        return np.zeros(0, dtype), np.zeros(0, np.int64)
+    values = ak.to_numpy(ak.flatten(arr, axis=1)).astype(dtype, copy=False)
+    return values, ak.to_numpy(ak.num(arr, axis=1)).astype(np.int64)
+
+
+def _rows(x, dtype=np.float64) -> list[np.ndarray]:
+    """A per-event sequence as a list of numpy arrays (views of one flat array)."""
+    values, counts = _flat(x, dtype)
+    return np.split(values, np.cumsum(counts)[:-1]) if len(counts) else []
+
+
 def _genpart_events(pdgid, mother, flags) -> Iterator[tuple[np.ndarray, dict[int, list[int]]]]:
-    """Per event: its pdgIds and the decay products (local indices) of each first copy."""
-    counts = np.array([len(x) for x in pdgid], dtype=np.int64)
+    """Per event: its pdgIds and the decay products (local indices) of each first copy.
+
+    The copies and mothers are resolved on the flat arrays of all events at once; only the
+    small per-event grouping of decay products is a Python loop."""
+    ids, counts = _flat(pdgid, np.int64)
+    local, n_mother = _flat(mother, np.int64)
+    flag, n_flag = _flat(flags, np.int64)
+    if not (np.array_equal(counts, n_mother) and np.array_equal(counts, n_flag)):
+        raise DataError("GenPart branches have different numbers of particles per event")
     offsets = np.concatenate([[0], np.cumsum(counts)])
-    ids = np.concatenate([np.asarray(x, dtype=np.int64) for x in pdgid]) if len(pdgid) else []
-    ids = np.asarray(ids, dtype=np.int64)
-    local = (
-        np.concatenate([np.asarray(x, dtype=np.int64) for x in mother])
-        if len(mother)
-        else np.zeros(0, np.int64)
-    )
-    flag = (
-        np.concatenate([np.asarray(x, dtype=np.int64) for x in flags])
-        if len(flags)
-        else np.zeros(0, np.int64)
-    )
     start = np.repeat(offsets[:-1], counts)
     size = np.repeat(counts, counts)
     valid = (local >= 0) & (local < size)
@@ -335,6 +347,8 @@ def label_file(
     from hepattn.data.writer import TreeWriter
     from hepattn.progress import bar
 
+    if not max_dr > 0:
+        raise DataError(f"--max-dr must be positive, got {max_dr}")
     schema = schema_for(path, schema, tree, collections=["jets"])
     jets = schema.collection("jets")
     if source == "auto":
@@ -376,17 +390,16 @@ def label_file(
     ):
         for chunk in iterate_branches(path, schema, branches, tree=tree, step_size=step_size):
             arrays = chunk.arrays
-            jet_eta, jet_phi = _eta_phi(jets, arrays, f"{chunk.path}: jets")
+            jet_eta, jet_phi = map(_rows, _eta_phi(jets, arrays, f"{chunk.path}: jets"))
             if partons is not None:
-                p_eta, p_phi = _eta_phi(partons, arrays, f"{chunk.path}: partons")
-                p_eta, p_phi = list(p_eta), list(p_phi)
+                p_eta, p_phi = map(_rows, _eta_phi(partons, arrays, f"{chunk.path}: partons"))
             else:
                 g = {k: arrays[v] for k, v in GENPART_BRANCHES.items()}
                 idx = genpart_partons(topology, g["pdgid"], g["mother"], g["flags"])
-                eta, phi = list(g["eta"]), list(g["phi"])
-                p_eta = [None if i is None else np.asarray(eta[e])[i] for e, i in enumerate(idx)]
-                p_phi = [None if i is None else np.asarray(phi[e])[i] for e, i in enumerate(idx)]
-            res = label_events(topology, list(jet_eta), list(jet_phi), p_eta, p_phi, max_dr)
+                eta, phi = _rows(g["eta"]), _rows(g["phi"])
+                p_eta = [None if i is None else eta[e][i] for e, i in enumerate(idx)]
+                p_phi = [None if i is None else phi[e][i] for e, i in enumerate(idx)]
+            res = label_events(topology, jet_eta, jet_phi, p_eta, p_phi, max_dr)
             writer.extend({"jet_parton": _jagged(res.jet_parton), "parton_jet": res.parton_jet})
             total += len(res.parton_jet)
             failed += res.n_failed

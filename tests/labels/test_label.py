@@ -164,6 +164,7 @@ def test_allhad_from_genpart_matches_hand_labels(nano, tmp_path, capsys, caplog)
     text = capsys.readouterr().out
     assert "labelled 4 events" in text and "2 events without" in text
     assert _sha(nano) == before
+    assert "2 of 4 events: the topology's partons were not found" in caplog.text
     arrays, n, meta = _read(out)
     assert n == 4
     assert arrays["jet_parton"].type.content.content.primitive == "int32"
