@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from importlib import resources
 
 import awkward as ak
 import numpy as np
@@ -271,8 +272,17 @@ def test_bad_inputs_one_line(nano, tmp_path, capsys):
     nogen = tmp_path / "nogen.root"
     write_nanoaod(nogen, [_event({})], genpart=False)
     out = tmp_path / "x.root"
+    mine = tmp_path / "my-hh.yaml"
+    text = (resources.files("hepattn") / "configs/topologies/hh-4b.yaml").read_text()
+    mine.write_text(text.replace("name: hh-4b", "name: my-hh"))
     cases = [
         (["label", str(nogen), "-o", str(out), "--topology", "ttbar-allhad"], "GenPart_pdgId"),
+        (["label", str(nano), "-o", str(out), "--topology", str(mine)], "only for ttbar-allhad"),
+        (
+            ["label", str(nano), "-o", str(out), "--topology", "hh-4b", "--partons", "schema"],
+            "no collection 'partons'",
+        ),
+        (["label", str(nano), "-o", str(out), "--topology", "hh-4b", "--max-dr", "0"], "max-dr"),
         (["label", str(nano), "-o", str(out), "--topology", "zz-4l"], "zz-4l"),
         (["label", str(nano), "-o", str(nano), "--topology", "ttbar-allhad"], "nano.root"),
     ]
