@@ -308,3 +308,30 @@ def test_reproduces_the_generators_labels_on_the_shipped_sample(tmp_path):
     assert n == 400 and meta["source"] == "schema"
     assert ak.to_list(got["jet_parton"]) == ak.to_list(want["jet_parton"])
     assert ak.to_list(got["parton_jet"]) == ak.to_list(want["parton_jet"])
+
+
+def test_hh_4b_from_a_nanoaod_file(tmp_path, capsys):
+    rows = [  # (pdgId, mother, flags, eta, phi)
+        (21, -1, FIRST | LAST, 3.0, 0.0),
+        (21, -1, FIRST | LAST, -3.0, 0.0),
+        (25, 0, FIRST, 0.1, 1.0),  # 2 H1
+        (25, 1, FIRST, -0.1, -1.0),  # 3 H2
+        (25, 2, LAST, 0.1, 1.1),  # 4 H1 after a recoil
+        (5, 4, FIRST | LAST, 0.4, 0.8),  # 5 b of H1
+        (-5, 4, FIRST | LAST, -0.2, 1.4),  # 6 b̄ of H1
+        (5, 3, FIRST | LAST, -0.5, -0.7),  # 7 b of H2
+        (-5, 3, FIRST | LAST, 0.3, -1.3),  # 8 b̄ of H2
+    ]
+    cols = list(zip(*rows, strict=True))
+    keys = ("pdgId", "genPartIdxMother", "statusFlags", "eta", "phi")
+    gen = dict(zip(keys, cols, strict=True))
+    jets = [(0.3, -1.35), (1.5, 2.5), (-0.45, -0.72), (0.41, 0.79), (-0.25, 1.45)]
+    path = tmp_path / "hh.root"
+    write_nanoaod(path, [_event(gen, jets)])
+    out = tmp_path / "hh_labels.root"
+    assert main(["label", str(path), "-o", str(out), "--topology", "hh-4b", "--no-progress"]) == 0
+    assert "without" in capsys.readouterr().out
+    arrays, n, meta = _read(out)
+    assert ak.to_list(arrays["parton_jet"]) == [[3, 4, 2, 0]]
+    assert ak.to_list(arrays["jet_parton"]) == [[3, -1, 2, 0, 1]]
+    assert meta["topology"] == "hh-4b" and meta["parton_order"] == "b1,b2,b3,b4"
