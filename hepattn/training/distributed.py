@@ -18,7 +18,16 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ["DDP", "all_reduce_sum", "init", "is_main", "local_device", "rank", "world_size"]
+__all__ = [
+    "DDP",
+    "all_reduce_sum",
+    "barrier",
+    "init",
+    "is_main",
+    "local_device",
+    "rank",
+    "world_size",
+]
 
 
 def init() -> bool:
@@ -51,6 +60,12 @@ def local_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def barrier() -> None:
+    """Wait for every rank (nothing in one process)."""
+    if world_size() > 1:
+        dist.barrier()
 
 
 def all_reduce_sum(*values: float) -> list[float]:

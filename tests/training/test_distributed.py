@@ -15,7 +15,8 @@ WORKER = Path(__file__).with_name("ddp_worker.py")
 
 def run(args, tmp):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(sys.path))
-    subprocess.run(args, check=True, env=env, cwd=tmp, timeout=240, capture_output=True)
+    done = subprocess.run(args, env=env, cwd=tmp, timeout=240, capture_output=True, text=True)
+    assert done.returncode == 0, f"{args} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
 
 
 def torchrun(tmp, out, *extra):
