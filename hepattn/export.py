@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from hepattn import __version__
 from hepattn._optional import check_installed
+from hepattn.data.outputs import atomic_path
 from hepattn.errors import HepattnError
 from hepattn.tasks.presets import TASKS as PRESET_TASKS
 from hepattn.tasks.presets import task_class
@@ -178,7 +179,7 @@ def export_onnx(
     Args:
         model: model directory, or ``"default"`` for the bundled model of ``task``.
         task: ``"tagger"`` or ``"matcher"``; must match the model.
-        out: the ``.onnx`` file, written atomically (temporary file, then rename).
+        out: the ``.onnx`` file, written atomically (:func:`hepattn.data.outputs.atomic_path`).
         opset: ONNX opset (default :data:`DEFAULT_OPSET` with the TorchScript exporter, the
             torch default with ``dynamo``).
         dynamo: use torch's ``torch.export``-based exporter (needs onnxscript; about 30×
@@ -225,10 +226,8 @@ def export_onnx(
         out_axes = {name: cube for name in outputs}
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        with _traceable(), torch.no_grad():
+        with atomic_path(out) as tmp, _traceable(), torch.no_grad():
             if dynamo:
                 dims = {"batch": torch.export.Dim("batch"), "objects": torch.export.Dim("objects")}
                 program = torch.onnx.export(
@@ -255,15 +254,12 @@ def export_onnx(
                     do_constant_folding=True,
                 )
                 proto = onnx.load(str(tmp))
-        onnx.helper.set_model_props(proto, onnx_metadata(loaded, task))
-        onnx.checker.check_model(proto)
-        onnx.save(proto, str(tmp))
-        os.replace(tmp, out)
+            onnx.helper.set_model_props(proto, onnx_metadata(loaded, task))
+            onnx.checker.check_model(proto)
+            onnx.save(proto, str(tmp))
     except HepattnError:
         raise
     except Exception as err:
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise HepattnError(f"ONNX export of {loaded.path} failed: {msg}") from err
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
