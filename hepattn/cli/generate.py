@@ -1,4 +1,4 @@
-"""``hepattn generate ttbar|prongs``: realistic samples from Pythia 8 + FastJet + towers."""
+"""``hepattn generate ttbar|hh4b|prongs``: realistic samples from Pythia 8 + FastJet + towers."""
 
 from __future__ import annotations
 
@@ -44,12 +44,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(FILE.parts/) and merged at the end; re-run the same command to resume.",
     )
     sub = parser.add_subparsers(dest="process", metavar="PROCESS", required=True)
-    tt = sub.add_parser("ttbar", help="all-hadronic ttbar events, R=0.4 jets, parton labels")
+    tt = sub.add_parser("ttbar", help="ttbar events (all-hadronic or lepton+jets), R=0.4 jets")
     tt.add_argument("-n", "--events", type=int, default=10_000, help="events to write")
     tt.add_argument(
         "--min-jets", type=int, default=0, help="keep only events with at least this many jets"
     )
+    tt.add_argument(
+        "--channel",
+        choices=("allhad", "ljets"),
+        default="allhad",
+        help="allhad: both W to quarks (topology ttbar-allhad); ljets: one W to e/mu nu, "
+        "exactly one isolated lepton, MET (topology ttbar-ljets)",
+    )
     _common(tt)
+    hh = sub.add_parser("hh4b", help="gg -> HH -> bbbb events, R=0.4 jets (topology hh-4b)")
+    hh.add_argument("-n", "--events", type=int, default=10_000, help="events to write")
+    hh.add_argument(
+        "--min-jets", type=int, default=0, help="keep only events with at least this many jets"
+    )
+    _common(hh)
     pr = sub.add_parser("prongs", help=f"boosted R=1.2 jets of {','.join(CLASSES)} prongs + towers")
     pr.add_argument("-n", "--jets", type=int, default=1000, help="jets per class")
     pr.add_argument(
@@ -92,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
     progress = False if args.no_progress else None
     chunk = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}
     common = {"seed": args.seed, "detector": args.detector, "fast": not args.plain, **chunk}
-    if args.process == "ttbar":
+    if args.process == "ttbar" and args.channel == "allhad":
         from hepattn.generate.ttbar import TtbarConfig, generate_ttbar
 
         config = TtbarConfig(n_events=args.events, min_jets=args.min_jets, **common)
@@ -102,6 +115,23 @@ def _run(args: argparse.Namespace) -> int:
         table = _ttbar_table(summary)
         if args.plots:
             plots.plot_ttbar(path, args.plots)
+    elif args.process in ("ttbar", "hh4b"):
+        if args.process == "ttbar":
+            from hepattn.generate.ttbar import TtbarConfig, generate_ttbar
+
+            config = TtbarConfig(
+                n_events=args.events, min_jets=args.min_jets, channel=args.channel, **common
+            )
+            path = generate_ttbar(args.output, config, jobs=args.jobs, progress=progress)
+            summary = plots.ljets_summary(path)
+        else:
+            from hepattn.generate.hh4b import HH4bConfig, generate_hh4b
+
+            config = HH4bConfig(n_events=args.events, min_jets=args.min_jets, **common)
+            path = generate_hh4b(args.output, config, jobs=args.jobs, progress=progress)
+            summary = plots.hh4b_summary(path)
+        n = summary["events"]
+        table = _resolved_table(summary)
     else:
         from hepattn.generate.prongs import ProngsConfig, generate_prongs
 
@@ -141,6 +171,29 @@ def _prong_table(summary: dict[str, dict[str, float]]) -> str:
             f"{v['mean_towers']:>7.1f} {v['p99_towers']:>5.0f} {v['max_towers']:>5d}"
         )
     return "\n".join(rows)
+
+
+def _resolved_table(s: dict[str, float]) -> str:
+    """Summary lines of a lepton+jets or HH file (keys of ``ljets_summary``/``hh4b_summary``)."""
+    lines = [
+        f"events {s['events']}; mean jets {s['mean_jets']:.2f}; jets 4 / 5 / 6 / 7 / >=8: "
+        + " / ".join(f"{s[k]:.3f}" for k in [f"frac_{n}_jets" for n in range(4, 8)])
+        + f" / {s['frac_ge8_jets']:.3f}",
+        f"all four jet partons matched: {s['frac_all_matched']:.3f}; "
+        f"mean matched {s['mean_partons_matched']:.2f}",
+    ]
+    if "m_qq_peak" in s:
+        lines.append(
+            f"electrons {s['frac_electron']:.3f}; lepton from the W {s['frac_lepton_truth']:.3f}; "
+            f"median MET {s['met_median']:.1f} GeV; truth-matched peaks: W {s['m_qq_peak']:.1f} "
+            f"GeV, hadronic top {s['m_bqq_peak']:.1f} GeV"
+        )
+    else:
+        lines.append(
+            f"truth-matched m_bb peak {s['m_bb_peak']:.1f} GeV; m_HH 10/50/90 %: "
+            f"{s['mhh_p10']:.0f} / {s['mhh_median']:.0f} / {s['mhh_p90']:.0f} GeV"
+        )
+    return "\n".join(lines)
 
 
 def _ttbar_table(s: dict[str, float]) -> str:

@@ -26,7 +26,10 @@ from hepattn.plotting import pyplot
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "hh4b_summary",
     "invariant_mass",
+    "ljets_summary",
+    "matched_masses",
     "plot_prongs",
     "plot_ttbar",
     "prong_summary",
@@ -44,24 +47,30 @@ def invariant_mass(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, m: np.ndarr
     return kinematics.invariant_mass(np.stack([px, py, pz, e], -1).sum(-2))
 
 
-def truth_masses(arrays: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(m_qq, m_bqq) in GeV of the truth-matched W and top candidates of a tt̄ sample.
-
-    ``arrays``: awkward record array with the ``jet_*`` and ``parton_jet`` branches. A W
-    candidate needs both q1 and q2 matched, a top candidate also b; each top counts once.
-    """
+def matched_masses(arrays: Any, groups: tuple[tuple[int, ...], ...], n_partons: int) -> np.ndarray:
+    """Invariant masses (GeV) of the jets matched to each group of partons (indices in the
+    parton order), over the events where every parton of the group has a jet; groups are
+    concatenated. ``arrays``: awkward record array with ``jet_*`` and ``parton_jet``."""
     offsets = np.asarray(ak.num(arrays["jet_pt"]), dtype=np.int64)
     start = np.concatenate([[0], np.cumsum(offsets)[:-1]])
     flat = {k: np.asarray(ak.flatten(arrays[f"jet_{k}"])) for k in ("pt", "eta", "phi", "mass")}
-    pj = np.asarray(ak.to_numpy(arrays["parton_jet"]), dtype=np.int64).reshape(-1, 6)
-    m_qq, m_bqq = [], []
-    for b, q1, q2 in ((0, 1, 2), (3, 4, 5)):
-        w_ok = (pj[:, q1] >= 0) & (pj[:, q2] >= 0)
-        t_ok = w_ok & (pj[:, b] >= 0)
-        for ok, cols, out in ((w_ok, (q1, q2), m_qq), (t_ok, (b, q1, q2), m_bqq)):
-            idx = start[ok, None] + pj[ok][:, list(cols)]
-            out.append(invariant_mass(*(flat[k][idx] for k in ("pt", "eta", "phi", "mass"))))
-    return np.concatenate(m_qq), np.concatenate(m_bqq)
+    pj = np.asarray(ak.to_numpy(arrays["parton_jet"]), dtype=np.int64).reshape(-1, n_partons)
+    out = []
+    for cols in groups:
+        ok = (pj[:, list(cols)] >= 0).all(axis=1)
+        idx = start[ok, None] + pj[ok][:, list(cols)]
+        out.append(invariant_mass(*(flat[k][idx] for k in ("pt", "eta", "phi", "mass"))))
+    return np.concatenate(out)
+
+
+def truth_masses(arrays: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(m_qq, m_bqq) in GeV of the truth-matched W and top candidates of an all-hadronic tt̄
+    sample: a W candidate needs both q1 and q2 matched, a top candidate also b; each top
+    counts once."""
+    return (
+        matched_masses(arrays, ((1, 2), (4, 5)), 6),
+        matched_masses(arrays, ((0, 1, 2), (3, 4, 5)), 6),
+    )
 
 
 def _peak(values: np.ndarray, lo: float, hi: float, width: float) -> float:
@@ -98,6 +107,51 @@ def ttbar_summary(path: str | os.PathLike) -> dict[str, float]:
         "m_qq_median": float(np.median(m_qq)) if len(m_qq) else float("nan"),
         "m_bqq_peak": _peak(m_bqq, 100, 260, 10),
         "m_bqq_median": float(np.median(m_bqq)) if len(m_bqq) else float("nan"),
+    }
+
+
+def _jet_counts(arrays: Any, n_jet_partons: int) -> dict[str, float]:
+    njet = np.asarray(arrays["njet"])
+    matched = np.asarray(ak.sum(arrays["parton_jet"] >= 0, axis=1))
+    return {
+        "events": len(njet),
+        "frac_all_matched": float(np.mean(matched == n_jet_partons)),
+        "mean_partons_matched": float(np.mean(matched)),
+        "mean_jets": float(np.mean(njet)),
+        **{f"frac_{n}_jets": float(np.mean(njet == n)) for n in range(4, 8)},
+        "frac_ge8_jets": float(np.mean(njet >= 8)),
+    }
+
+
+def ljets_summary(path: str | os.PathLike) -> dict[str, float]:
+    """Validation numbers of a lepton+jets tt̄ file (partons b_had, q1, q2, b_lep, ℓ, ν):
+    matching, multiplicities, hadronic W and top peaks, lepton flavours, MET."""
+    a = uproot.open(path)["events"].arrays()
+    flavour = np.abs(np.asarray(ak.flatten(a["lepton_pdgid"])))
+    m_qq = matched_masses(a, ((1, 2),), 6)
+    m_bqq = matched_masses(a, ((0, 1, 2),), 6)
+    return {
+        **_jet_counts(a, 4),
+        "frac_electron": float(np.mean(flavour == 11)),
+        "frac_lepton_truth": float(np.mean(np.asarray(ak.flatten(a["lepton_truth"])))),
+        "met_median": float(np.median(np.asarray(a["met_pt"]))),
+        "m_qq_peak": _peak(m_qq, 40, 130, 5),
+        "m_bqq_peak": _peak(m_bqq, 100, 260, 10),
+    }
+
+
+def hh4b_summary(path: str | os.PathLike) -> dict[str, float]:
+    """Validation numbers of an HH → 4b file: matching, multiplicities, the truth-matched
+    m_bb peak and the truth m_HH percentiles."""
+    a = uproot.open(path)["events"].arrays()
+    m_bb = matched_masses(a, ((0, 1), (2, 3)), 4)
+    p10, p50, p90 = np.percentile(np.asarray(a["mhh"]), [10, 50, 90])
+    return {
+        **_jet_counts(a, 4),
+        "m_bb_peak": _peak(m_bb, 60, 180, 5),
+        "mhh_p10": float(p10),
+        "mhh_median": float(p50),
+        "mhh_p90": float(p90),
     }
 
 

@@ -1,22 +1,31 @@
-"""All-hadronic tt̄ events: Pythia 8 → towers → anti-kt R = 0.4 jets → parton labels.
+"""tt̄ events, all-hadronic or lepton+jets: Pythia 8 → towers → jets (→ lepton, MET) → labels.
 
-Process: pp → tt̄ at √s = 13 TeV (``Top:gg2ttbar``, ``Top:qqbar2ttbar``), both W bosons forced
-to hadrons (``24:onMode = off``, ``24:onIfAny = 1 2 3 4 5``), with multiparton interactions,
-ISR, FSR and hadronization on (Pythia defaults).
+Process: pp → tt̄ at √s = 13 TeV (``Top:gg2ttbar``, ``Top:qqbar2ttbar``) with multiparton
+interactions, ISR, FSR and hadronization on (Pythia defaults).
 
-Reconstruction: towers from :class:`hepattn.generate.detector.Calorimeter`; anti-kt R = 0.4
-jets, calibrated with the Delphes ATLAS jet energy scale, with pT > 25 GeV (after
-calibration) and |η| < 2.5, sorted by pT descending; truth flavour from B/C hadrons
-(pT > 5 GeV) within ΔR < 0.4; parametrized b-tag.
+Channels (``TtbarConfig.channel``)
+    ``allhad``: both W bosons forced to quarks (``24:onMode = off``, ``24:onIfAny = 1 2 3 4
+    5``). ``ljets``: one W to quarks, the other to e ν or μ ν (τ excluded): in even-numbered
+    chunks W⁺ → q q̄′ and W⁻ → ℓ⁻ ν̄ (``24:onPosIfAny = 1 2 3 4 5``, ``24:onNegIfAny = 11
+    13``), in odd ones the reverse, so both lepton charges are equally present. An event is
+    kept if it has exactly one isolated lepton (:mod:`hepattn.generate.leptons`, pT > 10 GeV)
+    and that lepton has pT > 25 GeV and |η| < 2.5; jets within ΔR < 0.4 of an isolated
+    electron are removed; MET from the towers and the muons.
 
-Partons (always six, in this order): (b, q1, q2) from the top (pdgId +6), then (b′, q1′, q2′)
-from the anti-top, where b is the quark from t → W b and q1, q2 are the W's decay products in
-the order Pythia lists them; all taken before the parton shower (first copies after the
-decay). Partons are matched to jets uniquely with ΔR < 0.4, globally closest pair first
-(:func:`hepattn.generate.matching.match_unique`).
+Reconstruction: :mod:`hepattn.generate.resolved` (towers, anti-kt R = 0.4 jets with the card's
+jet energy scale, pT > 25 GeV, |η| < 2.5, truth flavour, b-tag score).
+
+Partons, in the parton order of the topology (:func:`hepattn.topology.load_topology`), taken
+before the parton shower (first copies after the decay):
+
+- ``allhad`` (``ttbar-allhad``): (b, q1, q2) from the top (pdgId +6), then (b′, q1′, q2′)
+  from the anti-top; q1, q2 in the order Pythia lists the W's decay products;
+- ``ljets`` (``ttbar-ljets``): (b_had, q1, q2) of the hadronic top, then (b_lep, ℓ, ν) of the
+  leptonic one. Only quarks are matched to jets; ``lepton_truth`` says whether the
+  reconstructed lepton is the W's (same flavour, ΔR < 0.1).
 
 Output (one entry per event, tree ``events``): see ``samples/README.md`` and
-:data:`BRANCHES`.
+:data:`BRANCHES` (+ :data:`LJETS_BRANCHES` for lepton+jets).
 """
 
 from __future__ import annotations
@@ -25,44 +34,50 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from hepattn.errors import DataError
-from hepattn.generate.clustering import cluster, jet_flavour
 from hepattn.generate.detector import (
     BTAG_WORKING_POINTS,
     Calorimeter,
-    btag,
-    btag_score,
     check_detector,
     detector_metadata,
-    jet_energy_scale,
 )
-from hepattn.generate.matching import match_unique
+from hepattn.generate.leptons import missing_et, reconstruct_leptons
+from hepattn.generate.matching import delta_r
 from hepattn.generate.pythia import (
     ArrayChain,
     EventChain,
     chunk_rngs,
     decay_products,
-    heavy_flavour,
 )
-from hepattn.generate.runner import Chunk, ChunkResult, chunk_plan, jagged, run_chunks
+from hepattn.generate.resolved import JetCuts, Rows, reconstruct
+from hepattn.generate.runner import Chunk, ChunkResult, chunk_plan, run_chunks
 from hepattn.generate.source import events
-from hepattn.physics.kinematics import invariant_mass
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BRANCHES", "FORMAT", "TtbarConfig", "generate_chunk", "generate_ttbar"]
+__all__ = [
+    "BRANCHES",
+    "CHANNELS",
+    "FORMAT",
+    "LJETS_BRANCHES",
+    "TtbarConfig",
+    "generate_chunk",
+    "generate_ttbar",
+]
 
 FORMAT = "ttbar-v1"
+#: Channels and the topology each one's parton order follows.
+CHANNELS = {"allhad": "ttbar-allhad", "ljets": "ttbar-ljets"}
+PROCESS = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "24:onMode = off")
 #: Pythia settings of the process (added to the common ones of :mod:`.pythia`).
-SETTINGS = (
-    "Top:gg2ttbar = on",
-    "Top:qqbar2ttbar = on",
-    "24:onMode = off",
-    "24:onIfAny = 1 2 3 4 5",
+SETTINGS = (*PROCESS, "24:onIfAny = 1 2 3 4 5")
+#: Lepton+jets settings of even (W⁺ hadronic) and odd (W⁻ hadronic) chunks.
+LJETS_SETTINGS = (
+    (*PROCESS, "24:onPosIfAny = 1 2 3 4 5", "24:onNegIfAny = 11 13"),
+    (*PROCESS, "24:onPosIfAny = 11 13", "24:onNegIfAny = 1 2 3 4 5"),
 )
 #: Branches of the output tree and their meaning.
 BRANCHES = {
@@ -74,27 +89,45 @@ BRANCHES = {
     "jet_btag": "b-tag decision: jet_btag_score above the medium (70 % b) working point",
     "jet_btag_score": "b-tag score in [0, 1] (logit-normal per truth flavour; 0 for |eta| >= 2.5)",
     "jet_flavour": "truth flavour: 5 b, 4 c, 0 light (B/C hadrons with pT > 5 GeV in dR < 0.4)",
-    "jet_parton": "index 0..5 of the matched parton (b, q1, q2, b', q1', q2') or -1",
-    "nparton": "number of partons (always 6)",
+    "jet_parton": "index of the matched parton in the parton order, or -1",
+    "nparton": "number of partons (6 for ttbar)",
     "parton_pt": "parton pT [GeV]",
     "parton_eta": "parton pseudorapidity",
     "parton_phi": "parton azimuth",
     "parton_mass": "parton mass [GeV]",
     "parton_pdgid": "parton PDG id",
-    "parton_jet": "index of the matched jet or -1",
+    "parton_jet": "index of the matched jet or -1 (always -1 for a lepton or neutrino)",
     "weight": "event weight from Pythia",
     "event": "event number: chunk index * 10^7 + generated event index in the chunk",
+}
+#: Extra branches of lepton+jets files.
+LJETS_BRANCHES = {
+    "nlepton": "number of selected leptons (always 1)",
+    "lepton_pt": "lepton pT [GeV] (smeared)",
+    "lepton_eta": "lepton pseudorapidity",
+    "lepton_phi": "lepton azimuth",
+    "lepton_mass": "lepton mass [GeV] (PDG)",
+    "lepton_charge": "lepton charge (-1, +1)",
+    "lepton_pdgid": "lepton PDG id (+-11, +-13)",
+    "lepton_truth": "1 if the lepton is the W's (same flavour, dR < 0.1), else 0",
+    "met_pt": "missing transverse momentum [GeV]: -(towers + muons)",
+    "met_phi": "azimuth of the missing transverse momentum",
 }
 #: Event numbers are ``chunk.index * EVENT_STRIDE + i`` (i: generated event in the chunk).
 EVENT_STRIDE = 10_000_000
 #: Stream identifier of ttbar chunks in :func:`hepattn.generate.pythia.chunk_rngs`.
 STREAM = 6
+#: Selected lepton: pT and |η| cuts [GeV]; truth match radius.
+LEPTON_PT_MIN = 25.0
+LEPTON_ETA_MAX = 2.5
+LEPTON_TRUTH_DR = 0.1
 
 
 @dataclass(frozen=True)
 class TtbarConfig:
     """Settings of a tt̄ sample. ``n_events``: events written; ``min_jets``: keep only events
-    with at least this many jets (0 keeps all); ``chunk_size``: events per chunk file."""
+    with at least this many jets (0 keeps all); ``chunk_size``: events per chunk file;
+    ``channel``: one of :data:`CHANNELS`."""
 
     n_events: int
     seed: int = 1
@@ -106,6 +139,7 @@ class TtbarConfig:
     match_dr: float = 0.4
     detector: str = "delphes-atlas"
     fast: bool = True
+    channel: str = "allhad"
 
     def __post_init__(self) -> None:
         if self.n_events <= 0:
@@ -114,14 +148,19 @@ class TtbarConfig:
             raise DataError(f"min_jets must be >= 0, got {self.min_jets}")
         if self.chunk_size <= 0:
             raise DataError(f"chunk_size must be positive, got {self.chunk_size}")
+        if self.channel not in CHANNELS:
+            raise DataError(f"unknown channel {self.channel!r}; choose one of {list(CHANNELS)}")
         check_detector(self.detector)
 
+    @property
+    def cuts(self) -> JetCuts:
+        return JetCuts(self.jet_radius, self.jet_pt_min, self.jet_eta_max, self.match_dr)
 
-def top_partons(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[int]:
-    """Record indices of the six partons (b, q1, q2, b′, q1′, q2′) of a tt̄ event.
 
-    ``chain``: the record's history; ``pdgid``: the record's ids, shape (n,)."""
-    out: list[int] = []
+def top_decays(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[tuple[int, list[int]]]:
+    """(b, W daughters) record indices of the top (pdgId +6), then of the anti-top. The W's
+    daughters are its quarks (followed through resonances) or its lepton and neutrino."""
+    out = []
     for top_id in (6, -6):
         first = np.flatnonzero(pdgid == top_id)
         if len(first) == 0:
@@ -133,86 +172,90 @@ def top_partons(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[int]:
                 w = d
             elif 1 <= aid <= 5:
                 b = d
-        quarks = decay_products(chain, w) if w >= 0 else []
-        if b < 0 or len(quarks) != 2:
-            raise DataError("a top quark did not decay to a quark and a hadronic W")
-        out.extend([b, *quarks])
+        products = decay_products(chain, w) if w >= 0 else []
+        if w >= 0 and not products:
+            leptons = [d for d in chain.daughters(chain.bottom_copy(w))]
+            products = sorted(
+                (d for d in leptons if 11 <= abs(chain.pdgid(d)) <= 14),
+                key=lambda d: abs(chain.pdgid(d)) % 2 == 0,  # charged lepton, then neutrino
+            )
+        if b < 0 or len(products) != 2:
+            raise DataError("a top quark did not decay to a quark and a W with two daughters")
+        out.append((b, products))
     return out
 
 
+def top_partons(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[int]:
+    """Record indices of the six partons (b, q1, q2, b′, q1′, q2′) of an all-hadronic event."""
+    out: list[int] = []
+    for b, products in top_decays(chain, pdgid):
+        if any(abs(int(pdgid[d])) > 5 for d in products):
+            raise DataError("a top quark did not decay to a quark and a hadronic W")
+        out.extend([b, *products])
+    return out
+
+
+def ljets_partons(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[int]:
+    """Record indices of (b_had, q1, q2, b_lep, ℓ, ν) of a lepton+jets event."""
+    had, lep = [], []
+    for b, products in top_decays(chain, pdgid):
+        (had if all(abs(int(pdgid[d])) <= 5 for d in products) else lep).append([b, *products])
+    if len(had) != 1 or len(lep) != 1:
+        raise DataError("a lepton+jets event without one hadronic and one leptonic top")
+    return had[0] + lep[0]
+
+
 def generate_chunk(config: TtbarConfig, chunk: Chunk) -> ChunkResult:
-    """Generate ``chunk.size`` events passing ``config.min_jets``, as writer branches."""
+    """Generate ``chunk.size`` events passing the channel's selection and ``config.min_jets``,
+    as writer branches."""
     pythia_seed, rng = chunk_rngs(config.seed, STREAM, chunk.index)
     calo = Calorimeter.named(config.detector)
-    cols: dict[str, list[Any]] = {k: [] for k in ("jets", "partons", "weight", "event")}
+    ljets = config.channel == "ljets"
+    settings = LJETS_SETTINGS[chunk.index % 2] if ljets else SETTINGS
+    rows = Rows()
     n_generated = 0
-    for ev in events(SETTINGS, pythia_seed, fast=config.fast):
+    for ev in events(settings, pythia_seed, fast=config.fast):
         n_generated = (ev.number + 1) if ev is not None else n_generated + 1
         if n_generated >= 1000 * chunk.size:
             raise DataError(f"--min-jets {config.min_jets} keeps almost no events")
         if ev is None:
             continue
         parts = ev.parts
-        final = parts.final
-        towers = calo.towers(
-            parts.pdgid[final],
-            parts.px[final],
-            parts.py[final],
-            parts.pz[final],
-            parts.e[final],
-            rng,
-        )
-        jets = cluster(towers, config.jet_radius, 0.5 * config.jet_pt_min)
-        jets = jets.scaled(jet_energy_scale(jets.pt, jets.eta))
-        jets = jets.select((jets.pt > config.jet_pt_min) & (np.abs(jets.eta) < config.jet_eta_max))
-        if len(jets) < config.min_jets:
+        scalars = {"weight": ev.weight, "event": chunk.index * EVENT_STRIDE + ev.number}
+        veto_eta = veto_phi = None
+        if ljets:
+            final = np.flatnonzero(parts.final)
+            leptons = reconstruct_leptons(
+                parts.pdgid[final], parts.px[final], parts.py[final], parts.pz[final],
+                parts.e[final], rng,
+            )  # fmt: skip
+            iso = leptons.select(leptons.isolated)
+            if len(iso) != 1 or iso.pt[0] <= LEPTON_PT_MIN or abs(iso.eta[0]) >= LEPTON_ETA_MAX:
+                continue
+            electrons = np.abs(iso.pdgid) == 11
+            veto_eta, veto_phi = iso.eta[electrons], iso.phi[electrons]
+        reco = reconstruct(parts, calo, rng, config.cuts, veto_eta, veto_phi)
+        if len(reco.jets) < config.min_jets:
             continue
-        pt, eta, phi = parts.pt, parts.eta, parts.phi
-        hf = heavy_flavour(parts.pdgid)
-        heavy = (hf > 0) & (pt > 5.0)
-        flavour = jet_flavour(jets.eta, jets.phi, hf[heavy], eta[heavy], phi[heavy])
-        score = btag_score(flavour, jets.eta, rng)
-        idx = np.asarray(top_partons(ev.chain, parts.pdgid))
-        p_mass = invariant_mass(np.stack([parts.px, parts.py, parts.pz, parts.e], -1)[idx])
-        parton_jet, jet_parton = match_unique(
-            eta[idx], phi[idx], jets.eta, jets.phi, config.match_dr
-        )
-        cols["jets"].append(
-            (jets.pt, jets.eta, jets.phi, jets.mass, btag(score), flavour, jet_parton, score)
-        )
-        cols["partons"].append((pt[idx], eta[idx], phi[idx], p_mass, parts.pdgid[idx], parton_jet))
-        cols["weight"].append(ev.weight)
-        cols["event"].append(chunk.index * EVENT_STRIDE + ev.number)
-        if len(cols["event"]) == chunk.size:
+        if ljets:
+            idx = np.asarray(ljets_partons(ev.chain, parts.pdgid))
+            true_l = idx[4]
+            truth = int(
+                parts.pdgid[true_l] == iso.pdgid[0]
+                and delta_r(parts.eta[true_l], parts.phi[true_l], iso.eta[0], iso.phi[0])
+                < LEPTON_TRUTH_DR
+            )
+            rows.leptons.append(
+                (iso.pt, iso.eta, iso.phi, iso.mass, iso.charge, iso.pdgid, np.array([truth]))
+            )
+            met, met_phi = missing_et(reco.towers, leptons)
+            scalars = {**scalars, "met_pt": met, "met_phi": met_phi}
+        else:
+            idx = np.asarray(top_partons(ev.chain, parts.pdgid))
+        rows.add(reco, parts, idx, config.cuts, scalars)
+        if len(rows) == chunk.size:
             break
-    return ChunkResult(branches=_assemble(cols), n_generated=n_generated)
-
-
-def _assemble(cols: dict[str, list[Any]]) -> dict[str, Any]:
-    import awkward as ak
-
-    jet_fields = ("pt", "eta", "phi", "mass", "btag", "flavour", "parton", "btag_score")
-    jet_types = (np.float32,) * 4 + (np.bool_, np.int32, np.int32, np.float32)
-    parton_fields = ("pt", "eta", "phi", "mass", "pdgid", "jet")
-    parton_types = (np.float32,) * 4 + (np.int32, np.int32)
-    jets = ak.zip(
-        {
-            f: jagged([row[k] for row in cols["jets"]], t)
-            for k, (f, t) in enumerate(zip(jet_fields, jet_types, strict=True))
-        }
-    )
-    partons = ak.zip(
-        {
-            f: jagged([row[k] for row in cols["partons"]], t)
-            for k, (f, t) in enumerate(zip(parton_fields, parton_types, strict=True))
-        }
-    )
-    return {
-        "jet": jets,
-        "parton": partons,
-        "weight": np.asarray(cols["weight"], dtype=np.float32),
-        "event": np.asarray(cols["event"], dtype=np.int64),
-    }
+    return ChunkResult(branches=rows.branches(), n_generated=n_generated)
 
 
 def generate_ttbar(
@@ -222,33 +265,42 @@ def generate_ttbar(
     jobs: int | None = None,
     progress: bool | None = None,
 ) -> Path:
-    """Generate an all-hadronic tt̄ sample into ``output`` (ROOT, tree ``events``).
+    """Generate a tt̄ sample of ``config.channel`` into ``output`` (ROOT, tree ``events``).
 
     Resumable: re-running after an interruption reuses the chunks in ``output``.parts/.
     """
     from functools import partial
 
     chunks = chunk_plan(config.n_events, config.chunk_size)
+    if config.channel == "ljets":
+        process = (
+            "lepton+jets (one W to quarks, the other to e/mu nu; W+ and W- hadronic in "
+            "alternate chunks; exactly one isolated lepton pT>25 |eta|<2.5)"
+        )
+    else:
+        process = f"all-hadronic ({', '.join(SETTINGS)})"
     summary = (
-        f"hepattn generate ttbar: pythia8mc 8.317.2, pp->ttbar 13 TeV all-hadronic "
-        f"({', '.join(SETTINGS)}), MPI/ISR/FSR/hadronization on; {config.detector} towers; "
+        f"hepattn generate ttbar: pythia8mc 8.317.2, pp->ttbar 13 TeV {process}, "
+        f"MPI/ISR/FSR/hadronization on; {config.detector} towers; "
         f"anti-kt R={config.jet_radius} pT>{config.jet_pt_min} |eta|<{config.jet_eta_max}; "
         f"min_jets={config.min_jets}; n_events={config.n_events}"
     )
     metadata = {
         "hepattn_format": FORMAT,
+        "topology": CHANNELS[config.channel],
         "seed": str(config.seed),
         "generator": summary,
         **detector_metadata(config.detector),
         "btag_working_points": json.dumps(BTAG_WORKING_POINTS),
     }
+    collections = ("jet", "parton", "lepton") if config.channel == "ljets" else ("jet", "parton")
     return run_chunks(
         output,
         config={"process": "ttbar", "format": FORMAT, **asdict(config)},
         chunks=chunks,
         work=partial(generate_chunk, config),
         tree="events",
-        collections=("jet", "parton"),
+        collections=collections,
         metadata=metadata,
         jobs=jobs,
         progress=progress,
