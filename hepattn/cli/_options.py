@@ -49,6 +49,30 @@ def add_model(p: argparse.ArgumentParser, task: str) -> None:
     )
 
 
+def add_topology(p: argparse.ArgumentParser) -> None:
+    """``--topology``: a built-in topology's name or a topology YAML file."""
+    p.add_argument(
+        "--topology",
+        default="ttbar-allhad",
+        metavar="NAME|YAML",
+        help="event topology: ttbar-allhad (default), ttbar-ljets, hh-4b, or a topology YAML "
+        "file (see README, 'Declared topologies')",
+    )
+
+
+def topology_task(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(task, topology): all-hadronic tt̄ is the ``matcher`` task (the bundled matcher and
+    its branches); any other topology the ``topology-matcher`` task. The topology is
+    loaded here, so a bad name or file fails before anything else is read."""
+    topology = getattr(args, "topology", "ttbar-allhad")
+    if args.task != "matcher" or topology == "ttbar-allhad":
+        return args.task, None
+    from hepattn.topology import load_topology
+
+    load_topology(topology)
+    return "topology-matcher", topology
+
+
 def add_output_tree(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--output-tree",

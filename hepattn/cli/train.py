@@ -6,7 +6,14 @@ import argparse
 import shlex
 import sys
 
-from hepattn.cli._options import add_nonfinite, add_output, add_progress, check_outputs
+from hepattn.cli._options import (
+    add_nonfinite,
+    add_output,
+    add_progress,
+    add_topology,
+    check_outputs,
+    topology_task,
+)
 from hepattn.errors import HepattnError
 from hepattn.tasks.presets import DEFAULT_KIND, TAGGER_KINDS
 
@@ -34,12 +41,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     m = tasks.add_parser(
         "matcher",
-        help="jet-parton matcher (SPA-Net style) for all-hadronic ttbar",
-        description="Train the matcher: P-MHA encoder + two symmetric tensor attention heads "
-        "with the top-symmetric loss. Outputs as for the tagger (DIR/last.pt, DIR/best/, "
-        "DIR/history.json).",
+        help="jet-parton matcher (SPA-Net style) for a declared topology",
+        description="Train the matcher: P-MHA encoder + one symmetric tensor attention head "
+        "per resonance of the topology (two triplet heads with the top-symmetric loss for "
+        "all-hadronic ttbar), loss minimised over the declared symmetries. Outputs as for the "
+        "tagger (DIR/last.pt, DIR/best/, DIR/history.json).",
     )
-    _common(m, "the bundled hepattn/configs/matcher.yaml")
+    _common(
+        m,
+        "hepattn/configs/matcher.yaml for ttbar-allhad, hepattn/configs/topology-matcher.yaml "
+        "for the others",
+    )
+    add_topology(m)
 
 
 def _common(t: argparse.ArgumentParser, default_config: str) -> None:
@@ -102,8 +115,11 @@ def run(args: argparse.Namespace) -> int:
     overrides["compile"] = True if args.compile else None
     overrides["amp"] = False if args.no_amp else None
     kind = getattr(args, "kind", None)
-    run_config = load_run_config(args.task, args.config, kind=kind, training=overrides)
-    result = task_class(args.task).train(
+    task, topology = topology_task(args)
+    run_config = load_run_config(
+        task, args.config, topology=topology, kind=kind, training=overrides
+    )
+    result = task_class(task).train(
         run_config,
         args.train,
         args.val,
@@ -124,10 +140,15 @@ def run(args: argparse.Namespace) -> int:
     if args.task == "tagger":
         what = f"{run_config.kind} tagger ({result['params']:,} parameters) on "
         best = f"best validation accuracy {100 * result['val_accuracy']:.2f} %"
+    elif topology is not None:
+        what = f"{topology} matcher ({result['params']:,} parameters) on "
+        best = (
+            f"best validation resonance efficiency {100 * result['val_resonance_efficiency']:.2f} %"
+        )
     else:
         what = f"matcher ({result['params']:,} parameters) on "
         best = f"best validation top efficiency {100 * result['val_top_efficiency']:.2f} %"
-    unit = task_class(args.task).unit
+    unit = task_class(task).unit
     print(
         f"trained {what}{result[f'train_{unit}']:,} {unit} in {result['epochs']} epochs, "
         f"{result['seconds']:.0f} s"

@@ -248,6 +248,57 @@ BUILTIN_SCHEMAS: dict[str, Schema] = {
             event={"weight": "weight", "event": "event"},
         ),
         Schema(
+            name="hepattn-ttbar-ljets",
+            description="hepattn's lepton+jets ttbar samples (`hepattn generate ttbar "
+            "--channel ljets`): jets, partons, one lepton, MET",
+            tree="events",
+            collections={
+                "jets": Collection(
+                    "ptetaphim",
+                    _ptetaphim("jet", "_"),
+                    fields={"btag": "jet_btag", "flavour": "jet_flavour"},
+                    labels={"parton": "jet_parton"},
+                    counter="njet",
+                ),
+                "partons": Collection(
+                    "ptetaphim",
+                    _ptetaphim("parton", "_"),
+                    fields={"pdgid": "parton_pdgid"},
+                    labels={"jet": "parton_jet"},
+                    counter="nparton",
+                ),
+                "lepton": Collection(
+                    "ptetaphim",
+                    _ptetaphim("lepton", "_"),
+                    fields={"charge": "lepton_charge", "pdgid": "lepton_pdgid"},
+                    counter="nlepton",
+                ),
+            },
+            event={"weight": "weight", "event": "event", "met_pt": "met_pt", "met_phi": "met_phi"},
+        ),
+        Schema(
+            name="hepattn-hh4b",
+            description="hepattn's HH -> 4b samples (`hepattn generate hh4b`)",
+            tree="events",
+            collections={
+                "jets": Collection(
+                    "ptetaphim",
+                    _ptetaphim("jet", "_"),
+                    fields={"btag": "jet_btag", "flavour": "jet_flavour"},
+                    labels={"parton": "jet_parton"},
+                    counter="njet",
+                ),
+                "partons": Collection(
+                    "ptetaphim",
+                    _ptetaphim("parton", "_"),
+                    fields={"pdgid": "parton_pdgid"},
+                    labels={"jet": "parton_jet"},
+                    counter="nparton",
+                ),
+            },
+            event={"weight": "weight", "event": "event", "mhh": "mhh"},
+        ),
+        Schema(
             name="hepattn-prongs",
             description="hepattn's boosted N-prong jets, one jet per entry "
             "(`hepattn generate prongs`)",

@@ -36,6 +36,7 @@ __all__ = [
 TASKS: dict[str, str] = {
     "tagger": "hepattn.tasks.tagging:Tagger",
     "matcher": "hepattn.tasks.matching:Matcher",
+    "topology-matcher": "hepattn.tasks.topology_matching:TopologyMatching",
 }
 #: Prong classes of the tagger, in label order (label = position); the generator writes the
 #: same labels (``hepattn.generate.prongs.CLASSES``).
@@ -111,11 +112,25 @@ def run_config_dict(
     return cfg
 
 
-def load_run_config(task: str, config: str | os.PathLike | None = None, **options: Any):
+def load_run_config(
+    task: str,
+    config: str | os.PathLike | None = None,
+    topology: str | None = None,
+    **options: Any,
+):
     """The validated run config (:attr:`Task.run_config`) of :func:`run_config_dict` (with the
     same ``kind`` and ``training`` options); every problem — the model section's included —
-    is a :class:`ConfigError` naming the file."""
+    is a :class:`ConfigError` naming the file. ``topology`` (topology matcher): the declared
+    topology, which wins over the config's; the schema of its generated files becomes the
+    default schema unless the config file names one."""
     cfg = run_config_dict(task, config, **options)
+    if topology is not None:
+        from hepattn.tasks.topology_matching import default_schema, topology_entry
+
+        cfg.setdefault("model", {})["topology"] = topology_entry(topology)
+        data = cfg.setdefault("data", {})
+        if config is None or "schema" not in data:
+            data["schema"] = default_schema(topology)
     try:
         return task_class(task).run_config.from_dict(cfg)
     except ConfigError as err:
