@@ -11,6 +11,7 @@ from hepattn.cli._options import (
     add_nonfinite,
     add_output,
     add_progress,
+    add_topology,
     check_outputs,
     model_files,
 )
@@ -19,14 +20,16 @@ from hepattn.cli._options import (
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "compare",
-        help="matching efficiencies of the network and the chi2 on the same events",
+        help="matching efficiencies of the network and the baseline on the same events",
         description="Run the matching network and the chi2 baseline on the same labelled "
         "events; print epsilon_event (events with both tops correct / events with both tops "
         "reconstructable), epsilon_2^top (correct tops / tops in those events) and "
         "epsilon_1^top (the one reconstructable top correct / events with exactly one) by "
         "jet multiplicity (6, 7, >=8, inclusive), the events counted in each cell, the chi2 "
         "form and b-tag rule, and each method's runtime per event at 8 jets (one CPU "
-        "thread).",
+        "thread). With --topology (ttbar-ljets, hh-4b, a YAML file): the network and the "
+        "topology's baseline (lepton+jets chi2; HH pairing by D_HH), per jet multiplicity "
+        "the event efficiency (all resonances correct) and each resonance's efficiency.",
     )
     p.add_argument("input", nargs="+", help="labelled ROOT file(s)")
     add_model(p, "matcher")
@@ -45,12 +48,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1000,
         help="8-jet events used to time each method (default 1000)",
     )
+    add_topology(p)
     add_nonfinite(p)
     add_progress(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.topology != "ttbar-allhad":
+        return run_topology(args)
     from hepattn.data.outputs import write_json
     from hepattn.progress import wanted
     from hepattn.tasks.comparison import compare, format_comparison
@@ -69,6 +75,31 @@ def run(args: argparse.Namespace) -> int:
         nonfinite=args.nonfinite,
     )
     print(format_comparison(result))
+    if args.output:
+        write_json(args.output, {k: v for k, v in result.items() if k != "tables"})
+        print(f"wrote {args.output}")
+    return 0
+
+
+def run_topology(args: argparse.Namespace) -> int:
+    """``compare --topology NAME``: the network and the topology's baseline."""
+    from hepattn.data.outputs import write_json
+    from hepattn.progress import wanted
+    from hepattn.tasks.comparison import compare_topology, format_topology_comparison
+    from hepattn.tasks.topology_matching import model_dir
+
+    files = [f for f in model_dir(args.model, args.topology).iterdir() if f.is_file()]
+    check_outputs(args.input, (args.output, "JSON output", False), files=files)
+    result = compare_topology(
+        args.input,
+        args.topology,
+        args.model,
+        args.schema,
+        tree=args.tree,
+        progress=wanted(args.no_progress),
+        nonfinite=args.nonfinite,
+    )
+    print(format_topology_comparison(result))
     if args.output:
         write_json(args.output, {k: v for k, v in result.items() if k != "tables"})
         print(f"wrote {args.output}")

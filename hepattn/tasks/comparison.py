@@ -17,7 +17,13 @@ from hepattn.baselines.chi2 import DEFAULT_MODE, Chi2Config
 from hepattn.metrics.matching import DEFINITIONS, efficiency_table, format_table
 from hepattn.tasks.matching import Matcher, chi2_slots
 
-__all__ = ["compare", "format_comparison", "runtime_ms_8jets"]
+__all__ = [
+    "compare",
+    "compare_topology",
+    "format_comparison",
+    "format_topology_comparison",
+    "runtime_ms_8jets",
+]
 
 #: The keys of each method's cell in :func:`compare`'s ``rows``.
 CELL_KEYS = (
@@ -121,5 +127,72 @@ def format_comparison(result: dict) -> str:
             "",
             f"runtime per 8-jet event (1 CPU thread): chi2 {rt['chi2']:.3f} ms, "
             f"network {rt['network']:.3f} ms (batched)",
+        ]
+    )
+
+
+def compare_topology(
+    input_files,
+    topology: str,
+    model="default",
+    schema: str | None = None,
+    *,
+    tree: str | None = None,
+    progress: bool = False,
+    nonfinite: str = "error",
+) -> dict:
+    """The network and the topology's baseline (:data:`~hepattn.tasks.topology_matching.
+    BASELINES`) on the labelled events of ``input_files``, for a declared topology.
+
+    Returns ``rows`` (per jet-multiplicity row, per method: ``event``, ``event_err``,
+    ``n_events`` and per resonance R ``R``, ``R_err``, ``n_R``;
+    :func:`hepattn.metrics.topology.topology_efficiency_table`), ``tables`` (per method),
+    ``topology``, ``baseline`` (its rule in words), ``model``, ``files``, ``events`` and
+    ``definitions``.
+    """
+    from hepattn.metrics.topology import topology_definitions, topology_efficiency_table
+    from hepattn.tasks.topology_matching import TopologyMatching
+
+    matcher = TopologyMatching.load(model, topology)
+    topo = matcher.topology
+    ev = matcher.read(input_files, schema=schema, need_labels=True, tree=tree, nonfinite=nonfinite)
+    truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
+    net, _, _ = matcher.predict(ev, progress=progress)
+    base, _, desc = matcher.baseline(ev)
+    name = matcher.baseline_name()
+    tables = {
+        name: topology_efficiency_table(base, truth, n_jets, topo),
+        "network": topology_efficiency_table(net, truth, n_jets, topo),
+    }
+    rows = {r: {m: dict(t[r]) for m, t in tables.items()} for r in tables[name]}
+    return {
+        "topology": topo.name,
+        "rows": rows,
+        "baseline": desc,
+        "model": str(matcher.path),
+        "files": ev.files,
+        "events": len(ev),
+        "definitions": topology_definitions(topo),
+        "tables": tables,
+    }
+
+
+def format_topology_comparison(result: dict) -> str:
+    """The table :func:`compare_topology` results print as."""
+    from hepattn.metrics.topology import format_topology_table
+    from hepattn.topology import load_topology
+
+    topo = load_topology(result["topology"])
+    return "\n".join(
+        [
+            format_topology_table(
+                result["tables"],
+                topo,
+                f"Matching efficiencies, {result['topology']}: {result['events']:,} events read "
+                f"({', '.join(result['files'])})",
+            ),
+            "",
+            textwrap.fill(f"baseline: {result['baseline']}.", 100),
+            f"network: {result['model']}.",
         ]
     )

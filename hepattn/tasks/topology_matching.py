@@ -24,6 +24,7 @@ non-jet collection (standardized with their own standardization), ``n_jets``; wi
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,10 @@ def resolve_topology(entry: str | dict) -> Topology:
     if isinstance(entry, dict):
         return topology_from_dict(entry, "model.topology")
     return load_topology(entry)
+
+
+#: The classical baseline of each built-in topology (``hepattn match --method``).
+BASELINES = {"ttbar-ljets": "chi2", "hh-4b": "pairing"}
 
 
 def default_schema(topology: str) -> str:
@@ -170,6 +175,23 @@ CARD = """# hepattn jet–parton matcher, topology `{topology}`
 """
 
 
+def model_dir(model: str | os.PathLike | None, topology: str) -> Path:
+    """The model directory ``--model`` for ``topology``: ``None``/``"default"`` is the bundled
+    matcher of a built-in topology (``hepattn/models/matcher-<name>``)."""
+    from hepattn.models import BUNDLED, ModelError, resolve_model
+
+    if model is not None and str(model) != "default":
+        return resolve_model(model, TopologyMatching.name)
+    name = resolve_topology(topology).name
+    path = BUNDLED / f"matcher-{name}"
+    if not (path / "config.yaml").exists():
+        raise ModelError(
+            f"no matcher for topology {name!r} is bundled with this installation; train one "
+            f"(hepattn train matcher --topology {topology} ...) and pass it with --model"
+        )
+    return path
+
+
 class TopologyMatching(Task):
     """The topology-matching task; a trained matcher once loaded (``TopologyMatching.load``)."""
 
@@ -177,6 +199,23 @@ class TopologyMatching(Task):
     run_config = TopologyRunConfig
     unit = "events"
     card_template = CARD
+
+    @classmethod
+    def load(cls, model: str | os.PathLike | None = None, topology: str | None = None):
+        """A model directory, or the bundled matcher of ``topology``; with ``topology``, a
+        model trained for another topology is refused."""
+        from hepattn.models import ModelError
+
+        if topology is None:
+            return super().load(model)
+        task = super().load(model_dir(model, topology))
+        want = resolve_topology(topology).name
+        if task.topology.name != want:
+            raise ModelError(
+                f"model {task.path} matches topology {task.topology.name!r}, not {want!r}; "
+                f"give --topology {task.topology.name} or another --model"
+            )
+        return task
 
     @property
     def topology(self) -> Topology:
@@ -421,13 +460,7 @@ class TopologyMatching(Task):
         0, its collection's one object), ``R_prob`` and ``R_detection`` (float32)."""
         topo = self.topology
         slots, prob, det = self.predict(ev, progress=progress)
-        jet_cols = self.partons_from(JETS)
-        files = slots.copy()
-        index = ev[self.run.data.collection].index
-        files[:, jet_cols] = slots_to_file_order(slots[:, jet_cols], index)
-        branches: dict[str, np.ndarray] = {}
-        for name, p in zip(topo.qualified, range(topo.n_partons), strict=True):
-            branches[name] = files[:, p].astype(np.int32)
+        branches = self._assignment_branches(ev, slots)
         for r, res in enumerate(topo.resonances):
             branches[f"{res.name}_prob"] = prob[:, r]
             branches[f"{res.name}_detection"] = det[:, r]
@@ -440,6 +473,75 @@ class TopologyMatching(Task):
             "for R; R_detection: probability that R is reconstructable",
         }
         return branches, metadata
+
+    def baseline_name(self) -> str:
+        """The topology's classical baseline (:data:`BASELINES`); a :class:`DataError` for a
+        topology without one."""
+        name = BASELINES.get(self.topology.name)
+        if name is None:
+            raise DataError(
+                f"topology {self.topology.name!r} has no classical baseline; built-in "
+                f"baselines: {BASELINES}"
+            )
+        return name
+
+    def baseline(self, ev: Events) -> tuple[np.ndarray, np.ndarray, str]:
+        """The topology's baseline on the padded jets of ``ev``: ``(slots int64[B, n_partons],
+        score float64[B], description)``; slots as :meth:`predict`'s, score the χ² or the
+        pairing's D_HH (inf where fewer than four jets). b-tags as the matcher reads them
+        (the ``btag`` feature), if it does."""
+        name = self.baseline_name()
+        jets = ev[self.run.data.collection]
+        btag = jets.values[..., jets.features.index("btag")] if "btag" in jets.features else None
+        p4 = jets.p4.astype(np.float64)
+        tags = "with b-tags" if btag is not None else "without b-tags"
+        if name == "chi2":
+            from hepattn.baselines.chi2_ljets import Chi2LjetsConfig, solve_chi2_ljets
+
+            lep = ev.derived["lepton_p4"][:, 0].astype(np.float64)
+            met = ev.derived["met_p4"][:, 0, :2].astype(np.float64)
+            cfg = Chi2LjetsConfig()
+            slots, score, _ = solve_chi2_ljets(p4, jets.mask, lep, met, btag, cfg)
+            desc = (
+                f"lepton+jets chi2 (sigma_W {cfg.sigma_w}, sigma_t,had {cfg.sigma_t_had}, "
+                f"sigma_t,lep {cfg.sigma_t_lep} GeV; neutrino pz from m_W, better root), {tags}"
+            )
+        else:
+            from hepattn.baselines.hh_pairing import pair_hh
+
+            slots, score = pair_hh(p4, jets.mask, btag, method="dhh")
+            desc = f"HH pairing by ATLAS's D_HH (four leading b-tagged jets), {tags}"
+        slots = slots.copy()
+        for c in self.others():
+            slots[:, self.partons_from(c.name)] = 0
+        return slots, score, desc
+
+    def match_baseline(self, ev: Events) -> tuple[dict, dict]:
+        """``hepattn match --topology … --method chi2|pairing``: ``R_d`` branches and the
+        baseline's score (``chi2`` or ``dhh``, float64; inf: fewer than four jets)."""
+        topo = self.topology
+        slots, score, desc = self.baseline(ev)
+        branches = self._assignment_branches(ev, slots)
+        name = self.baseline_name()
+        branches["chi2" if name == "chi2" else "dhh"] = score.astype(np.float64)
+        metadata = {
+            "topology": topo.name,
+            "assignment_order": topo.order_string,
+            "method": name,
+            "baseline": desc,
+            "sentinels": "R_d = -1: no jet for that daughter (fewer than four jets); score inf: "
+            "no assignment",
+        }
+        return branches, metadata
+
+    def _assignment_branches(self, ev: Events, slots: np.ndarray) -> dict[str, np.ndarray]:
+        """``R_d`` int32 branches: jet indices in the file's own order (−1 none)."""
+        topo = self.topology
+        jet_cols = self.partons_from(JETS)
+        files = slots.copy()
+        index = ev[self.run.data.collection].index
+        files[:, jet_cols] = slots_to_file_order(slots[:, jet_cols], index)
+        return {name: files[:, p].astype(np.int32) for p, name in enumerate(topo.qualified)}
 
     def report(self, ev: Events, progress: bool = False) -> tuple[dict, dict]:
         from hepattn.metrics.topology import topology_efficiency_table
