@@ -78,6 +78,25 @@ def matching_table() -> str:
     return text
 
 
+def topologies_table() -> str:
+    """One efficiency table per declared topology (network vs its baseline), with counts."""
+    from hepattn.metrics.topology import format_topology_table
+    from hepattn.topology import load_topology
+
+    d = json.loads((RESULTS / "topologies.json").read_text())
+    parts = []
+    for name, r in d.items():
+        methods = list(next(iter(r["rows"].values())))
+        tables = {m: {row: r["rows"][row][m] for row in r["rows"]} for m in methods}
+        parts.append(
+            format_topology_table(tables, load_topology(name), f"**{name}**")
+            + f"\n\n{r['events']:,} held-out events ({', '.join(r['files'])}); model "
+            f"`{r['model']}` ({r['train_events']:,} training events, {r['train_epochs']} "
+            f"epochs); baseline: {r['baseline']}."
+        )
+    return "\n\n".join(parts)
+
+
 def triplet_table() -> str:
     """ms and peak MiB per (N, pass) at D = 64 (all D in the JSON), one column per device and
     backend."""
@@ -190,6 +209,7 @@ TABLES = {
     "tagger": tagger_table,
     "matching": matching_table,
     "triplet": triplet_table,
+    "topologies": topologies_table,
 }
 
 

@@ -1,0 +1,72 @@
+"""Jet–parton matching for the declared topologies beside all-hadronic tt̄: the network
+against each topology's classical baseline on the same held-out events.
+
+For each topology (``ttbar-ljets``: lepton+jets χ²; ``hh-4b``: ATLAS's D_HH pairing), runs
+:func:`hepattn.tasks.comparison.compare_topology` (the ``hepattn compare --topology`` command)
+with the topology's model on its held-out file, and writes
+``benchmarks/results/topologies.json``::
+
+    {"ttbar-ljets": {"rows": {row: {method: cell}}, "events": int, "baseline": str,
+                     "model": str, "files": [...], "train_events": int, ...},
+     "hh-4b": {...}}
+
+Defaults: the bundled models (``hepattn/models/matcher-<topology>``) on the shipped samples
+(``samples/ttbar_ljets.root``, ``samples/hh4b.root``; neither used in training)::
+
+    python benchmarks/bench_topologies.py
+    python benchmarks/bench_topologies.py --only hh-4b --model runs/hh4b/best --test FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+ROOT = Path(__file__).parent.parent
+TOPOLOGIES = {
+    "ttbar-ljets": ROOT / "samples" / "ttbar_ljets.root",
+    "hh-4b": ROOT / "samples" / "hh4b.root",
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--only", choices=list(TOPOLOGIES), help="one topology")
+    p.add_argument("--model", default="default", help="model directory (with --only)")
+    p.add_argument("--test", help="held-out file (with --only)")
+    args = p.parse_args()
+    from hepattn.tasks.comparison import compare_topology, format_topology_comparison
+
+    out_path = RESULTS / "topologies.json"
+    results = json.loads(out_path.read_text()) if out_path.exists() else {}
+    for name, sample in TOPOLOGIES.items():
+        if args.only and name != args.only:
+            continue
+        test = args.test if args.only and args.test else sample
+        model = args.model if args.only else "default"
+        r = compare_topology(test, name, model)
+        print(format_topology_comparison(r))
+        train = json.loads((Path(r["model"]) / "training.json").read_text())
+        results[name] = {
+            **{k: v for k, v in r.items() if k != "tables"},
+            "files": [
+                str(Path(f).relative_to(ROOT)) if Path(f).is_relative_to(ROOT) else f
+                for f in r["files"]
+            ],  # fmt: skip
+            "model": str(Path(r["model"]).relative_to(ROOT))
+            if Path(r["model"]).is_relative_to(ROOT)
+            else r["model"],
+            "train_events": train.get("train_events"),
+            "train_epochs": train.get("epochs"),
+            "train_seconds": train.get("seconds"),
+            "machine": f"{platform.machine()} CPU",
+        }
+    out_path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out_path}")
+
+
+if __name__ == "__main__":
+    main()
