@@ -10,8 +10,10 @@ from hepattn.cli._options import (
     add_nonfinite,
     add_output,
     add_progress,
+    add_topology,
     check_outputs,
     model_files,
+    topology_task,
 )
 
 #: The files ``-o DIR`` receives, per task.
@@ -29,7 +31,9 @@ SPECS = {
     "matcher": (
         "jet-parton matcher",
         "Evaluate a matcher: epsilon_event, epsilon_2^top, epsilon_1^top by jet multiplicity "
-        "with binomial uncertainties; with -o DIR writes DIR/metrics.json and efficiency.png.",
+        "with binomial uncertainties; with -o DIR writes DIR/metrics.json and efficiency.png. "
+        "With --topology (not ttbar-allhad): the event and per-resonance efficiencies by jet "
+        "multiplicity (DIR/metrics.json).",
     ),
 }
 
@@ -49,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_input(t, "the model's")
         add_output(t, "directory for metrics.json and the plots", "--out", metavar="DIR")
         t.add_argument("--json", metavar="FILE", help="also write the metrics as JSON here")
+        if name == "matcher":
+            add_topology(t)
         add_nonfinite(t)
         add_progress(t)
         t.set_defaults(func=run)
@@ -61,14 +67,24 @@ def run(args: argparse.Namespace) -> int:
     from hepattn.tasks.presets import task_class
 
     out = Path(args.output) if args.output else None
+    name, topology = topology_task(args)
+    if topology is not None:
+        from hepattn.tasks.topology_matching import TopologyMatching, model_dir
+
+        files = [f for f in model_dir(args.model, topology).iterdir() if f.is_file()]
+    else:
+        files = model_files(args.model, args.task)
     check_outputs(
         args.data,
         (out, "output directory", True),
         *((out / name if out else None, "output", False) for name in WRITES[args.task]),
         (args.json, "--json file", False),
-        files=model_files(args.model, args.task),
+        files=files,
     )
-    task = task_class(args.task).load(args.model)
+    if topology is not None:
+        task = TopologyMatching.load(args.model, topology)
+    else:
+        task = task_class(name).load(args.model)
     report, written = task.evaluate_files(
         args.data,
         schema=args.schema,
