@@ -49,14 +49,21 @@ def add_model(p: argparse.ArgumentParser, task: str) -> None:
     )
 
 
-def add_topology(p: argparse.ArgumentParser) -> None:
-    """``--topology``: a built-in topology's name or a topology YAML file."""
+def add_topology(p: argparse.ArgumentParser, model: bool = False) -> None:
+    """``--topology``: a built-in topology's name or a topology YAML file (``model``: or,
+    with ``--model``, the name of the topology that model stores)."""
+    by_model = (
+        "; with --model, also the name of the topology the model was trained for (its "
+        "declaration is stored with the model)"
+        if model
+        else ""
+    )
     p.add_argument(
         "--topology",
         default="ttbar-allhad",
         metavar="NAME|YAML",
         help="event topology: ttbar-allhad (default), ttbar-ljets, hh-4b, or a topology YAML "
-        "file (see README, 'Declared topologies')",
+        f"file (see README, 'Declared topologies'){by_model}",
     )
 
 

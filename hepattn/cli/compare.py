@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1000,
         help="8-jet events used to time each method (default 1000)",
     )
-    add_topology(p)
+    add_topology(p, model=True)
     add_nonfinite(p)
     add_progress(p)
     p.set_defaults(func=run)

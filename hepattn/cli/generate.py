@@ -132,6 +132,13 @@ def _run(args: argparse.Namespace) -> int:
             summary = plots.hh4b_summary(path)
         n = summary["events"]
         table = _resolved_table(summary)
+        if args.plots:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "--plots: validation plots are written for all-hadronic ttbar and prong "
+                "samples only; none written for this one"
+            )
     else:
         from hepattn.generate.prongs import ProngsConfig, generate_prongs
 

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "with the baseline, R_d and its score (chi2, or dhh for hh-4b).",
     )
     add_friend_tree(p, "matcher")
-    add_topology(p)
+    add_topology(p, model=True)
     p.add_argument(
         "--method",
         choices=METHODS,

@@ -77,6 +77,17 @@ def resolve_topology(entry: str | dict) -> Topology:
     return load_topology(entry)
 
 
+def topology_name(topology: str | os.PathLike) -> str:
+    """The name of ``topology``: a built-in's, or the ``name`` of a YAML file; any other
+    string is taken as a name (that of a user's topology a saved model stores in its run
+    config, whose YAML file is then not needed)."""
+    from hepattn.topology import TOPOLOGIES
+
+    if str(topology) in TOPOLOGIES or os.path.isfile(topology):
+        return resolve_topology(str(topology)).name
+    return str(topology)
+
+
 #: The classical baseline of each built-in topology (``hepattn match --method``).
 BASELINES = {"ttbar-ljets": "chi2", "hh-4b": "pairing"}
 
@@ -209,7 +220,7 @@ class TopologyMatching(Task):
         if topology is None:
             return super().load(model)
         task = super().load(model_dir(model, topology))
-        want = resolve_topology(topology).name
+        want = topology_name(topology)
         if task.topology.name != want:
             raise ModelError(
                 f"model {task.path} matches topology {task.topology.name!r}, not {want!r}; "

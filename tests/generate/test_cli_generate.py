@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import awkward as ak
 import pytest
 import uproot
 
@@ -71,3 +72,40 @@ def test_interrupt_tells_how_to_resume(tmp_path, capsys, monkeypatch):
     assert main(["generate", "ttbar", "-n", "5", "--jobs", "1", "-o", str(out)]) == 130
     assert "run the same command again to resume" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_generate_ttbar_ljets_cli(tmp_path, capsys):
+    pytest.importorskip("pythia8mc")
+    pytest.importorskip("fastjet")
+    out, summary = tmp_path / "lj.root", tmp_path / "lj.json"
+    argv = ["generate", "ttbar", "--channel", "ljets", "-n", "8", "--seed", "2", "--jobs", "1"]
+    argv += ["--chunk-size", "4", "-o", str(out), "--json", str(summary), "--no-progress"]
+    assert main([*argv, "--plots", str(tmp_path / "plots")]) == 0
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert "wrote" in printed and "lepton from the W" in printed and "median MET" in printed
+    assert "--plots" in captured.err and "none written" in captured.err  # not silently ignored
+    data = json.loads(summary.read_text())
+    assert data["entries"] == 8 and data["summary"]["events"] == 8
+    assert 0 <= data["summary"]["frac_electron"] <= 1
+    with uproot.open(out) as f:
+        assert str(f["topology"]) == "ttbar-ljets" and f["events"].num_entries == 8
+        assert {"lepton_pt", "met_pt", "met_phi"} <= set(f["events"].keys())
+
+
+def test_generate_hh4b_cli(tmp_path, capsys):
+    pytest.importorskip("pythia8mc")
+    pytest.importorskip("fastjet")
+    out = tmp_path / "hh.root"
+    argv = ["generate", "hh4b", "-n", "6", "--seed", "2", "--jobs", "1", "-o", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "wrote" in printed and "m_HH 10/50/90 %" in printed
+    with uproot.open(out) as f:
+        assert str(f["topology"]) == "hh-4b" and f["events"].num_entries == 6
+        assert ak.all(f["events"]["nparton"].array() == 4)
+    assert main(["generate", "hh4b", "-n", "0", "-o", str(tmp_path / "x.root")]) == 1
+    assert "must be positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["generate", "ttbar", "--channel", "dilep", "-o", str(tmp_path / "y.root")])
+    assert "invalid choice: 'dilep'" in capsys.readouterr().err
