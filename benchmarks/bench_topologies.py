@@ -15,6 +15,9 @@ Defaults: the bundled models (``hepattn/models/matcher-<topology>``) on the ship
 
     python benchmarks/bench_topologies.py
     python benchmarks/bench_topologies.py --only hh-4b --model runs/hh4b/best --test FILE
+
+With the bundled models, the held-out table is also written into each model's card, between
+``<!-- test -->`` and ``<!-- /test -->`` (rendered from the same results, never typed).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -66,6 +70,34 @@ def main() -> None:
         }
     out_path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out_path}")
+    if not args.only or args.model == "default":
+        for name, r in results.items():
+            write_card_table(name, r)
+
+
+def write_card_table(name: str, r: dict) -> None:
+    """The held-out table of ``r`` into the bundled model's card (``<!-- test -->`` block)."""
+    from hepattn.metrics.topology import format_topology_table
+    from hepattn.topology import load_topology
+
+    card = ROOT / "hepattn" / "models" / f"matcher-{name}" / "card.md"
+    if not card.exists() or Path(r["model"]).name != f"matcher-{name}":
+        return
+    methods = list(next(iter(r["rows"].values())))
+    tables = {m: {row: r["rows"][row][m] for row in r["rows"]} for m in methods}
+    block = (
+        f"<!-- test -->\n- **Held-out test** ({r['events']:,} events of "
+        f"{', '.join(r['files'])}, never used in training; baseline: {r['baseline']}):\n\n"
+        + format_topology_table(tables, load_topology(name))
+        + "\n<!-- /test -->"
+    )
+    text = card.read_text()
+    if "<!-- test -->" in text:
+        text = re.sub(r"<!-- test -->.*?<!-- /test -->", lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    card.write_text(text)
+    print(f"updated {card}")
 
 
 if __name__ == "__main__":
