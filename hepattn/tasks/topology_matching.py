@@ -211,7 +211,20 @@ class TopologyMatching(Task):
     ) -> Events:
         from hepattn.data import read_events
         from hepattn.data.schema import get_schema
+        from hepattn.data.spanet import is_spanet_path, read_spanet_h5
 
+        if is_spanet_path(paths):  # SPANet-layout HDF5 of this topology: the layout is the schema
+            d = self.run.data
+            return read_spanet_h5(
+                paths,
+                spec.features,
+                spec.max_objects,
+                labels=spec.labels,
+                collection=d.collection,
+                topology=self.topology,
+                objects={c.name: d.object_features for c in self.others() if not c.transverse},
+                entry_stop=entry_stop,
+            )
         s = get_schema(schema)
         colls = {self.run.data.collection: spec}
         for c in self.others():
