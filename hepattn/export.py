@@ -22,6 +22,24 @@ Outputs: a tagger gives ``probabilities[B, 7]`` (softmax over the classes 1, 2, 
 8); a matcher gives ``log_prob_top1`` and ``log_prob_top2 [B, N, N, N]``: for each of its two
 heads log P(i, j, k) of the triplet with light quarks at object slots i, j and the b at slot
 k (P(i, j, k) = P(j, i, k)), −inf where the triplet is invalid (a padded or repeated slot).
+
+**Topology matchers** (``task="topology-matcher"``, or ``"matcher"`` with a ``topology`` other
+than ``ttbar-allhad``; :func:`topology_io` gives the names):
+
+- inputs: the jets as ``x[B, N, F]``, ``p4[B, N, 4]``, ``mask[B, N]`` (as above), then per
+  other collection C of the topology in declaration order ``C_x[B, 1, F_C]`` (standardized
+  with the metadata's ``C_feature_names / C_feature_means / C_feature_stds``), ``C_p4[B, 1,
+  4]`` and ``C_mask: bool[B, 1]`` — for ``ttbar-ljets`` ``lepton_x[B, 1, 4]`` (log_pt, eta,
+  log_e, charge), ``lepton_p4``, ``lepton_mask``, ``met_x[B, 1, 1]`` (log MET),
+  ``met_p4 = (MET_x, MET_y, 0, MET)``, ``met_mask``; ``hh-4b`` has the jets only;
+- outputs: per resonance R (declaration order) ``log_prob_R[B, N, …]``, one jet axis per jet
+  daughter of R in its head order (metadata ``head_order``: exchangeable daughters first,
+  the tensor symmetric in them), −inf where a slot is padded or repeated — ``log_prob_t_had
+  [B, N, N, N]`` (q1, q2, b_had), ``log_prob_t_lep [B, N]`` (b_lep); ``log_prob_H1``,
+  ``log_prob_H2 [B, N, N]`` — and ``detection[B, R]``, the probability that each resonance
+  is reconstructable (sigmoid of the detection head). hepattn's exact joint decoding takes
+  one tuple per resonance with no jet used twice, maximising the summed log P. The metadata
+  also holds the topology (``topology``, ``topology_declaration``) and ``assignment_order``.
 """
 
 from __future__ import annotations
@@ -42,9 +60,16 @@ from hepattn.data.outputs import atomic_path
 from hepattn.errors import HepattnError
 from hepattn.tasks.presets import TASKS as PRESET_TASKS
 from hepattn.tasks.presets import task_class
-from hepattn.topology import TTBAR_ALLHAD
+from hepattn.topology import JETS, TTBAR_ALLHAD, Topology, load_topology
 
-__all__ = ["DEFAULT_OPSET", "TASKS", "export_onnx", "onnx_metadata"]
+__all__ = [
+    "DEFAULT_OPSET",
+    "TASKS",
+    "export_onnx",
+    "onnx_metadata",
+    "topology_declaration",
+    "topology_io",
+]
 
 TASKS = tuple(PRESET_TASKS)
 DEFAULT_OPSET = 17  # read by onnxruntime ≥ 1.14, as shipped in experiment software stacks
@@ -86,6 +111,48 @@ class _MatcherExport(nn.Module):
         return triplet_logprobs(x1, s1, mask), triplet_logprobs(x2, s2, mask)
 
 
+class _TopologyMatcherExport(nn.Module):
+    """``(x, p4, mask, [<c>_x, <c>_p4, <c>_mask per other collection]) -> (log P per
+    resonance, detection probabilities [B, R])`` of a topology matcher."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.topology = net.topology
+        self.others = [c.name for c in self.topology.collections if c.name != JETS]
+        self.transverse = any(c.transverse for c in self.topology.collections)
+
+    def forward(self, x: Tensor, p4: Tensor, mask: Tensor, *other: Tensor) -> tuple[Tensor, ...]:
+        from hepattn.nn.heads import head_logprobs
+        from hepattn.nn.inputs import combine_collections
+
+        parts = {JETS: (x, p4, mask)}
+        for i, name in enumerate(self.others):
+            parts[name] = tuple(other[3 * i : 3 * i + 3])
+        inp = combine_collections(self.topology, parts)
+        types = inp.types if self.net.config.encoder.num_types else None
+        transverse = inp.transverse if self.transverse else None
+        heads, detection = self.net(inp.x, inp.p4, inp.mask, types, transverse)
+        n = x.shape[1]  # the jets come first in the set; the other slots are never chosen
+        logp = [
+            head_logprobs(head, xh, sh, inp.head_mask, backend="torch")[
+                (slice(None), *(slice(0, n),) * head.order)
+            ]
+            for head, (xh, sh) in zip(self.net.heads, heads, strict=True)
+        ]
+        return (*logp, torch.sigmoid(detection))
+
+
+def topology_io(topology: Topology) -> tuple[list[str], list[str]]:
+    """(input names, output names) of an exported topology matcher (module docstring)."""
+    inputs = ["x", "p4", "mask"]
+    for c in topology.collections:
+        if c.name != JETS:
+            inputs += [f"{c.name}_x", f"{c.name}_p4", f"{c.name}_mask"]
+    outputs = [f"log_prob_{r.name}" for r in topology.resonances] + ["detection"]
+    return inputs, outputs
+
+
 @contextlib.contextmanager
 def _traceable():
     """Attention through the math backend of ``scaled_dot_product_attention`` while tracing:
@@ -99,9 +166,126 @@ def _traceable():
         yield
 
 
+def topology_declaration(topology: Topology) -> dict[str, Any]:
+    """The topology as its YAML declaration (:mod:`hepattn.topology`), for the metadata."""
+    names = [r.name for r in topology.resonances]
+    return {
+        "name": topology.name,
+        "collections": {
+            c.name: {
+                **({"max_objects": c.max_objects} if c.max_objects is not None else {}),
+                **({"transverse": True} if c.transverse else {}),
+            }
+            for c in topology.collections
+        },
+        "resonances": {
+            r.name: {
+                "daughters": {d: r.source(i) for i, d in enumerate(r.daughters)},
+                **({"symmetric": list(r.symmetric)} if r.symmetric else {}),
+            }
+            for r in topology.resonances
+        },
+        "exchangeable": [[names[i] for i in g] for g in topology.groups],
+    }
+
+
+def _topology_metadata(loaded) -> dict[str, Any]:
+    """The topology-specific part of :func:`onnx_metadata` (inputs, outputs, decoding)."""
+    topo = loaded.topology
+    data = loaded.run.data
+    std = loaded.standardizers["objects"]
+    inputs, outputs = topology_io(topo)
+    meta: dict[str, Any] = {
+        "topology": topo.name,
+        "topology_declaration": topology_declaration(topo),
+        "inputs": {
+            "x": {"dtype": "float32", "shape": ["B", "N", len(std.features)]},
+            "p4": {"dtype": "float32", "shape": ["B", "N", 4], "components": "px,py,pz,E"},
+            "mask": {"dtype": "bool", "shape": ["B", "N"]},
+        },
+    }
+    text = [
+        "x, p4, mask: the jets of the event, sorted by decreasing pT and truncated to "
+        "max_objects (any N is accepted), real jets first then padding; x[b, n] = per-jet "
+        "features in the order of feature_names, standardized as (value - feature_means) / "
+        "feature_stds; p4[b, n] = (px, py, pz, E) in GeV, not standardized; mask[b, n] = True "
+        "for a real jet, False for padding (padded values are ignored)."
+    ]
+    for c in loaded.others():
+        cs = loaded.standardizers[c.name]
+        meta["inputs"][f"{c.name}_x"] = {"dtype": "float32", "shape": ["B", 1, len(cs.features)]}
+        meta["inputs"][f"{c.name}_p4"] = {
+            "dtype": "float32",
+            "shape": ["B", 1, 4],
+            "components": "px,py,pz,E",
+        }
+        meta["inputs"][f"{c.name}_mask"] = {"dtype": "bool", "shape": ["B", 1]}
+        meta[f"{c.name}_feature_names"] = list(cs.features)
+        meta[f"{c.name}_feature_means"] = list(cs.mean)
+        meta[f"{c.name}_feature_stds"] = list(cs.std)
+        if c.transverse:
+            text.append(
+                f"{c.name}_x, {c.name}_p4, {c.name}_mask: the event's missing transverse "
+                f"momentum as one object: {c.name}_x[b, 0, 0] = log({c.name}_pt / GeV) "
+                f"standardized with {c.name}_feature_means / {c.name}_feature_stds; "
+                f"{c.name}_p4[b, 0] = ({c.name}_pt cos {c.name}_phi, {c.name}_pt sin "
+                f"{c.name}_phi, 0, {c.name}_pt); {c.name}_mask[b, 0] = True."
+            )
+        else:
+            text.append(
+                f"{c.name}_x, {c.name}_p4, {c.name}_mask: the leading {c.name} (one object per "
+                f"event); {c.name}_x[b, 0] = its features in the order of "
+                f"{c.name}_feature_names ({', '.join(data.object_features)}), standardized "
+                f"with {c.name}_feature_means / {c.name}_feature_stds; {c.name}_p4[b, 0] = "
+                f"(px, py, pz, E) in GeV; {c.name}_mask[b, 0] = True (the model needs the "
+                f"{c.name})."
+            )
+    assert list(meta["inputs"]) == inputs
+    meta["preprocessing"] = " ".join(text)
+    meta["outputs"] = {
+        f"log_prob_{r.name}": {"dtype": "float32", "shape": ["B", *(["N"] * r.order)]}
+        for r in topo.resonances
+    }
+    meta["outputs"]["detection"] = {"dtype": "float32", "shape": ["B", len(topo.resonances)]}
+    assert list(meta["outputs"]) == outputs
+    meta["assignment_order"] = topo.order_string
+    meta["head_order"] = {
+        r.name: [r.daughters[i] for i in r.head_order if r.source(i) == JETS]
+        for r in topo.resonances
+    }
+    meta["output_description"] = (
+        "log_prob_R[b, i, ...] = log P under resonance R's head of the jet tuple (i, ...) in "
+        "slots of x, one index per jet daughter in the order of head_order[R] (exchangeable "
+        "daughters first; the tensor is symmetric in them: the unordered tuple has probability "
+        "k! P for k exchangeable daughters); -inf where a slot is padded or repeated; all -inf "
+        "when an event has fewer real jets than R has jet daughters. detection[b, r] = "
+        "probability that resonance r (declaration order) is reconstructable. A full "
+        "assignment takes one tuple per resonance with no jet used twice (hepattn decodes it "
+        "exactly, maximising the summed log P); daughters from other collections are their "
+        "collection's one object."
+    )
+    return meta
+
+
 def onnx_metadata(loaded, task: str) -> dict[str, str]:
     """The ``metadata_props`` (string → string; lists and dicts as JSON) of an exported model."""
     run = loaded.run
+    if task == "topology-matcher":
+        std = loaded.standardizers["objects"]
+        meta = {
+            "hepattn_version": __version__,
+            "task": task,
+            "kind": "topology-matcher",
+            "source_model": str(loaded.path),
+            "schema": run.data.schema,
+            "collection": run.data.collection,
+            "max_objects": run.data.max_objects,
+            "feature_names": list(std.features),
+            "feature_means": list(std.mean),
+            "feature_stds": list(std.std),
+            **_topology_metadata(loaded),
+        }
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
     kind = getattr(run, "kind", "transformer") if task == "tagger" else "matcher"
     meta: dict[str, Any] = {
         "hepattn_version": __version__,
@@ -173,12 +357,19 @@ def export_onnx(
     opset: int | None = None,
     *,
     dynamo: bool = False,
+    topology: str | os.PathLike | None = None,
 ) -> Path:
     """Export the saved ``model`` (a directory, or ``"default"``) of ``task`` to ``out``.
 
     Args:
-        model: model directory, or ``"default"`` for the bundled model of ``task``.
-        task: ``"tagger"`` or ``"matcher"``; must match the model.
+        model: model directory, or ``"default"`` for the bundled model of ``task`` (of a
+            topology matcher: ``hepattn/models/matcher-<topology>``).
+        task: ``"tagger"``, ``"matcher"`` or ``"topology-matcher"``; must match the model.
+            ``"matcher"`` with a ``topology`` other than ``ttbar-allhad`` is a topology
+            matcher.
+        topology: a matcher's topology (a built-in name or a YAML file): the model must be
+            for it; None: all-hadronic for ``"matcher"``, the model's own for
+            ``"topology-matcher"``.
         out: the ``.onnx`` file, written atomically (:func:`hepattn.data.outputs.atomic_path`).
         opset: ONNX opset (default :data:`DEFAULT_OPSET` with the TorchScript exporter, the
             torch default with ``dynamo``).
@@ -192,16 +383,58 @@ def export_onnx(
     """
     if task not in TASKS:
         raise HepattnError(f"unknown task {task!r}; choose one of {TASKS}")
+    if topology is not None and task == "tagger":
+        raise HepattnError("a topology applies to matchers, not to the tagger")
+    if task == "matcher" and topology is not None and str(topology) != TTBAR_ALLHAD.name:
+        task = "topology-matcher"
+    if task == "matcher" and topology is not None:
+        load_topology(topology)  # a bad name fails here, before the model is read
     check_installed("onnx", *(("onnxscript",) if dynamo else ()), purpose="ONNX export")
     import onnx
 
-    loaded = task_class(task).load(model)
+    if task == "topology-matcher":
+        loaded = task_class(task).load(model, topology=topology)
+        met = [c.name for c in loaded.topology.collections if c.transverse]
+        if dynamo and met:
+            raise HepattnError(
+                f"{loaded.path}: --dynamo cannot export topology {loaded.topology.name!r} yet "
+                f"(the transverse collection {met[0]!r} takes a data-dependent branch in the "
+                "pair features); export it without --dynamo"
+            )
+    else:
+        loaded = task_class(task).load(model)
     net = loaded.net.eval()
     kind = getattr(loaded.run, "kind", None)
-    if task == "tagger" and kind == "mass_hl":
+    if task == "topology-matcher":
+        wrapper: nn.Module = _TopologyMatcherExport(net)
+        g = torch.Generator().manual_seed(0)
+        names, outputs = topology_io(loaded.topology)
+
+        def p4s(n: int) -> Tensor:
+            p = torch.randn(2, n, 4, generator=g) * 20.0
+            p[..., 3] = p[..., :3].norm(dim=-1) + 1.0
+            return p
+
+        n_feat = len(loaded.run.data.features)
+        args: tuple[Tensor, ...] = (
+            torch.randn(2, 5, n_feat, generator=g),
+            p4s(5),
+            torch.tensor([[True] * 5, [True] * 3 + [False] * 2]),
+        )
+        axes = {name: {0: "batch", 1: "objects"} for name in names[:3]}
+        for c in loaded.others():
+            width = len(loaded.standardizers[c.name].features)
+            args += (torch.randn(2, 1, width, generator=g), p4s(1), torch.ones(2, 1, dtype=bool))
+            axes.update({f"{c.name}_{k}": {0: "batch"} for k in ("x", "p4", "mask")})
+        out_axes = {
+            f"log_prob_{r.name}": {0: "batch", **dict.fromkeys(range(1, r.order + 1), "objects")}
+            for r in loaded.topology.resonances
+        }
+        out_axes["detection"] = {0: "batch"}
+    elif task == "tagger" and kind == "mass_hl":
         n_hl = len(loaded.standardizers["jet"].features)
-        wrapper: nn.Module = _MassHLExport(net)
-        args: tuple[Tensor, ...] = (torch.zeros(2, n_hl),)
+        wrapper = _MassHLExport(net)
+        args = (torch.zeros(2, n_hl),)
         names = ["hl"]
         axes = {"hl": {0: "batch"}}
     else:
@@ -220,7 +453,7 @@ def export_onnx(
     if task == "tagger":
         outputs = ["probabilities"]
         out_axes = {"probabilities": {0: "batch"}}
-    else:
+    elif task == "matcher":
         outputs = ["log_prob_top1", "log_prob_top2"]
         cube = {0: "batch", 1: "objects", 2: "objects", 3: "objects"}
         out_axes = {name: cube for name in outputs}
@@ -230,13 +463,16 @@ def export_onnx(
         with atomic_path(out) as tmp, _traceable(), torch.no_grad():
             if dynamo:
                 dims = {"batch": torch.export.Dim("batch"), "objects": torch.export.Dim("objects")}
+                shapes: tuple = tuple({i: dims[v] for i, v in axes[k].items()} for k in names)
+                if task == "topology-matcher" and len(shapes) > 3:  # other collections: *args
+                    shapes = (*shapes[:3], shapes[3:])
                 program = torch.onnx.export(
                     wrapper.eval(),
                     args,
                     dynamo=True,
                     input_names=names,
                     output_names=outputs,
-                    dynamic_shapes={k: {i: dims[v] for i, v in a.items()} for k, a in axes.items()},
+                    dynamic_shapes=shapes,
                     opset_version=opset,
                     verbose=False,
                 )

@@ -119,11 +119,12 @@ def add_friend_tree(p: argparse.ArgumentParser, task: str) -> None:
     add_progress(p)
 
 
-def model_files(model: str | None, task: str) -> list:
-    """The files of the model directory ``--model`` of ``task`` (inputs of the command)."""
+def model_files(model: str | None, task: str, topology: str | None = None) -> list:
+    """The files of the model directory ``--model`` of ``task`` (of a topology matcher:
+    ``topology``'s bundled one for 'default'), inputs of the command."""
     from hepattn.models import resolve_model
 
-    return [f for f in resolve_model(model, task).iterdir() if f.is_file()]
+    return [f for f in resolve_model(model, task, topology).iterdir() if f.is_file()]
 
 
 def check_outputs(inputs, *outputs, files=()) -> None:

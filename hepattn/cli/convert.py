@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hepattn.cli._options import add_output, add_progress, check_outputs
+from hepattn.cli._options import add_output, add_progress, add_topology, check_outputs
 from hepattn.errors import HepattnError
 
 FORMATS = ("spanet-h5",)
@@ -17,7 +17,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write the jets (pt, eta, phi, mass, btag; the file's own jet order, "
         "padded at the end, MASK) and the parton targets TARGETS/t1/{b,q1,q2}, "
         "TARGETS/t2/{b,q1,q2} (jet index or -1) of a ROOT file as a SPANet HDF5 file, so that "
-        "SPANet and hepattn run on identical events. Needs h5py: pip install 'hepattn[h5]'.",
+        "SPANet and hepattn run on identical events. With --topology, the layout of that "
+        "topology: TARGETS/<resonance>/<jet daughter> per resonance (ttbar-ljets: "
+        "TARGETS/t_had/{b_had,q1,q2}, TARGETS/t_lep/b_lep; hh-4b: TARGETS/H1/{b1,b2}, "
+        "TARGETS/H2/{b3,b4}), and each other collection as a SPANet global input: the lepton "
+        "as INPUTS/lepton/{MASK,pt,eta,phi,mass,...}, the MET as "
+        "INPUTS/met/{met,phi,sin_phi,cos_phi}. Needs h5py: pip install 'hepattn[h5]'.",
     )
     p.add_argument("input", help="ROOT file, or a quoted glob (files converted in order)")
     p.add_argument("--to", dest="format", choices=FORMATS, required=True, help="output format")
@@ -36,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "lose their last jets in file order, and targets pointing at them become -1",
     )
     p.add_argument("--tree", help="tree to read (default: the schema's)")
+    add_topology(p)
     add_progress(p)
     p.set_defaults(func=run, late_positional="output_file")
 
@@ -49,20 +55,41 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or args.output_file
     if output is None:
         raise HepattnError("give the output file: -o OUT.h5")
+    topology = None
+    if args.topology != "ttbar-allhad":
+        from hepattn.topology import load_topology
+
+        topology = load_topology(args.topology)  # a bad name or file fails first
     check_outputs(args.input, (output, "output", False))
     s = write_spanet_h5(
         output,
         args.input,
-        schema=args.schema,
+        schema=args.schema or _default_schema(args, topology),
         max_jets=args.max_jets,
         tree=args.tree,
         progress=wanted(args.no_progress),
+        topology=topology,
     )
-    print(f"converted {s.events:,} events to {s.path} (SPANet layout, MAX_JETS = {s.max_jets})")
-    print(
-        f"reconstructable tops: both in {s.both_tops:,} events, exactly one in {s.one_top:,}, "
-        f"none in {s.events - s.both_tops - s.one_top:,}"
-    )
+    if topology is None:
+        print(f"converted {s.events:,} events to {s.path} (SPANet layout, MAX_JETS = {s.max_jets})")
+        print(
+            f"reconstructable tops: both in {s.both_tops:,} events, exactly one in "
+            f"{s.one_top:,}, none in {s.events - s.both_tops - s.one_top:,}"
+        )
+    else:
+        print(
+            f"converted {s.events:,} events to {s.path} (SPANet layout of topology "
+            f"{s.topology}, MAX_JETS = {s.max_jets})"
+        )
+        per = ", ".join(f"{r} {n:,}" for r, n in s.resonances.items())
+        print(
+            f"reconstructable resonances: all in {s.both_tops:,} events, some in "
+            f"{s.one_top:,}, none in {s.events - s.both_tops - s.one_top:,} (per resonance: "
+            f"{per})"
+        )
+        for name, n in s.missing_objects.items():
+            if n:
+                print(f"{n:,} events without a {name} (INPUTS/{name}/MASK False)")
     if s.truncated_events:
         print(
             f"--max-jets {s.max_jets}: {s.truncated_events:,} events truncated, "
@@ -71,3 +98,24 @@ def run(args: argparse.Namespace) -> int:
     if s.ambiguous_targets:
         print(f"{s.ambiguous_targets:,} partons matched to several jets written as -1")
     return 0
+
+
+def _default_schema(args: argparse.Namespace, topology) -> str | None:
+    """For a built-in topology, the schema of ``hepattn generate``'s files for it when it
+    reads the input (it carries every event field); else None (detected from the file)."""
+    if topology is None:
+        return None
+    from hepattn.data.root import open_tree, resolve_paths
+    from hepattn.data.schema import get_schema
+    from hepattn.tasks.topology_matching import SCHEMAS
+
+    if topology.name not in SCHEMAS:
+        return None
+    schema = get_schema(SCHEMAS[topology.name])
+    try:
+        tree = open_tree(resolve_paths(args.input)[0], args.tree, schema)
+        read = [c.name for c in topology.collections if not c.transverse]
+        fits = set(schema.branches(read)) <= set(tree.keys(recursive=True))
+    except HepattnError:
+        return None  # detection reports what is wrong
+    return schema.name if fits else None

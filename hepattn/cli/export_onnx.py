@@ -1,10 +1,18 @@
-"""``hepattn export-onnx MODEL --task tagger|matcher -o FILE.onnx``: ONNX for C++ inference."""
+"""``hepattn export-onnx MODEL --task tagger|matcher [--topology NAME] -o FILE.onnx``: ONNX
+for C++ inference."""
 
 from __future__ import annotations
 
 import argparse
 
-from hepattn.cli._options import add_output, check_outputs, model_files
+from hepattn.cli._options import (
+    add_output,
+    add_topology,
+    check_outputs,
+    model_files,
+    topology_task,
+)
+from hepattn.errors import HepattnError
 from hepattn.tasks.presets import TASKS
 
 
@@ -16,11 +24,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "batch and object-count axes. Inputs: x float32[B, N, F] (standardized features), "
         "p4 float32[B, N, 4] (px, py, pz, E in GeV), mask bool[B, N] (True = real object); "
         "a mass_hl tagger takes hl float32[B, 17] instead. Outputs: probabilities[B, 7] "
-        "(tagger) or log_prob_top1, log_prob_top2 [B, N, N, N] (matcher). Feature names, "
-        "standardization and preprocessing are stored in the ONNX metadata.",
+        "(tagger) or log_prob_top1, log_prob_top2 [B, N, N, N] (matcher). A matcher of "
+        "another topology (--topology) also takes, per non-jet collection C of the topology "
+        "(ttbar-ljets: lepton, met), C_x float32[B, 1, F_C], C_p4 float32[B, 1, 4], C_mask "
+        "bool[B, 1], and gives log_prob_R [B, N, ...] (one N per jet daughter of resonance R, "
+        "in its head order) per resonance R and detection[B, R] (probability that each "
+        "resonance is reconstructable). Feature names, standardization, the topology and "
+        "preprocessing are stored in the ONNX metadata.",
     )
     p.add_argument("model", metavar="MODEL", help="model directory, or 'default'")
     p.add_argument("--task", choices=tuple(TASKS), required=True, help="model task")
+    add_topology(p)
     add_output(p, "output ONNX file", "--out", required=True, metavar="FILE.onnx")
     p.add_argument("--opset", type=int, help="ONNX opset (default: 17)")
     p.add_argument(
@@ -36,8 +50,19 @@ def run(args: argparse.Namespace) -> int:
 
     from hepattn.export import export_onnx
 
-    check_outputs((), (args.output, "output", False), files=model_files(args.model, args.task))
-    out = export_onnx(args.model, args.task, args.output, opset=args.opset, dynamo=args.dynamo)
+    if args.task == "tagger" and args.topology != "ttbar-allhad":
+        raise HepattnError("--topology applies to matchers, not to the tagger")
+    task, topology = topology_task(args)
+    if task == "topology-matcher" and topology is None and args.topology != "ttbar-allhad":
+        from hepattn.topology import load_topology
+
+        topology = args.topology  # --task topology-matcher --topology NAME
+        load_topology(topology)  # a bad name or file fails first
+    files = model_files(args.model, task, topology)
+    check_outputs((), (args.output, "output", False), files=files)
+    out = export_onnx(
+        args.model, task, args.output, opset=args.opset, dynamo=args.dynamo, topology=topology
+    )
     import onnx  # present: export_onnx checked
 
     proto = onnx.load(str(out), load_external_data=False)
@@ -57,4 +82,10 @@ def run(args: argparse.Namespace) -> int:
         print("classes (probabilities order): " + ", ".join(json.loads(meta["class_order"])))
     else:
         print(f"assignment order: {meta['assignment_order']}")
+    if "topology" in meta:
+        heads = json.loads(meta["head_order"])
+        print(
+            f"topology {meta['topology']}: log_prob_R indices per resonance R: "
+            + "; ".join(f"{r} ({', '.join(d)})" for r, d in heads.items())
+        )
     return 0

@@ -10,7 +10,9 @@ A model directory holds
 - ``metrics.json``: validation metrics at save time;
 - ``card.md``: the model card (training command, data, budget, measured accuracy).
 
-``resolve_model("default", task)`` gives the bundled model of a task. Every failure to load
+``resolve_model("default", task)`` gives the bundled model of a task; the bundled matcher of a
+declared topology other than all-hadronic tt̄ lives in ``matcher-<topology>``
+(:func:`bundled_topology_model`). Every failure to load
 a directory — a missing, empty, truncated or damaged file (hash mismatch), malformed YAML or
 JSON, weights with NaN, a standardization record missing or with a zero std, weights that do
 not fit the network the config builds — is a :class:`ModelError` naming the file.
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ModelError",
     "SavedModel",
+    "bundled_topology_model",
     "check_standardizers",
     "file_sha256",
     "load_saved",
@@ -72,9 +75,45 @@ class SavedModel:
     metrics: dict[str, Any]
 
 
-def resolve_model(model: str | os.PathLike | None, task: str) -> Path:
-    """``None`` or ``"default"`` → the bundled model of ``task``; else the given directory."""
+def bundled_topology_model(topology: str | os.PathLike) -> Path:
+    """The bundled matcher of ``topology`` (not all-hadronic tt̄, whose bundled matcher is the
+    ``matcher`` task's): ``hepattn/models/matcher-<topology>``; a :class:`ModelError` saying
+    how to train one when none is bundled (always for a user's topology file)."""
+    from hepattn.topology import TOPOLOGIES, TTBAR_ALLHAD
+
+    name = str(topology)
+    if name == TTBAR_ALLHAD.name:
+        raise ModelError(
+            f"the bundled {name} matcher is the 'matcher' task's (hepattn/models/matcher): "
+            "use it with --task matcher (the default topology)"
+        )
+    train = (
+        f"train one with 'hepattn train matcher --topology {name} --train FILES --val FILES "
+        "-o DIR' and pass --model DIR"
+    )
+    if name not in TOPOLOGIES:
+        raise ModelError(f"no model is bundled for the user topology {name}; {train}")
+    path = BUNDLED / f"matcher-{name}"
+    if not (path / "config.yaml").exists():
+        raise ModelError(
+            f"no {name} matcher is bundled with this installation (hepattn/models/"
+            f"matcher-{name}); {train}"
+        )
+    return path
+
+
+def resolve_model(
+    model: str | os.PathLike | None, task: str, topology: str | os.PathLike | None = None
+) -> Path:
+    """``None`` or ``"default"`` → the bundled model of ``task`` (of a ``topology-matcher``:
+    that of ``topology``, :func:`bundled_topology_model`); else the given directory."""
     if model is None or str(model) == "default":
+        if task == "topology-matcher":
+            if topology is None:
+                raise ModelError(
+                    "the bundled topology matchers are one per topology: name it (--topology)"
+                )
+            return bundled_topology_model(topology)
         path = DEFAULTS[task]
         if not (path / "config.yaml").exists():
             raise ModelError(f"no default {task} model is bundled with this installation")

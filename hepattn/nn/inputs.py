@@ -79,17 +79,16 @@ def combine_collections(
         xs.append(torch.nn.functional.pad(x, (0, width - x.shape[-1])))
         p4s.append(p4)
         masks.append(mask)
-        types.append(torch.full(mask.shape, names.index(name), device=mask.device))
-        trans.append(torch.full(mask.shape, c.transverse, device=mask.device))
+        # full_like, not full(mask.shape): traceable with symbolic sizes (ONNX export)
+        types.append(torch.full_like(mask, names.index(name), dtype=torch.long))
+        trans.append(torch.full_like(mask, int(c.transverse), dtype=torch.bool))
     mask = torch.cat(masks, dim=1)  # (B, N)
-    n_jets = parts[JETS][2].shape[1]
-    head_mask = mask.clone()
-    head_mask[:, n_jets:] = False
+    head_mask = torch.cat([masks[0], *(torch.zeros_like(m) for m in masks[1:])], dim=1)
     return Inputs(
         torch.cat(xs, 1),
         torch.cat(p4s, 1),
         mask,
-        torch.cat(types, 1).long(),
+        torch.cat(types, 1),
         torch.cat(trans, 1),
         head_mask,
     )

@@ -232,6 +232,22 @@ class TopologyMatching(Task):
     def topology(self) -> Topology:
         return self.run.topology
 
+    @classmethod
+    def load(cls, model=None, topology=None):
+        """A model directory, or ``None`` / ``"default"`` for the bundled matcher of
+        ``topology`` (:func:`hepattn.models.bundled_topology_model`). With ``topology`` (a
+        built-in name or a YAML file) the model must be a matcher of that topology."""
+        from hepattn.models import ModelError, resolve_model
+
+        wanted = load_topology(topology) if topology is not None else None
+        task = super().load(resolve_model(model, cls.name, topology))
+        if wanted is not None and task.topology != wanted:
+            raise ModelError(
+                f"{task.path}: a matcher for topology {task.topology.name!r}, not for "
+                f"{wanted.name!r} (--topology {topology})"
+            )
+        return task
+
     def others(self):
         """The topology's collections other than the jets."""
         return [c for c in self.topology.collections if c.name != JETS]
@@ -245,7 +261,20 @@ class TopologyMatching(Task):
     ) -> Events:
         from hepattn.data import read_events
         from hepattn.data.schema import get_schema
+        from hepattn.data.spanet import is_spanet_path, read_spanet_h5
 
+        if is_spanet_path(paths):  # SPANet-layout HDF5 of this topology: the layout is the schema
+            d = self.run.data
+            return read_spanet_h5(
+                paths,
+                spec.features,
+                spec.max_objects,
+                labels=spec.labels,
+                collection=d.collection,
+                topology=self.topology,
+                objects={c.name: d.object_features for c in self.others() if not c.transverse},
+                entry_stop=entry_stop,
+            )
         s = get_schema(schema)
         colls = {self.run.data.collection: spec}
         for c in self.others():
