@@ -198,7 +198,7 @@ def test_errors_are_one_line(exported, tmp_path, capsys):
     cases = [
         (
             [str(model), "--task", "matcher", "--topology", "hh-4b"],
-            "a matcher for topology 'ttbar-ljets', not for 'hh-4b'",
+            "matches topology 'ttbar-ljets', not 'hh-4b'",
         ),
         (
             ["default", "--task", "matcher", "--topology", "ttbar-ljets"],

@@ -188,19 +188,10 @@ CARD = """# hepattn jet–parton matcher, topology `{topology}`
 
 def model_dir(model: str | os.PathLike | None, topology: str) -> Path:
     """The model directory ``--model`` for ``topology``: ``None``/``"default"`` is the bundled
-    matcher of a built-in topology (``hepattn/models/matcher-<name>``)."""
-    from hepattn.models import BUNDLED, ModelError, resolve_model
+    matcher of a built-in topology (:func:`hepattn.models.bundled_topology_model`)."""
+    from hepattn.models import resolve_model
 
-    if model is not None and str(model) != "default":
-        return resolve_model(model, TopologyMatching.name)
-    name = resolve_topology(topology).name
-    path = BUNDLED / f"matcher-{name}"
-    if not (path / "config.yaml").exists():
-        raise ModelError(
-            f"no matcher for topology {name!r} is bundled with this installation; train one "
-            f"(hepattn train matcher --topology {topology} ...) and pass it with --model"
-        )
-    return path
+    return resolve_model(model, TopologyMatching.name, topology_name(topology))
 
 
 class TopologyMatching(Task):
@@ -231,22 +222,6 @@ class TopologyMatching(Task):
     @property
     def topology(self) -> Topology:
         return self.run.topology
-
-    @classmethod
-    def load(cls, model=None, topology=None):
-        """A model directory, or ``None`` / ``"default"`` for the bundled matcher of
-        ``topology`` (:func:`hepattn.models.bundled_topology_model`). With ``topology`` (a
-        built-in name or a YAML file) the model must be a matcher of that topology."""
-        from hepattn.models import ModelError, resolve_model
-
-        wanted = load_topology(topology) if topology is not None else None
-        task = super().load(resolve_model(model, cls.name, topology))
-        if wanted is not None and task.topology != wanted:
-            raise ModelError(
-                f"{task.path}: a matcher for topology {task.topology.name!r}, not for "
-                f"{wanted.name!r} (--topology {topology})"
-            )
-        return task
 
     def others(self):
         """The topology's collections other than the jets."""

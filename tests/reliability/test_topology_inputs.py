@@ -141,7 +141,7 @@ def test_unbundled_topology_asks_for_a_model(data, tmp_path, capsys):
     _refused(
         capsys,
         ["compare", str(data["lj"]), "--topology", "ttbar-ljets"],
-        "no matcher for topology 'ttbar-ljets' is bundled",
+        "no ttbar-ljets matcher is bundled",
         "--model",
     )
 
