@@ -204,7 +204,10 @@ def test_errors_are_one_line(exported, tmp_path, capsys):
             ["default", "--task", "matcher", "--topology", "ttbar-ljets"],
             "no ttbar-ljets matcher is bundled with this installation",
         ),
-        (["default", "--task", "matcher", "--topology", "nope"], "nope: neither a built-in"),
+        (
+            ["default", "--task", "matcher", "--topology", "nope"],
+            "no model is bundled for the user topology nope",
+        ),
         (["default", "--task", "tagger", "--topology", "hh-4b"], "applies to matchers"),
         ([str(model), "--task", "matcher"], "a 'matcher' model is needed"),
         (["default", "--task", "topology-matcher"], "name it (--topology)"),
@@ -217,7 +220,7 @@ def test_errors_are_one_line(exported, tmp_path, capsys):
         assert message in err, (args, err)
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())
-    with pytest.raises(HepattnError, match="not for 'ttbar-ljets'"):
+    with pytest.raises(HepattnError, match="not 'ttbar-ljets'"):
         export_onnx(exported["hh-4b"][0], "topology-matcher", out, topology="ttbar-ljets")
 
 
