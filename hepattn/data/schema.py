@@ -222,6 +222,26 @@ def _ptetaphim(prefix: str, sep: str, names=("pt", "eta", "phi", "mass")) -> dic
     return {role: f"{prefix}{sep}{n}" for role, n in zip(roles, names, strict=True)}
 
 
+def _resolved_collections() -> dict[str, Collection]:
+    """The jets and partons of ``hepattn generate``'s resolved-jet files (tt̄, HH)."""
+    return {
+        "jets": Collection(
+            "ptetaphim",
+            _ptetaphim("jet", "_"),
+            fields={"btag": "jet_btag", "flavour": "jet_flavour"},
+            labels={"parton": "jet_parton"},
+            counter="njet",
+        ),
+        "partons": Collection(
+            "ptetaphim",
+            _ptetaphim("parton", "_"),
+            fields={"pdgid": "parton_pdgid"},
+            labels={"jet": "parton_jet"},
+            counter="nparton",
+        ),
+    }
+
+
 BUILTIN_SCHEMAS: dict[str, Schema] = {
     s.name: s
     for s in [
@@ -230,20 +250,7 @@ BUILTIN_SCHEMAS: dict[str, Schema] = {
             description="hepattn's all-hadronic ttbar samples (`hepattn generate ttbar`)",
             tree="events",
             collections={
-                "jets": Collection(
-                    "ptetaphim",
-                    _ptetaphim("jet", "_"),
-                    fields={"btag": "jet_btag", "flavour": "jet_flavour"},
-                    labels={"parton": "jet_parton"},
-                    counter="njet",
-                ),
-                "partons": Collection(
-                    "ptetaphim",
-                    _ptetaphim("parton", "_"),
-                    fields={"pdgid": "parton_pdgid"},
-                    labels={"jet": "parton_jet"},
-                    counter="nparton",
-                ),
+                **_resolved_collections(),
             },
             event={"weight": "weight", "event": "event"},
         ),
@@ -253,20 +260,7 @@ BUILTIN_SCHEMAS: dict[str, Schema] = {
             "--channel ljets`): jets, partons, one lepton, MET",
             tree="events",
             collections={
-                "jets": Collection(
-                    "ptetaphim",
-                    _ptetaphim("jet", "_"),
-                    fields={"btag": "jet_btag", "flavour": "jet_flavour"},
-                    labels={"parton": "jet_parton"},
-                    counter="njet",
-                ),
-                "partons": Collection(
-                    "ptetaphim",
-                    _ptetaphim("parton", "_"),
-                    fields={"pdgid": "parton_pdgid"},
-                    labels={"jet": "parton_jet"},
-                    counter="nparton",
-                ),
+                **_resolved_collections(),
                 "lepton": Collection(
                     "ptetaphim",
                     _ptetaphim("lepton", "_"),
@@ -281,20 +275,7 @@ BUILTIN_SCHEMAS: dict[str, Schema] = {
             description="hepattn's HH -> 4b samples (`hepattn generate hh4b`)",
             tree="events",
             collections={
-                "jets": Collection(
-                    "ptetaphim",
-                    _ptetaphim("jet", "_"),
-                    fields={"btag": "jet_btag", "flavour": "jet_flavour"},
-                    labels={"parton": "jet_parton"},
-                    counter="njet",
-                ),
-                "partons": Collection(
-                    "ptetaphim",
-                    _ptetaphim("parton", "_"),
-                    fields={"pdgid": "parton_pdgid"},
-                    labels={"jet": "parton_jet"},
-                    counter="nparton",
-                ),
+                **_resolved_collections(),
             },
             event={"weight": "weight", "event": "event", "mhh": "mhh"},
         ),

@@ -30,14 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from hepattn.errors import DataError
-from hepattn.generate.detector import (
-    BTAG_WORKING_POINTS,
-    Calorimeter,
-    check_detector,
-    detector_metadata,
-)
+from hepattn.generate.detector import BTAG_WORKING_POINTS, Calorimeter, detector_metadata
 from hepattn.generate.pythia import ArrayChain, EventChain, chunk_rngs, decay_products
-from hepattn.generate.resolved import JetCuts, Rows, reconstruct
+from hepattn.generate.resolved import ResolvedConfig, Rows, reconstruct
 from hepattn.generate.runner import Chunk, ChunkResult, chunk_plan, run_chunks
 from hepattn.generate.source import events
 from hepattn.physics.kinematics import invariant_mass
@@ -65,32 +60,8 @@ EVENT_STRIDE = 10_000_000
 
 
 @dataclass(frozen=True)
-class HH4bConfig:
-    """Settings of an HH → 4b sample (fields as :class:`~hepattn.generate.ttbar.TtbarConfig`)."""
-
-    n_events: int
-    seed: int = 1
-    min_jets: int = 0
-    chunk_size: int = 500
-    jet_radius: float = 0.4
-    jet_pt_min: float = 25.0
-    jet_eta_max: float = 2.5
-    match_dr: float = 0.4
-    detector: str = "delphes-atlas"
-    fast: bool = True
-
-    def __post_init__(self) -> None:
-        if self.n_events <= 0:
-            raise DataError(f"n_events must be positive, got {self.n_events}")
-        if self.min_jets < 0:
-            raise DataError(f"min_jets must be >= 0, got {self.min_jets}")
-        if self.chunk_size <= 0:
-            raise DataError(f"chunk_size must be positive, got {self.chunk_size}")
-        check_detector(self.detector)
-
-    @property
-    def cuts(self) -> JetCuts:
-        return JetCuts(self.jet_radius, self.jet_pt_min, self.jet_eta_max, self.match_dr)
+class HH4bConfig(ResolvedConfig):
+    """Settings of an HH → 4b sample (:class:`~hepattn.generate.resolved.ResolvedConfig`)."""
 
 
 def higgs_partons(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[int]:

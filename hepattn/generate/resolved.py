@@ -30,7 +30,7 @@ from hepattn.generate.pythia import Particles, heavy_flavour
 from hepattn.generate.runner import jagged
 from hepattn.physics.kinematics import invariant_mass
 
-__all__ = ["JetCuts", "Reco", "Rows", "reconstruct"]
+__all__ = ["JetCuts", "Reco", "ResolvedConfig", "Rows", "reconstruct"]
 
 JET_FIELDS = ("pt", "eta", "phi", "mass", "btag", "flavour", "parton", "btag_score")
 JET_TYPES = (np.float32,) * 4 + (np.bool_, np.int32, np.int32, np.float32)
@@ -48,6 +48,41 @@ class JetCuts:
     pt_min: float = 25.0
     eta_max: float = 2.5
     match_dr: float = 0.4
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """Settings shared by the resolved-jet samples (tt̄, HH). ``n_events``: events written;
+    ``min_jets``: keep only events with at least this many jets (0 keeps all);
+    ``chunk_size``: events per chunk file; ``fast``: the fast event source
+    (:mod:`hepattn.generate.source`)."""
+
+    n_events: int
+    seed: int = 1
+    min_jets: int = 0
+    chunk_size: int = 500
+    jet_radius: float = 0.4
+    jet_pt_min: float = 25.0
+    jet_eta_max: float = 2.5
+    match_dr: float = 0.4
+    detector: str = "delphes-atlas"
+    fast: bool = True
+
+    def __post_init__(self) -> None:
+        from hepattn.errors import DataError
+        from hepattn.generate.detector import check_detector
+
+        if self.n_events <= 0:
+            raise DataError(f"n_events must be positive, got {self.n_events}")
+        if self.min_jets < 0:
+            raise DataError(f"min_jets must be >= 0, got {self.min_jets}")
+        if self.chunk_size <= 0:
+            raise DataError(f"chunk_size must be positive, got {self.chunk_size}")
+        check_detector(self.detector)
+
+    @property
+    def cuts(self) -> JetCuts:
+        return JetCuts(self.jet_radius, self.jet_pt_min, self.jet_eta_max, self.match_dr)
 
 
 @dataclass(frozen=True)

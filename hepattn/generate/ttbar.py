@@ -38,12 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from hepattn.errors import DataError
-from hepattn.generate.detector import (
-    BTAG_WORKING_POINTS,
-    Calorimeter,
-    check_detector,
-    detector_metadata,
-)
+from hepattn.generate.detector import BTAG_WORKING_POINTS, Calorimeter, detector_metadata
 from hepattn.generate.leptons import missing_et, reconstruct_leptons
 from hepattn.generate.matching import delta_r
 from hepattn.generate.pythia import (
@@ -52,7 +47,7 @@ from hepattn.generate.pythia import (
     chunk_rngs,
     decay_products,
 )
-from hepattn.generate.resolved import JetCuts, Rows, reconstruct
+from hepattn.generate.resolved import ResolvedConfig, Rows, reconstruct
 from hepattn.generate.runner import Chunk, ChunkResult, chunk_plan, run_chunks
 from hepattn.generate.source import events
 
@@ -124,37 +119,16 @@ LEPTON_TRUTH_DR = 0.1
 
 
 @dataclass(frozen=True)
-class TtbarConfig:
-    """Settings of a tt̄ sample. ``n_events``: events written; ``min_jets``: keep only events
-    with at least this many jets (0 keeps all); ``chunk_size``: events per chunk file;
-    ``channel``: one of :data:`CHANNELS`."""
+class TtbarConfig(ResolvedConfig):
+    """Settings of a tt̄ sample (:class:`~hepattn.generate.resolved.ResolvedConfig`) and its
+    ``channel``, one of :data:`CHANNELS`."""
 
-    n_events: int
-    seed: int = 1
-    min_jets: int = 0
-    chunk_size: int = 500
-    jet_radius: float = 0.4
-    jet_pt_min: float = 25.0
-    jet_eta_max: float = 2.5
-    match_dr: float = 0.4
-    detector: str = "delphes-atlas"
-    fast: bool = True
     channel: str = "allhad"
 
     def __post_init__(self) -> None:
-        if self.n_events <= 0:
-            raise DataError(f"n_events must be positive, got {self.n_events}")
-        if self.min_jets < 0:
-            raise DataError(f"min_jets must be >= 0, got {self.min_jets}")
-        if self.chunk_size <= 0:
-            raise DataError(f"chunk_size must be positive, got {self.chunk_size}")
+        super().__post_init__()
         if self.channel not in CHANNELS:
             raise DataError(f"unknown channel {self.channel!r}; choose one of {list(CHANNELS)}")
-        check_detector(self.detector)
-
-    @property
-    def cuts(self) -> JetCuts:
-        return JetCuts(self.jet_radius, self.jet_pt_min, self.jet_eta_max, self.match_dr)
 
 
 def top_decays(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[tuple[int, list[int]]]:
