@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 
@@ -57,7 +58,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _common(t: argparse.ArgumentParser, default_config: str) -> None:
     t.add_argument("--train", nargs="+", required=True, metavar="FILE", help="training files")
-    t.add_argument("--val", nargs="+", required=True, metavar="FILE", help="validation files")
+    t.add_argument(
+        "--val",
+        nargs="+",
+        metavar="FILE",
+        help="validation files (or --val-fraction: exactly one of the two)",
+    )
+    t.add_argument(
+        "--val-fraction",
+        type=float,
+        metavar="F",
+        help="validate on the fraction F (0 < F < 1) of the training entries instead of --val "
+        "files: entry i of the training files (numbered as one chain, from 0) is a validation "
+        "entry when a hash of i and --seed falls below F; deterministic, disjoint from the "
+        "training part, recorded in the model card and training.json, checked by --resume",
+    )
+    t.add_argument(
+        "--weight",
+        metavar="FIELD|none",
+        help="event-level schema field with per-event weights, in the loss and the validation "
+        "metrics (overrides the config's data.weight; 'none': unweighted). For NanoAOD map "
+        "the field to genWeight in your schema (event: {weight: genWeight}), then --weight "
+        "weight; negative weights are used with their sign",
+    )
     add_output(t, "output directory", "--out", required=True, metavar="DIR")
     t.add_argument("--config", metavar="YAML", help=f"run config (default: {default_config})")
     t.add_argument(
@@ -109,8 +132,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.chunk_entries < 1:
         raise HepattnError(f"--chunk-entries must be at least 1, got {args.chunk_entries}")
+    if (args.val is None) == (args.val_fraction is None):
+        raise HepattnError(
+            "give validation files (--val FILE ...) or a fraction of the training entries "
+            "(--val-fraction F), " + ("not both" if args.val is not None else "one of them")
+        )
+    if args.val_fraction is not None:
+        from hepattn.data.split import EntrySplit
+
+        EntrySplit(args.val_fraction, 0)  # a fraction outside (0, 1) fails here, in one line
     config = [args.config] if args.config else []
-    check_outputs([*args.train, *args.val], (args.output, "output directory", True), files=config)
+    inputs = [*args.train, *(args.val or [])]
+    check_outputs(inputs, (args.output, "output directory", True), files=config)
     overrides = {k: getattr(args, k) for k in ("seed", "epochs", "device", "threads")}
     overrides["compile"] = True if args.compile else None
     overrides["amp"] = False if args.no_amp else None
@@ -119,11 +152,16 @@ def run(args: argparse.Namespace) -> int:
     run_config = load_run_config(
         task, args.config, topology=topology, kind=kind, training=overrides
     )
+    if args.weight is not None:
+        weight = None if args.weight.lower() == "none" else args.weight
+        data = dataclasses.replace(run_config.data, weight=weight)
+        run_config = dataclasses.replace(run_config, data=data)
     result = task_class(task).train(
         run_config,
         args.train,
         args.val,
         args.output,
+        val_fraction=args.val_fraction,
         schema=args.schema,
         tree=args.tree,
         resume=args.resume,

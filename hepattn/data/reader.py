@@ -9,6 +9,11 @@
 per chunk, as ``uproot.iterate``), so files larger than memory can be processed; the chunks
 concatenated equal :func:`read_events`.
 
+In-memory input: given a mapping of branch name → awkward (or numpy) array instead of paths,
+both read it as one chunk through the same checks, features and padding (the files are then
+``[ARRAYS]``; messages say "field" for "branch"). :mod:`hepattn.api` builds such a mapping
+from the user's awkward records.
+
 Validation, each with a :class:`~hepattn.errors.DataError` naming file and branch: every
 branch of a collection must be jagged with the same number of objects per event (and agree
 with the counter branch if the schema has one); event fields must hold one value per entry.
@@ -27,7 +32,7 @@ and counted in one warning per read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +48,7 @@ from hepattn.errors import DataError, SchemaError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Events", "PadSpec", "iterate_events", "read_events"]
+__all__ = ["ARRAYS", "Events", "PadSpec", "iterate_events", "read_events"]
 
 
 @dataclass(frozen=True)
@@ -118,8 +123,12 @@ class Events:
         )
 
 
+#: The label of in-memory input in messages and in :attr:`Events.files`.
+ARRAYS = "awkward input"
+
+
 def _where(chunk: Chunk, branch: str) -> str:
-    return f"{chunk.path}: branch {branch!r}"
+    return f"{chunk.path}: {chunk.what} {branch!r}"
 
 
 def _first_bad_entry(chunk: Chunk, bad_per_event: np.ndarray) -> int:
@@ -145,8 +154,9 @@ def check_jagged(chunk: Chunk, name: str, coll: Collection, raw: dict[str, ak.Ar
             bad = c != ref
             entry = _first_bad_entry(chunk, bad)
             i = int(np.flatnonzero(bad)[0])
+            what = "fields" if chunk.what == "field" else "branches"
             raise DataError(
-                f"{chunk.path}: branches {ref_branch!r} and {branch!r} of collection {name!r} "
+                f"{chunk.path}: {what} {ref_branch!r} and {branch!r} of collection {name!r} "
                 f"disagree on the number of objects in {int(bad.sum())} entries "
                 f"(first: entry {entry}, {ref[i]} vs {c[i]})"
             )
@@ -311,8 +321,37 @@ def _log_summary(
         log.warning("branch %r: %d objects with a negative mass, used as given", branch, n)
 
 
+def _array_chunk(arrays: Mapping[str, Any], branches: Sequence[str]) -> Chunk:
+    """In-memory input as one :class:`Chunk`: the ``branches`` of ``arrays``, checked to be
+    there and of one length."""
+    missing = [b for b in branches if b not in arrays]
+    if missing:
+        from hepattn.data.schema import close_matches
+
+        close = close_matches(missing[0], arrays)
+        raise DataError(
+            f"{ARRAYS}: no field {missing[0]!r}"
+            + (f" (close matches: {close})" if close else "")
+            + f"; it has {sorted(arrays)}"
+        )
+    data = {
+        b: arrays[b] if isinstance(arrays[b], ak.Array) else ak.Array(arrays[b]) for b in branches
+    }
+    lengths = {b: len(a) for b, a in data.items()}
+    first = next(iter(lengths))
+    for b, n in lengths.items():
+        if n != lengths[first]:
+            raise DataError(
+                f"{ARRAYS}: fields {first!r} and {b!r} have different lengths "
+                f"({lengths[first]} and {n} entries)"
+            )
+    if lengths[first] == 0:
+        raise DataError(f"no entries to read: the {ARRAYS} is empty")
+    return Chunk(ARRAYS, 0, lengths[first], data, what="field")
+
+
 def iterate_events(
-    paths: Paths,
+    paths: Paths | Mapping[str, Any],
     schema: str | Schema | Mapping[str, Any],
     collections: Mapping[str, PadSpec],
     *,
@@ -322,7 +361,9 @@ def iterate_events(
     entry_stop: int | None = None,
     nonfinite: str = "error",
 ) -> Iterator[Events]:
-    """Yield padded :class:`Events` chunk by chunk from one file, many files or a glob."""
+    """Yield padded :class:`Events` chunk by chunk from one file, many files or a glob — or,
+    given a mapping of branch name → array, from that in-memory input (one chunk; ``tree``,
+    ``step_size`` and the entry range do not apply)."""
     schema = get_schema(schema)
     if nonfinite not in ("error", "drop"):
         raise ValueError(f"nonfinite must be 'error' or 'drop', got {nonfinite!r}")
@@ -331,10 +372,12 @@ def iterate_events(
     stats = {name: TruncationStats() for name in colls}
     dropped: dict[str, int] = {}
     negative_mass: dict[str, int] = {}
-    files: list[Path] = []
-    for chunk in iterate_branches(
-        paths, schema, branches, tree, step_size, entry_start, entry_stop
-    ):
+    files: list[Path | str] = []
+    if isinstance(paths, Mapping):
+        chunks: Iterator[Chunk] = iter([_array_chunk(paths, branches)])
+    else:
+        chunks = iterate_branches(paths, schema, branches, tree, step_size, entry_start, entry_stop)
+    for chunk in chunks:
         if not files or files[-1] != chunk.path:
             files.append(chunk.path)
         padded = {
@@ -358,10 +401,17 @@ def iterate_events(
 
 
 def read_events(
-    paths: Paths,
+    paths: Paths | Mapping[str, Any],
     schema: str | Schema | Mapping[str, Any],
     collections: Mapping[str, PadSpec],
+    *,
+    select: Callable[[Events], Events] | None = None,
     **kwargs,
 ) -> Events:
-    """All events of :func:`iterate_events` at once (same arguments)."""
-    return Events.concatenate(list(iterate_events(paths, schema, collections, **kwargs)))
+    """All events of :func:`iterate_events` at once (same arguments). ``select`` (``Events →
+    Events``), applied to each chunk before the chunks are joined, keeps only those events in
+    memory (a validation split of large files, :mod:`hepattn.data.split`)."""
+    chunks = iterate_events(paths, schema, collections, **kwargs)
+    if select is not None:
+        chunks = (select(c) for c in chunks)
+    return Events.concatenate(list(chunks))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,12 +202,17 @@ def check_branches(tree, schema: Schema, branches: Sequence[str]) -> None:
 
 @dataclass
 class Chunk:
-    """One chunk of raw branches from one file: entries [start, stop) of ``path``."""
+    """One chunk of raw branches from one file: entries [start, stop) of ``path``.
 
-    path: Path
+    In-memory input (:func:`hepattn.data.reader.iterate_events` given a mapping of arrays) is
+    one chunk whose ``path`` is a label and whose branches are called ``field`` s in messages.
+    """
+
+    path: Path | str
     start: int
     stop: int
-    arrays: ak.Array  # record array: one field per branch name
+    arrays: ak.Array | Mapping[str, ak.Array]  # one field per branch name
+    what: str = "branch"
 
 
 def iterate_branches(

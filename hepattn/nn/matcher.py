@@ -32,6 +32,7 @@ __all__ = [
     "SymmetricTensorAttention",
     "decode_assignments",
     "symmetric_top_loss",
+    "symmetric_top_nll",
 ]
 
 #: The topology the two heads reconstruct: head h scores the triplets of one top.
@@ -111,6 +112,15 @@ def reconstructable(targets: Tensor) -> Tensor:
     return (targets >= 0).all(dim=-1)
 
 
+def symmetric_top_nll(logp: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """Per event the top-symmetric NLL of :func:`symmetric_top_loss` (0 for an event with no
+    reconstructable top) and ``bool[B]`` the events with one: ``(float[B], bool[B])``, to be
+    averaged with event weights (:func:`hepattn.tasks.weights.weighted_loss`)."""
+    ok = reconstructable(targets)  # (B, 2)
+    per_event, _ = permutation_nll(logp, ok, TOPOLOGY.permutations)  # (B,)
+    return per_event, ok.any(dim=1)
+
+
 def symmetric_top_loss(logp: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
     """Top-symmetric NLL.
 
@@ -126,9 +136,7 @@ def symmetric_top_loss(logp: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
     Returns:
         (mean loss over used events, ``bool[B]`` events used).
     """
-    ok = reconstructable(targets)  # (B, 2)
-    per_event, _ = permutation_nll(logp, ok, TOPOLOGY.permutations)  # (B,)
-    used = ok.any(dim=1)
+    per_event, used = symmetric_top_nll(logp, targets)
     if not used.any():
         return logp.sum() * 0.0, used
     return per_event[used].mean(), used

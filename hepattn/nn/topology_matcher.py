@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -33,11 +34,13 @@ from hepattn.nn.pooling import masked_mean
 from hepattn.topology import Topology, load_topology
 
 __all__ = [
+    "LossTerms",
     "TopologyMatcher",
     "TopologyMatcherConfig",
     "permutation_nll",
     "reconstructable",
     "topology_loss",
+    "topology_loss_terms",
 ]
 
 
@@ -134,6 +137,12 @@ class TopologyMatcher(nn.Module):
             self.config.detection_weight,
         )
 
+    def loss_terms(self, outputs, mask: Tensor, targets: list[Tensor]) -> LossTerms:
+        """The per-event terms of :meth:`loss` (:func:`topology_loss_terms`)."""
+        heads, detection = outputs
+        logp = self.target_logprob(heads, mask, targets)
+        return topology_loss_terms(self.topology, logp, detection, targets, mask)
+
     @torch.no_grad()
     def decode(self, outputs, mask: Tensor, k: int = 16) -> tuple[Tensor, Tensor, Tensor]:
         """Exact joint decoding (:func:`hepattn.nn.decoding.decode_topology`).
@@ -183,6 +192,34 @@ def permutation_nll(
     return functools.reduce(torch.minimum, orders), best
 
 
+class LossTerms(NamedTuple):
+    """Per-event terms of :func:`topology_loss`: the assignment NLL (``float[B]``, 0 where
+    no resonance is reconstructable) over the ``used`` events, the detection BCE (``float[B]``,
+    mean over the resonances) over the ``real`` events (with at least one object)."""
+
+    nll: Tensor
+    used: Tensor
+    bce: Tensor
+    real: Tensor
+
+
+def topology_loss_terms(
+    topology: Topology,
+    logp: Tensor,
+    detection: Tensor,
+    targets: list[Tensor],
+    mask: Tensor,
+) -> LossTerms:
+    """The per-event terms of the module's loss (:class:`LossTerms`)."""
+    ok = reconstructable(targets)  # (B, R)
+    per_event, best = permutation_nll(logp, ok, topology.permutations)
+    perms = torch.tensor(topology.permutations, device=ok.device)[best]  # (B, R): π[t]
+    # head π[t] should detect true resonance t
+    det_target = torch.zeros_like(ok).scatter(1, perms, ok).to(detection.dtype)
+    bce = F.binary_cross_entropy_with_logits(detection, det_target, reduction="none").mean(1)
+    return LossTerms(per_event, ok.any(dim=1), bce, mask.any(dim=1))
+
+
 def topology_loss(
     topology: Topology,
     logp: Tensor,
@@ -193,17 +230,7 @@ def topology_loss(
 ) -> tuple[Tensor, Tensor]:
     """The module's loss: assignment NLL minimised over resonance permutations, plus the
     detection BCE in that order. Returns (mean loss, ``bool[B]`` events in the NLL mean)."""
-    ok = reconstructable(targets)  # (B, R)
-    per_event, best = permutation_nll(logp, ok, topology.permutations)
-    used = ok.any(dim=1)
-    nll = per_event[used].mean() if used.any() else logp.sum() * 0.0
-    perms = torch.tensor(topology.permutations, device=ok.device)[best]  # (B, R): π[t]
-    # head π[t] should detect true resonance t
-    det_target = torch.zeros_like(ok).scatter(1, perms, ok).to(detection.dtype)
-    real = mask.any(dim=1)
-    bce = (
-        F.binary_cross_entropy_with_logits(detection[real], det_target[real])
-        if real.any()
-        else detection.sum() * 0.0
-    )
-    return nll + detection_weight * bce, used
+    t = topology_loss_terms(topology, logp, detection, targets, mask)
+    nll = t.nll[t.used].mean() if t.used.any() else logp.sum() * 0.0
+    bce = t.bce[t.real].mean() if t.real.any() else detection.sum() * 0.0
+    return nll + detection_weight * bce, t.used

@@ -21,10 +21,11 @@ Subclasses supply only what differs, through these hooks:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,6 +45,7 @@ from hepattn.models import (
     resolve_model,
     save_model,
 )
+from hepattn.tasks.weights import check_weight_field, read_weights
 from hepattn.training.distributed import is_main
 
 __all__ = ["Task", "describe_files", "refuse"]
@@ -111,16 +113,34 @@ class Task:
         """Checked labels and derived fields of freshly read events (in place)."""
         return ev
 
+    def input_layout(self, need_labels: bool = False) -> tuple[dict[str, PadSpec], tuple[str, ...]]:
+        """What the model reads: the schema collections with what is padded of each, and the
+        event-level fields (beyond the labels and weights); default: ``run.data.collection``."""
+        return {self.run.data.collection: self.spec(need_labels)}, ()
+
     def read_source(
-        self, paths, schema: str, spec: PadSpec, entry_stop, tree, nonfinite: str = "error"
+        self,
+        paths,
+        schema: str,
+        spec: PadSpec,
+        entry_stop,
+        tree,
+        nonfinite: str = "error",
+        select: Callable[[Events], Events] | None = None,
     ) -> Events:
-        """Read ``paths`` (ROOT files through ``schema``; ``nonfinite`` as
-        :func:`~hepattn.data.read_events`)."""
+        """Read ``paths`` (ROOT files through ``schema``, or in-memory arrays; ``nonfinite``
+        and ``select`` as :func:`~hepattn.data.read_events`)."""
         from hepattn.data import read_events
 
         coll = {self.run.data.collection: spec}
         return read_events(
-            paths, schema, coll, entry_stop=entry_stop, tree=tree, nonfinite=nonfinite
+            paths,
+            schema,
+            coll,
+            entry_stop=entry_stop,
+            tree=tree,
+            nonfinite=nonfinite,
+            select=select,
         )
 
     def trainable(self, ev: Events) -> Events:
@@ -175,20 +195,28 @@ class Task:
         tree: str | None = None,
         nonfinite: str = "error",
         check: bool = True,
+        require_weight: bool = False,
+        select: Callable[[Events], Events] | None = None,
     ) -> Events:
-        """Read ``paths`` as this model expects (features, padding), optionally with labels.
+        """Read ``paths`` as this model expects (features, padding), optionally with labels
+        (and then the event weights of ``data.weight``, :mod:`hepattn.tasks.weights`).
 
-        ``schema`` overrides the one the run config (hence a saved model) remembers;
-        ``nonfinite="drop"`` drops objects holding NaN/inf (default: an error). A loaded
-        model also checks the inputs against what it was trained on (:meth:`check_inputs`)
-        unless ``check`` is False (inputs the network will not see: ``match --method chi2``).
+        ``paths``: files, globs, or a mapping of branch name → in-memory array
+        (:func:`~hepattn.data.read_events`). ``schema`` overrides the one the run config
+        (hence a saved model) remembers; ``nonfinite="drop"`` drops objects holding NaN/inf
+        (default: an error). A loaded model also checks the inputs against what it was
+        trained on (:meth:`check_inputs`) unless ``check`` is False (inputs the network will
+        not see: ``match --method chi2``). ``require_weight`` (training): a weight field the
+        schema lacks is an error rather than unweighted events. ``select``: keep only these
+        events of each chunk read (a validation split).
         """
         from hepattn.data.spanet import is_spanet_path
 
         d = self.run.data
         spec = self.spec(need_labels)
         name = schema or d.schema
-        if spec.labels and not is_spanet_path(paths):
+        root = isinstance(paths, Mapping) or not is_spanet_path(paths)
+        if spec.labels and root:
             have = get_schema(name).collection(d.collection).labels
             missing = [lab for lab in spec.labels if lab not in have]
             if missing:
@@ -197,17 +225,28 @@ class Task:
                     f"label {missing[0]!r} (it has {sorted(have)}): {self.name} training and "
                     "evaluation need it"
                 )
+        if need_labels and require_weight and d.weight is not None and root:
+            s = get_schema(name)
+            check_weight_field(d.weight, s.event, s.name)
         try:
-            ev = self.read_source(paths, name, spec, entry_stop, tree, nonfinite)
+            ev = self.read_source(paths, name, spec, entry_stop, tree, nonfinite, select)
         except SchemaMismatchError as err:
             if schema is not None or self.path is None:
                 raise
             raise SchemaMismatchError(
                 f"{err} [schema {name!r} is the one the model remembers; --schema overrides it]"
             ) from None
-        ev = self.finish(ev, need_labels)
+        label = str(name) if isinstance(name, str | os.PathLike) else get_schema(name).name
+        ev = self._finish(ev, need_labels, require_weight, label)
         if check and self.path is not None:
             self.check_inputs(ev, name)
+        return ev
+
+    def _finish(self, ev: Events, need_labels: bool, require_weight: bool, schema: str) -> Events:
+        """:meth:`finish`, then with labels the event weights (:func:`read_weights`)."""
+        ev = self.finish(ev, need_labels)
+        if need_labels:
+            read_weights(ev, self.run.data.weight, schema, require_weight)
         return ev
 
     def check_inputs(self, ev: Events, schema: str) -> None:
@@ -243,7 +282,12 @@ class Task:
 
     def prepare(self, ev: Events) -> Events:
         """A freshly read training chunk as the model trains on it (streamed training)."""
-        return self.standardized(self.trainable(self.finish(ev, True)))
+        ev = self._finish(ev, True, True, str(self.run.data.schema))
+        return self.standardized(self.trainable(ev))
+
+    def prepare_part(self, ev: Events, split, offsets: Mapping[str, int]) -> Events:
+        """:meth:`prepare` of the training part of a streamed chunk (``--val-fraction``)."""
+        return self.prepare(split.part(ev, "train", offsets))
 
     def saved_config(self) -> dict[str, Any]:
         return {"task": self.name, **self.run.to_dict()}
@@ -313,7 +357,8 @@ class Task:
         info = self._training_info()
         files = info.get("train_paths" if role == "training" else "val_paths") or [None]
         listed = info.get(f"{'train' if role == 'training' else 'val'}_{self.unit}")
-        if len(files) == 1 and isinstance(listed, int) and listed != entries:
+        split = info.get("val_fraction") is not None  # the file holds both parts
+        if len(files) == 1 and isinstance(listed, int) and listed != entries and not split:
             return (
                 f"{path} has the name of this model's {role} data in its card, which lists "
                 f"{listed:,} {self.unit} where this file has {entries:,}: it may have been "
@@ -332,6 +377,7 @@ class Task:
         val_paths,
         out_dir,
         *,
+        val_fraction: float | None = None,
         schema: str | None = None,
         tree: str | None = None,
         resume: bool = False,
@@ -345,25 +391,58 @@ class Task:
     ) -> dict:
         """Train a model of this task end to end; the best one lands in ``out_dir/best``.
 
-        ``schema`` replaces the run config's (the saved model remembers it). With
+        Validation: the files ``val_paths``, or (``val_paths`` None) the fraction
+        ``val_fraction`` of the training entries, chosen by entry
+        (:class:`~hepattn.data.split.EntrySplit`, seeded by ``training.seed``; recorded in
+        ``training.json``, the card and the checkpoint, so a resume with another split is
+        refused). ``schema`` replaces the run config's (the saved model remembers it). With
         ``stream`` the training files are read chunk by chunk during each epoch
         (:class:`~hepattn.data.RootStreamDataset`, sharded over ranks and loader workers)
         instead of being held in memory; the standardization is fitted on the first
-        ``chunk_entries`` entries, and the counts of the card are scaled from them. Returns
-        the summary also written to ``out_dir/best/training.json``.
+        ``chunk_entries`` entries, and the counts of the card are scaled from them; a
+        validation fraction is then collected in one chunked pass. Event weights
+        (``data.weight``) enter the loss and the validation metrics
+        (:mod:`hepattn.tasks.weights`). Returns the summary also written to
+        ``out_dir/best/training.json``.
         """
+        from hepattn.data.split import EntrySplit, file_offsets
         from hepattn.training.loop import seed_everything
 
         t0 = time.perf_counter()
+        if (val_paths is None) == (val_fraction is None):
+            raise HepattnError(
+                "give either validation files (--val) or a validation fraction of the training "
+                "entries (--val-fraction), "
+                + ("not both" if val_paths is not None else "one of them")
+            )
+        split = None if val_fraction is None else EntrySplit(val_fraction, run.training.seed)
+        if stream:
+            from hepattn.data.spanet import is_spanet_path
+
+            if is_spanet_path(train_paths):
+                raise DataError(
+                    "--stream reads ROOT files; SPANet HDF5 training files are read whole"
+                )
         seed_everything(run.training.seed)
         if schema is not None:
             run = dataclasses.replace(run, data=dataclasses.replace(run.data, schema=schema))
         task = cls(run)
         head_stop = min(chunk_entries, max_train or chunk_entries) if stream else max_train
-        read = {"need_labels": True, "tree": tree}
-        read["nonfinite"] = nonfinite
-        ev_train = task.trainable(task.read(train_paths, entry_stop=head_stop, **read))
-        ev_val = task.trainable(task.read(val_paths, **read))
+        read = {"need_labels": True, "tree": tree, "nonfinite": nonfinite, "require_weight": True}
+        head = task.read(train_paths, entry_stop=head_stop, **read)
+        offsets = None
+        if split is None:
+            ev_train = task.trainable(head)
+            ev_val = task.trainable(task.read(val_paths, **read))
+        else:
+            ev_train = task.trainable(split.part(head, "train"))
+            if stream:  # one chunked pass over the training files, keeping the validation part
+                offsets = file_offsets(train_paths, tree, get_schema(run.data.schema))
+                keep = functools.partial(split.part, which="val", offsets=offsets)
+                ev_val = task.read(train_paths, entry_stop=max_train, select=keep, **read)
+                ev_val = task.trainable(ev_val)
+            else:
+                ev_val = task.trainable(split.part(head, "val"))
         if len(ev_train) == 0:
             raise DataError(
                 f"no training {cls.unit} carries a loss in {ev_train.files}: nothing to learn from"
@@ -373,10 +452,11 @@ class Task:
         n_train, files = len(ev_train), ev_train.files
         if stream:
             train_set = task._stream(
-                train_paths, ev_train, chunk_entries, max_train, tree, nonfinite
+                train_paths, ev_train, chunk_entries, max_train, tree, nonfinite, split, offsets
             )
             n_train, files = len(train_set), train_set.paths
         d = run.data
+        val_files = files if split is not None else ev_val.files
         info = {
             "schema": d.schema,
             "collection": d.collection,
@@ -385,26 +465,39 @@ class Task:
             "command": command,
             "train_files": describe_files(files),
             f"train_{cls.unit}": n_train,
-            "val_files": describe_files(ev_val.files),
+            "val_files": describe_files(val_files) if split is None else split.describe(),
             f"val_{cls.unit}": len(ev_val),
+            "weights": (
+                f"event field `{d.weight}` (schema `{d.schema}`), in the loss "
+                "(Σ w·ℓ / Σ|w|) and the validation metrics (Σ w·x / Σ w)"
+                if d.weight is not None
+                else "none (unweighted)"
+            ),
+            "val_fraction": None if split is None else split.fraction,
             **task.card_info(ev_train, n_train / len(ev_train)),
             "seconds": time.perf_counter() - t0,
         }
         paths = {
             "train_paths": [str(Path(f).resolve()) for f in files],
-            "val_paths": [str(Path(f).resolve()) for f in ev_val.files],
+            "val_paths": [str(Path(f).resolve()) for f in val_files],
         }
+        record = split.record() if split is not None else {"val_fraction": None, "rule": "files"}
         resume_as = {"resume": resume or force_resume, "force_resume": force_resume}
-        return task._fit(train_set, task.dataset(ev_val), out_dir, info, paths, resume_as, progress)
+        return task._fit(
+            train_set, task.dataset(ev_val), out_dir, info, paths, record, resume_as, progress
+        )
 
-    def _stream(self, paths, head: Events, chunk_entries: int, entry_stop, tree, nonfinite):
-        """A shuffled :class:`RootStreamDataset` of the training files for ``--stream``;
-        the fraction of ``head`` (the first chunk, already read) kept sizes ``len()``."""
-        from hepattn.data.spanet import is_spanet_path
-
-        if is_spanet_path(paths):
-            raise DataError("--stream reads ROOT files; SPANet HDF5 training files are read whole")
+    def _stream(
+        self, paths, head: Events, chunk_entries: int, entry_stop, tree, nonfinite, split, offsets
+    ):
+        """A shuffled :class:`RootStreamDataset` of the training files for ``--stream`` (of
+        their training part under ``split``, an :class:`~hepattn.data.split.EntrySplit` with
+        the files' ``offsets``); the fraction of ``head`` (the first chunk, already read and
+        split) kept sizes ``len()``."""
         d = self.run.data
+        transform = self.prepare
+        if split is not None:
+            transform = functools.partial(self.prepare_part, split=split, offsets=offsets)
         ds = RootStreamDataset(
             paths,
             d.schema,
@@ -415,7 +508,7 @@ class Task:
             chunk_entries=chunk_entries,
             shuffle=True,
             seed=self.run.training.seed,
-            transform=self.prepare,
+            transform=transform,
             entry_stop=entry_stop,
             nonfinite=nonfinite,
         )
@@ -423,8 +516,9 @@ class Task:
         ds.expected_events = max(1, round(ds.num_entries * len(head) / max(read, 1)))
         return ds
 
-    def _fit(self, train_set, val_set, out_dir, info, paths, resume_as, progress) -> dict:
-        """Run :func:`hepattn.training.loop.fit`, then write the card and the summary."""
+    def _fit(self, train_set, val_set, out_dir, info, paths, split, resume_as, progress) -> dict:
+        """Run :func:`hepattn.training.loop.fit`, then write the card and the summary
+        (``split``: the validation split's record, compared on resume)."""
         from hepattn.data import collate
         from hepattn.training.loop import fit, pick_device
 
@@ -439,7 +533,7 @@ class Task:
             collate,
             cfg,
             out_dir,
-            run_config={**self.saved_config(), "files": paths},
+            run_config={**self.saved_config(), "files": paths, "split": split},
             **resume_as,
             progress=progress,
         )
@@ -463,7 +557,8 @@ class Task:
             best_dir = Path(out_dir) / "best"
             card = self.card_template.format(**info, val_percent=100 * best["val_score"])
             write_text(best_dir / "card.md", card)
-            write_json(best_dir / "training.json", {**summary, **paths})
+            record = {f"split_{k}" if k != "val_fraction" else k: v for k, v in split.items()}
+            write_json(best_dir / "training.json", {**summary, **record, **paths})
         return summary
 
     def evaluate_files(

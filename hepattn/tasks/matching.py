@@ -13,6 +13,7 @@ trains one, ``Matcher.load(dir)`` loads one, ``matcher.predict(ev)`` decodes ass
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,11 @@ from hepattn.nn.matcher import (
     JetPartonMatcher,
     MatcherConfig,
     decode_assignments,
-    symmetric_top_loss,
+    symmetric_top_nll,
 )
 from hepattn.tasks.base import Task, refuse
+from hepattn.tasks.weights import batch_weights, weighted_loss, weighted_ratio
 from hepattn.topology import TTBAR_ALLHAD
-from hepattn.training.distributed import mean_over_ranks
 from hepattn.training.loop import TrainingConfig
 
 __all__ = [
@@ -65,6 +66,9 @@ class MatcherDataConfig(Config):
         max_objects: jets kept per event (leading in p_T); partons of dropped jets count as
             unmatched.
         label: per-jet parton label (0…5, −1) for training and evaluation.
+        weight: event-level field with the per-event weight (e.g. NanoAOD's ``genWeight``
+            through the schema's ``event:``) used in the loss and the validation metrics;
+            ``None``: unweighted (:mod:`hepattn.tasks.weights`).
     """
 
     schema: str = "hepattn-ttbar"
@@ -72,6 +76,7 @@ class MatcherDataConfig(Config):
     features: tuple[str, ...] = DEFAULT_FEATURES
     max_objects: int = 16
     label: str = "parton"
+    weight: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +149,9 @@ CARD = """# hepattn jet–parton matcher (SPA-Net style)
 - **Inputs**: jets of schema `{schema}`, features {features}, leading {max_objects} jets by pT.
 - **Training command**: `{command}`
 - **Training data**: {train_files} — {train_events:,} events with at least one
-  reconstructable top ({both:,} with both); validation: {val_events:,} events.
+  reconstructable top ({both:,} with both); validation: {val_files} — {val_events:,}
+  events.
+- **Event weights**: {weights}.
 - **Budget**: {epochs} epochs (max {max_epochs}), batch size {batch_size}, AdamW lr {lr},
   {seconds:.0f} s wall time on {device} ({threads} CPU threads).
 - **Validation top efficiency** (best epoch {best_epoch}): {val_percent:.2f} % of
@@ -171,14 +178,21 @@ class Matcher(Task):
         return PadSpec(d.features, d.max_objects, labels=(d.label,) if need_labels else ())
 
     def read_source(
-        self, paths, schema: str, spec: PadSpec, entry_stop, tree, nonfinite: str = "error"
+        self,
+        paths,
+        schema: str,
+        spec: PadSpec,
+        entry_stop,
+        tree,
+        nonfinite: str = "error",
+        select=None,
     ) -> Events:
         from hepattn.data.spanet import is_spanet_path, read_spanet_h5
 
-        if not is_spanet_path(paths):
-            return super().read_source(paths, schema, spec, entry_stop, tree, nonfinite)
+        if isinstance(paths, Mapping) or not is_spanet_path(paths):
+            return super().read_source(paths, schema, spec, entry_stop, tree, nonfinite, select)
         d = self.run.data  # SPANet-layout HDF5: the layout is the schema
-        return read_spanet_h5(
+        ev = read_spanet_h5(
             paths,
             spec.features,
             spec.max_objects,
@@ -186,6 +200,7 @@ class Matcher(Task):
             collection=d.collection,
             entry_stop=entry_stop,
         )
+        return ev if select is None else select(ev)
 
     def finish(self, ev: Events, need_labels: bool) -> Events:
         from hepattn.metrics.matching import truth_from_parton_labels
@@ -218,39 +233,42 @@ class Matcher(Task):
         return build_matcher(self.run.model, len(self.run.data.features))
 
     def loss(self, model: JetPartonMatcher, batch) -> torch.Tensor:
+        """``Σ w ℓ / Σ |w|`` of the top-symmetric NLL over the events with a reconstructable
+        top (:func:`~hepattn.tasks.weights.weighted_loss`; w = 1 unweighted)."""
         heads = model(batch.x, batch.p4, batch.mask)
         targets = batch.derived["targets"]
-        loss, used = symmetric_top_loss(model.target_logprob(heads, batch.mask, targets), targets)
-        n_used = used.sum().to(loss.dtype)
-        return loss * n_used / mean_over_ranks(n_used).clamp(min=1e-6)
+        nll, used = symmetric_top_nll(model.target_logprob(heads, batch.mask, targets), targets)
+        return weighted_loss(nll, batch_weights(batch), used)
 
     @torch.no_grad()
     def evaluate(self, model: JetPartonMatcher, loader, device) -> dict:
+        """Weighted sums: ``Σ w ℓ`` and ``Σ w`` over the events with a reconstructable top;
+        ``Σ w · (correct tops)`` and ``Σ w · (reconstructable tops)``."""
         from hepattn.metrics.matching import reconstructable, top_correct
 
         model.eval()
-        total, n_used, correct, n_tops = 0.0, 0, 0, 0
+        total, n_used, correct, n_tops = 0.0, 0.0, 0.0, 0.0
         for batch in loader:
             batch = batch.to(device)
             heads = model(batch.x, batch.p4, batch.mask)
             targets = batch.derived["targets"]
-            loss, used = symmetric_top_loss(
-                model.target_logprob(heads, batch.mask, targets), targets
-            )
-            total += loss.item() * int(used.sum())
-            n_used += int(used.sum())
+            nll, used = symmetric_top_nll(model.target_logprob(heads, batch.mask, targets), targets)
+            w = batch_weights(batch).to(nll.dtype)
+            total += float((nll * w)[used].sum())
+            n_used += float(w[used].sum())
             pred = decode_assignments(model, heads, batch.mask).cpu().numpy()
             truth = batch.derived["truth"].cpu().numpy()
             ok = reconstructable(truth)
-            correct += int((top_correct(pred, truth) & ok).sum())
-            n_tops += int(ok.sum())
+            wn = w.double().cpu().numpy()
+            correct += float(((top_correct(pred, truth) & ok).sum(axis=1) * wn).sum())
+            n_tops += float((ok.sum(axis=1) * wn).sum())
         model.train()
         return {"loss_sum": total, "n_used": n_used, "correct": correct, "n_tops": n_tops}
 
     def summarize(self, sums: dict[str, float]) -> dict:
-        eff = sums["correct"] / max(sums["n_tops"], 1)
+        eff = weighted_ratio(sums["correct"], sums["n_tops"], "top efficiency")
         return {
-            "loss": sums["loss_sum"] / max(sums["n_used"], 1),
+            "loss": weighted_ratio(sums["loss_sum"], sums["n_used"], "loss"),
             "top_efficiency": eff,
             "score": eff,
         }

@@ -33,7 +33,7 @@ from hepattn.data import Events, PadSpec, Standardizer
 from hepattn.errors import DataError
 from hepattn.tasks.base import Task, refuse
 from hepattn.tasks.presets import CLASSES, KINDS
-from hepattn.training.distributed import mean_over_ranks
+from hepattn.tasks.weights import batch_weights, weighted_loss, weighted_ratio
 from hepattn.training.loop import TrainingConfig
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,10 @@ class TaggerDataConfig(Config):
         features: per-tower input features (see :mod:`hepattn.data.features`).
         max_objects: towers kept per jet (leading in p_T).
         label: event-level field with the class index (0 … 6), for training and evaluation.
-        weight: event-level per-jet weight (``None``: none). hepattn's prong samples store
-            weights that make jet mass and pT flat and equal across classes; the loss and the
-            accuracies use them so that a tagger cannot win on the mass spectrum alone.
+        weight: event-level per-jet weight (``None``: none; :mod:`hepattn.tasks.weights`).
+            hepattn's prong samples store weights that make jet mass and pT flat and equal
+            across classes; the loss and the accuracies use them so that a tagger cannot win
+            on the mass spectrum alone.
     """
 
     schema: str = "hepattn-prongs"
@@ -233,6 +234,7 @@ CARD = """# hepattn prong tagger ({kind})
 - **Training command**: `{command}`
 - **Training data**: {train_files} — {train_jets:,} jets (per class: {train_counts});
   validation: {val_files} — {val_jets:,} jets.
+- **Event weights**: {weights}.
 - **Budget**: {epochs} epochs (max {max_epochs}, early-stopping patience {patience}),
   batch size {batch_size}, AdamW lr {lr}, {seconds:.0f} s wall time on {device}
   ({threads} CPU threads).
@@ -256,8 +258,8 @@ class Tagger(Task):
         return PadSpec(() if hl else d.features, HL_MAX_TOWERS if hl else d.max_objects, ())
 
     def finish(self, ev: Events, need_labels: bool) -> Events:
-        """Checked labels and weights (``derived["label"]``, ``derived["weight"]``) and the HL
-        inputs of the Mass+HL kind (``derived["hl"]``)."""
+        """Checked labels (``derived["label"]``) and the HL inputs of the Mass+HL kind
+        (``derived["hl"]``); the weights are read by :meth:`Task.read`."""
         d = self.run.data
         if need_labels:
             if d.label not in ev.event:
@@ -275,18 +277,6 @@ class Tagger(Task):
                 "entries",
             )
             ev.derived["label"] = labels.astype(np.int64)
-        if need_labels and d.weight is not None and d.weight in ev.event:  # training, eval
-            w = ev.event[d.weight].astype(np.float32)
-            refuse(
-                ev,
-                w < 0,
-                lambda i: (
-                    f"negative jet weight {w[i]} in entry {ev.entry[i]} ({d.weight!r}); "
-                    "weights must be ≥ 0"
-                ),
-                "entries",
-            )
-            ev.derived["weight"] = w
         if self.run.kind == "mass_hl":
             ev.derived["hl"] = _hl_inputs(ev, d.collection)
         return ev
@@ -317,16 +307,10 @@ class Tagger(Task):
     def logits(self, model: nn.Module, batch) -> Tensor:
         return model(batch.x, batch.p4, batch.mask, batch.derived.get("hl"))
 
-    def _weights(self, batch, labels: Tensor) -> Tensor:
-        if "weight" in batch.derived:
-            return batch.derived["weight"].to(torch.float32)
-        return torch.ones_like(labels, dtype=torch.float32)
-
     def loss(self, model: nn.Module, batch) -> Tensor:
         labels = batch.derived["label"]
         ce = F.cross_entropy(self.logits(model, batch), labels, reduction="none")
-        w = self._weights(batch, labels)
-        return (ce * w).sum() / mean_over_ranks(w.sum()).clamp(min=1e-12)
+        return weighted_loss(ce, batch_weights(batch))
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, loader, device) -> dict:
@@ -336,7 +320,7 @@ class Tagger(Task):
             batch = batch.to(device)
             logits = self.logits(model, batch)
             labels = batch.derived["label"]
-            w = self._weights(batch, labels)
+            w = batch_weights(batch)
             total += (F.cross_entropy(logits, labels, reduction="none") * w).sum().item()
             correct += ((logits.argmax(1) == labels).float() * w).sum().item()
             wsum += w.sum().item()
@@ -344,9 +328,9 @@ class Tagger(Task):
         return {"loss_sum": total, "correct": correct, "weight": wsum}
 
     def summarize(self, sums: dict[str, float]) -> dict:
-        w = max(sums["weight"], 1e-12)
-        acc = sums["correct"] / w
-        return {"loss": sums["loss_sum"] / w, "accuracy": acc, "score": acc}
+        acc = weighted_ratio(sums["correct"], sums["weight"], "accuracy")
+        loss = weighted_ratio(sums["loss_sum"], sums["weight"], "loss")
+        return {"loss": loss, "accuracy": acc, "score": acc}
 
     def saved_config(self) -> dict[str, Any]:
         return {"task": self.name, "classes": list(CLASSES), **self.run.to_dict()}

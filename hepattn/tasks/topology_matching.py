@@ -40,6 +40,7 @@ from hepattn.nn.inputs import Inputs, combine_collections
 from hepattn.nn.topology_matcher import TopologyMatcher, TopologyMatcherConfig
 from hepattn.tasks.base import Task, refuse
 from hepattn.tasks.matching import slots_to_file_order
+from hepattn.tasks.weights import batch_weights, weighted_loss, weighted_ratio
 from hepattn.topology import JETS, Topology, TopologyError, load_topology, topology_from_dict
 from hepattn.training.loop import TrainingConfig
 
@@ -108,6 +109,8 @@ class TopologyDataConfig(Config):
         max_objects: jets kept per event (leading in pT).
         label: per-jet parton label (index in the topology's parton order, −1 none).
         object_features: features of each one-object collection (a lepton).
+        weight: event-level field with the per-event weight, in the loss and the validation
+            metrics; ``None``: unweighted (:mod:`hepattn.tasks.weights`).
     """
 
     schema: str = "hepattn-ttbar-ljets"
@@ -116,6 +119,7 @@ class TopologyDataConfig(Config):
     max_objects: int = 16
     label: str = "parton"
     object_features: tuple[str, ...] = ("log_pt", "eta", "log_e", "charge")
+    weight: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,7 +182,9 @@ CARD = """# hepattn jet–parton matcher, topology `{topology}`
 - **Inputs**: jets of schema `{schema}`, features {features}, leading {max_objects} jets by pT.
 - **Training command**: `{command}`
 - **Training data**: {train_files} — {train_events:,} events with at least one
-  reconstructable resonance ({all_rec:,} with all); validation: {val_events:,} events.
+  reconstructable resonance ({all_rec:,} with all); validation: {val_files} —
+  {val_events:,} events.
+- **Event weights**: {weights}.
 - **Budget**: {epochs} epochs (max {max_epochs}), batch size {batch_size}, AdamW lr {lr},
   {seconds:.0f} s wall time on {device} ({threads} CPU threads).
 - **Validation resonance efficiency** (best epoch {best_epoch}): {val_percent:.2f} % of
@@ -232,7 +238,14 @@ class TopologyMatching(Task):
         return PadSpec(d.features, d.max_objects, labels=(d.label,) if need_labels else ())
 
     def read_source(
-        self, paths, schema: str, spec: PadSpec, entry_stop, tree, nonfinite: str = "error"
+        self,
+        paths,
+        schema: str,
+        spec: PadSpec,
+        entry_stop,
+        tree,
+        nonfinite: str = "error",
+        select=None,
     ) -> Events:
         from hepattn.data import read_events
         from hepattn.data.schema import get_schema
@@ -251,7 +264,8 @@ class TopologyMatching(Task):
                 entry_stop=entry_stop,
             )
         s = get_schema(schema)
-        colls = {self.run.data.collection: spec}
+        colls, event = self.input_layout()
+        colls[self.run.data.collection] = spec
         for c in self.others():
             if c.transverse:
                 missing = [f"{c.name}_{k}" for k in ("pt", "phi") if f"{c.name}_{k}" not in s.event]
@@ -261,16 +275,32 @@ class TopologyMatching(Task):
                         f"{c.name!r}: schema {s.name!r} has no event fields {missing} "
                         f"(map them to the file's branches under `event:`)"
                     )
-            else:
-                if c.name not in s.collections:
-                    raise DataError(
-                        f"topology {self.topology.name!r} needs the collection {c.name!r}: "
-                        f"schema {s.name!r} has {sorted(s.collections)}"
-                    )
-                colls[c.name] = PadSpec(self.run.data.object_features, 1, labels=())
+            elif c.name not in s.collections:
+                raise DataError(
+                    f"topology {self.topology.name!r} needs the collection {c.name!r}: "
+                    f"schema {s.name!r} has {sorted(s.collections)}"
+                )
         return read_events(
-            paths, schema, colls, entry_stop=entry_stop, tree=tree, nonfinite=nonfinite
+            paths,
+            schema,
+            colls,
+            entry_stop=entry_stop,
+            tree=tree,
+            nonfinite=nonfinite,
+            select=select,
         )
+
+    def input_layout(self, need_labels: bool = False) -> tuple[dict[str, PadSpec], tuple[str, ...]]:
+        """The jets, the leading object of each one-object collection (``object_features``),
+        and ``<name>_pt``, ``<name>_phi`` of each transverse collection."""
+        colls = {self.run.data.collection: self.spec(need_labels)}
+        event: list[str] = []
+        for c in self.others():
+            if c.transverse:
+                event += [f"{c.name}_pt", f"{c.name}_phi"]
+            else:
+                colls[c.name] = PadSpec(self.run.data.object_features, 1, labels=())
+        return colls, tuple(event)
 
     def finish(self, ev: Events, need_labels: bool) -> Events:
         d, topo = self.run.data, self.topology
@@ -389,37 +419,49 @@ class TopologyMatching(Task):
         return [batch.derived[f"target_{r}"] for r in range(len(self.topology.resonances))]
 
     def loss(self, model: TopologyMatcher, batch) -> torch.Tensor:
+        """The assignment NLL over the events with a reconstructable resonance plus
+        ``detection_weight`` × the detection BCE over the events with jets, each a weighted
+        mean ``Σ w ℓ / Σ |w|`` (:func:`~hepattn.tasks.weights.weighted_loss`; w = 1
+        unweighted)."""
         outputs, head_mask = self.forward(model, batch)
-        loss, _ = model.loss(outputs, head_mask, self.targets(batch))
-        return loss
+        t = model.loss_terms(outputs, head_mask, self.targets(batch))
+        w = batch_weights(batch)
+        det = model.config.detection_weight
+        return weighted_loss(t.nll, w, t.used) + det * weighted_loss(t.bce, w, t.real)
 
     @torch.no_grad()
     def evaluate(self, model: TopologyMatcher, loader, device) -> dict:
+        """Weighted sums of the two loss terms and their weights, ``Σ w · (correct
+        resonances)`` and ``Σ w · (reconstructable resonances)``."""
         from hepattn.metrics.topology import reconstructable, resonance_correct
 
         model.eval()
-        total, n_batches, correct, n_res = 0.0, 0, 0, 0
+        sums = dict.fromkeys(("nll", "n_used", "bce", "n_real", "correct", "n_res"), 0.0)
         for batch in loader:
             batch = batch.to(device)
             outputs, head_mask = self.forward(model, batch)
-            loss, _ = model.loss(outputs, head_mask, self.targets(batch))
-            total += loss.item()
-            n_batches += 1
+            t = model.loss_terms(outputs, head_mask, self.targets(batch))
+            w = batch_weights(batch).to(t.nll.dtype)
+            sums["nll"] += float((t.nll * w)[t.used].sum())
+            sums["n_used"] += float(w[t.used].sum())
+            sums["bce"] += float((t.bce * w)[t.real].sum())
+            sums["n_real"] += float(w[t.real].sum())
             pred = model.decode(outputs, head_mask)[0].cpu().numpy()
             truth = batch.derived["truth"].cpu().numpy()
             ok = reconstructable(truth, self.topology)
-            correct += int((resonance_correct(pred, truth, self.topology) & ok).sum())
-            n_res += int(ok.sum())
+            good = resonance_correct(pred, truth, self.topology) & ok
+            wn = w.double().cpu().numpy()
+            sums["correct"] += float((good.sum(axis=1) * wn).sum())
+            sums["n_res"] += float((ok.sum(axis=1) * wn).sum())
         model.train()
-        return {"loss_sum": total, "n_batches": n_batches, "correct": correct, "n_res": n_res}
+        return sums
 
     def summarize(self, sums: dict[str, float]) -> dict:
-        eff = sums["correct"] / max(sums["n_res"], 1)
-        return {
-            "loss": sums["loss_sum"] / max(sums["n_batches"], 1),
-            "resonance_efficiency": eff,
-            "score": eff,
-        }
+        eff = weighted_ratio(sums["correct"], sums["n_res"], "resonance efficiency")
+        nll = weighted_ratio(sums["nll"], sums["n_used"], "loss")
+        bce = weighted_ratio(sums["bce"], sums["n_real"], "detection loss")
+        det = network_config(self.run.model, self.run.data).detection_weight
+        return {"loss": nll + det * bce, "resonance_efficiency": eff, "score": eff}
 
     def card_info(self, ev_train: Events, scale: float) -> dict[str, Any]:
         topo = self.topology

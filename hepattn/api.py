@@ -1,0 +1,185 @@
+"""Tagging and matching in memory, for analyses that never write files: awkward arrays in,
+awkward arrays out, aligned with the input.
+
+>>> import hepattn.api as ha
+>>> out = ha.match(events.Jet, schema="nanoaod")     # coffea NanoEvents, b-tag decisions
+>>> out.assignment.t1_b                               # per event: index into events.Jet, -1 none
+>>> out.prob.t1                                       # the chosen triplet's probability
+>>> tags = ha.tag(towers)                             # [jets][towers] (or [events][jets][towers])
+>>> tags.prob, tags.pred                              # float32[7] in CLASSES order; class, -1 none
+
+The records go through the same checks, features, padding and model code as ``hepattn match``
+and ``hepattn tag`` on ROOT files (:func:`hepattn.data.read_events` given a mapping of arrays),
+so the answers are the same. Which field holds which role (:mod:`hepattn.data.arrays`):
+``schema`` None reads with the model's own schema (its branch names, or those names without
+their collection prefix: ``jet_pt`` → ``pt``); a schema name reads as that schema does
+(``"nanoaod"``: ``Jet_btagDeepFlavB`` → ``btagDeepFlavB``, NanoEvents' own names); a mapping
+``{role: field}`` names fields over the model's schema, e.g. ``{"btag": "passesWP"}``. A role
+the records lack is one :class:`~hepattn.errors.DataError` naming the field; NaN/inf values,
+negative pT and the model's input checks (a b-tag score fed to a model trained on 0/1
+decisions) are refused as for files. Loaded models are cached per process (``model`` may also
+be a loaded :class:`~hepattn.tasks.base.Task`). The arrays must be in memory (eager awkward);
+with coffea's dask-awkward arrays, call these functions inside
+``dask_awkward.map_partitions``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepattn.data.arrays import array_branches, field_overrides
+from hepattn.data.schema import Schema, get_schema
+from hepattn.errors import DataError
+
+__all__ = ["load", "match", "tag"]
+
+Model = str | os.PathLike | Any
+
+
+@functools.lru_cache(maxsize=8)
+def _load(task: str, model: str, topology: str | None):
+    from hepattn.tasks.presets import task_class
+
+    cls = task_class(task)
+    return cls.load(model) if topology is None else cls.load(model, topology)
+
+
+def load(task: str, model: Model = "default", topology: str = "ttbar-allhad"):
+    """The model ``task`` (``"tagger"`` or ``"matcher"``) as :func:`tag` and :func:`match` use
+    it: a model directory or ``"default"`` (the bundled model; of ``topology`` for a matcher),
+    loaded once per process; a loaded :class:`~hepattn.tasks.base.Task` is returned as is."""
+    from hepattn.tasks.base import Task
+
+    if isinstance(model, Task):
+        return model
+    if task == "matcher" and topology != "ttbar-allhad":
+        return _load("topology-matcher", str(model), topology)
+    return _load(task, str(model), None)
+
+
+def _schema_and_overrides(task, schema) -> tuple[Schema, dict[str, dict[str, str]]]:
+    """The schema whose roles are read, and the user's ``{collection: {role: field}}``."""
+    main = task.run.data.collection
+    if schema is None:
+        return get_schema(task.run.data.schema), {}
+    if isinstance(schema, Mapping) and "collections" not in schema:
+        return get_schema(task.run.data.schema), field_overrides(schema, main)
+    return get_schema(schema), {}
+
+
+def _read(task, inputs: Mapping[str, Any], schema, nonfinite: str):
+    """The events of ``inputs`` (collection → records, event field → values) read as the
+    model reads files."""
+    colls, event = task.input_layout()
+    base, overrides = _schema_and_overrides(task, schema)
+    branches, mem = array_branches(inputs, base, colls, event, overrides)
+    return task.read(branches, schema=mem, nonfinite=nonfinite)
+
+
+def _length(inputs: Mapping[str, Any], name: str) -> int:
+    arr = inputs.get(name)
+    return len(arr) if arr is not None else 0
+
+
+def tag(towers, model: Model = "default", schema=None, *, nonfinite: str = "error") -> ak.Array:
+    """Class probabilities of jets from their towers (constituents).
+
+    Args:
+        towers: per jet, its towers: a jagged record array ``[jets][towers]`` with the
+            kinematic fields of the model's schema (``pt, eta, phi, e`` for the bundled
+            tagger), or ``[events][jets][towers]``.
+        model: a tagger directory, ``"default"`` (bundled) or a loaded tagger.
+        schema: which fields hold which role (module doc).
+        nonfinite: ``"error"`` or ``"drop"`` objects holding NaN/inf.
+
+    Returns:
+        Records aligned with the jets of ``towers`` (``[jets]`` or ``[events][jets]``):
+        ``prob`` (float32[7], class order :data:`hepattn.tasks.presets.CLASSES`; NaN for a jet
+        with no towers) and ``pred`` (int32, the most probable class, −1 none) — the branches
+        of ``hepattn tag``.
+    """
+    from hepattn.tasks.presets import CLASSES
+
+    tagger = load("tagger", model)
+    arr = towers if isinstance(towers, ak.Array) else ak.Array(towers)
+    counts = None
+    if arr.ndim == 3:  # events → jets → towers: tag the jets, then regroup them by event
+        counts = ak.num(arr, axis=1)
+        arr = ak.flatten(arr, axis=1)
+    elif arr.ndim != 2:
+        raise DataError(
+            f"towers must be [jets][towers] or [events][jets][towers] records, got {arr.type}"
+        )
+    k = len(CLASSES)
+    if len(arr) == 0:
+        branches = {"prob": np.zeros((0, k), np.float32), "pred": np.zeros(0, np.int32)}
+    else:
+        ev = _read(tagger, {tagger.run.data.collection: arr}, schema, nonfinite)
+        branches = tagger.tag(ev)
+    out = ak.zip({"prob": ak.Array(branches["prob"]), "pred": branches["pred"]}, depth_limit=1)
+    return out if counts is None else ak.unflatten(out, counts)
+
+
+def match(
+    jets,
+    model: Model = "default",
+    topology: str = "ttbar-allhad",
+    schema=None,
+    *,
+    nonfinite: str = "error",
+) -> ak.Array:
+    """Jet–parton assignments of each event.
+
+    Args:
+        jets: the jets, a jagged record array ``[events][jets]`` (e.g. NanoEvents'
+            ``events.Jet``); or, for a topology that also reads a lepton and the MET, a
+            mapping ``{"jets": …, "lepton": [events][leptons] records (the leading one is
+            used), "met_pt": …, "met_phi": …}``.
+        model: a matcher directory, ``"default"`` (the bundled matcher of ``topology``) or a
+            loaded matcher.
+        topology: ``ttbar-allhad``, ``ttbar-ljets``, ``hh-4b`` or a topology YAML file.
+        schema: which fields hold which role (module doc).
+        nonfinite: ``"error"`` or ``"drop"`` objects holding NaN/inf.
+
+    Returns:
+        One record per event: ``assignment`` with one field per parton of the topology
+        (``t1_b, t1_q1, …``, :attr:`~hepattn.topology.Topology.qualified`) holding the index
+        of its jet **in the event's own jet order** (−1: none; a lepton or MET daughter: 0),
+        ``prob`` with one field per resonance (the chosen jets' probability, NaN: none) and,
+        for topology matchers, ``detection`` (probability that the resonance is
+        reconstructable) — the branches of ``hepattn match``.
+    """
+    from hepattn.tasks.matching import TOPOLOGY
+
+    matcher = load("matcher", model, topology)
+    main = matcher.run.data.collection
+    inputs = dict(jets) if isinstance(jets, Mapping) else {main: jets}
+    if main not in inputs and "jets" in inputs:
+        inputs[main] = inputs.pop("jets")
+    declared = hasattr(matcher, "topology")  # a topology matcher, else all-hadronic tt̄'s
+    topo = matcher.topology if declared else TOPOLOGY
+    n, r = topo.n_partons, len(topo.resonances)
+    assignment, prob = np.zeros((0, n), np.int32), np.zeros((0, r), np.float32)
+    det = prob if declared else None
+    if _length(inputs, main) > 0:
+        ev = _read(matcher, inputs, schema, nonfinite)
+        branches, _ = matcher.match(ev)
+        if declared:
+            assignment = np.stack([branches[q] for q in topo.qualified], 1)
+            prob = np.stack([branches[f"{res.name}_prob"] for res in topo.resonances], 1)
+            det = np.stack([branches[f"{res.name}_detection"] for res in topo.resonances], 1)
+        else:
+            assignment, prob = branches["assignment"], branches["prob"]
+    fields = {
+        "assignment": ak.zip({q: assignment[:, p] for p, q in enumerate(topo.qualified)}),
+        "prob": ak.zip({res.name: prob[:, i] for i, res in enumerate(topo.resonances)}),
+    }
+    if det is not None:
+        fields["detection"] = ak.zip({res.name: det[:, i] for i, res in enumerate(topo.resonances)})
+    return ak.zip(fields, depth_limit=1)
