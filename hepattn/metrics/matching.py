@@ -155,6 +155,16 @@ def top_correct(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return options[best, np.arange(len(best))]
 
 
+def as_n_jets(n_jets: np.ndarray, n_events: int) -> np.ndarray:
+    """``n_jets`` checked (one integer per event) as int64."""
+    nj = np.asarray(n_jets)
+    if nj.shape != (n_events,):
+        raise DataError(f"n_jets must have shape [{n_events}] (one per event), got {nj.shape}")
+    if nj.size and not np.issubdtype(nj.dtype, np.integer):
+        raise DataError(f"n_jets must be integers, got dtype {nj.dtype}")
+    return nj.astype(np.int64)
+
+
 def _eff(k: int, n: int) -> tuple[float, float]:
     """Fraction ``k / n`` and its binomial error ``sqrt(ε(1 − ε)/n)``; NaN when ``n = 0``."""
     if n == 0:
@@ -181,12 +191,7 @@ def efficiency_table(pred: np.ndarray, truth: np.ndarray, n_jets: np.ndarray) ->
     """
     p = _as_assignment(pred, "pred")
     t = _as_assignment(truth, "truth")
-    nj = np.asarray(n_jets)
-    if nj.shape != (p.shape[0],):
-        raise DataError(f"n_jets must have shape [{p.shape[0]}] (one per event), got {nj.shape}")
-    if nj.size and not np.issubdtype(nj.dtype, np.integer):
-        raise DataError(f"n_jets must be integers, got dtype {nj.dtype}")
-    nj = nj.astype(np.int64)
+    nj = as_n_jets(n_jets, p.shape[0])
     for name, arr in (("pred", p), ("truth", t)):
         bad = arr >= nj[:, None]
         if bad.any():

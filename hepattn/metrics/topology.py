@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from hepattn.errors import DataError
-from hepattn.metrics.matching import _cell, _eff
+from hepattn.metrics.matching import _cell, _eff, as_n_jets
 from hepattn.topology import Topology
 
 __all__ = [
@@ -159,12 +159,7 @@ def topology_efficiency_table(
     clash = {"event", "events"} & set(names)
     if clash:
         raise DataError(f"resonance names {sorted(clash)} clash with the table's event columns")
-    nj = np.asarray(n_jets)
-    if nj.shape != (p.shape[0],):
-        raise DataError(f"n_jets must have shape [{p.shape[0]}] (one per event), got {nj.shape}")
-    if nj.size and not np.issubdtype(nj.dtype, np.integer):
-        raise DataError(f"n_jets must be integers, got dtype {nj.dtype}")
-    nj = nj.astype(np.int64)
+    nj = as_n_jets(n_jets, p.shape[0])
     for name, arr in (("pred", p), ("truth", t)):
         bad = arr >= nj[:, None]
         if bad.any():
