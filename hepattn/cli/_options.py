@@ -80,6 +80,18 @@ def topology_task(args: argparse.Namespace) -> tuple[str, str | None]:
     return "topology-matcher", topology
 
 
+def add_btag_wp(p: argparse.ArgumentParser) -> None:
+    """``--btag-wp``: the working point the baselines cut b-tag scores at."""
+    p.add_argument(
+        "--btag-wp",
+        type=float,
+        metavar="VALUE",
+        help="b-tag working point of the baselines (chi2, pairing) when the jets carry b-tag "
+        "scores: tagged when score > VALUE (default: the file's recorded medium working "
+        "point, e.g. 0.8993 for hepattn's samples; NanoAOD DeepJet 2018 medium: 0.2783)",
+    )
+
+
 def add_output_tree(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--output-tree",

@@ -6,6 +6,7 @@ import argparse
 
 from hepattn.baselines.chi2 import DEFAULT_MODE, MODES
 from hepattn.cli._options import (
+    add_btag_wp,
     add_input,
     add_model,
     add_nonfinite,
@@ -49,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="8-jet events used to time each method (default 1000)",
     )
     add_topology(p, model=True)
+    add_btag_wp(p)
     add_nonfinite(p)
     add_progress(p)
     p.set_defaults(func=run)
@@ -73,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         tree=args.tree,
         progress=wanted(args.no_progress),
         nonfinite=args.nonfinite,
+        btag_wp=args.btag_wp,
     )
     print(format_comparison(result))
     if args.output:
@@ -98,6 +101,7 @@ def run_topology(args: argparse.Namespace) -> int:
         tree=args.tree,
         progress=wanted(args.no_progress),
         nonfinite=args.nonfinite,
+        btag_wp=args.btag_wp,
     )
     print(format_topology_comparison(result))
     if args.output:

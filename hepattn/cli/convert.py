@@ -115,7 +115,7 @@ def _default_schema(args: argparse.Namespace, topology) -> str | None:
     try:
         tree = open_tree(resolve_paths(args.input)[0], args.tree, schema)
         read = [c.name for c in topology.collections if not c.transverse]
-        fits = set(schema.branches(read)) <= set(tree.keys(recursive=True))
+        fits = schema.required(read) <= set(tree.keys(recursive=True))
     except HepattnError:
         return None  # detection reports what is wrong
     return schema.name if fits else None

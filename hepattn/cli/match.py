@@ -6,6 +6,7 @@ import argparse
 
 from hepattn.baselines.chi2 import DEFAULT_MODE, MODES
 from hepattn.cli._options import (
+    add_btag_wp,
     add_friend_tree,
     add_topology,
     check_outputs,
@@ -35,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_friend_tree(p, "matcher")
     add_topology(p, model=True)
+    add_btag_wp(p)
     p.add_argument(
         "--method",
         choices=METHODS,
@@ -67,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     # the chi2 applies its own b-tag threshold: scores are fine there, not for the network
     matcher, ev = load_and_read("matcher", args, args.input, check=args.method == "network")
     config = Chi2Config(mode=args.chi2_mode)
-    branches, metadata = matcher.match(ev, args.method, config, wanted(args.no_progress))
+    branches, metadata = matcher.match(
+        ev, args.method, config, wanted(args.no_progress), btag_wp=args.btag_wp
+    )
     write_tree(args.output, branches, tree=args.output_tree, metadata=metadata)
     assignment = branches["assignment"]
     full = int((assignment >= 0).all(axis=1).sum())
@@ -114,7 +118,7 @@ def run_topology(args: argparse.Namespace) -> int:
     if network:
         branches, metadata = matcher.match(ev, wanted(args.no_progress))
     else:
-        branches, metadata = matcher.match_baseline(ev)
+        branches, metadata = matcher.match_baseline(ev, args.btag_wp)
     write_tree(args.output, branches, tree=args.output_tree, metadata=metadata)
     names = matcher.topology.qualified
     full = sum(branches[names[p]] >= 0 for p in matcher.partons_from("jets")) == len(

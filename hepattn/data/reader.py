@@ -277,6 +277,32 @@ def _pad_collection(
     )
 
 
+def _needed(schema: Schema, name: str, spec: PadSpec) -> Collection:
+    """Collection ``name`` of ``schema`` narrowed to what ``spec`` reads: its kinematics, the
+    fields among ``spec.features`` and the labels ``spec.labels`` (all when None) — so that
+    a file need not hold a field the model does not use. An unknown feature is an error
+    naming the collection's features and fields."""
+    import dataclasses
+
+    from hepattn.data.features import AXIS_FEATURES, FEATURES
+
+    coll = schema.collection(name)
+    unknown = [f for f in spec.features if f not in FEATURES and f not in AXIS_FEATURES]
+    unknown = [f for f in unknown if f not in coll.fields and f not in coll.labels]
+    if unknown:
+        raise SchemaError(
+            f"unknown feature {unknown[0]!r} for collection {name!r} of schema {schema.name!r}: "
+            f"kinematic features are {sorted(FEATURES)}, axis features {sorted(AXIS_FEATURES)}, "
+            f"and this collection's fields {sorted({**coll.fields, **coll.labels})}"
+        )
+    labels = coll.labels if spec.labels is None else {
+        k: v for k, v in coll.labels.items() if k in spec.labels or k in spec.features
+    }  # fmt: skip
+    return dataclasses.replace(
+        coll, fields={k: v for k, v in coll.fields.items() if k in spec.features}, labels=labels
+    )
+
+
 def _event_fields(chunk: Chunk, schema: Schema) -> dict[str, np.ndarray]:
     out = {}
     for name, branch in schema.event.items():
@@ -367,8 +393,9 @@ def iterate_events(
     schema = get_schema(schema)
     if nonfinite not in ("error", "drop"):
         raise ValueError(f"nonfinite must be 'error' or 'drop', got {nonfinite!r}")
-    colls = {name: schema.collection(name) for name in collections}
-    branches = schema.branches(colls)
+    colls = {name: _needed(schema, name, collections[name]) for name in collections}
+    branches = [b for c in colls.values() for b in (*c.all_branches().values(), c.counter) if b]
+    branches = list(dict.fromkeys([*branches, *schema.event.values()]))
     stats = {name: TruncationStats() for name in colls}
     dropped: dict[str, int] = {}
     negative_mass: dict[str, int] = {}

@@ -186,6 +186,17 @@ class Schema:
         out += list(self.event.values())
         return list(dict.fromkeys(out))
 
+    def required(self, collections: Iterable[str] | None = None) -> set[str]:
+        """The branches a file must hold to be read with this schema: kinematics, labels and
+        counters of ``collections`` (default all) and the event fields. Per-object ``fields``
+        (b-tags, …) are read only when a model uses them, so they may be missing."""
+        names = self.collections if collections is None else list(collections)
+        out = set(self.event.values())
+        for name in names:
+            c = self.collection(name)
+            out |= {*c.branches.values(), *c.labels.values(), *([c.counter] if c.counter else [])}
+        return out
+
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], name: str | None = None) -> Schema:
         if not isinstance(d, Mapping):
@@ -228,7 +239,11 @@ def _resolved_collections() -> dict[str, Collection]:
         "jets": Collection(
             "ptetaphim",
             _ptetaphim("jet", "_"),
-            fields={"btag": "jet_btag", "flavour": "jet_flavour"},
+            fields={
+                "btag": "jet_btag",
+                "btag_score": "jet_btag_score",
+                "flavour": "jet_flavour",
+            },
             labels={"parton": "jet_parton"},
             counter="njet",
         ),
@@ -315,7 +330,7 @@ BUILTIN_SCHEMAS: dict[str, Schema] = {
                 "jets": Collection(
                     "ptetaphim",
                     _ptetaphim("Jet", "_"),
-                    fields={"btag": "Jet_btagDeepFlavB"},
+                    fields={"btag": "Jet_btagDeepFlavB", "btag_score": "Jet_btagDeepFlavB"},
                     counter="nJet",
                 )
             },
@@ -417,6 +432,6 @@ def detect_schema(
     for schema in BUILTIN_SCHEMAS.values():
         if want is not None and not set(want) <= set(schema.collections):
             continue
-        if schema.tree in (None, tree_name) and set(schema.branches(want)) <= have:
+        if schema.tree in (None, tree_name) and schema.required(want) <= have:
             return schema
     return None

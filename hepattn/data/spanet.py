@@ -63,6 +63,7 @@ h5py is an optional dependency: ``pip install 'hepattn[h5]'``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -694,7 +695,14 @@ def _jets_from_root(
                 f"schema {schema.name!r}, collection {collection!r} has no {what} {name!r} "
                 f"(it has {sorted(have)}); the SPANet layout needs b-tag and parton labels"
             )
-    branches = schema.branches([collection, *objects])
+    # only the b-tag field and the label of the jets are written (other fields may be absent)
+    coll = dataclasses.replace(
+        coll, fields={btag: coll.fields[btag]}, labels={label: coll.labels[label]}
+    )
+    branches = [*coll.branches.values(), coll.fields[btag], coll.labels[label]]
+    branches += [coll.counter] if coll.counter else []
+    branches = list(dict.fromkeys([*branches, *schema.branches(list(objects))]))
+    branches += [b for b in schema.event.values() if b not in branches]
     jets: list[dict[str, ak.Array]] = []
     events: list[dict[str, np.ndarray]] = []
     others: dict[str, list[dict[str, ak.Array]]] = {c: [] for c in objects}

@@ -15,7 +15,7 @@ import torch
 
 from hepattn.baselines.chi2 import DEFAULT_MODE, Chi2Config
 from hepattn.metrics.matching import DEFINITIONS, efficiency_table, format_table
-from hepattn.tasks.matching import Matcher, chi2_slots
+from hepattn.tasks.matching import Matcher, chi2_setup, chi2_slots
 
 __all__ = [
     "compare",
@@ -39,7 +39,12 @@ CELL_KEYS = (
 
 
 def runtime_ms_8jets(
-    matcher: Matcher, ev, n_max: int, chi2_config: Chi2Config | None = None, threads: int = 1
+    matcher: Matcher,
+    ev,
+    n_max: int,
+    chi2_config: Chi2Config | None = None,
+    threads: int = 1,
+    btag_wp: float | None = None,
 ) -> dict:
     """Per-event wall time of each method on up to ``n_max`` events with exactly 8 jets, with
     ``threads`` torch threads (the χ² is numpy on one core either way); ``chi2_config``
@@ -56,7 +61,7 @@ def runtime_ms_8jets(
         matcher.predict(sub)
         t_net = time.perf_counter() - t0
         t0 = time.perf_counter()
-        chi2_slots(sub, matcher.run.data.collection, chi2_config)
+        chi2_slots(sub, matcher.run.data.collection, chi2_config, btag_wp=btag_wp)
         t_chi2 = time.perf_counter() - t0
     finally:
         torch.set_num_threads(before)
@@ -73,8 +78,11 @@ def compare(
     tree: str | None = None,
     progress: bool = False,
     nonfinite: str = "error",
+    btag_wp: float | None = None,
 ) -> dict:
-    """Both methods on the labelled events of ``input_files``.
+    """Both methods on the labelled events of ``input_files`` (the χ² cutting b-tag scores
+    at ``btag_wp``, or the files' medium working point: :func:`~hepattn.tasks.matching.
+    chi2_setup`).
 
     Returns ``rows`` (per multiplicity row, per method: efficiencies, errors and the events
     in each cell's denominators), ``tables`` (the full :func:`efficiency_table` per method),
@@ -86,9 +94,9 @@ def compare(
     ev = matcher.read(input_files, schema=schema, need_labels=True, tree=tree, nonfinite=nonfinite)
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     net, _ = matcher.predict(ev, progress=progress)
-    chi2_config = Chi2Config(mode=chi2_mode)
     coll = matcher.run.data.collection
-    chi2, _ = chi2_slots(ev, coll, chi2_config, progress)
+    chi2_config, _, chi2_words = chi2_setup(ev, coll, Chi2Config(mode=chi2_mode), btag_wp)
+    chi2, _ = chi2_slots(ev, coll, chi2_config, progress, btag_wp)
     tables = {
         "chi2": efficiency_table(chi2, truth, n_jets),
         "network": efficiency_table(net, truth, n_jets),
@@ -98,9 +106,11 @@ def compare(
     }
     return {
         "rows": rows,
-        "runtime_ms_per_event_8jets": runtime_ms_8jets(matcher, ev, timing_events, chi2_config),
+        "runtime_ms_per_event_8jets": runtime_ms_8jets(
+            matcher, ev, timing_events, chi2_config, btag_wp=btag_wp
+        ),
         "chi2_mode": chi2_mode,
-        "chi2": chi2_config.describe("btag" in ev[coll].features),
+        "chi2": chi2_words,
         "model": str(matcher.path),
         "files": ev.files,
         "events": len(ev),
@@ -140,6 +150,7 @@ def compare_topology(
     tree: str | None = None,
     progress: bool = False,
     nonfinite: str = "error",
+    btag_wp: float | None = None,
 ) -> dict:
     """The network and the topology's baseline (:data:`~hepattn.tasks.topology_matching.
     BASELINES`) on the labelled events of ``input_files``, for a declared topology.
@@ -158,7 +169,7 @@ def compare_topology(
     ev = matcher.read(input_files, schema=schema, need_labels=True, tree=tree, nonfinite=nonfinite)
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     net, _, _ = matcher.predict(ev, progress=progress)
-    base, _, desc = matcher.baseline(ev)
+    base, _, desc = matcher.baseline(ev, btag_wp)
     name = matcher.baseline_name()
     tables = {
         name: topology_efficiency_table(base, truth, n_jets, topo),

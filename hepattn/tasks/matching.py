@@ -114,20 +114,39 @@ def slots_to_file_order(slots: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.where(slots >= 0, index[b, np.maximum(slots, 0)], -1)
 
 
+def chi2_setup(ev: Events, collection: str = "jets", config=None, btag_wp: float | None = None):
+    """``(config, b-tag values or None, rule in words)`` of the χ² on ``ev``'s jets: the
+    b-tag the jets carry and its working point (:func:`hepattn.baselines.btag.btag_rule`)
+    laid into ``config`` (default :class:`~hepattn.baselines.chi2.Chi2Config()`)."""
+    from hepattn.baselines.btag import btag_rule
+    from hepattn.baselines.chi2 import Chi2Config
+
+    rule = btag_rule(ev, collection, btag_wp)
+    cfg = dataclasses.replace(config or Chi2Config(), btag_threshold=rule.threshold)
+    words = cfg.describe(rule.values is not None)
+    if rule.values is not None:
+        words += f" ({rule.describe()})"
+    return cfg, rule.values, words
+
+
 def chi2_slots(
-    ev: Events, collection: str = "jets", config=None, progress: bool = False
+    ev: Events,
+    collection: str = "jets",
+    config=None,
+    progress: bool = False,
+    btag_wp: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The χ² baseline on the padded jets of ``ev``: ``(slots int64[B, 6], chi2 float[B])``.
 
-    Uses the jets' b-tag when ``btag`` is among the padded features; ``config`` defaults to
-    :class:`~hepattn.baselines.chi2.Chi2Config()` (the ``mt`` form, as ``hepattn compare``).
+    Uses the jets' b-tag (decision, or score at ``btag_wp``; :func:`chi2_setup`); ``config``
+    defaults to :class:`~hepattn.baselines.chi2.Chi2Config()` (the ``mt`` form, as
+    ``hepattn compare``).
     """
-    from hepattn.baselines.chi2 import Chi2Config, solve_chi2
+    from hepattn.baselines.chi2 import solve_chi2
     from hepattn.progress import bar
 
-    cfg = config or Chi2Config()
+    cfg, btag, _ = chi2_setup(ev, collection, config, btag_wp)
     jets = ev[collection]
-    btag = jets.values[..., jets.features.index("btag")] if "btag" in jets.features else None
     p4 = jets.p4.astype(np.float64)
     slots, chi2 = [], []
     block = 8192
@@ -302,20 +321,25 @@ class Matcher(Task):
         return slots_all, prob_all
 
     def match(
-        self, ev: Events, method: str = "network", chi2_config=None, progress: bool = False
+        self,
+        ev: Events,
+        method: str = "network",
+        chi2_config=None,
+        progress: bool = False,
+        btag_wp: float | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         """The branches and metadata ``hepattn match`` writes: ``assignment int32[B, 6]`` in
         the file's own jet order (−1: none), and ``prob float32[B, 2]`` (network; NaN: no
-        triplet for that top) or ``chi2 float64[B]`` (χ²; inf: no assignment)."""
+        triplet for that top) or ``chi2 float64[B]`` (χ²; inf: no assignment; b-tag scores
+        cut at ``btag_wp``, :func:`chi2_setup`)."""
         jets = ev[self.run.data.collection]
         if method == "network":
             slots, prob = self.predict(ev, progress=progress)
             extra = {"prob": prob.astype(np.float32)}
         elif method == "chi2":
-            from hepattn.baselines.chi2 import Chi2Config
-
-            chi2_config = chi2_config or Chi2Config()
-            slots, chi2 = chi2_slots(ev, self.run.data.collection, chi2_config, progress)
+            coll = self.run.data.collection
+            chi2_config, _, chi2_words = chi2_setup(ev, coll, chi2_config, btag_wp)
+            slots, chi2 = chi2_slots(ev, coll, chi2_config, progress, btag_wp)
             extra = {"chi2": chi2.astype(np.float64)}
         else:
             raise DataError(f"unknown matching method {method!r}; choose network or chi2")
@@ -327,7 +351,7 @@ class Matcher(Task):
             "sentinels": SENTINELS,
         }
         if method == "chi2":
-            metadata["chi2"] = chi2_config.describe("btag" in jets.features)
+            metadata["chi2"] = chi2_words
         return {"assignment": assignment, **extra}, metadata
 
     def report(self, ev: Events, progress: bool = False) -> tuple[dict, dict]:

@@ -542,22 +542,27 @@ class TopologyMatching(Task):
             )
         return name
 
-    def baseline(self, ev: Events) -> tuple[np.ndarray, np.ndarray, str]:
+    def baseline(
+        self, ev: Events, btag_wp: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, str]:
         """The topology's baseline on the padded jets of ``ev``: ``(slots int64[B, n_partons],
         score float64[B], description)``; slots as :meth:`predict`'s, score the χ² or the
         pairing's D_HH (inf where fewer than four jets). b-tags as the matcher reads them
-        (the ``btag`` feature), if it does."""
+        (decisions, or scores cut at ``btag_wp``: :func:`hepattn.baselines.btag.btag_rule`)."""
+        from hepattn.baselines.btag import btag_rule
+
         name = self.baseline_name()
         jets = ev[self.run.data.collection]
-        btag = jets.values[..., jets.features.index("btag")] if "btag" in jets.features else None
+        rule = btag_rule(ev, self.run.data.collection, btag_wp)
+        btag = rule.values
         p4 = jets.p4.astype(np.float64)
-        tags = "with b-tags" if btag is not None else "without b-tags"
+        tags = f"b-tags {rule.describe()}"
         if name == "chi2":
             from hepattn.baselines.chi2_ljets import Chi2LjetsConfig, solve_chi2_ljets
 
             lep = ev.derived["lepton_p4"][:, 0].astype(np.float64)
             met = ev.derived["met_p4"][:, 0, :2].astype(np.float64)
-            cfg = Chi2LjetsConfig()
+            cfg = Chi2LjetsConfig(btag_threshold=rule.threshold)
             slots, score, _ = solve_chi2_ljets(p4, jets.mask, lep, met, btag, cfg)
             desc = (
                 f"lepton+jets chi2 (sigma_W {cfg.sigma_w}, sigma_t,had {cfg.sigma_t_had}, "
@@ -566,18 +571,18 @@ class TopologyMatching(Task):
         else:
             from hepattn.baselines.hh_pairing import pair_hh
 
-            slots, score = pair_hh(p4, jets.mask, btag, method="dhh")
+            slots, score = pair_hh(p4, jets.mask, btag, "dhh", rule.threshold)
             desc = f"HH pairing by ATLAS's D_HH (four leading b-tagged jets), {tags}"
         slots = slots.copy()
         for c in self.others():
             slots[:, self.partons_from(c.name)] = 0
         return slots, score, desc
 
-    def match_baseline(self, ev: Events) -> tuple[dict, dict]:
+    def match_baseline(self, ev: Events, btag_wp: float | None = None) -> tuple[dict, dict]:
         """``hepattn match --topology … --method chi2|pairing``: ``R_d`` branches and the
         baseline's score (``chi2`` or ``dhh``, float64; inf: fewer than four jets)."""
         topo = self.topology
-        slots, score, desc = self.baseline(ev)
+        slots, score, desc = self.baseline(ev, btag_wp)
         branches = self._assignment_branches(ev, slots)
         name = self.baseline_name()
         branches["chi2" if name == "chi2" else "dhh"] = score.astype(np.float64)
