@@ -204,7 +204,7 @@ def test_errors_are_one_line(exported, tmp_path, capsys):
             ["default", "--task", "matcher", "--topology", "ttbar-ljets"],
             "no ttbar-ljets matcher is bundled with this installation",
         ),
-(["default", "--task", "matcher", "--topology", "nope"], "nope: neither a built-in"),
+        (["default", "--task", "matcher", "--topology", "nope"], "nope: neither a built-in"),
         (["default", "--task", "tagger", "--topology", "hh-4b"], "applies to matchers"),
         ([str(model), "--task", "matcher"], "a 'matcher' model is needed"),
         (["default", "--task", "topology-matcher"], "name it (--topology)"),
