@@ -126,8 +126,10 @@ def hh_root(path: Path) -> Path:
 
 
 def reader(topology: str) -> TopologyMatching:
-    """An untrained topology matcher: it reads events as a trained one would."""
+    """An untrained topology matcher: it reads events as a trained one would (the b-tag
+    decision: a SPANet file has one b-tag dataset, ``btag``)."""
     cfg = run_config_dict("topology-matcher")
+    cfg["data"]["features"] = ["log_pt", "eta", "log_e", "mass", "btag"]
     cfg["model"]["topology"] = topology
     cfg["data"]["schema"] = default_schema(topology)
     return TopologyMatching(TopologyRunConfig.from_dict(cfg))

@@ -5,6 +5,7 @@ jets, and a user's topology YAML whose saved model needs no YAML file."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import awkward as ak
@@ -80,7 +81,7 @@ def event_file(path, topology="ttbar-ljets", n=48, seed=0, shuffle=False, labels
     lab_values = jet_partons(topo) if labels is None else list(labels)
     rng = np.random.default_rng(seed)
     counts = rng.integers(len(lab_values), len(lab_values) + 5, n)
-    cols = {k: [] for k in ("pt", "eta", "phi", "mass", "btag", "flavour", "parton")}
+    cols = {k: [] for k in ("pt", "eta", "phi", "mass", "btag", "btag_score", "flavour", "parton")}
     for c in counts:
         pt = np.sort(rng.uniform(25, 250, c))[::-1]
         if shuffle:
@@ -95,7 +96,9 @@ def event_file(path, topology="ttbar-ljets", n=48, seed=0, shuffle=False, labels
         cols["eta"].append(rng.uniform(-2.4, 2.4, c))
         cols["phi"].append(rng.uniform(-np.pi, np.pi, c))
         cols["mass"].append(rng.uniform(2, 25, c))
-        cols["btag"].append(b | (rng.random(c) < 0.1))
+        tagged = b | (rng.random(c) < 0.1)
+        cols["btag"].append(tagged)
+        cols["btag_score"].append(np.where(tagged, rng.uniform(0.5, 1, c), rng.uniform(0, 0.5, c)))
         cols["flavour"].append(np.where(b, 5, 0))
         cols["parton"].append(lab)
     types = {"btag": np.bool_, "flavour": np.int32, "parton": np.int32}
@@ -125,7 +128,8 @@ def event_file(path, topology="ttbar-ljets", n=48, seed=0, shuffle=False, labels
         branches["met_phi"] = rng.uniform(-np.pi, np.pi, n).astype(np.float32)
     if topo.name == "hh-4b":
         branches["mhh"] = rng.uniform(250, 900, n).astype(np.float32)
-    write_tree(path, branches, tree="events")
+    wps = json.dumps({"loose": 0.4, "medium": 0.5, "tight": 0.6})  # as hepattn generate records
+    write_tree(path, branches, tree="events", metadata={"btag_working_points": wps})
     return Path(path)
 
 
