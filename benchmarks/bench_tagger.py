@@ -48,6 +48,7 @@ from hepattn.tasks.tagging import Tagger, TaggerRunConfig, classification_report
 
 RESULTS = Path(__file__).parent / "results"
 RUNS = RESULTS / "tagger_runs"
+WORK = Path("runs/bench_tagger")  # the default --work
 MODELS = TAGGER_KINDS
 
 
@@ -93,6 +94,7 @@ def run_model(model: str, args: argparse.Namespace, jets_per_class: int | None =
         "epochs": summary["epochs"],
         "best_epoch": summary["best_epoch"],
         "train_seconds": round(summary["seconds"], 1),
+        **legs(out),
         "inference_ms_per_jet": round(1e3 * infer / max(len(ev), 1), 3),
         "train_jets": summary["train_jets"],
         "test_jets": report["n_jets"],
@@ -101,6 +103,17 @@ def run_model(model: str, args: argparse.Namespace, jets_per_class: int | None =
         if not torch.cuda.is_available()
         else torch.cuda.get_device_name(),
     }
+
+
+def legs(out: Path) -> dict:
+    """Epoch wall times of the run in ``out`` over all its legs (``history.json`` keeps the
+    epochs of earlier, interrupted legs): ``epoch_seconds`` and their sum
+    ``train_seconds_all_legs`` (``train_seconds`` is the last leg's, reading included)."""
+    path = Path(out) / "history.json"
+    if not path.exists():
+        return {}
+    epochs = [round(h["seconds"], 1) for h in json.loads(path.read_text())]
+    return {"epoch_seconds": epochs, "train_seconds_all_legs": round(sum(epochs), 1)}
 
 
 def throughput(model: str, args: argparse.Namespace, jets: int, steps: int) -> dict:
@@ -189,6 +202,10 @@ def merge_curve() -> dict:
             "accuracy": [per[n]["accuracy"] if n in per else None for n in sizes],
             "accuracy_err": [per[n]["accuracy_err"] if n in per else None for n in sizes],
             "train_seconds": [per[n]["train_seconds"] if n in per else None for n in sizes],
+            "train_seconds_all_legs": [
+                legs(WORK / str(n) / model).get("train_seconds_all_legs") if n in per else None
+                for n in sizes
+            ],
             "epochs": [per[n]["epochs"] if n in per else None for n in sizes],
         }
     (RESULTS / "tagger_learning_curve.json").write_text(json.dumps(out, indent=2) + "\n")
