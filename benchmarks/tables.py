@@ -202,6 +202,35 @@ def tagger_throughput_table() -> str:
     return "\n".join(rows)
 
 
+def onnx_decode_table() -> str:
+    """Agreement of ``export-onnx --decode`` with ``hepattn match`` and its cost, per k."""
+    d = json.loads((RESULTS / "onnx_decode.json").read_text())
+    rows = [
+        "| k | events as `hepattn match` | differing fraction | ONNX MB / nodes "
+        "| onnxruntime µs per event |",
+        "|---|---|---|---|---|",
+    ]
+    for r in d["results"]:
+        mark = " (default)" if r["k"] == d["default_k"] else ""
+        rows.append(
+            f"| {r['k']}{mark} | {r['agree']:,} of {r['events']:,} | "
+            f"{r['differing_fraction']:.2%} | {r['onnx_bytes'] / 1e6:.2f} / {r['onnx_nodes']:,} "
+            f"| {r['ort_us_per_event']:.0f} |"
+        )
+    p = d["plain"]
+    rows.append(
+        f"\n{d['model'][0].upper()}{d['model'][1:]} on all {d['events']:,} events of "
+        f"`{d['sample']}` "
+        f"({d['events_ge6_jets']:,} with ≥ 6 jets, at most {d['max_jets']}), batches of "
+        f"{d['batch']:,}; agreeing events' probabilities within "
+        f"{max(r['prob_max_abs_diff'] for r in d['results']):.0e}. Without `--decode` "
+        f"({p['onnx_bytes'] / 1e6:.2f} MB, {p['onnx_nodes']:,} nodes): "
+        f"{p['ort_us_per_event']:.0f} µs per event; `hepattn match` (torch, exact decoding): "
+        f"{d['match_us_per_event']:.0f} µs per event. {d['machine']}."
+    )
+    return "\n".join(rows)
+
+
 TABLES = {
     "generate": generate_table,
     "tagger_throughput": tagger_throughput_table,
@@ -210,6 +239,7 @@ TABLES = {
     "matching": matching_table,
     "triplet": triplet_table,
     "topologies": topologies_table,
+    "onnx_decode": onnx_decode_table,
 }
 
 

@@ -40,6 +40,23 @@ than ``ttbar-allhad``; :func:`topology_io` gives the names):
   is reconstructable (sigmoid of the detection head). hepattn's exact joint decoding takes
   one tuple per resonance with no jet used twice, maximising the summed log P. The metadata
   also holds the topology (``topology``, ``topology_declaration``) and ``assignment_order``.
+
+**Decoding inside** (``decode=True``, ``hepattn export-onnx … --decode``; any matcher): the
+same inputs, and the assignment itself as outputs (:func:`decode_io`) —
+
+- ``assignment`` int64[B, P]: per parton of the topology (``assignment_order``, P partons)
+  the slot of its jet among the N jets fed in ``x`` / ``p4`` / ``mask`` (map it back through
+  your own p_T sort to your file's order), −1 where none; a daughter from another collection
+  (a lepton, the MET) is 0, its collection's one object, as ``hepattn match`` writes;
+- ``probability`` float32[B, R]: per resonance (``resonance_order``) the chosen jet tuple's
+  probability with unordered exchangeable daughters, NaN where the resonance got none.
+
+The graph takes each head's ``decode_k`` most probable distinct tuples and scores every
+combination of one per resonance with no jet used twice (:func:`hepattn.nn.decoding.
+decode_fixed_k`: ``decode_k^R`` per event), partial events as ``hepattn match`` treats them.
+``hepattn match`` decodes exactly (it widens the search when the top tuples could be beaten);
+the two differ only when the best combination lies outside some head's top ``decode_k``
+(measured by ``benchmarks/bench_onnx_decode.py``).
 """
 
 from __future__ import annotations
@@ -63,8 +80,10 @@ from hepattn.tasks.presets import task_class
 from hepattn.topology import JETS, TTBAR_ALLHAD, Topology, load_topology
 
 __all__ = [
+    "DEFAULT_DECODE_K",
     "DEFAULT_OPSET",
     "TASKS",
+    "decode_io",
     "export_onnx",
     "onnx_metadata",
     "topology_declaration",
@@ -73,6 +92,8 @@ __all__ = [
 
 TASKS = tuple(PRESET_TASKS)
 DEFAULT_OPSET = 17  # read by onnxruntime ≥ 1.14, as shipped in experiment software stacks
+#: Candidates per head of the decoding inside an exported graph (``--decode-k``).
+DEFAULT_DECODE_K = 64
 
 
 class _TaggerExport(nn.Module):
@@ -141,6 +162,35 @@ class _TopologyMatcherExport(nn.Module):
             for head, (xh, sh) in zip(self.net.heads, heads, strict=True)
         ]
         return (*logp, torch.sigmoid(detection))
+
+
+class _DecodeExport(nn.Module):
+    """A matcher export (:class:`_MatcherExport` or :class:`_TopologyMatcherExport`) followed
+    by the fixed-k joint decoding: ``inputs -> (assignment int64[B, P], probability
+    float32[B, R])`` (module docstring)."""
+
+    def __init__(self, inner: nn.Module, topology: Topology, k: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.topology = topology
+        self.k = k
+        other = _other_flags(topology)
+        mult = [r.log_multiplicity for r in topology.resonances]
+        self.register_buffer("other", torch.tensor(other), persistent=False)
+        self.register_buffer("mult", torch.tensor(mult, dtype=torch.float32), persistent=False)
+
+    def forward(self, x: Tensor, p4: Tensor, mask: Tensor, *other: Tensor) -> tuple[Tensor, Tensor]:
+        from hepattn.nn.decoding import decode_fixed_k
+
+        logps = self.inner(x, p4, mask, *other)[: len(self.topology.resonances)]
+        out, logp = decode_fixed_k(self.topology, logps, self.k)
+        out = torch.where(self.other, torch.zeros_like(out), out)  # the collection's object
+        return out, (logp + self.mult).exp()
+
+
+def decode_io(topology: Topology) -> tuple[list[str], list[str]]:
+    """(input names, output names) of a matcher exported with ``decode=True``."""
+    return topology_io(topology)[0], ["assignment", "probability"]
 
 
 def topology_io(topology: Topology) -> tuple[list[str], list[str]]:
@@ -267,8 +317,60 @@ def _topology_metadata(loaded) -> dict[str, Any]:
     return meta
 
 
-def onnx_metadata(loaded, task: str) -> dict[str, str]:
-    """The ``metadata_props`` (string → string; lists and dicts as JSON) of an exported model."""
+def _decode_metadata(topology: Topology, k: int) -> dict[str, Any]:
+    """What ``decode=True`` changes in :func:`onnx_metadata`: the outputs and their meaning."""
+    names = [r.name for r in topology.resonances]
+    others = [p for r, p in zip(_other_flags(topology), topology.qualified, strict=True) if r]
+    text = (
+        "assignment[b, p] = the jet of parton p (assignment_order) as its slot among the N "
+        "jets fed in x/p4/mask (the order you fed them: map it back through your own pT sort "
+        "to your file's jet order), -1 where none. "
+        + (
+            f"Daughters from another collection ({', '.join(others)}) are 0, that "
+            "collection's one object (as hepattn match writes). "
+            if others
+            else ""
+        )
+        + "probability[b, r] = the probability of the jet tuple chosen for resonance r "
+        "(resonance_order) under its head, with unordered exchangeable daughters (k! P for k "
+        "of them), NaN where r got no tuple. An event with fewer real jets than all "
+        "resonances need gets the best assignment of the largest set of resonances its jets "
+        "can serve (ties: the earlier resonances), the others -1 / NaN; too few jets for any: "
+        "all -1 / NaN. Decoding: per resonance its head's decode_k most probable distinct "
+        "tuples; every combination of one per resonance with no jet used twice is scored by "
+        "the summed log P and the best is taken (hepattn match decodes exactly, widening the "
+        "search when needed: the two differ only when the best combination lies outside a "
+        "head's top decode_k)."
+    )
+    return {
+        "outputs": {
+            "assignment": {"dtype": "int64", "shape": ["B", topology.n_partons]},
+            "probability": {"dtype": "float32", "shape": ["B", len(names)]},
+        },
+        "decode": "fixed-k joint decoding in the graph (hepattn.nn.decoding.decode_fixed_k)",
+        "decode_k": k,
+        "assignment_order": topology.order_string,
+        "resonance_order": names,
+        "output_description": text,
+    }
+
+
+def _other_flags(topology: Topology) -> list[bool]:
+    """Per parton (parton order): drawn from a collection other than the jets."""
+    return [r.source(i) != JETS for r in topology.resonances for i in range(len(r.daughters))]
+
+
+def onnx_metadata(loaded, task: str, decode_k: int | None = None) -> dict[str, str]:
+    """The ``metadata_props`` (string → string; lists and dicts as JSON) of an exported model
+    (of a matcher exported with ``decode=True``: ``decode_k`` its candidates per head)."""
+    meta = _metadata(loaded, task)
+    if decode_k is not None:
+        meta.pop("head_order", None)  # the axes of log_prob outputs the graph does not have
+        meta.update(_decode_metadata(getattr(loaded, "topology", TTBAR_ALLHAD), decode_k))
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+
+
+def _metadata(loaded, task: str) -> dict[str, Any]:
     run = loaded.run
     if task == "topology-matcher":
         std = loaded.standardizers["objects"]
@@ -285,7 +387,7 @@ def onnx_metadata(loaded, task: str) -> dict[str, str]:
             "feature_stds": list(std.std),
             **_topology_metadata(loaded),
         }
-        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+        return meta
     kind = getattr(run, "kind", "transformer") if task == "tagger" else "matcher"
     meta: dict[str, Any] = {
         "hepattn_version": __version__,
@@ -347,7 +449,7 @@ def onnx_metadata(loaded, task: str) -> dict[str, str]:
             "events with < 3 real objects. A full assignment takes one triplet per head with "
             "no shared object (b = k, q1 = i, q2 = j of head 1; b', q1', q2' of head 2)."
         )
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+    return meta
 
 
 def export_onnx(
@@ -358,6 +460,8 @@ def export_onnx(
     *,
     dynamo: bool = False,
     topology: str | os.PathLike | None = None,
+    decode: bool = False,
+    decode_k: int = DEFAULT_DECODE_K,
 ) -> Path:
     """Export the saved ``model`` (a directory, or ``"default"``) of ``task`` to ``out``.
 
@@ -376,6 +480,11 @@ def export_onnx(
         dynamo: use torch's ``torch.export``-based exporter (needs onnxscript; about 30×
             slower to export) instead of the TorchScript exporter. Both give the same graph
             semantics and dynamic ``batch`` / ``objects`` axes.
+        decode: a matcher's graph decodes the assignment itself: outputs ``assignment``
+            int64[B, P] and ``probability`` float32[B, R] (module docstring) instead of the
+            heads' log P.
+        decode_k: with ``decode``, the candidates per head (``decode_k^R`` combinations
+            scored per event: mind the memory for three resonances).
 
     Raises:
         HepattnError: onnx (or, with ``dynamo``, onnxscript) is not installed, the model is
@@ -389,6 +498,10 @@ def export_onnx(
         task = "topology-matcher"
     if task == "matcher" and topology is not None:
         load_topology(topology)  # a bad name fails here, before the model is read
+    if decode and task == "tagger":
+        raise HepattnError("--decode applies to matchers (the assignment), not to the tagger")
+    if decode and (isinstance(decode_k, bool) or not isinstance(decode_k, int) or decode_k < 1):
+        raise HepattnError(f"decode_k must be a positive integer, not {decode_k!r}")
     check_installed("onnx", *(("onnxscript",) if dynamo else ()), purpose="ONNX export")
     import onnx
 
@@ -457,6 +570,11 @@ def export_onnx(
         outputs = ["log_prob_top1", "log_prob_top2"]
         cube = {0: "batch", 1: "objects", 2: "objects", 3: "objects"}
         out_axes = {name: cube for name in outputs}
+    if decode:
+        topo = loaded.topology if task == "topology-matcher" else TTBAR_ALLHAD
+        wrapper = _DecodeExport(wrapper, topo, decode_k)
+        outputs = decode_io(topo)[1]
+        out_axes = {name: {0: "batch"} for name in outputs}
 
     out = Path(out)
     try:
@@ -490,7 +608,8 @@ def export_onnx(
                     do_constant_folding=True,
                 )
                 proto = onnx.load(str(tmp))
-            onnx.helper.set_model_props(proto, onnx_metadata(loaded, task))
+            meta = onnx_metadata(loaded, task, decode_k if decode else None)
+            onnx.helper.set_model_props(proto, meta)
             onnx.checker.check_model(proto)
             onnx.save(proto, str(tmp))
     except HepattnError:

@@ -29,8 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(ttbar-ljets: lepton, met), C_x float32[B, 1, F_C], C_p4 float32[B, 1, 4], C_mask "
         "bool[B, 1], and gives log_prob_R [B, N, ...] (one N per jet daughter of resonance R, "
         "in its head order) per resonance R and detection[B, R] (probability that each "
-        "resonance is reconstructable). Feature names, standardization, the topology and "
-        "preprocessing are stored in the ONNX metadata.",
+        "resonance is reconstructable). With --decode a matcher's graph decodes the "
+        "assignment itself: outputs assignment int64[B, P] (per parton of the topology, the "
+        "slot of its jet among the jets fed, -1 none) and probability float32[B, R] (per "
+        "resonance, the chosen jet tuple's probability, NaN none), from each head's "
+        "--decode-k best tuples. Feature names, standardization, the topology, the "
+        "preprocessing and the outputs' meaning are stored in the ONNX metadata.",
     )
     p.add_argument("model", metavar="MODEL", help="model directory, or 'default'")
     p.add_argument("--task", choices=tuple(TASKS), required=True, help="model task")
@@ -42,16 +46,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="use torch's torch.export-based exporter (needs onnxscript; slower)",
     )
+    p.add_argument(
+        "--decode",
+        action="store_true",
+        help="matchers: the graph returns the assignment (assignment int64[B, P], probability "
+        "float32[B, R]) instead of the heads' log-probabilities",
+    )
+    p.add_argument(
+        "--decode-k",
+        type=int,
+        metavar="K",
+        help="with --decode: candidate jet tuples per resonance (default 64, "
+        "hepattn.export.DEFAULT_DECODE_K; K^R combinations are scored per event for R "
+        "resonances)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from hepattn.export import export_onnx
+    from hepattn.export import DEFAULT_DECODE_K, export_onnx
 
     if args.task == "tagger" and args.topology != "ttbar-allhad":
         raise HepattnError("--topology applies to matchers, not to the tagger")
+    if args.task == "tagger" and args.decode:
+        raise HepattnError("--decode applies to matchers (the assignment), not to the tagger")
+    if args.decode_k is not None and not args.decode:
+        raise HepattnError("--decode-k applies with --decode")
+    if args.decode_k is not None and args.decode_k < 1:
+        raise HepattnError(f"--decode-k must be a positive integer, not {args.decode_k}")
     task, topology = topology_task(args)
     if task == "topology-matcher" and topology is None and args.topology != "ttbar-allhad":
         from hepattn.topology import load_topology
@@ -61,7 +85,14 @@ def run(args: argparse.Namespace) -> int:
     files = model_files(args.model, task, topology)
     check_outputs((), (args.output, "output", False), files=files)
     out = export_onnx(
-        args.model, task, args.output, opset=args.opset, dynamo=args.dynamo, topology=topology
+        args.model,
+        task,
+        args.output,
+        opset=args.opset,
+        dynamo=args.dynamo,
+        topology=topology,
+        decode=args.decode,
+        decode_k=DEFAULT_DECODE_K if args.decode_k is None else args.decode_k,
     )
     import onnx  # present: export_onnx checked
 
@@ -82,7 +113,13 @@ def run(args: argparse.Namespace) -> int:
         print("classes (probabilities order): " + ", ".join(json.loads(meta["class_order"])))
     else:
         print(f"assignment order: {meta['assignment_order']}")
-    if "topology" in meta:
+    if "decode_k" in meta:
+        print(
+            f"decoding in the graph: the best of each resonance's {meta['decode_k']} most "
+            "probable jet tuples with no jet used twice; probability order: "
+            + ", ".join(json.loads(meta["resonance_order"]))
+        )
+    elif "topology" in meta:
         heads = json.loads(meta["head_order"])
         print(
             f"topology {meta['topology']}: log_prob_R indices per resonance R: "
