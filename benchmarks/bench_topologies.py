@@ -75,6 +75,27 @@ def main() -> None:
             write_card_table(name, r)
 
 
+def data_lines(model: Path) -> str:
+    """Card lines on the training and validation files: how each was generated (its
+    ``generator`` and ``seed`` metadata) and the detector, read from the files themselves."""
+    import uproot
+
+    info = json.loads((model / "training.json").read_text())
+    lines = []
+    for role, key in (("training", "train_paths"), ("validation", "val_paths")):
+        for path in info.get(key, []):
+            if not Path(path).exists():
+                lines.append(f"- **{role} file** `{Path(path).name}` (not on this machine)\n")
+                continue
+            with uproot.open(path) as f:
+                gen, seed = str(f["generator"]), str(f["seed"])
+                det = str(f["detector"]) if "detector" in f else "?"
+            lines.append(
+                f"- **{role} file** `{Path(path).name}`: seed {seed}, detector `{det}`; {gen}\n"
+            )
+    return "".join(lines)
+
+
 def write_card_table(name: str, r: dict) -> None:
     """The held-out table of ``r`` into the bundled model's card (``<!-- test -->`` block)."""
     from hepattn.metrics.topology import format_topology_table
@@ -86,7 +107,9 @@ def write_card_table(name: str, r: dict) -> None:
     methods = list(next(iter(r["rows"].values())))
     tables = {m: {row: r["rows"][row][m] for row in r["rows"]} for m in methods}
     block = (
-        f"<!-- test -->\n- **Held-out test** ({r['events']:,} events of "
+        "<!-- test -->\n"
+        + data_lines(Path(r["model"]) if Path(r["model"]).is_absolute() else ROOT / r["model"])
+        + f"- **Held-out test** ({r['events']:,} events of "
         f"{', '.join(r['files'])}, never used in training; baseline: {r['baseline']}):\n\n"
         + format_topology_table(tables, load_topology(name))
         + "\n<!-- /test -->"
