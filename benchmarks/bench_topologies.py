@@ -29,7 +29,7 @@ import re
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGIES = {
     "ttbar-ljets": ROOT / "samples" / "ttbar_ljets.root",
     "hh-4b": ROOT / "samples" / "hh4b.root",
