@@ -41,6 +41,20 @@ def add_input(p: argparse.ArgumentParser, schema_default: str) -> None:
     p.add_argument("--tree", help="tree to read (default: the schema's)")
 
 
+def add_friend(
+    p: argparse.ArgumentParser, flag: str = "--friend", what: str = "input file"
+) -> None:
+    """``--friend FILE ...``: one friend file per ``what``, in the same order."""
+    p.add_argument(
+        flag,
+        nargs="+",
+        metavar="FILE",
+        help=f"friend files (e.g. `hepattn label` output), one per {what} in the same order "
+        "(a glob resolves sorted) with as many entries; branches the schema reads that the "
+        "inputs lack (the labels) come from them",
+    )
+
+
 def add_model(p: argparse.ArgumentParser, task: str) -> None:
     p.add_argument(
         "--model",

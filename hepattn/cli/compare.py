@@ -7,6 +7,7 @@ import argparse
 from hepattn.baselines.chi2 import DEFAULT_MODE, MODES
 from hepattn.cli._options import (
     add_btag_wp,
+    add_friend,
     add_input,
     add_model,
     add_nonfinite,
@@ -35,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("input", nargs="+", help="labelled ROOT file(s)")
     add_model(p, "matcher")
     add_input(p, "the model's")
+    add_friend(p)
     add_output(p, "write the results as JSON to this file", "--json", metavar="FILE")
     p.add_argument(
         "--chi2-mode",
@@ -64,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     from hepattn.tasks.comparison import compare, format_comparison
 
     check_outputs(
-        args.input, (args.output, "JSON output", False), files=model_files(args.model, "matcher")
+        [*args.input, *(args.friend or [])],
+        (args.output, "JSON output", False),
+        files=model_files(args.model, "matcher"),
     )
     result = compare(
         args.input,
@@ -76,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         progress=wanted(args.no_progress),
         nonfinite=args.nonfinite,
         btag_wp=args.btag_wp,
+        friends=args.friend,
     )
     print(format_comparison(result))
     if args.output:
@@ -92,7 +97,9 @@ def run_topology(args: argparse.Namespace) -> int:
     from hepattn.tasks.topology_matching import model_dir
 
     files = [f for f in model_dir(args.model, args.topology).iterdir() if f.is_file()]
-    check_outputs(args.input, (args.output, "JSON output", False), files=files)
+    check_outputs(
+        [*args.input, *(args.friend or [])], (args.output, "JSON output", False), files=files
+    )
     result = compare_topology(
         args.input,
         args.topology,
@@ -102,6 +109,7 @@ def run_topology(args: argparse.Namespace) -> int:
         progress=wanted(args.no_progress),
         nonfinite=args.nonfinite,
         btag_wp=args.btag_wp,
+        friends=args.friend,
     )
     print(format_topology_comparison(result))
     if args.output:

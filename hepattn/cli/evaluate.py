@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from hepattn.cli._options import (
+    add_friend,
     add_input,
     add_model,
     add_nonfinite,
@@ -51,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         t.add_argument("data", nargs="+", help="labelled ROOT files")
         add_model(t, name)
         add_input(t, "the model's")
+        add_friend(t)
         add_output(t, "directory for metrics.json and the plots", "--out", metavar="DIR")
         t.add_argument("--json", metavar="FILE", help="also write the metrics as JSON here")
         if name == "matcher":
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         files = model_files(args.model, args.task)
     check_outputs(
-        args.data,
+        [*args.data, *(args.friend or [])],
         (out, "output directory", True),
         *((out / name if out else None, "output", False) for name in WRITES[args.task]),
         (args.json, "--json file", False),
@@ -93,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         json_path=args.json,
         progress=wanted(args.no_progress),
         nonfinite=args.nonfinite,
+        friends=args.friend,
     )
     print(task.format_report(report))
     if written:

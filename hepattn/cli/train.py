@@ -8,6 +8,7 @@ import shlex
 import sys
 
 from hepattn.cli._options import (
+    add_friend,
     add_nonfinite,
     add_output,
     add_progress,
@@ -81,6 +82,8 @@ def _common(t: argparse.ArgumentParser, default_config: str) -> None:
         "the field to genWeight in your schema (event: {weight: genWeight}), then --weight "
         "weight; negative weights are used with their sign",
     )
+    add_friend(t, "--friend", "--train file")
+    add_friend(t, "--val-friend", "--val file")
     add_output(t, "output directory", "--out", required=True, metavar="DIR")
     t.add_argument("--config", metavar="YAML", help=f"run config (default: {default_config})")
     t.add_argument(
@@ -142,7 +145,12 @@ def run(args: argparse.Namespace) -> int:
 
         EntrySplit(args.val_fraction, 0)  # a fraction outside (0, 1) fails here, in one line
     config = [args.config] if args.config else []
-    inputs = [*args.train, *(args.val or [])]
+    if args.val_friend is not None and args.val is None:
+        raise HepattnError(
+            "--val-friend goes with --val files; with --val-fraction the validation entries "
+            "are read with the training files' --friend"
+        )
+    inputs = [*args.train, *(args.val or []), *(args.friend or []), *(args.val_friend or [])]
     check_outputs(inputs, (args.output, "output directory", True), files=config)
     overrides = {k: getattr(args, k) for k in ("seed", "epochs", "device", "threads")}
     overrides["compile"] = True if args.compile else None
@@ -171,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         max_train=args.max_train,
         stream=args.stream,
         chunk_entries=args.chunk_entries,
+        friends=args.friend,
+        val_friends=args.val_friend,
         command="hepattn " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     if not is_main():  # under torchrun, rank 0 reports

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from hepattn.data.buckets import bucket_order
 from hepattn.data.reader import Events, PadSpec, iterate_events
-from hepattn.data.root import Paths, open_tree, resolve_paths
+from hepattn.data.root import Paths, open_tree, resolve_friends, resolve_paths
 from hepattn.data.schema import Schema, get_schema
 from hepattn.data.standardize import Standardizer
 
@@ -193,8 +193,12 @@ class RootStreamDataset(IterableDataset):
         nonfinite: str = "error",
         transform: Callable[[Events], Events] | None = None,
         entry_stop: int | None = None,
+        friends: Paths | None = None,
     ) -> None:
         self.paths = [str(p) for p in resolve_paths(paths)]
+        found = resolve_friends(friends, [Path(p) for p in self.paths])
+        #: one friend file per input file (:func:`~hepattn.data.root.iterate_branches`), or None
+        self.friends = None if found is None else [str(p) for p in found]
         self.schema = get_schema(schema)
         self.collection = collection
         self.spec = spec
@@ -249,6 +253,7 @@ class RootStreamDataset(IterableDataset):
                 entry_start=start,
                 entry_stop=stop,
                 nonfinite=self.nonfinite,
+                friends=self.friends,
             ):
                 if self.transform is not None:
                     events = self.transform(events)

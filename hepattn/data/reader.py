@@ -128,6 +128,8 @@ ARRAYS = "awkward input"
 
 
 def _where(chunk: Chunk, branch: str) -> str:
+    if branch in chunk.from_friend:
+        return f"{chunk.friend} (friend of {chunk.path}): {chunk.what} {branch!r}"
     return f"{chunk.path}: {chunk.what} {branch!r}"
 
 
@@ -159,6 +161,12 @@ def check_jagged(chunk: Chunk, name: str, coll: Collection, raw: dict[str, ak.Ar
                 f"{chunk.path}: {what} {ref_branch!r} and {branch!r} of collection {name!r} "
                 f"disagree on the number of objects in {int(bad.sum())} entries "
                 f"(first: entry {entry}, {ref[i]} vs {c[i]})"
+                + (
+                    f"; {branch!r} comes from the friend {chunk.friend}: is it the friend of "
+                    "this file, aligned entry by entry?"
+                    if branch in chunk.from_friend or ref_branch in chunk.from_friend
+                    else ""
+                )
             )
 
 
@@ -386,10 +394,13 @@ def iterate_events(
     entry_start: int = 0,
     entry_stop: int | None = None,
     nonfinite: str = "error",
+    friends: Paths | None = None,
 ) -> Iterator[Events]:
     """Yield padded :class:`Events` chunk by chunk from one file, many files or a glob — or,
     given a mapping of branch name → array, from that in-memory input (one chunk; ``tree``,
-    ``step_size`` and the entry range do not apply)."""
+    ``step_size`` and the entry range do not apply). ``friends``: one friend file per input
+    file, whose trees give the branches the inputs lack
+    (:func:`~hepattn.data.root.iterate_branches`)."""
     schema = get_schema(schema)
     if nonfinite not in ("error", "drop"):
         raise ValueError(f"nonfinite must be 'error' or 'drop', got {nonfinite!r}")
@@ -401,9 +412,13 @@ def iterate_events(
     negative_mass: dict[str, int] = {}
     files: list[Path | str] = []
     if isinstance(paths, Mapping):
+        if friends is not None:
+            raise DataError(f"friend files apply to ROOT input, not to an {ARRAYS}")
         chunks: Iterator[Chunk] = iter([_array_chunk(paths, branches)])
     else:
-        chunks = iterate_branches(paths, schema, branches, tree, step_size, entry_start, entry_stop)
+        chunks = iterate_branches(
+            paths, schema, branches, tree, step_size, entry_start, entry_stop, friends
+        )
     for chunk in chunks:
         if not files or files[-1] != chunk.path:
             files.append(chunk.path)

@@ -28,6 +28,7 @@ __all__ = [
     "iterate_branches",
     "open_file",
     "open_tree",
+    "resolve_friends",
     "resolve_paths",
     "schema_for",
     "tree_names",
@@ -183,21 +184,79 @@ def open_tree(path: Path, tree: str | None, schema: Schema | None = None):
         raise DataError(f"{path}: tree {want!r} cannot be read ({err})") from None
 
 
-def check_branches(tree, schema: Schema, branches: Sequence[str]) -> None:
-    """Raise a :class:`DataError` naming the schema, branch and close matches if one is missing."""
+def _branch_names(tree) -> set[str]:
     # split-object branches (Delphes' Jet/Jet.PT) are found by their short or full name
-    have = set(tree.keys(recursive=True, full_paths=True)) | set(
+    return set(tree.keys(recursive=True, full_paths=True)) | set(
         tree.keys(recursive=True, full_paths=False)
     )
+
+
+def check_branches(tree, schema: Schema, branches: Sequence[str], friend=None) -> None:
+    """Raise a :class:`DataError` naming the schema, branch and close matches if one is
+    missing from ``tree`` (and from its ``friend`` tree, when given)."""
+    have = _branch_names(tree)
+    if friend is not None:
+        have |= _branch_names(friend)
     for name in branches:
         if name not in have:
             close = close_matches(name, have)
             raise SchemaMismatchError(
                 f"{tree.file.file_path}: tree {tree.name!r} has no branch {name!r} "
-                f"(schema {schema.name!r} reads it)"
+                + (
+                    f"and neither has its friend {friend.file.file_path} (tree {friend.name!r}) "
+                    if friend is not None
+                    else ""
+                )
+                + f"(schema {schema.name!r} reads it)"
                 + (f"; close matches: {close}" if close else "")
                 + f"; {_hint(getattr(tree.file, 'root_directory', tree.file), schema)}"
             )
+
+
+#: Trees a friend file is read from when it holds several (``hepattn label`` writes
+#: ``labels``, ``hepattn tag`` / ``match`` write ``hepattn`` by default).
+FRIEND_TREES = ("labels", "hepattn")
+
+
+def resolve_friends(friends: Paths | None, files: Sequence[Path]) -> list[Path] | None:
+    """The friend files of the input ``files`` (already resolved): ``friends`` (paths or
+    globs, resolved as :func:`resolve_paths`) paired one to one with ``files`` in order; a
+    :class:`DataError` if the counts differ. None when ``friends`` is None."""
+    if friends is None:
+        return None
+    out = resolve_paths(friends)
+    if len(out) != len(files):
+        raise DataError(
+            f"{len(out)} friend file(s) for {len(files)} input file(s): give one friend per "
+            "input, in the same order (a glob resolves in sorted order)"
+        )
+    return out
+
+
+def open_friend(path: Path, main, main_path: Path):
+    """The friend tree of ``path`` for the open tree ``main`` of ``main_path``: the file's only
+    tree, or the one named as in :data:`FRIEND_TREES`; a :class:`DataError` naming both files
+    if its number of entries differs."""
+    file = open_file(path)
+    names = tree_names(file)
+    if len(names) != 1:
+        names = [n for n in FRIEND_TREES if n in names] or names
+    if len(names) != 1:
+        raise DataError(
+            f"friend {path}: say which tree is the friend of {main_path}: the file has "
+            + (f"trees {names}, none named {' or '.join(FRIEND_TREES)}" if names else "no TTree")
+        )
+    try:
+        friend = file[names[0]]
+    except Exception as err:
+        raise DataError(f"friend {path}: tree {names[0]!r} cannot be read ({err})") from None
+    if friend.num_entries != main.num_entries:
+        raise DataError(
+            f"friend {path} (tree {friend.name!r}) has {friend.num_entries:,} entries but "
+            f"{main_path} (tree {main.name!r}) has {main.num_entries:,}: a friend must be "
+            "aligned entry by entry with its input"
+        )
+    return friend
 
 
 @dataclass
@@ -213,6 +272,20 @@ class Chunk:
     stop: int
     arrays: ak.Array | Mapping[str, ak.Array]  # one field per branch name
     what: str = "branch"
+    friend: Path | None = None  # the friend file the branches ``from_friend`` were read from
+    from_friend: tuple[str, ...] = ()
+
+
+def _read_friend(friend, branches: Sequence[str], start: int, stop: int) -> dict[str, ak.Array]:
+    """``branches`` of the friend tree for entries [start, stop)."""
+    try:
+        arrays = friend.arrays(list(branches), entry_start=start, entry_stop=stop, library="ak")
+    except Exception as err:
+        raise DataError(
+            f"friend {friend.file.file_path}: tree {friend.name!r} is damaged or truncated, "
+            f"reading entries {start}-{stop} failed ({type(err).__name__}: {err})"
+        ) from None
+    return {b: arrays[b] for b in branches}
 
 
 def iterate_branches(
@@ -223,8 +296,14 @@ def iterate_branches(
     step_size: int | str = "100 MB",
     entry_start: int = 0,
     entry_stop: int | None = None,
+    friends: Paths | None = None,
 ) -> Iterator[Chunk]:
     """Yield :class:`Chunk` s of ``branches`` from every file, in file then entry order.
+
+    ``friends``: friend files (``hepattn label`` output, …), one per input file in the same
+    order (:func:`resolve_friends`; each read through :func:`open_friend`, which refuses a
+    different number of entries). Branches the main tree lacks are read from the friend for
+    the same entries; a branch both have is read from the main tree.
 
     ``step_size`` is a number of entries or a memory size ("100 MB"), as in ``uproot.iterate``;
     chunks never cross files. ``entry_start`` / ``entry_stop`` select a range of entries
@@ -232,13 +311,18 @@ def iterate_branches(
     with a warning; if nothing is left to read a :class:`DataError` is raised.
     """
     files = resolve_paths(paths)
+    friend_files = resolve_friends(friends, files)
     total = 0  # entries yielded
     offset = 0  # global index of the current file's first entry
-    for path in files:
+    for i, path in enumerate(files):
         if entry_stop is not None and offset >= entry_stop:
             break
         t = open_tree(path, tree, schema)
-        check_branches(t, schema, branches)
+        ft = None if friend_files is None else open_friend(friend_files[i], t, path)
+        check_branches(t, schema, branches, ft)
+        own = _branch_names(t)
+        main_branches = [b for b in branches if b in own]
+        friend_branches = [b for b in branches if b not in own]
         n = t.num_entries
         if n == 0:
             log.warning("%s: tree %r has zero entries; skipped", path, t.name)
@@ -251,16 +335,29 @@ def iterate_branches(
         last = start
         try:
             for arrays, report in t.iterate(
-                list(branches),
+                main_branches,
                 step_size=step_size,
                 entry_start=start,
                 entry_stop=stop,
                 library="ak",
                 report=True,
             ):
-                yield Chunk(path, report.tree_entry_start, report.tree_entry_stop, arrays)
+                if friend_branches:
+                    arrays = {b: arrays[b] for b in main_branches} | _read_friend(
+                        ft, friend_branches, report.tree_entry_start, report.tree_entry_stop
+                    )
+                yield Chunk(
+                    path,
+                    report.tree_entry_start,
+                    report.tree_entry_stop,
+                    arrays,
+                    friend=None if ft is None else friend_files[i],
+                    from_friend=tuple(friend_branches),
+                )
                 total += report.tree_entry_stop - report.tree_entry_start
                 last = report.tree_entry_stop
+        except DataError:  # the friend's, already naming it
+            raise
         except Exception as err:  # decompression / deserialization failures of damaged files
             raise DataError(
                 f"{path}: tree {t.name!r} is damaged or truncated, reading failed after entry "

@@ -127,9 +127,10 @@ class Task:
         tree,
         nonfinite: str = "error",
         select: Callable[[Events], Events] | None = None,
+        friends=None,
     ) -> Events:
-        """Read ``paths`` (ROOT files through ``schema``, or in-memory arrays; ``nonfinite``
-        and ``select`` as :func:`~hepattn.data.read_events`)."""
+        """Read ``paths`` (ROOT files through ``schema``, or in-memory arrays; ``nonfinite``,
+        ``select`` and ``friends`` as :func:`~hepattn.data.read_events`)."""
         from hepattn.data import read_events
 
         coll = {self.run.data.collection: spec}
@@ -141,6 +142,7 @@ class Task:
             tree=tree,
             nonfinite=nonfinite,
             select=select,
+            friends=friends,
         )
 
     def trainable(self, ev: Events) -> Events:
@@ -197,6 +199,7 @@ class Task:
         check: bool = True,
         require_weight: bool = False,
         select: Callable[[Events], Events] | None = None,
+        friends=None,
     ) -> Events:
         """Read ``paths`` as this model expects (features, padding), optionally with labels
         (and then the event weights of ``data.weight``, :mod:`hepattn.tasks.weights`).
@@ -208,7 +211,9 @@ class Task:
         trained on (:meth:`check_inputs`) unless ``check`` is False (inputs the network will
         not see: ``match --method chi2``). ``require_weight`` (training): a weight field the
         schema lacks is an error rather than unweighted events. ``select``: keep only these
-        events of each chunk read (a validation split).
+        events of each chunk read (a validation split). ``friends``: one friend file per
+        input file (``hepattn label`` output), read for the branches the inputs lack
+        (:func:`~hepattn.data.root.iterate_branches`); ROOT inputs only.
         """
         from hepattn.data.spanet import is_spanet_path
 
@@ -216,6 +221,10 @@ class Task:
         spec = self.spec(need_labels)
         name = schema or d.schema
         root = isinstance(paths, Mapping) or not is_spanet_path(paths)
+        if friends is not None and not root:
+            raise DataError(
+                "--friend applies to ROOT inputs; SPANet HDF5 files carry their own labels"
+            )
         if spec.labels and root:
             have = get_schema(name).collection(d.collection).labels
             missing = [lab for lab in spec.labels if lab not in have]
@@ -229,7 +238,9 @@ class Task:
             s = get_schema(name)
             check_weight_field(d.weight, s.event, s.name)
         try:
-            ev = self.read_source(paths, name, spec, entry_stop, tree, nonfinite, select)
+            ev = self.read_source(
+                paths, name, spec, entry_stop, tree, nonfinite, select, friends=friends
+            )
         except SchemaMismatchError as err:
             if schema is not None or self.path is None:
                 raise
@@ -388,6 +399,8 @@ class Task:
         command: str = "",
         stream: bool = False,
         chunk_entries: int = 20_000,
+        friends=None,
+        val_friends=None,
     ) -> dict:
         """Train a model of this task end to end; the best one lands in ``out_dir/best``.
 
@@ -403,7 +416,9 @@ class Task:
         validation fraction is then collected in one chunked pass. Event weights
         (``data.weight``) enter the loss and the validation metrics
         (:mod:`hepattn.tasks.weights`). Returns the summary also written to
-        ``out_dir/best/training.json``.
+        ``out_dir/best/training.json``. ``friends`` / ``val_friends``: one friend file per
+        training / validation file (``hepattn label`` output), read for the branches the
+        files lack (:func:`~hepattn.data.root.iterate_branches`).
         """
         from hepattn.data.split import EntrySplit, file_offsets
         from hepattn.training.loop import seed_everything
@@ -414,6 +429,11 @@ class Task:
                 "give either validation files (--val) or a validation fraction of the training "
                 "entries (--val-fraction), "
                 + ("not both" if val_paths is not None else "one of them")
+            )
+        if val_friends is not None and val_paths is None:
+            raise HepattnError(
+                "--val-friend goes with --val files; with --val-fraction the validation "
+                "entries are read with the training files' --friend"
             )
         split = None if val_fraction is None else EntrySplit(val_fraction, run.training.seed)
         if stream:
@@ -429,17 +449,19 @@ class Task:
         task = cls(run)
         head_stop = min(chunk_entries, max_train or chunk_entries) if stream else max_train
         read = {"need_labels": True, "tree": tree, "nonfinite": nonfinite, "require_weight": True}
-        head = task.read(train_paths, entry_stop=head_stop, **read)
+        head = task.read(train_paths, entry_stop=head_stop, friends=friends, **read)
         offsets = None
         if split is None:
             ev_train = task.trainable(head)
-            ev_val = task.trainable(task.read(val_paths, **read))
+            ev_val = task.trainable(task.read(val_paths, friends=val_friends, **read))
         else:
             ev_train = task.trainable(split.part(head, "train"))
             if stream:  # one chunked pass over the training files, keeping the validation part
                 offsets = file_offsets(train_paths, tree, get_schema(run.data.schema))
                 keep = functools.partial(split.part, which="val", offsets=offsets)
-                ev_val = task.read(train_paths, entry_stop=max_train, select=keep, **read)
+                ev_val = task.read(
+                    train_paths, entry_stop=max_train, select=keep, friends=friends, **read
+                )
                 ev_val = task.trainable(ev_val)
             else:
                 ev_val = task.trainable(split.part(head, "val"))
@@ -452,7 +474,15 @@ class Task:
         n_train, files = len(ev_train), ev_train.files
         if stream:
             train_set = task._stream(
-                train_paths, ev_train, chunk_entries, max_train, tree, nonfinite, split, offsets
+                train_paths,
+                ev_train,
+                chunk_entries,
+                max_train,
+                tree,
+                nonfinite,
+                split,
+                offsets,
+                friends,
             )
             n_train, files = len(train_set), train_set.paths
         d = run.data
@@ -488,7 +518,16 @@ class Task:
         )
 
     def _stream(
-        self, paths, head: Events, chunk_entries: int, entry_stop, tree, nonfinite, split, offsets
+        self,
+        paths,
+        head: Events,
+        chunk_entries: int,
+        entry_stop,
+        tree,
+        nonfinite,
+        split,
+        offsets,
+        friends=None,
     ):
         """A shuffled :class:`RootStreamDataset` of the training files for ``--stream`` (of
         their training part under ``split``, an :class:`~hepattn.data.split.EntrySplit` with
@@ -511,6 +550,7 @@ class Task:
             transform=transform,
             entry_stop=entry_stop,
             nonfinite=nonfinite,
+            friends=friends,
         )
         read = min(ds.num_entries, chunk_entries)
         ds.expected_events = max(1, round(ds.num_entries * len(head) / max(read, 1)))
@@ -571,10 +611,19 @@ class Task:
         json_path: str | os.PathLike | None = None,
         progress: bool = False,
         nonfinite: str = "error",
+        friends=None,
     ) -> tuple[dict, list[Path]]:
         """``hepattn eval``: the report on labelled files (with ``model`` and ``files``), and
-        the files written — ``out_dir/metrics.json`` and the plots, ``json_path``."""
-        ev = self.read(paths, schema=schema, need_labels=True, tree=tree, nonfinite=nonfinite)
+        the files written — ``out_dir/metrics.json`` and the plots, ``json_path``.
+        ``friends``: one friend file per input (the labels), as :meth:`read`."""
+        ev = self.read(
+            paths,
+            schema=schema,
+            need_labels=True,
+            tree=tree,
+            nonfinite=nonfinite,
+            friends=friends,
+        )
         report, arrays = self.report(ev, progress)
         report = {"model": str(self.path), "files": ev.files, **report}
         written: list[Path] = []

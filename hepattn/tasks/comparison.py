@@ -79,8 +79,10 @@ def compare(
     progress: bool = False,
     nonfinite: str = "error",
     btag_wp: float | None = None,
+    friends=None,
 ) -> dict:
-    """Both methods on the labelled events of ``input_files`` (the χ² cutting b-tag scores
+    """Both methods on the labelled events of ``input_files`` (``friends``: one friend file
+    per input, as :meth:`~hepattn.tasks.base.Task.read`; the χ² cutting b-tag scores
     at ``btag_wp``, or the files' medium working point: :func:`~hepattn.tasks.matching.
     chi2_setup`).
 
@@ -91,7 +93,14 @@ def compare(
     ``definitions``.
     """
     matcher = Matcher.load(model)
-    ev = matcher.read(input_files, schema=schema, need_labels=True, tree=tree, nonfinite=nonfinite)
+    ev = matcher.read(
+        input_files,
+        schema=schema,
+        need_labels=True,
+        tree=tree,
+        nonfinite=nonfinite,
+        friends=friends,
+    )
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     net, _ = matcher.predict(ev, progress=progress)
     coll = matcher.run.data.collection
@@ -151,9 +160,11 @@ def compare_topology(
     progress: bool = False,
     nonfinite: str = "error",
     btag_wp: float | None = None,
+    friends=None,
 ) -> dict:
     """The network and the topology's baseline (:data:`~hepattn.tasks.topology_matching.
-    BASELINES`) on the labelled events of ``input_files``, for a declared topology.
+    BASELINES`) on the labelled events of ``input_files`` (with their ``friends``, one
+    friend file per input, as :meth:`~hepattn.tasks.base.Task.read`), for a declared topology.
 
     Returns ``rows`` (per jet-multiplicity row, per method: ``event``, ``event_err``,
     ``n_events`` and per resonance R ``R``, ``R_err``, ``n_R``;
@@ -166,7 +177,14 @@ def compare_topology(
 
     matcher = TopologyMatching.load(model, topology)
     topo = matcher.topology
-    ev = matcher.read(input_files, schema=schema, need_labels=True, tree=tree, nonfinite=nonfinite)
+    ev = matcher.read(
+        input_files,
+        schema=schema,
+        need_labels=True,
+        tree=tree,
+        nonfinite=nonfinite,
+        friends=friends,
+    )
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     net, _, _ = matcher.predict(ev, progress=progress)
     base, _, desc = matcher.baseline(ev, btag_wp)

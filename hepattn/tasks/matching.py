@@ -205,11 +205,14 @@ class Matcher(Task):
         tree,
         nonfinite: str = "error",
         select=None,
+        friends=None,
     ) -> Events:
         from hepattn.data.spanet import is_spanet_path, read_spanet_h5
 
         if isinstance(paths, Mapping) or not is_spanet_path(paths):
-            return super().read_source(paths, schema, spec, entry_stop, tree, nonfinite, select)
+            return super().read_source(
+                paths, schema, spec, entry_stop, tree, nonfinite, select, friends
+            )
         d = self.run.data  # SPANet-layout HDF5: the layout is the schema
         ev = read_spanet_h5(
             paths,

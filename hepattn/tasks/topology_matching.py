@@ -246,6 +246,7 @@ class TopologyMatching(Task):
         tree,
         nonfinite: str = "error",
         select=None,
+        friends=None,
     ) -> Events:
         from hepattn.data import read_events
         from hepattn.data.schema import get_schema
@@ -288,6 +289,7 @@ class TopologyMatching(Task):
             tree=tree,
             nonfinite=nonfinite,
             select=select,
+            friends=friends,
         )
 
     def input_layout(self, need_labels: bool = False) -> tuple[dict[str, PadSpec], tuple[str, ...]]:
