@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import os
 import re
 import time
@@ -47,6 +48,8 @@ from hepattn.models import (
 )
 from hepattn.tasks.weights import check_weight_field, read_weights
 from hepattn.training.distributed import is_main
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Task", "describe_files", "refuse"]
 
@@ -285,6 +288,26 @@ class Task:
                 ),
                 "events",
             )
+        self._warn_decisions_for_scores(objs, std, coll)
+
+    def _warn_decisions_for_scores(self, objs, std, coll) -> None:
+        """Warn when a feature that was continuous in training (a b-tag score) holds only 0
+        and 1 here (a decision given where the model reads the score): the answers are then
+        those of jets the model never saw, not wrong in a detectable way."""
+        binary = set(std.binary) if std is not None else set()
+        for feature in objs.features:
+            if feature in binary or not feature.startswith("btag"):
+                continue
+            col = objs.values[..., objs.features.index(feature)][objs.mask]
+            if col.size >= 20 and np.isin(col, (0.0, 1.0)).all():
+                branch = coll.all_branches().get(feature, feature) if coll is not None else feature
+                log.warning(
+                    "branch %r holds only 0 and 1, but model %s was trained on continuous %s "
+                    "values (a b-tag score): give it the score branch, not the decision",
+                    branch,
+                    self.path,
+                    feature,
+                )
 
     def dataset(self, ev: Events) -> PaddedDataset:
         """A dataset of the standardized inputs of ``ev``."""

@@ -338,3 +338,20 @@ def test_user_topology_trains_and_matches_without_its_yaml(tmp_path, capsys):
     with uproot.open(out) as f:
         assert f["hepattn"]["H_b1"].array(library="np").dtype == np.int32
         assert np.array_equal(f["hepattn"]["H_b2"].array(library="np"), branches["H_b2"])
+
+
+def test_a_decision_given_where_the_model_reads_scores_is_warned(hh4b, tmp_path, caplog):
+    """A score-trained matcher fed 0/1 values in its score branch warns, naming the branch."""
+    from tests.reliability._helpers import rewrite
+
+    src, model_dir = hh4b
+    model = TopologyMatching.load(model_dir, "hh-4b")
+
+    def decisions(d):
+        d["jet"]["btag_score"] = ak.values_astype(d["jet"]["btag"], np.float32)
+        return d
+
+    bad = rewrite(src, tmp_path / "dec.root", "events", decisions)
+    with caplog.at_level("WARNING"):
+        model.read(bad)
+    assert "holds only 0 and 1" in caplog.text and "jet_btag_score" in caplog.text
