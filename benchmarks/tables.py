@@ -78,6 +78,21 @@ def matching_table() -> str:
     return text
 
 
+def tagger_learning_curve_table() -> str:
+    """Test accuracy of each tagger at each training size (jets per class), ± bootstrap."""
+    d = json.loads((RESULTS / "tagger_learning_curve.json").read_text())
+    sizes = d["jets_per_class"]
+    rows = ["| model | " + " | ".join(f"{n:,} / class" for n in sizes) + " |"]
+    rows.append("|---|" + "---|" * len(sizes))
+    for model, m in d["models"].items():
+        cells = [
+            f"{100 * a:.1f} ± {100 * e:.1f} %" if a is not None else "–"
+            for a, e in zip(m["accuracy"], m["accuracy_err"], strict=True)
+        ]
+        rows.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def topologies_table() -> str:
     """One efficiency table per declared topology (network vs its baseline), with counts."""
     from hepattn.metrics.topology import format_topology_table
@@ -239,6 +254,7 @@ TABLES = {
     "matching": matching_table,
     "triplet": triplet_table,
     "topologies": topologies_table,
+    "tagger_learning_curve": tagger_learning_curve_table,
     "onnx_decode": onnx_decode_table,
 }
 
