@@ -112,15 +112,28 @@ class Task:
         return ev
 
     def read_source(
-        self, paths, schema: str, spec: PadSpec, entry_stop, tree, nonfinite: str = "error"
+        self,
+        paths,
+        schema: str,
+        spec: PadSpec,
+        entry_stop,
+        tree,
+        nonfinite: str = "error",
+        entry_start: int = 0,
     ) -> Events:
-        """Read ``paths`` (ROOT files through ``schema``; ``nonfinite`` as
-        :func:`~hepattn.data.read_events`)."""
+        """Read entries [``entry_start``, ``entry_stop``) of ``paths`` (ROOT files through
+        ``schema``; ``nonfinite`` as :func:`~hepattn.data.read_events`)."""
         from hepattn.data import read_events
 
         coll = {self.run.data.collection: spec}
         return read_events(
-            paths, schema, coll, entry_stop=entry_stop, tree=tree, nonfinite=nonfinite
+            paths,
+            schema,
+            coll,
+            entry_start=entry_start,
+            entry_stop=entry_stop,
+            tree=tree,
+            nonfinite=nonfinite,
         )
 
     def trainable(self, ev: Events) -> Events:
@@ -175,8 +188,10 @@ class Task:
         tree: str | None = None,
         nonfinite: str = "error",
         check: bool = True,
+        entry_start: int = 0,
     ) -> Events:
-        """Read ``paths`` as this model expects (features, padding), optionally with labels.
+        """Read ``paths`` as this model expects (features, padding), optionally with labels;
+        entries [``entry_start``, ``entry_stop``) counted over all files, as one chain.
 
         ``schema`` overrides the one the run config (hence a saved model) remembers;
         ``nonfinite="drop"`` drops objects holding NaN/inf (default: an error). A loaded
@@ -198,7 +213,7 @@ class Task:
                     "evaluation need it"
                 )
         try:
-            ev = self.read_source(paths, name, spec, entry_stop, tree, nonfinite)
+            ev = self.read_source(paths, name, spec, entry_stop, tree, nonfinite, entry_start)
         except SchemaMismatchError as err:
             if schema is not None or self.path is None:
                 raise

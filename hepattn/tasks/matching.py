@@ -171,12 +171,20 @@ class Matcher(Task):
         return PadSpec(d.features, d.max_objects, labels=(d.label,) if need_labels else ())
 
     def read_source(
-        self, paths, schema: str, spec: PadSpec, entry_stop, tree, nonfinite: str = "error"
+        self,
+        paths,
+        schema: str,
+        spec: PadSpec,
+        entry_stop,
+        tree,
+        nonfinite: str = "error",
+        entry_start: int = 0,
     ) -> Events:
         from hepattn.data.spanet import is_spanet_path, read_spanet_h5
 
         if not is_spanet_path(paths):
-            return super().read_source(paths, schema, spec, entry_stop, tree, nonfinite)
+            args = (paths, schema, spec, entry_stop, tree, nonfinite, entry_start)
+            return super().read_source(*args)
         d = self.run.data  # SPANet-layout HDF5: the layout is the schema
         return read_spanet_h5(
             paths,
@@ -184,6 +192,7 @@ class Matcher(Task):
             spec.max_objects,
             labels=spec.labels,
             collection=d.collection,
+            entry_start=entry_start,
             entry_stop=entry_stop,
         )
 

@@ -241,7 +241,14 @@ class TopologyMatching(Task):
         return PadSpec(d.features, d.max_objects, labels=(d.label,) if need_labels else ())
 
     def read_source(
-        self, paths, schema: str, spec: PadSpec, entry_stop, tree, nonfinite: str = "error"
+        self,
+        paths,
+        schema: str,
+        spec: PadSpec,
+        entry_stop,
+        tree,
+        nonfinite: str = "error",
+        entry_start: int = 0,
     ) -> Events:
         from hepattn.data import read_events
         from hepattn.data.schema import get_schema
@@ -265,7 +272,13 @@ class TopologyMatching(Task):
                     )
                 colls[c.name] = PadSpec(self.run.data.object_features, 1, labels=())
         return read_events(
-            paths, schema, colls, entry_stop=entry_stop, tree=tree, nonfinite=nonfinite
+            paths,
+            schema,
+            colls,
+            entry_start=entry_start,
+            entry_stop=entry_stop,
+            tree=tree,
+            nonfinite=nonfinite,
         )
 
     def finish(self, ev: Events, need_labels: bool) -> Events:
