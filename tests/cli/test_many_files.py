@@ -172,6 +172,16 @@ def test_chunked_label_equals_one_read(tmp_path, capsys):
     assert _run([*base, "-o", str(chunked), "--chunk-entries", "4"]) == 0
     assert_same_friend(one, chunked, tree="labels")
     assert "labelled 21 events" in capsys.readouterr().out
+    other = tmp_path / "in" / "other.root"
+    other.parent.mkdir()
+    write_nanoaod(other, events[:5])
+    out = tmp_path / "labels"
+    argv = ["label", str(src), str(other), "--topology", "ttbar-allhad", "--output-dir", str(out)]
+    assert _run([*argv, "--chunk-entries", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "labelled 26 events" in printed and f"wrote {out / 'other.root'}:labels" in printed
+    assert_same_friend(one, out / "nano.root", tree="labels")
+    assert uproot.open(out / "other.root")["labels"].num_entries == 5
 
 
 def test_output_dir_writes_one_friend_per_input(tmp_path, capsys):
