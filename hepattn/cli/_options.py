@@ -6,7 +6,9 @@
 - ``--no-progress`` turns the progress bars off (they are off anyway without a terminal);
 - ``--nonfinite error|drop``: what to do with objects holding NaN/inf (default: an error);
 - :func:`check_outputs`: every command that writes checks all its outputs against all its
-  inputs (data files, model files, configs) before any computation.
+  inputs (data files, model files, configs) before any computation;
+- :func:`add_friend_outputs`: ``tag``, ``match`` and ``label`` take many inputs, ``-o OUT``
+  or ``--output-dir DIR`` (one output per input) and ``--chunk-entries N``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 
 __all__ = [
+    "CHUNK_ENTRIES",
+    "add_friend_outputs",
     "add_friend_tree",
     "add_nonfinite",
     "add_input",
@@ -21,9 +25,11 @@ __all__ = [
     "add_output",
     "add_output_tree",
     "add_progress",
+    "check_friend_outputs",
     "check_outputs",
     "load_and_read",
     "model_files",
+    "positive_int",
 ]
 
 
@@ -133,11 +139,80 @@ def add_nonfinite(p: argparse.ArgumentParser) -> None:
     )
 
 
+#: ``--chunk-entries`` default of ``tag``, ``match`` and ``label`` (that of
+#: :data:`hepattn.tasks.friends.DEFAULT_CHUNK_ENTRIES`, not imported: ``--help`` stays fast).
+CHUNK_ENTRIES = 50_000
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_friend_outputs(p: argparse.ArgumentParser, batches: bool = True) -> None:
+    """Inputs and outputs of a command that writes friend trees (``tag``, ``match``,
+    ``label``): one or more input files or globs, ``-o OUT`` (one tree for all inputs) or
+    ``--output-dir DIR`` (one file per input, named as the input), ``--chunk-entries``
+    (``batches``: rounded up to whole inference batches)."""
+    p.add_argument(
+        "input",
+        nargs="+",
+        help="ROOT file(s) to read: paths, or globs in quotes ('data/*.root')",
+    )
+    out = p.add_mutually_exclusive_group(required=True)
+    add_output(
+        out,
+        "output ROOT file: one tree for all inputs, entry by entry in their order (a friend "
+        "of the input, or of the chain of the inputs)",
+    )
+    out.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="one output per input file, DIR/<the input's file name> (a name not ending in "
+        ".root gets .root), each a friend of its input; refused when an output would "
+        "replace an input, or two inputs have the same name",
+    )
+    rounding = (
+        " (rounded up to a multiple of 1024, the inference batch, so that the results do "
+        "not depend on it)"
+        if batches
+        else ""
+    )
+    p.add_argument(
+        "--chunk-entries",
+        type=positive_int,
+        default=CHUNK_ENTRIES,
+        metavar="N",
+        help="entries read, processed and written at a time, so that memory does not grow "
+        f"with the size of a file (default {CHUNK_ENTRIES}){rounding}",
+    )
+
+
+def check_friend_outputs(args: argparse.Namespace, files=()) -> list:
+    """The ``(inputs, output)`` jobs of ``-o`` / ``--output-dir``
+    (:func:`hepattn.tasks.friends.friend_jobs`), their outputs checked against the inputs
+    and ``files`` and against each other (:func:`check_outputs`) before any computation."""
+    from hepattn.tasks.friends import friend_jobs
+
+    jobs = friend_jobs(args.input, args.output, args.output_dir)
+    outputs = [(out, "output", False) for _, out in jobs]
+    if args.output_dir is not None:
+        outputs.insert(0, (args.output_dir, "--output-dir", True))
+    check_outputs(args.input, *outputs, files=files)
+    return jobs
+
+
 def add_friend_tree(p: argparse.ArgumentParser, task: str) -> None:
-    """What ``tag`` and ``match`` share: the input file, ``-o`` ROOT file, the model, the
-    input's schema and tree, the output tree, ``--nonfinite``, ``--no-progress``."""
-    p.add_argument("input", help="ROOT file to read")
-    add_output(p, "output ROOT file (a friend tree of the input)", required=True)
+    """What ``tag`` and ``match`` share: the inputs, ``-o`` ROOT file or ``--output-dir``,
+    ``--chunk-entries``, the model, the input's schema and tree, the output tree,
+    ``--nonfinite``, ``--no-progress``."""
+    add_friend_outputs(p)
     add_model(p, task)
     add_input(p, "the one the model remembers")
     add_output_tree(p)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from hepattn.cli._options import add_input, add_output, add_progress, check_outputs
+from hepattn.cli._options import (
+    add_friend_outputs,
+    add_input,
+    add_progress,
+    check_friend_outputs,
+)
 
 SOURCES = ("auto", "genpart", "schema")
 
@@ -23,10 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(tops / Higgs bosons followed through GenPart_genPartIdxMother to their decay "
         "quarks and leptons, first copies after the decay) or from a schema's 'partons' "
         "collection holding the topology's partons in its parton order. Events whose partons "
-        "cannot be found are kept with every label -1, and counted in a warning.",
+        "cannot be found are kept with every label -1, and counted in a warning. Write one "
+        "output for all inputs (-o) or one per input (--output-dir, named as the input); "
+        "inputs are read --chunk-entries entries at a time.",
     )
-    p.add_argument("input", help="ROOT file to read")
-    add_output(p, "output ROOT file (a friend tree of the input)", required=True)
+    add_friend_outputs(p, batches=False)
     p.add_argument(
         "--topology",
         required=True,
@@ -57,24 +63,36 @@ def run(args: argparse.Namespace) -> int:
     from hepattn.topology import load_topology
 
     topology = load_topology(args.topology)
-    check_outputs(args.input, (args.output, "output", False))
-    summary = label_file(
-        args.input,
-        args.output,
-        topology,
-        schema=args.schema,
-        tree=args.tree,
-        max_dr=args.max_dr,
-        source=args.partons,
-        progress=wanted(args.no_progress),
-    )
-    n, failed = summary["events"], summary["failed"]
+    jobs = check_friend_outputs(args)
+    total = dict.fromkeys(("events", "failed", "matched"), 0)
+    sources = []
+    done = []
+    for inputs, output in jobs:
+        summary = label_file(
+            inputs,
+            output,
+            topology,
+            schema=args.schema,
+            tree=args.tree,
+            max_dr=args.max_dr,
+            source=args.partons,
+            progress=wanted(args.no_progress),
+            step_size=args.chunk_entries,
+        )
+        for key in total:
+            total[key] += summary[key]
+        sources.append(summary["source"])
+        done.append(
+            f"wrote {output}:labels (branches jet_parton[njet], parton_jet[{topology.n_partons}])"
+        )
+        if len(jobs) > 1:
+            print(done[-1])
+    n, failed = total["events"], total["failed"]
     print(
-        f"labelled {n:,} events ({topology.name}, partons from {summary['source']}): "
-        f"{summary['matched']:,} parton-jet matches, {failed:,} events without the "
-        "topology's partons (labels -1)"
+        f"labelled {n:,} events ({topology.name}, partons from "
+        f"{'/'.join(dict.fromkeys(sources))}): {total['matched']:,} parton-jet matches, "
+        f"{failed:,} events without the topology's partons (labels -1)"
     )
-    print(
-        f"wrote {args.output}:labels (branches jet_parton[njet], parton_jet[{topology.n_partons}])"
-    )
+    if len(jobs) == 1:
+        print(done[0])
     return 0

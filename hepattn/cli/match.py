@@ -9,8 +9,7 @@ from hepattn.cli._options import (
     add_btag_wp,
     add_friend_tree,
     add_topology,
-    check_outputs,
-    load_and_read,
+    check_friend_outputs,
     model_files,
 )
 
@@ -22,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "match",
         help="assign jets to the partons of a topology (default: all-hadronic ttbar)",
         description="Write a TTree (--output-tree, default 'hepattn') with one entry per "
-        "input entry (same order): 'assignment' = 6 jet indices (b, q1, q2, b', q1', q2') in "
+        "input entry (same order) to -o OUT, or with --output-dir to one file per input, "
+        "named as the input; inputs are read --chunk-entries entries at a time: "
+        "'assignment' = 6 jet indices (b, q1, q2, b', q1', q2') in "
         "the input file's own jet order, and 'prob' = the chosen triplets' probabilities "
         "(network) or 'chi2' = the minimum chi2 (chi2 method). Where there is no answer: "
         "assignment -1 = no jet for that parton (fewer than 6 jets, or a top left "
@@ -53,6 +54,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _printer(jobs, output_tree: str, describe, done: list[str]):
+    """The ``written(output, n)`` callback of a match: the ``wrote`` line, printed at once
+    when there are several outputs (else at the end, after the summary)."""
+
+    def written(output, n):
+        done.append(f"wrote {output}:{output_tree} ({describe()})")
+        if len(jobs) > 1:
+            print(done[-1])
+
+    return written
+
+
 def run(args: argparse.Namespace) -> int:
     if args.topology != "ttbar-allhad":
         return run_topology(args)
@@ -61,42 +74,64 @@ def run(args: argparse.Namespace) -> int:
 
         raise DataError("--method pairing is the hh-4b baseline; ttbar-allhad has chi2")
     from hepattn.baselines.chi2 import Chi2Config
-    from hepattn.data import write_tree
     from hepattn.progress import wanted
+    from hepattn.tasks.friends import chunk_size, write_friends
+    from hepattn.tasks.presets import task_class
 
     files = model_files(args.model, "matcher") if args.method == "network" else ()
-    check_outputs(args.input, (args.output, "output", False), files=files)
-    # the chi2 applies its own b-tag threshold: scores are fine there, not for the network
-    matcher, ev = load_and_read("matcher", args, args.input, check=args.method == "network")
+    jobs = check_friend_outputs(args, files=files)
+    matcher = task_class("matcher").load(args.model)
     config = Chi2Config(mode=args.chi2_mode)
-    branches, metadata = matcher.match(
-        ev, args.method, config, wanted(args.no_progress), btag_wp=args.btag_wp
+    progress = wanted(args.no_progress)
+    seen = {"events": 0, "full": 0}
+
+    def compute(ev):
+        branches, metadata = matcher.match(ev, args.method, config, progress, btag_wp=args.btag_wp)
+        seen["events"] += len(ev)
+        seen["full"] += int((branches["assignment"] >= 0).all(axis=1).sum())
+        return branches, metadata
+
+    extra = "prob" if args.method == "network" else "chi2"
+    done: list[str] = []
+    write_friends(
+        matcher,
+        jobs,
+        compute,
+        chunk_size(args.chunk_entries),
+        output_tree=args.output_tree,
+        progress=progress,
+        written=_printer(jobs, args.output_tree, lambda: f"branches assignment[6], {extra}", done),
+        schema=args.schema,
+        tree=args.tree,
+        nonfinite=args.nonfinite,
+        # the chi2 applies its own b-tag threshold: scores are fine there, not for the network
+        check=args.method == "network",
     )
-    write_tree(args.output, branches, tree=args.output_tree, metadata=metadata)
-    assignment = branches["assignment"]
-    full = int((assignment >= 0).all(axis=1).sum())
+    n, full = seen["events"], seen["full"]
     print(
-        f"matched {len(assignment):,} events with the {args.method} method: {full:,} with "
-        f"both tops assigned, {len(assignment) - full:,} partial or none (< 6 jets)"
+        f"matched {n:,} events with the {args.method} method: {full:,} with both tops "
+        f"assigned, {n - full:,} partial or none (< 6 jets)"
     )
-    extra = next(b for b in branches if b != "assignment")
-    print(f"wrote {args.output}:{args.output_tree} (branches assignment[6], {extra})")
+    if len(jobs) == 1:
+        print(done[0])
     return 0
 
 
 def run_topology(args: argparse.Namespace) -> int:
     """``match --topology NAME`` for a topology other than all-hadronic tt̄."""
-    from hepattn.data import write_tree
+    import numpy as np
+
     from hepattn.progress import wanted
+    from hepattn.tasks.friends import chunk_size, write_friends
     from hepattn.tasks.presets import load_run_config
-    from hepattn.tasks.topology_matching import TopologyMatching, model_dir
+    from hepattn.tasks.topology_matching import JETS, TopologyMatching, model_dir
 
     network = args.method == "network"
     if network or args.model != "default":
         files = [f for f in model_dir(args.model, args.topology).iterdir() if f.is_file()]
     else:  # the baseline reads the inputs as the topology's default config does
         files = []
-    check_outputs(args.input, (args.output, "output", False), files=files)
+    jobs = check_friend_outputs(args, files=files)
     if files:
         matcher = TopologyMatching.load(args.model, args.topology)
     else:
@@ -108,26 +143,46 @@ def run_topology(args: argparse.Namespace) -> int:
             f"the baseline of topology {matcher.topology.name!r} is --method "
             f"{matcher.baseline_name()}, not {args.method}"
         )
-    ev = matcher.read(
-        args.input,
+    progress = wanted(args.no_progress)
+    names = matcher.topology.qualified
+    jet_partons = matcher.partons_from(JETS)
+    seen = {"events": 0, "full": 0}
+    branch_names: list[str] = []
+
+    def compute(ev):
+        if network:
+            branches, metadata = matcher.match(ev, progress)
+        else:
+            branches, metadata = matcher.match_baseline(ev, args.btag_wp)
+        full = np.ones(len(ev), bool)
+        for p in jet_partons:
+            full &= branches[names[p]] >= 0
+        seen["events"] += len(ev)
+        seen["full"] += int(full.sum())
+        branch_names[:] = list(branches)
+        return branches, metadata
+
+    def listed() -> str:
+        return ", ".join(branch_names)
+
+    done: list[str] = []
+    write_friends(
+        matcher,
+        jobs,
+        compute,
+        chunk_size(args.chunk_entries),
+        output_tree=args.output_tree,
+        progress=progress,
+        written=_printer(jobs, args.output_tree, lambda: "branches " + listed(), done),
         schema=args.schema,
         tree=args.tree,
         nonfinite=args.nonfinite,
         check=network and matcher.path is not None,
     )
-    if network:
-        branches, metadata = matcher.match(ev, wanted(args.no_progress))
-    else:
-        branches, metadata = matcher.match_baseline(ev, args.btag_wp)
-    write_tree(args.output, branches, tree=args.output_tree, metadata=metadata)
-    names = matcher.topology.qualified
-    full = sum(branches[names[p]] >= 0 for p in matcher.partons_from("jets")) == len(
-        matcher.partons_from("jets")
-    )
-    full = int(full.sum())
     print(
-        f"matched {len(ev):,} events ({matcher.topology.name}) with the {args.method} method: "
-        f"{full:,} with every resonance assigned"
+        f"matched {seen['events']:,} events ({matcher.topology.name}) with the {args.method} "
+        f"method: {seen['full']:,} with every resonance assigned"
     )
-    print(f"wrote {args.output}:{args.output_tree} (branches {', '.join(branches)})")
+    if len(jobs) == 1:
+        print(done[0])
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hepattn.cli._options import add_friend_tree, check_outputs, load_and_read, model_files
+from hepattn.cli._options import add_friend_tree, check_friend_outputs, model_files
 from hepattn.tasks.presets import CLASSES
 
 
@@ -13,12 +13,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "tag",
         help="tag jets by prong class",
-        description="Run a tagger on a file with one jet (and its towers) per entry. OUT gets "
-        "a TTree (--output-tree, default 'hepattn') with one entry per input entry, in the "
+        description="Run a tagger on files with one jet (and its towers) per entry. The "
+        "output (-o OUT, or with --output-dir one file per input, named as the input) gets a "
+        "TTree (--output-tree, default 'hepattn') with one entry per input entry, in the "
         f"same order: 'prob' ({len(CLASSES)} class probabilities, order {order}, also stored "
         "as the string 'classes') and 'pred' (index of the most probable class). Use it as a "
         "friend of the input tree. A jet with no towers has no input: prob NaN, pred -1 "
-        "(counted in a warning).",
+        "(counted in a warning). Inputs are read --chunk-entries entries at a time.",
     )
     add_friend_tree(p, "tagger")
     p.set_defaults(func=run)
@@ -27,46 +28,85 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from hepattn.data import write_tree
     from hepattn.progress import wanted
+    from hepattn.tasks.friends import chunk_size, write_friends
+    from hepattn.tasks.presets import task_class
 
-    check_outputs(
-        args.input, (args.output, "output", False), files=model_files(args.model, "tagger")
-    )
-    tagger, ev = load_and_read("tagger", args, args.input)
-    branches = tagger.tag(ev, progress=wanted(args.no_progress))
-    pred = branches["pred"]
-    write_tree(
-        args.output,
-        branches,
-        tree=args.output_tree,
-        metadata={"classes": ",".join(CLASSES), "model": str(tagger.path)},
-    )
-    counts = np.bincount(pred[pred >= 0], minlength=len(CLASSES))
-    print(f"tagged {len(pred):,} jets with {tagger.run.kind} model {tagger.path}")
-    print(
-        "predicted class:  " + "  ".join(f"{c}:{n}" for c, n in zip(CLASSES, counts, strict=True))
-    )
-    if (pred < 0).any():
-        print(f"no towers (prob NaN, pred -1): {int((pred < 0).sum()):,} jets")
+    jobs = check_friend_outputs(args, files=model_files(args.model, "tagger"))
+    tagger = task_class("tagger").load(args.model)
+    progress = wanted(args.no_progress)
     label = tagger.run.data.label
-    if label in ev.event:
-        labels = ev.event[label]
-        ok = (labels >= 0) & (labels < len(CLASSES))
-        if ok.all() and (pred >= 0).any():
-            tagged = pred >= 0
-            held_out = tagger.data_role(args.input) is None and tagger.has_training_info()
-            print(
-                f"accuracy against '{label}': {100 * (pred == labels)[tagged].mean():.2f} %"
-                + ("" if tagged.all() else " (jets with towers)")
-                + (", held out (not among the model's training or validation files)"
-                   if held_out else "")
-            )  # fmt: skip
-    note = tagger.data_note(args.input, len(pred))
-    if note is not None:
-        print(f"note: {note}")
-    print(
-        f"wrote {args.output}:{args.output_tree} ({len(pred):,} entries, "
-        f"branches prob[{len(CLASSES)}], pred)"
+    metadata = {"classes": ",".join(CLASSES), "model": str(tagger.path)}
+    counts = np.zeros(len(CLASSES), np.int64)
+    seen = dict.fromkeys(("jets", "empty", "labelled", "bad", "correct", "tagged"), 0)
+    job = {"jets": 0, "empty": 0, "files": set()}  # of the output being written
+    per_file: dict[str, int] = {}  # entries read per input file
+    wrote: list[str] = []
+
+    def compute(ev):
+        branches = tagger.tag(ev, progress=progress, refuse_empty=False)
+        pred = branches["pred"]
+        tagged = pred >= 0
+        counts[:] += np.bincount(pred[tagged], minlength=len(CLASSES))
+        for key, n in (("jets", len(pred)), ("empty", int((~tagged).sum()))):
+            job[key] += n
+            seen[key] += n
+        for i, f in enumerate(ev.files):
+            per_file[f] = per_file.get(f, 0) + int((ev.file_index == i).sum())
+            job["files"].add(f)
+        if label in ev.event:
+            labels = ev.event[label]
+            seen["labelled"] += len(pred)
+            seen["bad"] += int(((labels < 0) | (labels >= len(CLASSES))).sum())
+            seen["correct"] += int((pred == labels)[tagged].sum())
+            seen["tagged"] += int(tagged.sum())
+        return branches, metadata
+
+    def finish(output):  # the file's jets, not one chunk's: refused if none has towers
+        if job["jets"] and job["empty"] == job["jets"]:
+            raise tagger.nothing_to_tag(sorted(job["files"]), job["jets"])
+
+    def written(output, n):
+        job.update(jets=0, empty=0, files=set())
+        wrote.append(
+            f"wrote {output}:{args.output_tree} ({n:,} entries, branches prob[{len(CLASSES)}], "
+            "pred)"
+        )
+        if len(jobs) > 1:
+            print(wrote[-1])
+
+    write_friends(
+        tagger,
+        jobs,
+        compute,
+        chunk_size(args.chunk_entries),
+        output_tree=args.output_tree,
+        progress=progress,
+        finish=finish,
+        written=written,
+        schema=args.schema,
+        tree=args.tree,
+        nonfinite=args.nonfinite,
     )
+    n = seen["jets"]
+    print(f"tagged {n:,} jets with {tagger.run.kind} model {tagger.path}")
+    print(
+        "predicted class:  " + "  ".join(f"{c}:{k}" for c, k in zip(CLASSES, counts, strict=True))
+    )
+    if seen["empty"]:
+        print(f"no towers (prob NaN, pred -1): {seen['empty']:,} jets")
+    if seen["labelled"] == n and not seen["bad"] and seen["tagged"]:
+        held_out = tagger.has_training_info() and all(tagger.data_role(f) is None for f in per_file)
+        print(
+            f"accuracy against '{label}': {100 * seen['correct'] / seen['tagged']:.2f} %"
+            + ("" if seen["tagged"] == n else " (jets with towers)")
+            + (", held out (not among the model's training or validation files)"
+               if held_out else "")
+        )  # fmt: skip
+    for path, entries in per_file.items():
+        note = tagger.data_note(path, entries)
+        if note is not None:
+            print(f"note: {note}")
+    if len(jobs) == 1:
+        print(wrote[0])
     return 0

@@ -131,9 +131,11 @@ class Task:
         nonfinite: str = "error",
         select: Callable[[Events], Events] | None = None,
         friends=None,
+        entry_start: int = 0,
     ) -> Events:
-        """Read ``paths`` (ROOT files through ``schema``, or in-memory arrays; ``nonfinite``,
-        ``select`` and ``friends`` as :func:`~hepattn.data.read_events`)."""
+        """Read entries [``entry_start``, ``entry_stop``) of ``paths`` (ROOT files through
+        ``schema``, or in-memory arrays; ``nonfinite``, ``select`` and ``friends`` as
+        :func:`~hepattn.data.read_events`)."""
         from hepattn.data import read_events
 
         coll = {self.run.data.collection: spec}
@@ -141,6 +143,7 @@ class Task:
             paths,
             schema,
             coll,
+            entry_start=entry_start,
             entry_stop=entry_stop,
             tree=tree,
             nonfinite=nonfinite,
@@ -203,9 +206,11 @@ class Task:
         require_weight: bool = False,
         select: Callable[[Events], Events] | None = None,
         friends=None,
+        entry_start: int = 0,
     ) -> Events:
         """Read ``paths`` as this model expects (features, padding), optionally with labels
-        (and then the event weights of ``data.weight``, :mod:`hepattn.tasks.weights`).
+        (and then the event weights of ``data.weight``, :mod:`hepattn.tasks.weights`);
+        entries [``entry_start``, ``entry_stop``) counted over all files, as one chain.
 
         ``paths``: files, globs, or a mapping of branch name → in-memory array
         (:func:`~hepattn.data.read_events`). ``schema`` overrides the one the run config
@@ -242,7 +247,15 @@ class Task:
             check_weight_field(d.weight, s.event, s.name)
         try:
             ev = self.read_source(
-                paths, name, spec, entry_stop, tree, nonfinite, select, friends=friends
+                paths,
+                name,
+                spec,
+                entry_stop,
+                tree,
+                nonfinite,
+                select,
+                friends=friends,
+                entry_start=entry_start,
             )
         except SchemaMismatchError as err:
             if schema is not None or self.path is None:

@@ -206,12 +206,13 @@ class Matcher(Task):
         nonfinite: str = "error",
         select=None,
         friends=None,
+        entry_start: int = 0,
     ) -> Events:
         from hepattn.data.spanet import is_spanet_path, read_spanet_h5
 
         if isinstance(paths, Mapping) or not is_spanet_path(paths):
             return super().read_source(
-                paths, schema, spec, entry_stop, tree, nonfinite, select, friends
+                paths, schema, spec, entry_stop, tree, nonfinite, select, friends, entry_start
             )
         d = self.run.data  # SPANet-layout HDF5: the layout is the schema
         ev = read_spanet_h5(
@@ -220,6 +221,7 @@ class Matcher(Task):
             spec.max_objects,
             labels=spec.labels,
             collection=d.collection,
+            entry_start=entry_start,
             entry_stop=entry_stop,
         )
         return ev if select is None else select(ev)

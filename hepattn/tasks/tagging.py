@@ -375,19 +375,26 @@ class Tagger(Task):
         """The per-jet weights of ``ev`` (``derived["weight"]``), if its files have them."""
         return ev.derived.get("weight")
 
-    def tag(self, ev: Events, progress: bool = False) -> dict[str, np.ndarray]:
+    def tag(
+        self, ev: Events, progress: bool = False, refuse_empty: bool = True
+    ) -> dict[str, np.ndarray]:
         """The branches ``hepattn tag`` writes: ``prob float32[B, 7]``, ``pred int32[B]``;
         jets with no towers get ``prob`` NaN and ``pred`` −1 (a :class:`DataError` if no jet
-        has any)."""
+        has any, unless ``refuse_empty`` is False: ``ev`` is one chunk of a file, whose
+        caller checks the whole file)."""
         prob = self.predict(ev, progress=progress).astype(np.float32)
         empty = np.isnan(prob).any(axis=1)
-        if len(prob) and empty.all():
-            raise DataError(
-                f"{', '.join(ev.files)}: none of the {len(prob):,} jets has towers in collection "
-                f"{self.run.data.collection!r}: nothing to tag"
-            )
+        if refuse_empty and len(prob) and empty.all():
+            raise self.nothing_to_tag(ev.files, len(prob))
         pred = np.where(empty, -1, np.nan_to_num(prob).argmax(axis=1)).astype(np.int32)
         return {"prob": prob, "pred": pred}
+
+    def nothing_to_tag(self, files, n: int) -> DataError:
+        """The error for ``n`` jets of ``files`` none of which has towers."""
+        return DataError(
+            f"{', '.join(map(str, files))}: none of the {n:,} jets has towers in collection "
+            f"{self.run.data.collection!r}: nothing to tag"
+        )
 
     def report(self, ev: Events, progress: bool = False) -> tuple[dict, dict]:
         """Metrics on the jets with towers (those without have no probabilities: counted in

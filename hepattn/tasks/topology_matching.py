@@ -247,6 +247,7 @@ class TopologyMatching(Task):
         nonfinite: str = "error",
         select=None,
         friends=None,
+        entry_start: int = 0,
     ) -> Events:
         from hepattn.data import read_events
         from hepattn.data.schema import get_schema
@@ -285,6 +286,7 @@ class TopologyMatching(Task):
             paths,
             schema,
             colls,
+            entry_start=entry_start,
             entry_stop=entry_stop,
             tree=tree,
             nonfinite=nonfinite,
