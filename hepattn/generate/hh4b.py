@@ -23,17 +23,16 @@ Output (one entry per event, tree ``events``): the branches of
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hepattn.errors import DataError
-from hepattn.generate.detector import BTAG_WORKING_POINTS, Calorimeter, detector_metadata
+from hepattn.generate.detector import Calorimeter
 from hepattn.generate.pythia import ArrayChain, EventChain, chunk_rngs, decay_products
-from hepattn.generate.resolved import ResolvedConfig, Rows, reconstruct
-from hepattn.generate.runner import Chunk, ChunkResult, chunk_plan, run_chunks
+from hepattn.generate.resolved import ResolvedConfig, Rows, reconstruct, run_resolved
+from hepattn.generate.runner import Chunk, ChunkResult
 from hepattn.generate.source import events
 from hepattn.physics.kinematics import invariant_mass
 
@@ -115,31 +114,15 @@ def generate_hh4b(
     progress: bool | None = None,
 ) -> Path:
     """Generate an HH → 4b sample into ``output`` (ROOT, tree ``events``); resumable."""
-    from functools import partial
-
-    summary = (
-        "hepattn generate hh4b: pythia8mc 8.317.2, gg->X->hh->bbbb 13 TeV (broad scalar X: "
-        "m0=500 GeV, width=300 GeV, 255-1200 GeV), MPI/ISR/FSR/hadronization on; "
-        f"{config.detector} towers; anti-kt R={config.jet_radius} pT>{config.jet_pt_min} "
-        f"|eta|<{config.jet_eta_max}; min_jets={config.min_jets}; n_events={config.n_events}"
-    )
-    metadata = {
-        "hepattn_format": FORMAT,
-        "topology": TOPOLOGY,
-        "seed": str(config.seed),
-        "generator": summary,
-        **detector_metadata(config.detector),
-        "btag_working_points": json.dumps(BTAG_WORKING_POINTS),
-    }
-    return run_chunks(
+    return run_resolved(
         output,
-        config={"process": "hh4b", "format": FORMAT, **asdict(config)},
-        chunks=chunk_plan(config.n_events, config.chunk_size),
-        work=partial(generate_chunk, config),
-        tree="events",
-        collections=("jet", "parton"),
-        metadata=metadata,
+        config,
+        process="hh4b",
+        fmt=FORMAT,
+        topology=TOPOLOGY,
+        generator="hepattn generate hh4b: pythia8mc 8.317.2, gg->X->hh->bbbb 13 TeV (broad "
+        "scalar X: m0=500 GeV, width=300 GeV, 255-1200 GeV)",
+        work=generate_chunk,
         jobs=jobs,
         progress=progress,
-        unit="events",
     )

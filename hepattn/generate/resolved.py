@@ -30,7 +30,7 @@ from hepattn.generate.pythia import Particles, heavy_flavour
 from hepattn.generate.runner import jagged
 from hepattn.physics.kinematics import invariant_mass
 
-__all__ = ["JetCuts", "Reco", "ResolvedConfig", "Rows", "reconstruct"]
+__all__ = ["JetCuts", "Reco", "ResolvedConfig", "Rows", "reconstruct", "run_resolved"]
 
 JET_FIELDS = ("pt", "eta", "phi", "mass", "btag", "flavour", "parton", "btag_score")
 JET_TYPES = (np.float32,) * 4 + (np.bool_, np.int32, np.int32, np.float32)
@@ -83,6 +83,60 @@ class ResolvedConfig:
     @property
     def cuts(self) -> JetCuts:
         return JetCuts(self.jet_radius, self.jet_pt_min, self.jet_eta_max, self.match_dr)
+
+    def describe(self) -> str:
+        """The reconstruction and selection part of the file's ``generator`` metadata."""
+        return (
+            f"MPI/ISR/FSR/hadronization on; {self.detector} towers; anti-kt R={self.jet_radius} "
+            f"pT>{self.jet_pt_min} |eta|<{self.jet_eta_max}; min_jets={self.min_jets}; "
+            f"n_events={self.n_events}"
+        )
+
+
+def run_resolved(
+    output,
+    config: ResolvedConfig,
+    *,
+    process: str,
+    fmt: str,
+    topology: str,
+    generator: str,
+    work,
+    collections: tuple[str, ...] = ("jet", "parton"),
+    jobs: int | None = None,
+    progress: bool | None = None,
+):
+    """Generate a resolved-jet sample in chunks (:func:`hepattn.generate.runner.run_chunks`):
+    ``work(config, chunk)`` makes a chunk; the file's metadata records the format, the
+    ``topology`` its partons follow, the seed, ``generator`` + :meth:`ResolvedConfig.describe`,
+    the detector and the b-tag working points. Resumable."""
+    import json
+    from dataclasses import asdict
+    from functools import partial
+
+    from hepattn.generate.detector import BTAG_WORKING_POINTS, detector_metadata
+    from hepattn.generate.runner import chunk_plan, run_chunks
+
+    metadata = {
+        "hepattn_format": fmt,
+        "topology": topology,
+        "seed": str(config.seed),
+        "generator": f"{generator}, {config.describe()}",
+        **detector_metadata(config.detector),
+        "btag_working_points": json.dumps(BTAG_WORKING_POINTS),
+    }
+    return run_chunks(
+        output,
+        config={"process": process, "format": fmt, **asdict(config)},
+        chunks=chunk_plan(config.n_events, config.chunk_size),
+        work=partial(work, config),
+        tree="events",
+        collections=collections,
+        metadata=metadata,
+        jobs=jobs,
+        progress=progress,
+        unit="events",
+    )
 
 
 @dataclass(frozen=True)

@@ -30,15 +30,14 @@ Output (one entry per event, tree ``events``): see ``samples/README.md`` and
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hepattn.errors import DataError
-from hepattn.generate.detector import BTAG_WORKING_POINTS, Calorimeter, detector_metadata
+from hepattn.generate.detector import Calorimeter
 from hepattn.generate.leptons import missing_et, reconstruct_leptons
 from hepattn.generate.matching import delta_r
 from hepattn.generate.pythia import (
@@ -47,8 +46,8 @@ from hepattn.generate.pythia import (
     chunk_rngs,
     decay_products,
 )
-from hepattn.generate.resolved import ResolvedConfig, Rows, reconstruct
-from hepattn.generate.runner import Chunk, ChunkResult, chunk_plan, run_chunks
+from hepattn.generate.resolved import ResolvedConfig, Rows, reconstruct, run_resolved
+from hepattn.generate.runner import Chunk, ChunkResult
 from hepattn.generate.source import events
 
 log = logging.getLogger(__name__)
@@ -243,9 +242,6 @@ def generate_ttbar(
 
     Resumable: re-running after an interruption reuses the chunks in ``output``.parts/.
     """
-    from functools import partial
-
-    chunks = chunk_plan(config.n_events, config.chunk_size)
     if config.channel == "ljets":
         process = (
             "lepton+jets (one W to quarks, the other to e/mu nu; W+ and W- hadronic in "
@@ -253,30 +249,15 @@ def generate_ttbar(
         )
     else:
         process = f"all-hadronic ({', '.join(SETTINGS)})"
-    summary = (
-        f"hepattn generate ttbar: pythia8mc 8.317.2, pp->ttbar 13 TeV {process}, "
-        f"MPI/ISR/FSR/hadronization on; {config.detector} towers; "
-        f"anti-kt R={config.jet_radius} pT>{config.jet_pt_min} |eta|<{config.jet_eta_max}; "
-        f"min_jets={config.min_jets}; n_events={config.n_events}"
-    )
-    metadata = {
-        "hepattn_format": FORMAT,
-        "topology": CHANNELS[config.channel],
-        "seed": str(config.seed),
-        "generator": summary,
-        **detector_metadata(config.detector),
-        "btag_working_points": json.dumps(BTAG_WORKING_POINTS),
-    }
-    collections = ("jet", "parton", "lepton") if config.channel == "ljets" else ("jet", "parton")
-    return run_chunks(
+    return run_resolved(
         output,
-        config={"process": "ttbar", "format": FORMAT, **asdict(config)},
-        chunks=chunks,
-        work=partial(generate_chunk, config),
-        tree="events",
-        collections=collections,
-        metadata=metadata,
+        config,
+        process="ttbar",
+        fmt=FORMAT,
+        topology=CHANNELS[config.channel],
+        generator=f"hepattn generate ttbar: pythia8mc 8.317.2, pp->ttbar 13 TeV {process}",
+        work=generate_chunk,
+        collections=("jet", "parton", "lepton") if config.channel == "ljets" else ("jet", "parton"),
         jobs=jobs,
         progress=progress,
-        unit="events",
     )
