@@ -332,17 +332,25 @@ def label_file(
     source: str = "auto",
     progress: bool = False,
     step_size: int | str = "100 MB",
+    btag_wp: float | None = None,
 ) -> dict:
     """Label the events of ROOT file ``path`` and write them to ``output`` as the friend
     tree ``labels`` (branches ``jet_parton`` int32[njet], ``parton_jet`` int32[P]; metadata
     ``topology``, ``rule``, ``parton_order``, ``source``).
 
+    ``btag_wp``: also write the b-tag *decision* of each jet at this working point,
+    ``jet_btag`` int32[njet] = 1 when the jets' ``btag_score`` field > ``btag_wp`` (metadata
+    ``btag_rule``), for models and baselines that read 0/1 decisions (a schema's jets field
+    ``btag: jet_btag`` read through the friend); a non-finite score is an error.
+
     ``schema``: a schema name, YAML path or :class:`~hepattn.data.schema.Schema` (None:
     detected from the file's jets); ``source``: ``"schema"`` (its ``partons`` collection),
     ``"genpart"`` (NanoAOD ``GenPart_*``) or ``"auto"`` (the schema's partons if it has them,
     else GenPart). Returns a summary: ``events``, ``failed``, ``matched`` (parton slots with a
-    jet), ``source``, ``rule``.
+    jet), ``tagged`` (jets with ``jet_btag = 1``), ``source``, ``rule``, ``btag_rule``.
     """
+    import awkward as ak
+
     from hepattn.data.root import iterate_branches, schema_for
     from hepattn.data.writer import TreeWriter
     from hepattn.progress import bar
@@ -363,7 +371,9 @@ def label_file(
         parton_branches = list(GENPART_BRANCHES.values())
     else:
         raise DataError(f"unknown parton source {source!r} (schema, genpart or auto)")
-    branches = list(dict.fromkeys([*jets.branches.values(), *parton_branches]))
+    btag_branch = _btag_branch(jets, schema, btag_wp)
+    extra = [btag_branch] if btag_branch else []
+    branches = list(dict.fromkeys([*jets.branches.values(), *parton_branches, *extra]))
     if source == "genpart":
         from hepattn.data.root import open_tree, resolve_paths
 
@@ -383,7 +393,9 @@ def label_file(
         "source": source,
         "sentinel": "-1 = no parton (jet_parton) / no jet (parton_jet)",
     }
-    total = failed = matched = 0
+    if btag_branch:
+        metadata["btag_rule"] = f"jet_btag = 1 when {btag_branch} > {btag_wp:g}, else 0"
+    total = failed = matched = tagged = 0
     with (
         TreeWriter(output, tree="labels", metadata=metadata) as writer,
         bar(progress, desc="label", unit="event") as pbar,
@@ -400,12 +412,56 @@ def label_file(
                 p_eta = [None if i is None else eta[e][i] for e, i in enumerate(idx)]
                 p_phi = [None if i is None else phi[e][i] for e, i in enumerate(idx)]
             res = label_events(topology, jet_eta, jet_phi, p_eta, p_phi, max_dr)
-            writer.extend({"jet_parton": _jagged(res.jet_parton), "parton_jet": res.parton_jet})
+            out = {"jet_parton": _jagged(res.jet_parton), "parton_jet": res.parton_jet}
+            if btag_branch:
+                out["jet_btag"] = _btag_decisions(arrays[btag_branch], btag_wp, chunk, btag_branch)
+                tagged += int(ak.sum(out["jet_btag"]))
+            writer.extend(out)
             total += len(res.parton_jet)
             failed += res.n_failed
             matched += int((res.parton_jet >= 0).sum())
             pbar.update(len(res.parton_jet))
-    return {"events": total, "failed": failed, "matched": matched, "source": source, "rule": rule}
+    return {
+        "events": total,
+        "failed": failed,
+        "matched": matched,
+        "tagged": tagged,
+        "source": source,
+        "rule": rule,
+        "btag_rule": metadata.get("btag_rule"),
+    }
+
+
+def _btag_branch(jets, schema, btag_wp: float | None) -> str | None:
+    """The branch of the jets' ``btag_score`` field that ``--btag-wp`` cuts (None without
+    one); the working point checked."""
+    if btag_wp is None:
+        return None
+    if not np.isfinite(btag_wp):
+        raise DataError(f"--btag-wp must be a finite number, got {btag_wp}")
+    if "btag_score" not in jets.fields:
+        raise DataError(
+            f"--btag-wp: the jets of schema {schema.name!r} have no 'btag_score' field; map "
+            "your b-tag score branch in a schema (jets: fields: {btag_score: "
+            "Jet_btagDeepFlavB}) and give it with --schema"
+        )
+    return jets.fields["btag_score"]
+
+
+def _btag_decisions(score, btag_wp: float, chunk, branch: str):
+    """``int32[njet]``: 1 where ``score > btag_wp``; a non-finite score is refused, naming
+    the file, branch and entry."""
+    import awkward as ak
+
+    flat = np.asarray(ak.flatten(score), dtype=np.float64)
+    bad = ~np.isfinite(flat)
+    if bad.any():
+        entry = int(np.searchsorted(np.cumsum(np.asarray(ak.num(score))), np.argmax(bad), "right"))
+        raise DataError(
+            f"{chunk.path}: {chunk.what} {branch!r}: non-finite b-tag score in entry "
+            f"{chunk.start + entry}: cannot tag it at --btag-wp"
+        )
+    return ak.values_astype(score > btag_wp, np.int32)
 
 
 def _jagged(rows: list[np.ndarray]):

@@ -53,6 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="where the partons come from: the schema's 'partons' collection, NanoAOD "
         "GenPart_*, or auto (the schema's if it has one, else GenPart; default)",
     )
+    p.add_argument(
+        "--btag-wp",
+        type=float,
+        metavar="VALUE",
+        help="also write 'jet_btag' (int32 per jet: 1 when the jets' btag_score field > VALUE, "
+        "else 0; the rule in metadata 'btag_rule'): the b-tag decisions at a working point for "
+        "models and baselines that read 0/1 b-tags, e.g. NanoAOD DeepJet 2018 medium 0.2783; "
+        "a schema reads them through --friend as the jets field btag: jet_btag",
+    )
     add_progress(p)
     p.set_defaults(func=run)
 
@@ -64,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     topology = load_topology(args.topology)
     jobs = check_friend_outputs(args)
-    total = dict.fromkeys(("events", "failed", "matched"), 0)
+    total = dict.fromkeys(("events", "failed", "matched", "tagged"), 0)
     sources = []
     done = []
     for inputs, output in jobs:
@@ -78,12 +87,15 @@ def run(args: argparse.Namespace) -> int:
             source=args.partons,
             progress=wanted(args.no_progress),
             step_size=args.chunk_entries,
+            btag_wp=args.btag_wp,
         )
         for key in total:
             total[key] += summary[key]
         sources.append(summary["source"])
+        extra = ", jet_btag[njet]" if args.btag_wp is not None else ""
         done.append(
-            f"wrote {output}:labels (branches jet_parton[njet], parton_jet[{topology.n_partons}])"
+            f"wrote {output}:labels (branches jet_parton[njet], "
+            f"parton_jet[{topology.n_partons}]{extra})"
         )
         if len(jobs) > 1:
             print(done[-1])
@@ -93,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         f"{'/'.join(dict.fromkeys(sources))}): {total['matched']:,} parton-jet matches, "
         f"{failed:,} events without the topology's partons (labels -1)"
     )
+    if args.btag_wp is not None:
+        print(f"b-tag decisions: {summary['btag_rule']}; {total['tagged']:,} jets tagged")
     if len(jobs) == 1:
         print(done[0])
     return 0

@@ -335,3 +335,71 @@ def test_hh_4b_from_a_nanoaod_file(tmp_path, capsys):
     assert ak.to_list(arrays["parton_jet"]) == [[3, 4, 2, 0]]
     assert ak.to_list(arrays["jet_parton"]) == [[3, -1, 2, 0, 1]]
     assert meta["topology"] == "hh-4b" and meta["parton_order"] == "b1,b2,b3,b4"
+
+
+def _nano_with_scores(path, scores) -> None:
+    """The all-hadronic event once per row of ``scores`` (one b-tag score per jet)."""
+    write_nanoaod(path, [_event(ttbar_genpart("had")) for _ in scores])
+    tree = uproot.open(path)["Events"].arrays(library="ak")
+    branches = {f: tree[f] for f in tree.fields if not f.startswith(("Jet_", "GenPart_", "n"))}
+    jet = {f[4:]: tree[f] for f in tree.fields if f.startswith("Jet_")}
+    jet["btagDeepFlavB"] = ak.Array(scores)
+    gen = {f[8:]: tree[f] for f in tree.fields if f.startswith("GenPart_")}
+    branches.update(Jet=ak.zip(jet), GenPart=ak.zip(gen))
+    write_tree(path, branches, tree="Events")
+
+
+def test_btag_decisions_at_a_working_point(tmp_path, capsys):
+    """--btag-wp writes jet_btag (score > WP) in the file's jet order, the rule in metadata;
+    a schema reads it through --friend as the jets' 0/1 btag field."""
+    from hepattn.data.root import iterate_branches
+    from hepattn.data.schema import get_schema
+
+    scores = [[0.9, 0.1, 0.2783, 0.3, 0.0, 0.99, 0.5, 0.05, 0.28], [0.01] * len(JETS)]
+    path, out = tmp_path / "nano.root", tmp_path / "labels.root"
+    _nano_with_scores(path, scores)
+    before = _sha(path)
+    argv = ["label", str(path), "-o", str(out), "--topology", "ttbar-allhad", "--btag-wp", "0.2783"]
+    assert main([*argv, "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "Jet_btagDeepFlavB > 0.2783" in text and "5 jets tagged" in text and "jet_btag" in text
+    assert _sha(path) == before
+    f = uproot.open(out)
+    got = f["labels"].arrays(["jet_btag", "parton_jet"], library="ak")
+    assert got["jet_btag"].type.content.content.primitive == "int32"
+    assert ak.to_list(got["jet_btag"]) == [[1, 0, 0, 1, 0, 1, 1, 0, 1], [0] * len(JETS)]
+    assert ak.to_list(got["parton_jet"])[0] == ALLHAD_PARTON_JET
+    assert str(f["btag_rule"]) == "jet_btag = 1 when Jet_btagDeepFlavB > 0.2783, else 0"
+    schema = tmp_path / "s.yaml"
+    schema.write_text(
+        "name: nano-decisions\ntree: Events\ncollections:\n  jets:\n    kinematics: ptetaphim\n"
+        "    branches: {pt: Jet_pt, eta: Jet_eta, phi: Jet_phi, mass: Jet_mass}\n"
+        "    fields: {btag: jet_btag}\n    counter: nJet\n"
+    )
+    s = get_schema(str(schema))
+    (chunk,) = iterate_branches(path, s, ["nJet", "jet_btag"], friends=[out])
+    assert ak.to_list(chunk.arrays["jet_btag"]) == ak.to_list(got["jet_btag"])
+
+
+def test_btag_wp_bad_inputs_one_line(tmp_path, capsys):
+    nan, out = tmp_path / "nan.root", tmp_path / "x.root"
+    _nano_with_scores(nan, [[0.5] * len(JETS), [0.1, float("nan")] + [0.2] * (len(JETS) - 2)])
+    noscore = tmp_path / "noscore.yaml"
+    noscore.write_text(
+        "name: no-score\ntree: Events\ncollections:\n  jets:\n    kinematics: ptetaphim\n"
+        "    branches: {pt: Jet_pt, eta: Jet_eta, phi: Jet_phi, mass: Jet_mass}\n"
+    )
+    base = ["label", str(nan), "-o", str(out), "--topology", "ttbar-allhad", "--no-progress"]
+    cases = [
+        ([*base, "--btag-wp", "0.3"], "entry 1"),
+        ([*base, "--btag-wp", "nan"], "finite"),
+        ([*base, "--btag-wp", "0.3", "--schema", str(noscore)], "no 'btag_score' field"),
+    ]
+    for argv, needle in cases:
+        before = _sha(nan)
+        assert main(argv) == 1
+        lines = capsys.readouterr().err.strip().splitlines()
+        err = [x for x in lines if not x.startswith(("INFO ", "WARNING "))]
+        assert len(err) == 1 and err[0].startswith("hepattn label: error:") and needle in err[0]
+        assert _sha(nan) == before
+        assert not out.exists()
