@@ -112,6 +112,17 @@ def add_btag_wp(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_weight(p: argparse.ArgumentParser, use: str, default: str) -> None:
+    """``--weight FIELD|none``: the event-level schema field with per-event weights."""
+    p.add_argument(
+        "--weight",
+        metavar="FIELD|none",
+        help=f"event-level schema field with per-event weights, {use} ({default}; 'none': "
+        "unweighted). For NanoAOD map the field to genWeight in your schema (event: {weight: "
+        "genWeight}), then --weight weight; negative weights are used with their sign",
+    )
+
+
 def add_output_tree(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--output-tree",

@@ -14,6 +14,7 @@ from hepattn.cli._options import (
     add_output,
     add_progress,
     add_topology,
+    add_weight,
     check_outputs,
     model_files,
 )
@@ -53,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_topology(p, model=True)
     add_btag_wp(p)
+    add_weight(
+        p,
+        "weighting both methods' tables",
+        "default: the model's data.weight where the files have it; a field given here must be "
+        "in them",
+    )
     add_nonfinite(p)
     add_progress(p)
     p.set_defaults(func=run)
@@ -81,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         nonfinite=args.nonfinite,
         btag_wp=args.btag_wp,
         friends=args.friend,
+        weight=args.weight,
     )
     print(format_comparison(result))
     if args.output:
@@ -110,6 +118,7 @@ def run_topology(args: argparse.Namespace) -> int:
         nonfinite=args.nonfinite,
         btag_wp=args.btag_wp,
         friends=args.friend,
+        weight=args.weight,
     )
     print(format_topology_comparison(result))
     if args.output:

@@ -12,6 +12,7 @@ from hepattn.cli._options import (
     add_output,
     add_progress,
     add_topology,
+    add_weight,
     check_outputs,
     model_files,
     topology_task,
@@ -57,6 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         t.add_argument("--json", metavar="FILE", help="also write the metrics as JSON here")
         if name == "matcher":
             add_topology(t)
+        add_weight(
+            t,
+            "for weighted metrics",
+            "default: the model's data.weight where the files have it; a field given here "
+            "must be in them",
+        )
         add_nonfinite(t)
         add_progress(t)
         t.set_defaults(func=run)
@@ -96,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         progress=wanted(args.no_progress),
         nonfinite=args.nonfinite,
         friends=args.friend,
+        weight=args.weight,
     )
     print(task.format_report(report))
     if written:

@@ -13,6 +13,7 @@ from hepattn.cli._options import (
     add_output,
     add_progress,
     add_topology,
+    add_weight,
     check_outputs,
     topology_task,
 )
@@ -74,14 +75,7 @@ def _common(t: argparse.ArgumentParser, default_config: str) -> None:
         "entry when a hash of i and --seed falls below F; deterministic, disjoint from the "
         "training part, recorded in the model card and training.json, checked by --resume",
     )
-    t.add_argument(
-        "--weight",
-        metavar="FIELD|none",
-        help="event-level schema field with per-event weights, in the loss and the validation "
-        "metrics (overrides the config's data.weight; 'none': unweighted). For NanoAOD map "
-        "the field to genWeight in your schema (event: {weight: genWeight}), then --weight "
-        "weight; negative weights are used with their sign",
-    )
+    add_weight(t, "in the loss and the validation metrics", "overrides the config's data.weight")
     add_friend(t, "--friend", "--train file")
     add_friend(t, "--val-friend", "--val file")
     add_output(t, "output directory", "--out", required=True, metavar="DIR")

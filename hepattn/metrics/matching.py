@@ -21,6 +21,11 @@ events with ≥ 6 jets; events with < 6 jets count in no row):
 
 Each comes with the binomial uncertainty ``σ_ε = sqrt(ε (1 − ε) / n)``, ``n`` its denominator
 (for ``ε_2^top`` the number of tops, ``2 n_events``, treating tops as independent).
+
+With per-event weights ``w`` (e.g. ``genWeight``; negative ones with their sign) every count
+becomes a sum of weights, ``ε = Σ w c / Σ w`` over the same events (a top carries its event's
+weight), with ``σ_ε = sqrt(Σ w² (c − ε)²) / Σ w`` (the binomial error when all ``w = 1``); a
+cell whose weights sum to ≤ 0 has no efficiency (NaN). The counts ``n`` stay event counts.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ TOPOLOGY = TTBAR_ALLHAD
 
 __all__ = [
     "DEFINITIONS",
+    "as_weights",
     "ROWS",
     "efficiency_table",
     "format_table",
@@ -165,6 +171,18 @@ def as_n_jets(n_jets: np.ndarray, n_events: int) -> np.ndarray:
     return nj.astype(np.int64)
 
 
+def as_weights(weights, n_events: int) -> np.ndarray | None:
+    """Per-event weights checked (one finite number per event) as float64; None stays None."""
+    if weights is None:
+        return None
+    w = np.asarray(weights)
+    if w.shape != (n_events,):
+        raise DataError(f"weights must have shape [{n_events}] (one per event), got {w.shape}")
+    if w.size and not (np.issubdtype(w.dtype, np.number) and np.isfinite(w).all()):
+        raise DataError("weights must be finite numbers, one per event")
+    return w.astype(np.float64)
+
+
 def _eff(k: int, n: int) -> tuple[float, float]:
     """Fraction ``k / n`` and its binomial error ``sqrt(ε(1 − ε)/n)``; NaN when ``n = 0``."""
     if n == 0:
@@ -173,13 +191,31 @@ def _eff(k: int, n: int) -> tuple[float, float]:
     return e, math.sqrt(e * (1.0 - e) / n)
 
 
-def efficiency_table(pred: np.ndarray, truth: np.ndarray, n_jets: np.ndarray) -> dict:
+def _frac(correct: np.ndarray, w: np.ndarray | None) -> tuple[float, float]:
+    """Efficiency of ``correct`` (bool ``[n, …]``, one row per event) and its error: binomial
+    unweighted, ``Σ w c / Σ w`` ± ``sqrt(Σ w² (c − ε)²) / Σ w`` with the events' weights
+    ``w[n]`` (module docstring); NaN for no events or a weight sum ≤ 0."""
+    if w is None or correct.size == 0:
+        return _eff(int(correct.sum()), int(correct.size))
+    c = correct.reshape(len(correct), -1).astype(np.float64)
+    ww = np.broadcast_to(w[:, None], c.shape)
+    total = float(ww.sum())
+    if total <= 0:
+        return float("nan"), float("nan")
+    e = float((ww * c).sum()) / total
+    return e, math.sqrt(float((ww**2 * (c - e) ** 2).sum())) / total
+
+
+def efficiency_table(
+    pred: np.ndarray, truth: np.ndarray, n_jets: np.ndarray, weights: np.ndarray | None = None
+) -> dict:
     """Matching efficiencies by jet multiplicity.
 
     Args:
         pred: ``int[B, 6]`` predicted assignment, −1 where none.
         truth: ``int[B, 6]`` true assignment, −1 where the parton has no jet.
         n_jets: ``int[B]`` number of jets of each event; every index must be ``< n_jets``.
+        weights: ``float[B]`` per-event weights (module docstring); None: unweighted.
 
     Returns:
         ``{row: {"event", "event_err", "top2", "top2_err", "top1", "top1_err": float,
@@ -192,6 +228,7 @@ def efficiency_table(pred: np.ndarray, truth: np.ndarray, n_jets: np.ndarray) ->
     p = _as_assignment(pred, "pred")
     t = _as_assignment(truth, "truth")
     nj = as_n_jets(n_jets, p.shape[0])
+    w = as_weights(weights, p.shape[0])
     for name, arr in (("pred", p), ("truth", t)):
         bad = arr >= nj[:, None]
         if bad.any():
@@ -214,9 +251,10 @@ def efficiency_table(pred: np.ndarray, truth: np.ndarray, n_jets: np.ndarray) ->
     for row, sel in selections.items():
         sb, so = sel & both, sel & one
         n2, n1 = int(sb.sum()), int(so.sum())
-        ev, ev_err = _eff(int(correct[sb].all(axis=1).sum()), n2)
-        t2, t2_err = _eff(int(correct[sb].sum()), 2 * n2)
-        t1, t1_err = _eff(int(correct[so].any(axis=1).sum()), n1)
+        wb, wo = (None, None) if w is None else (w[sb], w[so])
+        ev, ev_err = _frac(correct[sb].all(axis=1), wb)
+        t2, t2_err = _frac(correct[sb], wb)
+        t1, t1_err = _frac(correct[so].any(axis=1), wo)
         table[row] = {
             "event": ev,
             "event_err": ev_err,

@@ -25,6 +25,7 @@ jets; events with fewer jets count in no row):
 - ``ε_R = #(resonance R correct) / #(R reconstructable)``, for each resonance ``R``.
 
 Each comes with the binomial uncertainty ``σ_ε = sqrt(ε (1 − ε) / n)``, ``n`` its denominator.
+With per-event weights the counts become sums of weights, as in :mod:`hepattn.metrics.matching`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from hepattn.errors import DataError
-from hepattn.metrics.matching import _cell, _eff, as_n_jets
+from hepattn.metrics.matching import _cell, _frac, as_n_jets, as_weights
 from hepattn.topology import Topology
 
 __all__ = [
@@ -139,7 +140,11 @@ def jet_rows(topology: Topology) -> tuple[str, ...]:
 
 
 def topology_efficiency_table(
-    pred: np.ndarray, truth: np.ndarray, n_jets: np.ndarray, topology: Topology
+    pred: np.ndarray,
+    truth: np.ndarray,
+    n_jets: np.ndarray,
+    topology: Topology,
+    weights: np.ndarray | None = None,
 ) -> dict:
     """Matching efficiencies by jet multiplicity for ``topology`` (module docstring).
 
@@ -147,6 +152,8 @@ def topology_efficiency_table(
         pred: ``int[B, P]`` predicted assignment in parton order, −1 where none.
         truth: ``int[B, P]`` true assignment, −1 where the parton has no jet.
         n_jets: ``int[B]`` number of jets of each event; every jet index must be ``< n_jets``.
+        weights: ``float[B]`` per-event weights (:mod:`hepattn.metrics.matching`); None:
+            unweighted.
 
     Returns:
         ``{row: {"event", "event_err": float, "n_events": int, and per resonance R:
@@ -160,6 +167,7 @@ def topology_efficiency_table(
     if clash:
         raise DataError(f"resonance names {sorted(clash)} clash with the table's event columns")
     nj = as_n_jets(n_jets, p.shape[0])
+    w = as_weights(weights, p.shape[0])
     for name, arr in (("pred", p), ("truth", t)):
         bad = arr >= nj[:, None]
         if bad.any():
@@ -177,11 +185,12 @@ def topology_efficiency_table(
     table: dict[str, dict] = {}
     for row, sel in selections.items():
         se = sel & every
-        ev, ev_err = _eff(int(correct[se].all(axis=1).sum()), int(se.sum()))
+        ev, ev_err = _frac(correct[se].all(axis=1), None if w is None else w[se])
         cell: dict = {"event": ev, "event_err": ev_err, "n_events": int(se.sum())}
         for r, name in enumerate(names):
             sr = sel & rec[:, r]
-            cell[name], cell[f"{name}_err"] = _eff(int(correct[sr, r].sum()), int(sr.sum()))
+            eff = _frac(correct[sr, r], None if w is None else w[sr])
+            cell[name], cell[f"{name}_err"] = eff
             cell[f"n_{name}"] = int(sr.sum())
         table[row] = cell
     return table

@@ -194,6 +194,19 @@ class Task:
 
     # ---- shared ------------------------------------------------------------------------
 
+    def apply_weight(self, weight: str | None) -> bool:
+        """Evaluate with the event weights of ``weight``: None keeps the run config's
+        ``data.weight`` (read where the files have it), ``"none"`` evaluates unweighted, a
+        field name weights by that event field, which the inputs must then have. Returns
+        whether the field is required (:meth:`read`'s ``require_weight``)."""
+        if weight is None:
+            return False
+        field = None if weight.lower() == "none" else weight
+        self.run = dataclasses.replace(
+            self.run, data=dataclasses.replace(self.run.data, weight=field)
+        )
+        return field is not None
+
     def read(
         self,
         paths,
@@ -648,10 +661,12 @@ class Task:
         progress: bool = False,
         nonfinite: str = "error",
         friends=None,
+        weight: str | None = None,
     ) -> tuple[dict, list[Path]]:
         """``hepattn eval``: the report on labelled files (with ``model`` and ``files``), and
         the files written — ``out_dir/metrics.json`` and the plots, ``json_path``.
-        ``friends``: one friend file per input (the labels), as :meth:`read`."""
+        ``friends``: one friend file per input (the labels), as :meth:`read`; ``weight``: the
+        event weights of the metrics (:meth:`apply_weight`)."""
         ev = self.read(
             paths,
             schema=schema,
@@ -659,6 +674,7 @@ class Task:
             tree=tree,
             nonfinite=nonfinite,
             friends=friends,
+            require_weight=self.apply_weight(weight),
         )
         report, arrays = self.report(ev, progress)
         report = {"model": str(self.path), "files": ev.files, **report}

@@ -16,6 +16,7 @@ import torch
 from hepattn.baselines.chi2 import DEFAULT_MODE, Chi2Config
 from hepattn.metrics.matching import DEFINITIONS, efficiency_table, format_table
 from hepattn.tasks.matching import Matcher, chi2_setup, chi2_slots
+from hepattn.tasks.weights import weight_note, weighted_by
 
 __all__ = [
     "compare",
@@ -80,17 +81,20 @@ def compare(
     nonfinite: str = "error",
     btag_wp: float | None = None,
     friends=None,
+    weight: str | None = None,
 ) -> dict:
     """Both methods on the labelled events of ``input_files`` (``friends``: one friend file
     per input, as :meth:`~hepattn.tasks.base.Task.read`; the χ² cutting b-tag scores
     at ``btag_wp``, or the files' medium working point: :func:`~hepattn.tasks.matching.
-    chi2_setup`).
+    chi2_setup`); both tables weighted by the event field ``weight`` (None: the model's
+    ``data.weight`` where the files have it; ``"none"``: unweighted;
+    :meth:`~hepattn.tasks.base.Task.apply_weight`).
 
     Returns ``rows`` (per multiplicity row, per method: efficiencies, errors and the events
     in each cell's denominators), ``tables`` (the full :func:`efficiency_table` per method),
     ``runtime_ms_per_event_8jets``, ``chi2_mode`` and ``chi2`` (the form and b-tag rule in
-    words), ``model``, ``files``, ``events`` (read), ``events_ge6_jets`` and
-    ``definitions``.
+    words), ``model``, ``files``, ``events`` (read), ``events_ge6_jets``, ``weighted`` (the
+    weight field, or None) and ``definitions``.
     """
     matcher = Matcher.load(model)
     ev = matcher.read(
@@ -100,15 +104,17 @@ def compare(
         tree=tree,
         nonfinite=nonfinite,
         friends=friends,
+        require_weight=matcher.apply_weight(weight),
     )
+    w = ev.derived.get("weight")
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     net, _ = matcher.predict(ev, progress=progress)
     coll = matcher.run.data.collection
     chi2_config, _, chi2_words = chi2_setup(ev, coll, Chi2Config(mode=chi2_mode), btag_wp)
     chi2, _ = chi2_slots(ev, coll, chi2_config, progress, btag_wp)
     tables = {
-        "chi2": efficiency_table(chi2, truth, n_jets),
-        "network": efficiency_table(net, truth, n_jets),
+        "chi2": efficiency_table(chi2, truth, n_jets, w),
+        "network": efficiency_table(net, truth, n_jets, w),
     }
     rows = {
         r: {m: {k: t[r][k] for k in CELL_KEYS} for m, t in tables.items()} for r in tables["chi2"]
@@ -124,6 +130,7 @@ def compare(
         "files": ev.files,
         "events": len(ev),
         "events_ge6_jets": int((n_jets >= 6).sum()),
+        "weighted": weighted_by(matcher, ev),
         "definitions": DEFINITIONS,
         "tables": tables,
     }
@@ -137,7 +144,8 @@ def format_comparison(result: dict) -> str:
             format_table(
                 result["tables"],
                 f"Matching efficiencies: {result['events']:,} events read "
-                f"({', '.join(result['files'])}), {result['events_ge6_jets']:,} with >= 6 jets",
+                f"({', '.join(result['files'])}), {result['events_ge6_jets']:,} with >= 6 jets"
+                + weight_note(result),
             ),
             "",
             textwrap.fill(result["definitions"], 100),
@@ -161,16 +169,18 @@ def compare_topology(
     nonfinite: str = "error",
     btag_wp: float | None = None,
     friends=None,
+    weight: str | None = None,
 ) -> dict:
     """The network and the topology's baseline (:data:`~hepattn.tasks.topology_matching.
     BASELINES`) on the labelled events of ``input_files`` (with their ``friends``, one
-    friend file per input, as :meth:`~hepattn.tasks.base.Task.read`), for a declared topology.
+    friend file per input, as :meth:`~hepattn.tasks.base.Task.read`), for a declared topology,
+    weighted by ``weight`` as in :func:`compare`.
 
     Returns ``rows`` (per jet-multiplicity row, per method: ``event``, ``event_err``,
     ``n_events`` and per resonance R ``R``, ``R_err``, ``n_R``;
     :func:`hepattn.metrics.topology.topology_efficiency_table`), ``tables`` (per method),
-    ``topology``, ``baseline`` (its rule in words), ``model``, ``files``, ``events`` and
-    ``definitions``.
+    ``topology``, ``baseline`` (its rule in words), ``model``, ``files``, ``events``,
+    ``weighted`` and ``definitions``.
     """
     from hepattn.metrics.topology import topology_definitions, topology_efficiency_table
     from hepattn.tasks.topology_matching import TopologyMatching
@@ -184,14 +194,16 @@ def compare_topology(
         tree=tree,
         nonfinite=nonfinite,
         friends=friends,
+        require_weight=matcher.apply_weight(weight),
     )
+    w = ev.derived.get("weight")
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     net, _, _ = matcher.predict(ev, progress=progress)
     base, _, desc = matcher.baseline(ev, btag_wp)
     name = matcher.baseline_name()
     tables = {
-        name: topology_efficiency_table(base, truth, n_jets, topo),
-        "network": topology_efficiency_table(net, truth, n_jets, topo),
+        name: topology_efficiency_table(base, truth, n_jets, topo, w),
+        "network": topology_efficiency_table(net, truth, n_jets, topo, w),
     }
     rows = {r: {m: dict(t[r]) for m, t in tables.items()} for r in tables[name]}
     return {
@@ -201,6 +213,7 @@ def compare_topology(
         "model": str(matcher.path),
         "files": ev.files,
         "events": len(ev),
+        "weighted": weighted_by(matcher, ev),
         "definitions": topology_definitions(topo),
         "tables": tables,
     }
@@ -218,7 +231,7 @@ def format_topology_comparison(result: dict) -> str:
                 result["tables"],
                 topo,
                 f"Matching efficiencies, {result['topology']}: {result['events']:,} events read "
-                f"({', '.join(result['files'])})",
+                f"({', '.join(result['files'])})" + weight_note(result),
             ),
             "",
             textwrap.fill(f"baseline: {result['baseline']}.", 100),

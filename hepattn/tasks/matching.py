@@ -30,7 +30,13 @@ from hepattn.nn.matcher import (
     symmetric_top_nll,
 )
 from hepattn.tasks.base import Task, refuse
-from hepattn.tasks.weights import batch_weights, weighted_loss, weighted_ratio
+from hepattn.tasks.weights import (
+    batch_weights,
+    weight_note,
+    weighted_by,
+    weighted_loss,
+    weighted_ratio,
+)
 from hepattn.topology import TTBAR_ALLHAD
 from hepattn.training.loop import TrainingConfig
 
@@ -363,14 +369,15 @@ class Matcher(Task):
         from hepattn.metrics.matching import efficiency_table
 
         slots, _ = self.predict(ev, progress=progress)
-        table = efficiency_table(slots, ev.derived["truth"], ev.derived["n_jets"])
-        return {"events": len(ev), "rows": table}, {}
+        w = ev.derived.get("weight")
+        table = efficiency_table(slots, ev.derived["truth"], ev.derived["n_jets"], w)
+        return {"events": len(ev), "weighted": weighted_by(self, ev), "rows": table}, {}
 
     def format_report(self, report: dict) -> str:
         from hepattn.metrics.matching import format_table
 
         title = f"{report['events']:,} events, model {report['model']}"
-        return format_table({"network": report["rows"]}, title)
+        return format_table({"network": report["rows"]}, title + weight_note(report))
 
     def plot(self, report: dict, arrays: dict, out_dir: Path) -> list[Path]:
         from hepattn.plotting import efficiency_png

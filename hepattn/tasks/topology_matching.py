@@ -40,7 +40,13 @@ from hepattn.nn.inputs import Inputs, combine_collections
 from hepattn.nn.topology_matcher import TopologyMatcher, TopologyMatcherConfig
 from hepattn.tasks.base import Task, refuse
 from hepattn.tasks.matching import slots_to_file_order
-from hepattn.tasks.weights import batch_weights, weighted_loss, weighted_ratio
+from hepattn.tasks.weights import (
+    batch_weights,
+    weight_note,
+    weighted_by,
+    weighted_loss,
+    weighted_ratio,
+)
 from hepattn.topology import JETS, Topology, TopologyError, load_topology, topology_from_dict
 from hepattn.training.loop import TrainingConfig
 
@@ -613,15 +619,17 @@ class TopologyMatching(Task):
         from hepattn.metrics.topology import topology_efficiency_table
 
         slots, _, _ = self.predict(ev, progress=progress)
+        w = ev.derived.get("weight")
         table = topology_efficiency_table(
-            slots, ev.derived["truth"], ev.derived["n_jets"], self.topology
+            slots, ev.derived["truth"], ev.derived["n_jets"], self.topology, w
         )
-        return {"events": len(ev), "topology": self.topology.name, "rows": table}, {}
+        report = {"events": len(ev), "topology": self.topology.name, "rows": table}
+        return {**report, "weighted": weighted_by(self, ev)}, {}
 
     def format_report(self, report: dict) -> str:
         from hepattn.metrics.topology import format_topology_table
 
-        title = f"{report['events']:,} events, model {report['model']}"
+        title = f"{report['events']:,} events, model {report['model']}" + weight_note(report)
         return format_topology_table({"network": report["rows"]}, self.topology, title)
 
     def plot(self, report: dict, arrays: dict, out_dir: Path) -> list[Path]:

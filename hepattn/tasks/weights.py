@@ -16,6 +16,10 @@ the weighted validation metrics.
 - **Metrics** (validation during training): additive sums ``Σ w x`` and ``Σ w`` over the
   validation set, divided at the end (:func:`weighted_ratio`); a weighted sum ≤ 0 (too few
   events for weights of both signs) is an error, not a number.
+- **Evaluation** (``eval``, ``compare``): the model's ``data.weight`` where the files have it,
+  or ``--weight FIELD|none`` (:meth:`~hepattn.tasks.base.Task.apply_weight`); the tagger's
+  accuracies and the matchers' efficiency tables become weighted
+  (:mod:`hepattn.metrics.matching`), the report names the field (:func:`weighted_by`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,15 @@ from hepattn.data import Events
 from hepattn.errors import DataError
 from hepattn.training.distributed import mean_over_ranks
 
-__all__ = ["batch_weights", "check_weight_field", "read_weights", "weighted_loss", "weighted_ratio"]
+__all__ = [
+    "batch_weights",
+    "check_weight_field",
+    "read_weights",
+    "weight_note",
+    "weighted_by",
+    "weighted_loss",
+    "weighted_ratio",
+]
 
 
 def check_weight_field(field: str, have: Iterable[str], schema: str) -> None:
@@ -59,6 +71,17 @@ def read_weights(ev: Events, field: str | None, schema: str, required: bool) -> 
             check_weight_field(field, ev.event, schema)
         return
     ev.derived["weight"] = np.asarray(ev.event[field], np.float32)
+
+
+def weighted_by(task, ev: Events) -> str | None:
+    """The event field ``ev``'s metrics are weighted by (None: unweighted)."""
+    return task.run.data.weight if "weight" in ev.derived else None
+
+
+def weight_note(report: dict) -> str:
+    """``"; weighted by FIELD"`` for a report's title when its metrics are weighted."""
+    field = report.get("weighted")
+    return f"; weighted by event field {field!r} (Σ w over events)" if field else ""
 
 
 def batch_weights(batch) -> torch.Tensor:

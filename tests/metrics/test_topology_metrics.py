@@ -212,3 +212,43 @@ def test_bad_inputs():
         topology_efficiency_table(four, four, np.array([4, 4, 4]), HH)
     with pytest.raises(DataError, match="n_jets must be integers"):
         topology_efficiency_table(four, four, np.array([4.0, 4.0]), HH)
+
+
+def test_weighted_tables_count_sums_of_weights():
+    """A weight of 2 counts an event twice, weight 0 drops it, a common factor cancels; the
+    error is the binomial one for equal weights; a cell whose weights sum to ≤ 0 is NaN."""
+    from hepattn.metrics.matching import efficiency_table
+    from hepattn.metrics.topology import topology_efficiency_table
+    from hepattn.topology import TOPOLOGIES
+
+    rng = np.random.default_rng(3)
+    n = 60
+    truth = np.tile(np.arange(6), (n, 1))
+    pred = truth.copy()
+    wrong = rng.random(n) < 0.4
+    pred[wrong, 1], pred[wrong, 3] = truth[wrong, 3], truth[wrong, 1]  # swap a b and a q
+    nj = rng.integers(6, 10, n)
+    w = rng.integers(0, 3, n).astype(float)
+    rep = np.repeat(np.arange(n), w.astype(int))
+    topo = TOPOLOGIES["ttbar-allhad"]
+    for table in (
+        lambda p, t, j, ww=None: efficiency_table(p, t, j, ww),
+        lambda p, t, j, ww=None: topology_efficiency_table(p, t, j, topo, ww),
+    ):
+        weighted = table(pred, truth, nj, w)
+        doubled = table(pred[rep], truth[rep], nj[rep])
+        for row, cell in weighted.items():
+            for key, value in cell.items():
+                if not key.startswith("n_") and not key.endswith("_err"):
+                    assert value == pytest.approx(doubled[row][key], nan_ok=True)
+        ones = table(pred, truth, nj, np.full(n, 3.0))
+        plain = table(pred, truth, nj)
+        for row, cell in plain.items():
+            for key, value in cell.items():
+                assert ones[row][key] == pytest.approx(value, nan_ok=True)
+        negative = table(pred, truth, nj, -np.ones(n))
+        assert np.isnan(negative["inclusive"]["event"])
+    with pytest.raises(DataError, match="one per event"):
+        efficiency_table(pred, truth, nj, np.ones(n - 1))
+    with pytest.raises(DataError, match="finite"):
+        efficiency_table(pred, truth, nj, np.full(n, np.nan))

@@ -186,3 +186,65 @@ def test_weighted_streamed_training_from_the_command_line(tmp_path, capsys):
     again = [*argv, "--weight", "none", "--stream", "--chunk-entries", "200", "-o", str(out)]
     assert main([*again, "--resume"]) == 1
     assert "data.weight ('weight' → None)" in capsys.readouterr().err
+
+
+def test_weighted_eval_and_compare_tables(tmp_path, capsys):
+    """``eval``/``compare --weight``: events of weight 0 drop out of every efficiency and a
+    common factor cancels, so the table of (even entries × 2.5, odd × 0) equals the
+    unweighted table of the even entries alone — for the χ² and the network — while the
+    counts stay event counts; a field the files lack is one line naming it."""
+    from hepattn.data import write_tree
+    from hepattn.data.schema import BUILTIN_SCHEMAS
+
+    t = uproot.open(SAMPLE)["events"]
+    names = [k for k in t.keys() if k.startswith("jet_") and k != "jet_n"]
+    a = t.arrays([*names, "event"], entry_stop=400)
+    even = np.arange(len(a)) % 2 == 0
+
+    def write(path, sel, w):
+        jets = ak.zip({b[4:]: a[b][sel] for b in names})
+        branches = {"jet": jets, "event": a["event"].to_numpy()[sel], "gen_w": w}
+        write_tree(path, branches, tree="events")
+        return str(path)
+
+    weighted = write(tmp_path / "w.root", slice(None), np.where(even, 2.5, 0.0))
+    evens = write(tmp_path / "e.root", even, np.ones(int(even.sum())))
+    schema = BUILTIN_SCHEMAS["hepattn-ttbar"].to_dict() | {"name": "mine", "tree": "events"}
+    schema["event"] = {"weight": "gen_w", "event": "event"}
+    schema_path = tmp_path / "mine.yaml"
+    schema_path.write_text(yaml.safe_dump(schema))
+    common = ["--schema", str(schema_path), "--no-progress"]
+
+    def compare(path, weight, name):
+        out = tmp_path / name
+        argv = ["compare", path, *common, "--weight", weight, "--timing-events", "10"]
+        assert main([*argv, "--json", str(out)]) == 0
+        return json.loads(out.read_text()), capsys.readouterr().out
+
+    got, text = compare(weighted, "weight", "cw.json")
+    want, _ = compare(evens, "none", "ce.json")
+    assert got["weighted"] == "weight" and want["weighted"] is None
+    assert "weighted by event field 'weight'" in text
+    for row, methods in want["rows"].items():
+        for method, cell in methods.items():
+            for key, value in cell.items():
+                if key.startswith("n_"):
+                    assert got["rows"][row][method][key] >= value
+                else:
+                    assert got["rows"][row][method][key] == pytest.approx(value, nan_ok=True)
+    assert got["rows"]["inclusive"]["network"]["n_events"] > want["rows"]["inclusive"]["network"][
+        "n_events"
+    ]
+    ev_json = tmp_path / "eval.json"
+    argv = ["eval", "matcher", weighted, *common, "--weight", "weight", "--json", str(ev_json)]
+    assert main(argv) == 0
+    assert "weighted by event field 'weight'" in capsys.readouterr().out
+    report = json.loads(ev_json.read_text())
+    assert report["weighted"] == "weight"
+    assert report["rows"]["inclusive"]["event"] == pytest.approx(
+        got["rows"]["inclusive"]["network"]["event"]
+    )
+    for cmd in (["compare", weighted], ["eval", "matcher", weighted]):
+        assert main([*cmd, *common, "--weight", "genWeight"]) == 1
+        err = capsys.readouterr().err
+        assert "event field 'genWeight'" in err and err.count("\n") == 1
