@@ -232,9 +232,10 @@ def test_weighted_eval_and_compare_tables(tmp_path, capsys):
                     assert got["rows"][row][method][key] >= value
                 else:
                     assert got["rows"][row][method][key] == pytest.approx(value, nan_ok=True)
-    assert got["rows"]["inclusive"]["network"]["n_events"] > want["rows"]["inclusive"]["network"][
-        "n_events"
-    ]
+    assert (
+        got["rows"]["inclusive"]["network"]["n_events"]
+        > want["rows"]["inclusive"]["network"]["n_events"]
+    )
     ev_json = tmp_path / "eval.json"
     argv = ["eval", "matcher", weighted, *common, "--weight", "weight", "--json", str(ev_json)]
     assert main(argv) == 0
