@@ -31,6 +31,8 @@ and counted in one warning per read.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -331,12 +333,57 @@ def _event_fields(chunk: Chunk, schema: Schema) -> dict[str, np.ndarray]:
     return out
 
 
+@dataclass
+class _Notes:
+    """The reader's notes summed over reads (:func:`one_summary`)."""
+
+    stats: dict[str, TruncationStats] = field(default_factory=dict)
+    max_objects: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    negative_mass: dict[str, int] = field(default_factory=dict)
+
+    def add(self, stats, caps: dict[str, int], dropped: dict, negative_mass: dict) -> None:
+        for name, s in stats.items():
+            t = self.stats.setdefault(name, TruncationStats())
+            t.events += s.events
+            t.truncated_events += s.truncated_events
+            t.dropped_objects += s.dropped_objects
+            t.largest = max(t.largest, s.largest)
+            self.max_objects[name] = caps[name]
+        for mine, theirs in ((self.dropped, dropped), (self.negative_mass, negative_mass)):
+            for branch, n in theirs.items():
+                mine[branch] = mine.get(branch, 0) + n
+
+
+_NOTES: contextvars.ContextVar[_Notes | None] = contextvars.ContextVar("notes", default=None)
+
+
+@contextlib.contextmanager
+def one_summary() -> Iterator[None]:
+    """Within this context the reader's notes (events over ``max_objects``, objects dropped
+    for non-finite values, negative masses) are summed over all reads and logged once on
+    leaving it: one line per note for a file read in chunks, not one per chunk."""
+    notes = _Notes()
+    token = _NOTES.set(notes)
+    try:
+        yield
+    finally:
+        _NOTES.reset(token)
+    _log_summary(notes.stats, notes.max_objects, notes.dropped, notes.negative_mass)
+
+
 def _log_summary(
     stats: dict[str, TruncationStats],
-    specs,
+    caps: dict[str, int],
     dropped: dict[str, int],
     negative_mass: dict[str, int],
 ) -> None:
+    """Log the notes of a read (``caps``: each collection's ``max_objects``), or add them to
+    the :func:`one_summary` being collected."""
+    notes = _NOTES.get()
+    if notes is not None:
+        notes.add(stats, caps, dropped, negative_mass)
+        return
     for name, s in stats.items():
         if s.truncated_events:
             log.info(
@@ -345,7 +392,7 @@ def _log_summary(
                 name,
                 s.truncated_events,
                 s.events,
-                specs[name].max_objects,
+                caps[name],
                 s.largest,
                 s.dropped_objects,
             )
@@ -439,7 +486,7 @@ def iterate_events(
             file_index=np.zeros(n, dtype=np.int64),
             files=[str(chunk.path)],
         )
-    _log_summary(stats, collections, dropped, negative_mass)
+    _log_summary(stats, {n: c.max_objects for n, c in collections.items()}, dropped, negative_mass)
 
 
 def read_events(

@@ -229,7 +229,9 @@ def write_friends(
     the tree ``output_tree`` of the output (:func:`write_friend`); ``finish(output)`` checks
     an output before it is renamed into place, ``written(output, entries)`` follows each.
     Jobs run in order: an error stops the command, the outputs of the jobs before it
-    complete, none for the job at fault. Returns the number of chunks.
+    complete, none for the job at fault. The reader's notes (objects over ``max_objects``,
+    dropped objects) are logged once per job (:func:`~hepattn.data.reader.one_summary`).
+    Returns the number of chunks.
 
     When there is more than one chunk in all, the run is inside
     :func:`hepattn._memory.bounded_heap`, so that peak memory does not grow from chunk to
@@ -238,6 +240,7 @@ def write_friends(
     import contextlib
 
     from hepattn._memory import bounded_heap
+    from hepattn.data.reader import one_summary
 
     plan = [
         (entry_ranges(task, inputs, chunk_entries, read.get("schema"), read.get("tree")), out)
@@ -248,7 +251,8 @@ def write_friends(
         for ranges, output in plan:
             chunks = answers(task, ranges, compute, progress, **read)
             check = None if finish is None else functools.partial(finish, output)
-            n = write_friend(output, chunks, tree=output_tree, finish=check)
+            with one_summary():  # the reader's notes once per output, not once per chunk
+                n = write_friend(output, chunks, tree=output_tree, finish=check)
             if written is not None:
                 written(output, n)
     return n_chunks

@@ -104,6 +104,24 @@ def test_chunked_tag_equals_one_read(tmp_path, capsys):
     assert_same_friend(one, two)
 
 
+def test_reader_notes_once_per_output_not_per_chunk(tmp_path, capsys, caplog):
+    """1,100 shipped jets (many over the tagger's tower cap) in two chunks and in one: the
+    reader's note on truncated jets is one line with the file's totals either way."""
+
+    def head(d: dict) -> dict:
+        return {k: head(v) if isinstance(v, dict) else v[:1100] for k, v in d.items()}
+
+    src = rewrite(REPO / "samples" / "prongs.root", tmp_path / "jets.root", "jets", head)
+    notes = []
+    for extra in ([], ["--chunk-entries", "1024"]):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="hepattn.data.reader"):
+            assert _run(["tag", str(src), "-o", str(tmp_path / f"{len(extra)}.root"), *extra]) == 0
+        notes.append([r.getMessage() for r in caplog.records if "more than" in r.getMessage()])
+    capsys.readouterr()
+    assert len(notes[0]) == 1 and notes[1] == notes[0] and " of 1100 events" in notes[0][0]
+
+
 def test_tag_refuses_only_a_file_whose_jets_all_lack_towers(tmp_path, capsys):
     """A chunk with no towers at all is fine when the file has some; a file with none is
     refused, counting all its jets, and nothing is written."""
