@@ -57,7 +57,8 @@ def add_friend(
         metavar="FILE",
         help=f"friend files (e.g. `hepattn label` output), one per {what} in the same order "
         "(a glob resolves sorted) with as many entries; branches the schema reads that the "
-        "inputs lack (the labels) come from them",
+        "inputs lack (the labels) come from them. The tree read is the file's only one, else "
+        "'labels' or 'hepattn'; FILE:TREE names another",
     )
 
 
@@ -242,7 +243,8 @@ def model_files(model: str | None, task: str, topology: str | None = None) -> li
 def check_outputs(inputs, *outputs, files=()) -> None:
     """Refuse, before any computation, outputs that would destroy something.
 
-    ``inputs``: data paths or globs the command reads (expanded as the readers do);
+    ``inputs``: data paths or globs the command reads (expanded as the readers do; friends
+    as ``FILE:TREE`` count as ``FILE``);
     ``files``: other files it reads (model files, configs); ``outputs``: ``(path, what,
     directory)`` triples, ``path`` None when not asked for. Each output is checked with
     :func:`hepattn.data.outputs.check_output`, and no two outputs may be the same file.
@@ -250,10 +252,10 @@ def check_outputs(inputs, *outputs, files=()) -> None:
     from pathlib import Path
 
     from hepattn.data.outputs import check_output
-    from hepattn.data.root import resolve_paths
+    from hepattn.data.root import friend_file_paths, resolve_paths
     from hepattn.errors import DataError
 
-    read = [*(resolve_paths(inputs) if inputs else []), *map(Path, files)]
+    read = [*(resolve_paths(friend_file_paths(inputs)) if inputs else []), *map(Path, files)]
     seen: dict[Path, str] = {}
     for path, what, directory in outputs:
         if path is None:

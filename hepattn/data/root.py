@@ -28,7 +28,10 @@ __all__ = [
     "iterate_branches",
     "open_file",
     "open_tree",
+    "Friend",
+    "friend_file_paths",
     "resolve_friends",
+    "split_friend",
     "resolve_paths",
     "schema_for",
     "tree_names",
@@ -218,13 +221,49 @@ def check_branches(tree, schema: Schema, branches: Sequence[str], friend=None) -
 FRIEND_TREES = ("labels", "hepattn")
 
 
-def resolve_friends(friends: Paths | None, files: Sequence[Path]) -> list[Path] | None:
+@dataclass(frozen=True)
+class Friend:
+    """A friend file and, optionally, the tree in it to read (``FILE:TREE``)."""
+
+    path: Path
+    tree: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.tree}" if self.tree else str(self.path)
+
+
+def split_friend(text: str | os.PathLike) -> tuple[str, str | None]:
+    """``FILE:TREE`` (uproot's notation) → ``(FILE, TREE)``; a plain path or glob → ``(it,
+    None)``. A path that exists as given is never split."""
+    text = os.fspath(text)
+    if ":" in text and not Path(text).exists():
+        head, tail = text.rsplit(":", 1)
+        named = tail and not any(c in tail for c in "/\\")
+        if named and (glob.has_magic(head) or Path(head).exists()):
+            return head, tail
+    return text, None
+
+
+def friend_file_paths(friends: Paths | None) -> list[str]:
+    """The file parts of ``friends`` (``FILE:TREE`` → ``FILE``), e.g. to check outputs."""
+    if friends is None:
+        return []
+    items = [friends] if isinstance(friends, str | os.PathLike) else list(friends)
+    return [split_friend(x)[0] for x in items]
+
+
+def resolve_friends(friends: Paths | None, files: Sequence[Path]) -> list[Friend] | None:
     """The friend files of the input ``files`` (already resolved): ``friends`` (paths or
-    globs, resolved as :func:`resolve_paths`) paired one to one with ``files`` in order; a
+    globs, resolved as :func:`resolve_paths`, each optionally ``FILE:TREE`` to name the tree
+    to read, :func:`split_friend`) paired one to one with ``files`` in order; a
     :class:`DataError` if the counts differ. None when ``friends`` is None."""
     if friends is None:
         return None
-    out = resolve_paths(friends)
+    items = [friends] if isinstance(friends, str | os.PathLike) else list(friends)
+    out = []
+    for item in items:
+        text, tree = split_friend(item)
+        out += [Friend(p, tree) for p in resolve_paths(text)]
     if len(out) != len(files):
         raise DataError(
             f"{len(out)} friend file(s) for {len(files)} input file(s): give one friend per "
@@ -233,18 +272,29 @@ def resolve_friends(friends: Paths | None, files: Sequence[Path]) -> list[Path] 
     return out
 
 
-def open_friend(path: Path, main, main_path: Path):
-    """The friend tree of ``path`` for the open tree ``main`` of ``main_path``: the file's only
-    tree, or the one named as in :data:`FRIEND_TREES`; a :class:`DataError` naming both files
-    if its number of entries differs."""
+def open_friend(friend: Friend | Path, main, main_path: Path):
+    """The friend tree of ``friend`` for the open tree ``main`` of ``main_path``: the tree it
+    names, else the file's only tree or the one named as in :data:`FRIEND_TREES`; a
+    :class:`DataError` naming both files if its number of entries differs."""
+    if not isinstance(friend, Friend):
+        friend = Friend(Path(friend))
+    path = friend.path
     file = open_file(path)
     names = tree_names(file)
+    if friend.tree is not None:
+        if friend.tree not in names:
+            raise DataError(
+                f"friend {path}: no tree {friend.tree!r}; the file has "
+                + (f"trees {names}" if names else "no TTree")
+            )
+        names = [friend.tree]
     if len(names) != 1:
         names = [n for n in FRIEND_TREES if n in names] or names
     if len(names) != 1:
         raise DataError(
             f"friend {path}: say which tree is the friend of {main_path}: the file has "
             + (f"trees {names}, none named {' or '.join(FRIEND_TREES)}" if names else "no TTree")
+            + f"; name it as {path}:TREE"
         )
     try:
         friend = file[names[0]]
@@ -351,7 +401,7 @@ def iterate_branches(
                     report.tree_entry_start,
                     report.tree_entry_stop,
                     arrays,
-                    friend=None if ft is None else friend_files[i],
+                    friend=None if ft is None else friend_files[i].path,
                     from_friend=tuple(friend_branches),
                 )
                 total += report.tree_entry_stop - report.tree_entry_start

@@ -136,3 +136,27 @@ def test_friend_errors_one_line(labelled, tmp_path, capsys):
     assert main([*base, "--train", str(nano), "--friend", str(nolabel), *out]) == 1
     err = _err(capsys)[0]
     assert str(nolabel) in err and str(nano) in err
+
+
+def test_friend_tree_named_as_file_colon_tree(labelled, tmp_path, capsys):
+    """A friend file holding several trees, none named labels/hepattn: FILE:TREE (uproot's
+    notation) names the one to read; without it, or with a tree the file lacks, one line."""
+    import uproot
+
+    d, nano, labels, schema = labelled
+    arrays = uproot.open(labels)["labels"].arrays(["jet_parton", "parton_jet"], library="ak")
+    two = tmp_path / "two_trees.root"
+    write_tree(two, {k: arrays[k] for k in arrays.fields}, tree="truth")
+    with uproot.update(two) as f:
+        f.mktree("other", {"x": np.int32}).extend({"x": np.zeros(24, dtype=np.int32)})
+    s = get_schema(str(schema))
+    (chunk,) = iterate_branches(nano, s, ["nJet", "jet_parton"], friends=[f"{two}:truth"])
+    assert chunk.arrays["jet_parton"].tolist() == arrays["jet_parton"].tolist()
+    argv = ["train", "matcher", "--train", str(nano), "--val-fraction", "0.25"]
+    argv += ["--schema", str(schema), "--out", str(tmp_path / "m"), *TRAIN]
+    assert main([*argv, "--friend", f"{two}:truth"]) == 0
+    capsys.readouterr()
+    for friend, needle in ((str(two), f"name it as {two}:TREE"), (f"{two}:nope", "no tree 'nope'")):
+        assert main([*argv, "--friend", friend]) == 1
+        err = _err(capsys)
+        assert len(err) == 1 and needle in err[0], err
