@@ -60,7 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also write 'jet_btag' (int32 per jet: 1 when the jets' btag_score field > VALUE, "
         "else 0; the rule in metadata 'btag_rule'): the b-tag decisions at a working point for "
         "models and baselines that read 0/1 b-tags, e.g. NanoAOD DeepJet 2018 medium 0.2783; "
-        "a schema reads them through --friend as the jets field btag: jet_btag",
+        "train, eval, compare and match read them from this file as a friend (jets field "
+        "btag: jet_btag in a schema)",
     )
     add_progress(p)
     p.set_defaults(func=run)
