@@ -97,9 +97,9 @@ def scaling(matcher: Matcher, ev, ns, mode: str) -> list[dict]:
 
 
 def plot(curve: list[dict], path: Path) -> None:
-    from hepattn.plotting import _pyplot
+    from hepattn.plotting import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     n = [c["n_jets"] for c in curve]
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot(n, [c["chi2_ms"] for c in curve], "o-", label="χ² (all assignments)")

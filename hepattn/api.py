@@ -2,7 +2,7 @@
 awkward arrays out, aligned with the input.
 
 >>> import hepattn.api as ha
->>> out = ha.match(events.Jet, schema="nanoaod")     # coffea NanoEvents, b-tag decisions
+>>> out = ha.match(events.Jet, schema="nanoaod")     # coffea NanoEvents, b-tag scores
 >>> out.assignment.t1_b                               # per event: index into events.Jet, -1 none
 >>> out.prob.t1                                       # the chosen triplet's probability
 >>> tags = ha.tag(towers)                             # [jets][towers] (or [events][jets][towers])
@@ -14,9 +14,10 @@ so the answers are the same. Which field holds which role (:mod:`hepattn.data.ar
 ``schema`` None reads with the model's own schema (its branch names, or those names without
 their collection prefix: ``jet_pt`` → ``pt``); a schema name reads as that schema does
 (``"nanoaod"``: ``Jet_btagDeepFlavB`` → ``btagDeepFlavB``, NanoEvents' own names); a mapping
-``{role: field}`` names fields over the model's schema, e.g. ``{"btag": "passesWP"}``. A role
-the records lack is one :class:`~hepattn.errors.DataError` naming the field; NaN/inf values,
-negative pT and the model's input checks (a b-tag score fed to a model trained on 0/1
+``{role: field}`` names fields over the model's schema, e.g.
+``{"btag_score": "btagDeepFlavB"}``. A role the records lack is one
+:class:`~hepattn.errors.DataError` naming the field; NaN/inf values, negative pT and the
+model's input checks (a b-tag score fed to a model trained on 0/1
 decisions) are refused as for files. Loaded models are cached per process (``model`` may also
 be a loaded :class:`~hepattn.tasks.base.Task`). The arrays must be in memory (eager awkward);
 with coffea's dask-awkward arrays, call these functions inside

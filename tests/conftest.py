@@ -92,3 +92,17 @@ def hzz_path():
 def hzz_objects_path():
     skhep_testdata = pytest.importorskip("skhep_testdata")
     return skhep_testdata.data_path("uproot-HZZ-objects.root")
+
+
+@pytest.fixture(scope="session")
+def decision_model(tmp_path_factory):
+    """A tiny matcher trained on 0/1 b-tag decisions (feature ``btag``), as users' own models
+    (and hepattn's before the continuous score) are: the refusal of scores needs one."""
+    from hepattn.tasks.matching import Matcher, MatcherRunConfig
+    from tests.tasks.test_matching_task import TINY, slice_file
+
+    d = tmp_path_factory.mktemp("decisions")
+    cfg = {**TINY, "data": {**TINY["data"], "features": ["log_pt", "eta", "log_e", "mass", "btag"]}}
+    train, val = slice_file(d / "train.root", 0, 600), slice_file(d / "val.root", 600, 800)
+    Matcher.train(MatcherRunConfig.from_dict(cfg), [train], [val], d / "run")
+    return d / "run" / "best"

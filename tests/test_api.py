@@ -3,6 +3,7 @@ answers as ``hepattn match`` / ``hepattn tag`` on the same data written to a ROO
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import awkward as ak
@@ -20,9 +21,10 @@ from hepattn.models import ModelError
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
-def nano_events(n=120, seed=0, score=False) -> ak.Array:
+def nano_events(n=120, seed=0, score=True) -> ak.Array:
     """Events like coffea NanoEvents: ``events.Jet`` jagged with fields pt, eta, phi, mass,
-    btagDeepFlavB (0/1 decisions, or scores), 0 … 12 jets per event, not pT-ordered."""
+    btagDeepFlavB (scores, as NanoAOD has them, or 0/1 decisions), 0 … 12 jets per event, not
+    pT-ordered."""
     rng = np.random.default_rng(seed)
     counts = rng.integers(0, 13, n)
     counts[:3] = [0, 12, 5]
@@ -63,15 +65,15 @@ def test_match_equals_the_command_line_on_nanoevents_like_records(tmp_path, caps
     assert (got[0] == -1).all() and (got[1] >= 0).all()
     assert (got < ak.num(events.Jet).to_numpy()[:, None]).all()
     # the same through a {role: field} mapping over the model's own schema
-    mapped = ha.match(events.Jet, schema={"btag": "btagDeepFlavB"})
+    mapped = ha.match(events.Jet, schema={"btag_score": "btagDeepFlavB"})
     np.testing.assert_array_equal(mapped.assignment.t2_q1.to_numpy(), want["assignment"][:, 4])
     # no events: an empty answer of the same type
     assert len(ha.match(events.Jet[:0], schema="nanoaod")) == 0
 
 
-def test_bad_records_are_one_error_naming_the_field():
+def test_bad_records_are_one_error_naming_the_field(decision_model, caplog):
     jets = nano_events(n=10).Jet
-    with pytest.raises(DataError, match=r"no field 'btagDeepFlavB' \(the 'btag' of schema"):
+    with pytest.raises(DataError, match=r"no field 'btagDeepFlavB' \(the 'btag_score' of schema"):
         ha.match(ak.without_field(jets, "btagDeepFlavB"), schema="nanoaod")
     with pytest.raises(DataError, match="no field 'phi'.*close matches: \\['Phi'\\]"):
         renamed = ak.zip({("Phi" if k == "phi" else k): jets[k] for k in ak.fields(jets)})
@@ -83,8 +85,11 @@ def test_bad_records_are_one_error_naming_the_field():
         ha.match(bad, schema="nanoaod")
     with pytest.raises(
         DataError, match="'jets.btagDeepFlavB' holds values that are neither 0 nor 1"
-    ):
-        ha.match(nano_events(n=10, score=True).Jet, schema="nanoaod")
+    ):  # scores to a model trained on 0/1 decisions
+        ha.match(jets, model=decision_model, schema="nanoaod")
+    with caplog.at_level(logging.WARNING):  # decisions to the bundled model, trained on scores
+        ha.match(nano_events(n=30, score=False).Jet, schema="nanoaod")
+    assert "holds only 0 and 1" in caplog.text and "btag_score" in caplog.text
     with pytest.raises(DataError, match="must be a jagged array of records"):
         ha.match(jets.pt, schema="nanoaod")
 

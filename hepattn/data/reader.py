@@ -304,6 +304,7 @@ def _needed(schema: Schema, name: str, spec: PadSpec) -> Collection:
             f"unknown feature {unknown[0]!r} for collection {name!r} of schema {schema.name!r}: "
             f"kinematic features are {sorted(FEATURES)}, axis features {sorted(AXIS_FEATURES)}, "
             f"and this collection's fields {sorted({**coll.fields, **coll.labels})}"
+            + _btag_hint(unknown[0], coll)
         )
     labels = coll.labels if spec.labels is None else {
         k: v for k, v in coll.labels.items() if k in spec.labels or k in spec.features
@@ -311,6 +312,24 @@ def _needed(schema: Schema, name: str, spec: PadSpec) -> Collection:
     return dataclasses.replace(
         coll, fields={k: v for k, v in coll.fields.items() if k in spec.features}, labels=labels
     )
+
+
+def _btag_hint(feature: str, coll: Collection) -> str:
+    """Why a b-tag feature is missing when the other kind is there: models read either the
+    0/1 decision (``btag``) or the continuous score (``btag_score``), never one for the other."""
+    if feature == "btag_score" and "btag" in coll.fields:
+        return (
+            f"; the model reads continuous b-tag scores, this schema gives 0/1 decisions only "
+            f"(btag: {coll.fields['btag']}): map a score branch as the jets field btag_score "
+            "in a schema, or use a model trained on decisions (feature btag)"
+        )
+    if feature == "btag" and "btag_score" in coll.fields:
+        return (
+            "; the model reads 0/1 b-tag decisions, this schema gives scores only "
+            f"(btag_score: {coll.fields['btag_score']}): write the decisions at your working "
+            "point with hepattn label --btag-wp VALUE and read them as a friend"
+        )
+    return ""
 
 
 def _event_fields(chunk: Chunk, schema: Schema) -> dict[str, np.ndarray]:

@@ -25,7 +25,7 @@ from hepattn.tasks.friends import (
 )
 from hepattn.tasks.matching import Matcher
 from tests.labels.test_label import _event, ttbar_genpart, write_nanoaod
-from tests.reliability._helpers import error_lines, rewrite, snapshot
+from tests.reliability._helpers import error_lines, rewrite, snapshot, string_metadata
 from tests.tasks.test_matching_task import SAMPLE, slice_file
 from tests.tasks.test_tagging_task import prong_file
 from tests.tasks.test_topology_task import event_file, train_tiny
@@ -323,8 +323,10 @@ def peak_kb(argv) -> int:
 
 
 def tiled(src, dst, tree: str, n: int) -> Path:
-    """``dst``: the entries of ``src`` repeated up to ``n`` entries (written with uproot)."""
+    """``dst``: the entries of ``src`` repeated up to ``n`` entries (written with uproot), with
+    ``src``'s metadata."""
     with uproot.open(src) as f:
+        meta = string_metadata(f)
         t = f[tree]
         names = t.keys()
         jagged = {x.split("_")[0] for x in names if "_" in x}
@@ -339,7 +341,7 @@ def tiled(src, dst, tree: str, n: int) -> Path:
         else:
             data[name] = ak.to_numpy(arrays[name])
     data.update({g: ak.zip(fields) for g, fields in groups.items()})
-    with TreeWriter(dst, tree=tree) as writer:
+    with TreeWriter(dst, tree=tree, metadata=meta or None) as writer:
         done = 0
         while done < n:
             k = min(len(arrays), n - done)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
+from hepattn.cli import main
 from hepattn.data import PadSpec, read_events
 from hepattn.data.writer import write_tree
 from tests.conftest import jets_array
@@ -44,3 +45,17 @@ def test_delphes_layout(tmp_path):
     np.testing.assert_allclose(ev["towers"].values[3, :, 0], [6.0, 5.0, 4.0])
     np.testing.assert_allclose(ev["towers"].values[3, :, 1], [12.0, 10.0, 8.0], rtol=1e-6)
     assert ev["towers"].mask.sum(1).tolist() == [2, 1, 0, 3]
+
+
+def test_delphes_decisions_to_the_bundled_score_matcher_is_one_line(tmp_path, capsys):
+    """Delphes writes 0/1 b-tag decisions (Jet.BTag) and no score; the bundled matcher reads
+    the score: one line saying which kind each side has and what to do, and no output."""
+    j = jets_array()
+    branches = {"Jet.PT": j.pt, "Jet.Eta": j.eta, "Jet.Phi": j.phi, "Jet.Mass": j.mass}
+    branches["Jet.BTag"] = ak.values_astype(j.btag, np.int32)
+    path = write_tree(tmp_path / "delphes.root", branches, tree="Delphes")
+    out = tmp_path / "m.root"
+    assert main(["match", str(path), "-o", str(out), "--schema", "delphes"]) == 1
+    err = [x for x in capsys.readouterr().err.splitlines() if not x.startswith("INFO")]
+    assert len(err) == 1 and "'btag_score'" in err[0] and "Jet.BTag" in err[0], err
+    assert "0/1 decisions only" in err[0] and not out.exists()

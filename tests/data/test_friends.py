@@ -21,7 +21,7 @@ collections:
   jets:
     kinematics: ptetaphim
     branches: {pt: Jet_pt, eta: Jet_eta, phi: Jet_phi, mass: Jet_mass}
-    fields: {btag: Jet_btagDeepFlavB}
+    fields: {btag: Jet_btagDeepFlavB, btag_score: Jet_btagDeepFlavB}
     labels: {parton: jet_parton}
     counter: nJet
 event: {event: event}
@@ -84,7 +84,8 @@ def test_train_eval_compare_with_friend(labelled, tmp_path, capsys):
     assert json.loads(js.read_text())["files"] == [str(nano)]
     cj = tmp_path / "compare.json"
     assert main(["compare", str(nano), "--friend", str(labels), "--model", str(out / "best"),
-                 "--timing-events", "4", "--json", str(cj), "--no-progress"]) == 0  # fmt: skip
+                 "--timing-events", "4", "--json", str(cj), "--no-progress",
+                 "--btag-wp", "0.2783"]) == 0  # fmt: skip
     assert json.loads(cj.read_text())["events"] == 24
     # without the friend the labels are missing, in one line naming the branch
     assert main(["eval", "matcher", str(nano), "--model", str(out / "best")]) == 1

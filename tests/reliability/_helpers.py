@@ -21,12 +21,19 @@ def snapshot(*paths) -> dict[str, str]:
     return out
 
 
+def string_metadata(f) -> dict[str, str]:
+    """The ``TObjString`` metadata of an open ROOT file (what hepattn writes beside a tree)."""
+    return {k.split(";")[0]: str(f[k]) for k, c in f.classnames().items() if c == "TObjString"}
+
+
 def rewrite(src, dst, tree: str, change) -> Path:
     """``src``'s tree written to ``dst`` after ``change(arrays: dict) -> dict``; jagged
-    branches ``P_x`` with a counter ``nP`` are regrouped into the record ``P``."""
+    branches ``P_x`` with a counter ``nP`` are regrouped into the record ``P``; the file's
+    string metadata (e.g. ``btag_working_points``) is kept."""
     with uproot.open(src) as f:
         t = f[tree]
         arrays = {k: t[k].array() for k in t.keys()}
+        meta = string_metadata(f)
     groups = {k[1:] for k in arrays if k.startswith("n") and f"{k[1:]}_" in "".join(arrays)}
     data = {}
     for k, v in arrays.items():
@@ -37,7 +44,7 @@ def rewrite(src, dst, tree: str, change) -> Path:
             data[k] = v.to_numpy() if v.ndim == 1 else v
     data = change(data)
     data = {k: ak.zip(v) if isinstance(v, dict) else v for k, v in data.items()}
-    write_tree(dst, data, tree=tree)
+    write_tree(dst, data, tree=tree, metadata=meta or None)
     return Path(dst)
 
 

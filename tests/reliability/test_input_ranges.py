@@ -4,6 +4,8 @@ negative pT or energy, NaN without --nonfinite drop), or handled, counted and lo
 
 from __future__ import annotations
 
+import logging
+
 import awkward as ak
 import numpy as np
 import uproot
@@ -25,7 +27,7 @@ def _jagged_map(arr, fn):
     return ak.unflatten(fn(ak.to_numpy(ak.flatten(arr)).copy()), counts)
 
 
-def test_btag_scores_fed_to_a_model_trained_on_decisions(tmp_path, capsys):
+def test_btag_scores_fed_to_a_model_trained_on_decisions(tmp_path, capsys, decision_model):
     events = slice_file(tmp_path / "ev.root", 0, 60)
     rng = np.random.default_rng(0)
 
@@ -35,13 +37,31 @@ def test_btag_scores_fed_to_a_model_trained_on_decisions(tmp_path, capsys):
 
     bad = rewrite(events, tmp_path / "scores.root", "events", scores)
     before = snapshot(tmp_path)
-    out = tmp_path / "m.root"
-    _refused(capsys, ["match", str(bad), "-o", str(out)], "scores.root", "'jet_btag'", "nor 1")
-    _refused(capsys, ["compare", str(bad)], "'jet_btag'", "trained on 0/1 btag")
+    out, model = tmp_path / "m.root", str(decision_model)
+    argv = ["match", str(bad), "-o", str(out), "--model", model]
+    _refused(capsys, argv, "scores.root", "'jet_btag'", "nor 1")
+    _refused(capsys, ["compare", str(bad), "--model", model], "'jet_btag'", "trained on 0/1 btag")
     assert not out.exists() and snapshot(tmp_path) == before
-    assert main(["match", str(events), "-o", str(out)]) == 0  # decisions are fine
-    # the chi2 applies its own threshold (btag > 0.5): scores are its input as they are
-    assert main(["match", str(bad), "-o", str(out), "--method", "chi2"]) == 0
+    assert main(["match", str(events), "-o", str(out), "--model", model]) == 0  # decisions: fine
+    # the chi2 applies a working point to scores: they are its input as they are
+    chi2 = ["match", str(bad), "-o", str(out), "--method", "chi2", "--btag-wp", "0.8993"]
+    assert main(chi2) == 0
+
+
+def test_decisions_fed_to_the_bundled_score_model_are_warned(tmp_path, caplog):
+    """The bundled matcher reads the continuous score: a file whose score branch holds only
+    0/1 decisions still runs (nothing detectably wrong per event) but says so once."""
+    events = slice_file(tmp_path / "ev.root", 0, 60)
+
+    def decisions(d):
+        d["jet"]["btag_score"] = ak.values_astype(d["jet"]["btag"], np.float32)
+        return d
+
+    bad = rewrite(events, tmp_path / "decisions.root", "events", decisions)
+    with caplog.at_level(logging.WARNING):
+        assert main(["match", str(bad), "-o", str(tmp_path / "m.root")]) == 0
+    warned = [r.getMessage() for r in caplog.records if "holds only 0 and 1" in r.getMessage()]
+    assert len(warned) == 1 and "'jet_btag_score'" in warned[0] and "b-tag score" in warned[0]
 
 
 def test_negative_pt_or_energy_is_refused(tmp_path, capsys):

@@ -193,6 +193,7 @@ def test_weighted_eval_and_compare_tables(tmp_path, capsys):
     common factor cancels, so the table of (even entries × 2.5, odd × 0) equals the
     unweighted table of the even entries alone — for the χ² and the network — while the
     counts stay event counts; a field the files lack is one line naming it."""
+    from hepattn.baselines.btag import file_working_points
     from hepattn.data import write_tree
     from hepattn.data.schema import BUILTIN_SCHEMAS
 
@@ -200,11 +201,12 @@ def test_weighted_eval_and_compare_tables(tmp_path, capsys):
     names = [k for k in t.keys() if k.startswith("jet_") and k != "jet_n"]
     a = t.arrays([*names, "event"], entry_stop=400)
     even = np.arange(len(a)) % 2 == 0
+    wps = json.dumps(file_working_points(SAMPLE))
 
     def write(path, sel, w):
         jets = ak.zip({b[4:]: a[b][sel] for b in names})
         branches = {"jet": jets, "event": a["event"].to_numpy()[sel], "gen_w": w}
-        write_tree(path, branches, tree="events")
+        write_tree(path, branches, tree="events", metadata={"btag_working_points": wps})
         return str(path)
 
     weighted = write(tmp_path / "w.root", slice(None), np.where(even, 2.5, 0.0))

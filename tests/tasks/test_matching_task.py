@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import uproot
 
+from hepattn.baselines.btag import file_working_points
 from hepattn.cli import main
 from hepattn.data import write_tree
 from hepattn.tasks.matching import Matcher, MatcherRunConfig
@@ -29,11 +30,15 @@ TINY = {
     "data": {"max_objects": 12},
     "training": {"epochs": 1, "batch_size": 64, "warmup_steps": 2, "threads": 1, "seed": 2},
 }
-BRANCHES = ["jet_pt", "jet_eta", "jet_phi", "jet_mass", "jet_btag", "jet_flavour", "jet_parton"]
+BRANCHES = [
+    *("jet_pt", "jet_eta", "jet_phi", "jet_mass", "jet_btag", "jet_btag_score"),
+    *("jet_flavour", "jet_parton"),
+]
 
 
 def slice_file(path, start, stop, shuffle_jets=False, seed=0):
-    """Events [start, stop) of the sample, optionally with each event's jets shuffled."""
+    """Events [start, stop) of the sample, optionally with each event's jets shuffled; its
+    b-tag working points recorded as the sample records them."""
     t = uproot.open(SAMPLE)["events"]
     a = t.arrays(BRANCHES + ["weight", "event"], entry_start=start, entry_stop=stop)
     jets = ak.zip({b[4:]: a[b] for b in BRANCHES})
@@ -56,6 +61,7 @@ def slice_file(path, start, stop, shuffle_jets=False, seed=0):
             "event": a["event"].to_numpy(),
         },
         tree="events",
+        metadata={"btag_working_points": json.dumps(file_working_points(SAMPLE))},
     )
     return path
 
