@@ -26,6 +26,12 @@ interruption, with ``--resume`` for the run that was cut)::
         --val data/prongs_val.root --test data/prongs_test.root --threads 1 \\
         --curve 2000 5000 10000 20000 --models transformer [--resume]
 
+Confusion matrix and ROC curves of the bundled tagger on the test set
+(``tagger_confusion.png``, ``tagger_roc.png``; ``hepattn eval tagger TEST -o DIR`` writes the
+same)::
+
+    python benchmarks/bench_tagger.py --plots data/prongs_test.root
+
 Training speed before/after bucketing and the real-pair path (``tagger_throughput.json``,
 merged into ``tagger.json`` as ``train_jets_per_cpu_s``)::
 
@@ -167,9 +173,12 @@ def throughput(model: str, args: argparse.Namespace, jets: int, steps: int) -> d
 
 
 def merge() -> dict:
+    """``tagger.json``: the models trained on the most jets of the learning curve (all on the
+    same data), or, without curve runs, the full-file runs ``<model>.json``."""
+    sizes = sorted({int(p.stem.split("_")[1]) for p in RUNS.glob("curve_*_*.json")})
     models = {}
     for model in MODELS:
-        path = RUNS / f"{model}.json"
+        path = RUNS / (f"curve_{sizes[-1]}_{model}.json" if sizes else f"{model}.json")
         if path.exists():
             models[model] = json.loads(path.read_text())
     speeds_path = RESULTS / "tagger_throughput.json"
@@ -233,6 +242,20 @@ def merge_curve() -> dict:
     return out
 
 
+def bundled_plots(test: list[str]) -> dict:
+    """Confusion matrix and ROC curves of the bundled tagger on ``test``, as
+    ``tagger_confusion.png`` and ``tagger_roc.png``; returns its report."""
+    import shutil
+    import tempfile
+
+    tagger = Tagger.load("default")
+    with tempfile.TemporaryDirectory() as tmp:
+        report, _ = tagger.evaluate_files(test, out_dir=tmp)
+        for name in ("confusion", "roc"):
+            shutil.copyfile(Path(tmp) / f"{name}.png", RESULTS / f"tagger_{name}.png")
+    return report
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--train", nargs="+")
@@ -245,6 +268,12 @@ def main() -> None:
         "real-pair path, on these jets (no training); merged into tagger.json",
     )
     p.add_argument("--throughput-steps", type=int, default=40)
+    p.add_argument(
+        "--plots",
+        nargs="+",
+        metavar="TEST",
+        help="only write the bundled tagger's confusion matrix and ROC curves on TEST",
+    )
     p.add_argument(
         "--curve",
         nargs="+",
@@ -263,6 +292,11 @@ def main() -> None:
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     RUNS.mkdir(parents=True, exist_ok=True)
+    if args.plots:
+        torch.set_num_threads(args.threads)
+        report = bundled_plots(args.plots)
+        print(json.dumps({k: v for k, v in report.items() if "accuracy" in k}, indent=2))
+        return
     if args.throughput_data:
         torch.set_num_threads(args.threads)
         speeds = {}

@@ -121,6 +121,16 @@ def test_tag_equals_the_command_line_and_keeps_the_event_grouping(tmp_path, caps
     got = ha.tag(towers)  # the bundled tagger's schema, fields without the `tower_` prefix
     np.testing.assert_array_equal(got.prob.to_numpy(), want["prob"])
     np.testing.assert_array_equal(got.pred.to_numpy(), want["pred"])
+    # the bundled tagger's answers do not depend on the order of the towers in the file
+    rng = np.random.default_rng(3)
+    perm = ak.Array([rng.permutation(n).tolist() for n in ak.num(towers)])
+    shuffled = tmp_path / "shuffled.root"
+    write_tree(shuffled, {"tower": towers[perm]}, tree="jets")
+    out2 = tmp_path / "t2.root"
+    assert main(["tag", str(shuffled), "-o", str(out2), "--schema", str(schema_path)]) == 0
+    with uproot.open(out2) as f:
+        prob2 = f["hepattn"]["prob"].array(library="np")
+    np.testing.assert_allclose(prob2, want["prob"], atol=1e-5)
     # [events][jets][towers]: the same jets, grouped by event
     grouped = ha.tag(ak.unflatten(towers, [4, 0, 26]))
     assert ak.num(grouped).tolist() == [4, 0, 26]
