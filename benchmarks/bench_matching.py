@@ -158,7 +158,6 @@ def main() -> None:
 
 def write_card_table(result: dict, tables: dict) -> None:
     """The held-out table into the bundled matcher's card (``<!-- test -->`` block)."""
-    import re
     import textwrap
 
     from hepattn.metrics.matching import DEFINITIONS, format_table
@@ -179,13 +178,9 @@ def write_card_table(result: dict, tables: dict) -> None:
         + f"\n\nRuntime per 8-jet event, 1 CPU thread: network {rt['network']:.3f} ms "
         f"(batched), χ² {rt['chi2']:.3f} ms.\n<!-- /test -->"
     )
-    text = card.read_text()
-    if "<!-- test -->" in text:
-        text = re.sub(r"<!-- test -->.*?<!-- /test -->", lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    card.write_text(text)
-    print(f"updated {card}")
+    from tables import write_card_block  # benchmarks/ is the script's directory
+
+    write_card_block(card, block)
 
 
 if __name__ == "__main__":

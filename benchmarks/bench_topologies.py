@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -114,13 +113,9 @@ def write_card_table(name: str, r: dict) -> None:
         + format_topology_table(tables, load_topology(name))
         + "\n<!-- /test -->"
     )
-    text = card.read_text()
-    if "<!-- test -->" in text:
-        text = re.sub(r"<!-- test -->.*?<!-- /test -->", lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    card.write_text(text)
-    print(f"updated {card}")
+    from tables import write_card_block  # benchmarks/ is the script's directory
+
+    write_card_block(card, block)
 
 
 if __name__ == "__main__":

@@ -259,6 +259,18 @@ TABLES = {
 }
 
 
+def write_card_block(card: Path, block: str) -> None:
+    """Put ``block`` (``<!-- test -->`` … ``<!-- /test -->``) into the model card ``card``,
+    replacing the one there or appending it."""
+    text = card.read_text()
+    if "<!-- test -->" in text:
+        text = re.sub(r"<!-- test -->.*?<!-- /test -->", lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    card.write_text(text)
+    print(f"updated {card}")
+
+
 def main() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
