@@ -97,7 +97,7 @@ def data_lines(model: Path) -> str:
 
 def write_card_table(name: str, r: dict) -> None:
     """The held-out table of ``r`` into the bundled model's card (``<!-- test -->`` block)."""
-    from hepattn.metrics.topology import format_topology_table
+    from hepattn.metrics.matching import format_table
     from hepattn.topology import load_topology
 
     card = ROOT / "hepattn" / "models" / f"matcher-{name}" / "card.md"
@@ -110,7 +110,7 @@ def write_card_table(name: str, r: dict) -> None:
         + data_lines(Path(r["model"]) if Path(r["model"]).is_absolute() else ROOT / r["model"])
         + f"- **Held-out test** ({r['events']:,} events of "
         f"{', '.join(r['files'])}, never used in training; baseline: {r['baseline']}):\n\n"
-        + format_topology_table(tables, load_topology(name))
+        + format_table(tables, load_topology(name))
         + "\n<!-- /test -->"
     )
     from tables import write_card_block  # benchmarks/ is the script's directory

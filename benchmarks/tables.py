@@ -95,7 +95,7 @@ def tagger_learning_curve_table() -> str:
 
 def topologies_table() -> str:
     """One efficiency table per declared topology (network vs its baseline), with counts."""
-    from hepattn.metrics.topology import format_topology_table
+    from hepattn.metrics.matching import format_table
     from hepattn.topology import load_topology
 
     d = json.loads((RESULTS / "topologies.json").read_text())
@@ -104,7 +104,7 @@ def topologies_table() -> str:
         methods = list(next(iter(r["rows"].values())))
         tables = {m: {row: r["rows"][row][m] for row in r["rows"]} for m in methods}
         parts.append(
-            format_topology_table(tables, load_topology(name), f"**{name}**")
+            format_table(tables, load_topology(name), f"**{name}**")
             + f"\n\n{r['events']:,} held-out events ({', '.join(r['files'])}); model "
             f"`{r['model']}` ({r['train_events']:,} training events, {r['train_epochs']} "
             f"epochs); baseline: {r['baseline']}."

@@ -51,17 +51,16 @@ def _load(task: str, model: str, topology: str | None):
     return cls.load(model) if topology is None else cls.load(model, topology)
 
 
-def load(task: str, model: Model = "default", topology: str = "ttbar-allhad"):
+def load(task: str, model: Model = "default", topology: str | None = None):
     """The model ``task`` (``"tagger"`` or ``"matcher"``) as :func:`tag` and :func:`match` use
-    it: a model directory or ``"default"`` (the bundled model; of ``topology`` for a matcher),
-    loaded once per process; a loaded :class:`~hepattn.tasks.base.Task` is returned as is."""
+    it: a model directory or ``"default"`` (the bundled model; of ``topology`` for a matcher,
+    all-hadronic tt̄ when None; a model directory must be for ``topology`` when given), loaded
+    once per process; a loaded :class:`~hepattn.tasks.base.Task` is returned as is."""
     from hepattn.tasks.base import Task
 
     if isinstance(model, Task):
         return model
-    if task == "matcher" and topology != "ttbar-allhad":
-        return _load("topology-matcher", str(model), topology)
-    return _load(task, str(model), None)
+    return _load(task, str(model), None if task == "tagger" else topology)
 
 
 def _schema_and_overrides(task, schema) -> tuple[Schema, dict[str, dict[str, str]]]:
@@ -130,7 +129,7 @@ def tag(towers, model: Model = "default", schema=None, *, nonfinite: str = "erro
 def match(
     jets,
     model: Model = "default",
-    topology: str = "ttbar-allhad",
+    topology: str | None = None,
     schema=None,
     *,
     nonfinite: str = "error",
@@ -144,7 +143,8 @@ def match(
             used), "met_pt": …, "met_phi": …}``.
         model: a matcher directory, ``"default"`` (the bundled matcher of ``topology``) or a
             loaded matcher.
-        topology: ``ttbar-allhad``, ``ttbar-ljets``, ``hh-4b`` or a topology YAML file.
+        topology: ``ttbar-allhad``, ``ttbar-ljets``, ``hh-4b`` or a topology YAML file; None:
+            the model's (all-hadronic tt̄ for the bundled default).
         schema: which fields hold which role (module doc).
         nonfinite: ``"error"`` or ``"drop"`` objects holding NaN/inf.
 
@@ -153,30 +153,24 @@ def match(
         (``t1_b, t1_q1, …``, :attr:`~hepattn.topology.Topology.qualified`) holding the index
         of its jet **in the event's own jet order** (−1: none; a lepton or MET daughter: 0),
         ``prob`` with one field per resonance (the chosen jets' probability, NaN: none) and,
-        for topology matchers, ``detection`` (probability that the resonance is
-        reconstructable) — the branches of ``hepattn match``.
+        for matchers with the detection head, ``detection`` (probability that the resonance
+        is reconstructable) — the branches of ``hepattn match``.
     """
-    from hepattn.tasks.matching import TOPOLOGY
-
     matcher = load("matcher", model, topology)
     main = matcher.run.data.collection
     inputs = dict(jets) if isinstance(jets, Mapping) else {main: jets}
     if main not in inputs and "jets" in inputs:
         inputs[main] = inputs.pop("jets")
-    declared = hasattr(matcher, "topology")  # a topology matcher, else all-hadronic tt̄'s
-    topo = matcher.topology if declared else TOPOLOGY
+    topo = matcher.topology
     n, r = topo.n_partons, len(topo.resonances)
     assignment, prob = np.zeros((0, n), np.int32), np.zeros((0, r), np.float32)
-    det = prob if declared else None
+    det = prob if matcher.has_detection else None
     if _length(inputs, main) > 0:
         ev = _read(matcher, inputs, schema, nonfinite)
         branches, _ = matcher.match(ev)
-        if declared:
-            assignment = np.stack([branches[q] for q in topo.qualified], 1)
-            prob = np.stack([branches[f"{res.name}_prob"] for res in topo.resonances], 1)
+        assignment, prob = branches["assignment"], branches["prob"]
+        if det is not None:
             det = np.stack([branches[f"{res.name}_detection"] for res in topo.resonances], 1)
-        else:
-            assignment, prob = branches["assignment"], branches["prob"]
     fields = {
         "assignment": ak.zip({q: assignment[:, p] for p, q in enumerate(topo.qualified)}),
         "prob": ak.zip({res.name: prob[:, i] for i, res in enumerate(topo.resonances)}),

@@ -71,22 +71,32 @@ def roc_png(
     plt.close(fig)
 
 
-def efficiency_png(tables: dict[str, dict], path: str | os.PathLike, title: str = "") -> None:
-    """ε_event, ε_2^top and ε_1^top by jet multiplicity, one marker series per method.
+def efficiency_png(
+    tables: dict[str, dict], path: str | os.PathLike, topology=None, title: str = ""
+) -> None:
+    """The topology's report columns (ε_event, ε_2^top, ε_1^top for all-hadronic tt̄) by jet
+    multiplicity, one marker series per method.
 
-    ``tables`` maps a method name to a :func:`hepattn.metrics.matching.efficiency_table`.
+    ``tables`` maps a method name to a :func:`hepattn.metrics.matching.efficiency_table` of
+    ``topology`` (default all-hadronic tt̄).
     """
+    from hepattn.metrics.matching import jet_rows
+    from hepattn.topology import TTBAR_ALLHAD
+
+    topology = topology or TTBAR_ALLHAD
     plt = pyplot()
-    rows = ["6", "7", ">=8", "inclusive"]
-    keys = [("event", "ε_event"), ("top2", "ε_2^top"), ("top1", "ε_1^top")]
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), sharey=True)
+    rows = list(jet_rows(topology))
+    labels = dict(topology.report.labels)
+    keys = [(c, labels.get(c, f"ε_{c}")) for c in topology.report_columns]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.7 * len(keys), 3.6), sharey=True)
     for ax, (key, label) in zip(axes, keys, strict=True):
         for off, (method, tab) in enumerate(tables.items()):
             x = np.arange(len(rows)) + 0.1 * (off - (len(tables) - 1) / 2)
             y = [100 * tab[r][key] for r in rows]
             e = [100 * tab[r][f"{key}_err"] for r in rows]
             ax.errorbar(x, y, yerr=e, fmt="o", capsize=3, label=method)
-        ax.set_xticks(range(len(rows)), labels=["6", "7", "≥8", "incl."])
+        ticks = [r.replace(">=", "≥").replace("inclusive", "incl.") for r in rows]
+        ax.set_xticks(range(len(rows)), labels=ticks)
         ax.set_xlabel("jets per event")
         ax.set_title(label)
         ax.grid(alpha=0.3)

@@ -37,6 +37,17 @@ file of that name)::
       t_lep:
         daughters: {b: jets, l: lepton, nu: met}
     exchangeable: []        # groups of exchangeable resonances, e.g. [[t1, t2]]
+    defaults:               # optional: what commands use when the user does not say
+      schema: hepattn-ttbar-ljets   # the schema of `hepattn generate`'s files
+      baseline: chi2-ljets          # the classical baseline (hepattn.baselines.registry)
+      model: matcher-ttbar-ljets    # the bundled matcher (hepattn/models/<model>)
+    report:                 # optional: the efficiency tables (hepattn.metrics.matching)
+      columns: [event, t_had, t_lep]     # default: event and each resonance
+      labels: {}                         # column headers other than ε_<column>
+      aliases: {}                        # extra keys older outputs used for a metric
+
+A resonance may also list ``aliases``: names older outputs gave it (the all-hadronic
+ONNX graph's ``log_prob_top1``).
 
 Only daughters drawn from ``jets`` are chosen by the network: each resonance has 1, 2 or 3 of
 them (the order of its symmetric tensor attention head). A daughter from another collection
@@ -60,17 +71,23 @@ from hepattn.errors import HepattnError
 
 __all__ = [
     "BUILTIN_TOPOLOGIES",
+    "REPORT_METRICS",
     "JETS",
     "LOG2",
     "MAX_HEAD_ORDER",
     "TOPOLOGIES",
     "TTBAR_ALLHAD",
     "Collection",
+    "Defaults",
+    "Report",
     "Resonance",
     "Topology",
     "TopologyError",
     "load_topology",
+    "topology_entry",
     "topology_from_dict",
+    "topology_from_entry",
+    "topology_name",
 ]
 
 #: log 2: the two orderings of a top's light-quark pair (and of any symmetric index pair).
@@ -79,6 +96,11 @@ LOG2 = math.log(2.0)
 JETS = "jets"
 #: The highest order of a symmetric tensor attention head (triplets).
 MAX_HEAD_ORDER = 3
+#: Metrics of the efficiency tables besides one per resonance (:mod:`hepattn.metrics.matching`):
+#: ``event`` all resonances correct; ``full`` the fraction of correct resonances in events
+#: with all reconstructable (SPA-Net's ε_2^top); ``single`` the one reconstructable resonance
+#: correct in events with exactly one (ε_1^top).
+REPORT_METRICS = ("event", "full", "single")
 
 
 class TopologyError(HepattnError, ValueError):
@@ -113,12 +135,14 @@ class Resonance:
             ``("q1", "q2")``; they come first in the head order.
         sources: the collection of each daughter, parallel to ``daughters``; empty = all
             :data:`JETS`.
+        aliases: other names older outputs gave the resonance (``top1``).
     """
 
     name: str
     daughters: tuple[str, ...]
     symmetric: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(set(self.daughters)) != len(self.daughters):
@@ -166,6 +190,38 @@ class Resonance:
 
 
 @dataclass(frozen=True)
+class Defaults:
+    """What commands use for a topology when the user does not say.
+
+    Attributes:
+        schema: the schema of ``hepattn generate``'s files of this topology.
+        baseline: the classical baseline's name (:mod:`hepattn.baselines.registry`).
+        model: the bundled matcher's directory name under ``hepattn/models``.
+    """
+
+    schema: str | None = None
+    baseline: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """The columns of the efficiency tables (:mod:`hepattn.metrics.matching`).
+
+    Attributes:
+        columns: metrics shown, each a :data:`REPORT_METRICS` entry or a resonance name;
+            empty: ``event`` and each resonance.
+        labels: ``(column, header)`` pairs for headers other than ``ε_<column>``.
+        aliases: ``(key, alias)`` pairs: a row's ``key`` (and ``key_err``) also written as
+            ``alias`` (and ``alias_err``), as older outputs named them.
+    """
+
+    columns: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    aliases: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Topology:
     """A declared event topology.
 
@@ -177,12 +233,16 @@ class Topology:
             names, e.g. ``(("H1", "H2"),)``. Predictions are compared with the truth, and the
             loss taken, in the resonance order that fits best.
         collections: the input collections daughters are drawn from.
+        defaults: the schema, baseline and bundled model of the topology.
+        report: the columns of its efficiency tables.
     """
 
     name: str
     resonances: tuple[Resonance, ...]
     exchangeable: bool | tuple[tuple[str, ...], ...] = True
     collections: tuple[Collection, ...] = field(default=(Collection(JETS),))
+    defaults: Defaults = field(default=Defaults())
+    report: Report = field(default=Report())
 
     @cached_property
     def partons(self) -> tuple[str, ...]:
@@ -264,6 +324,58 @@ class Topology:
         """The parton order as written in file metadata: ``"b,q1,q2,b',q1',q2'"``."""
         return ",".join(p.replace("′", "'") for p in self.partons)
 
+    @property
+    def n_jet_daughters(self) -> int:
+        """Jets an event needs for every resonance (6 for all-hadronic tt̄)."""
+        return sum(self.orders)
+
+    def partons_from(self, collection: str) -> tuple[int, ...]:
+        """Parton-order indices of the daughters drawn from ``collection``."""
+        return tuple(
+            off + k
+            for r, off in zip(self.resonances, self.offsets, strict=True)
+            for k in range(len(r.daughters))
+            if r.source(k) == collection
+        )
+
+    @property
+    def report_columns(self) -> tuple[str, ...]:
+        """The efficiency tables' columns (:class:`Report`; default event + resonances)."""
+        return self.report.columns or ("event", *(r.name for r in self.resonances))
+
+    def declaration(self) -> dict[str, Any]:
+        """The topology as its YAML mapping (:func:`topology_from_dict` reads it back)."""
+        names = [r.name for r in self.resonances]
+        out: dict[str, Any] = {
+            "name": self.name,
+            "collections": {
+                c.name: {
+                    **({"max_objects": c.max_objects} if c.max_objects is not None else {}),
+                    **({"transverse": True} if c.transverse else {}),
+                }
+                for c in self.collections
+            },
+            "resonances": {
+                r.name: {
+                    "daughters": {d: r.source(i) for i, d in enumerate(r.daughters)},
+                    **({"symmetric": list(r.symmetric)} if r.symmetric else {}),
+                    **({"aliases": list(r.aliases)} if r.aliases else {}),
+                }
+                for r in self.resonances
+            },
+            "exchangeable": [[names[i] for i in g] for g in self.groups],
+        }
+        defaults = {k: v for k, v in vars(self.defaults).items() if v is not None}
+        if defaults:
+            out["defaults"] = defaults
+        if self.report != Report():
+            out["report"] = {
+                "columns": list(self.report.columns),
+                "labels": dict(self.report.labels),
+                "aliases": dict(self.report.aliases),
+            }
+        return out
+
 
 def _fail(where: str, key: str, message: str) -> None:
     raise TopologyError(f"{where}: {key}: {message}")
@@ -315,7 +427,7 @@ def _collections(data: Any, where: str) -> tuple[Collection, ...]:
 def _resonance(name: str, spec: Any, known: dict[str, Collection], where: str) -> Resonance:
     key = f"resonances.{name}"
     spec = _mapping(spec, where, key)
-    _unknown(spec, {"daughters", "symmetric"}, where, key)
+    _unknown(spec, {"daughters", "symmetric", "aliases"}, where, key)
     if "daughters" not in spec:
         _fail(where, f"{key}.daughters", "missing")
     daughters = _mapping(spec["daughters"], where, f"{key}.daughters")
@@ -351,7 +463,10 @@ def _resonance(name: str, spec: Any, known: dict[str, Collection], where: str) -
             "a resonance with three jet daughters is served by the triplet kernels, which "
             "need exactly one exchangeable pair (q1 ↔ q2)",
         )
-    return Resonance(str(name), tuple(map(str, daughters)), symmetric, tuple(daughters.values()))
+    aliases = _names(spec.get("aliases", []), where, f"{key}.aliases")
+    return Resonance(
+        str(name), tuple(map(str, daughters)), symmetric, tuple(daughters.values()), aliases
+    )
 
 
 def topology_from_dict(data: Any, where: str = "topology") -> Topology:
@@ -363,7 +478,8 @@ def topology_from_dict(data: Any, where: str = "topology") -> Topology:
             daughter or resonance, duplicate names, unknown keys.
     """
     data = _mapping(data, where, "(top level)")
-    _unknown(data, {"name", "collections", "resonances", "exchangeable"}, where, "(top level)")
+    allowed = {"name", "collections", "resonances", "exchangeable", "defaults", "report"}
+    _unknown(data, allowed, where, "(top level)")
     for key in ("name", "collections", "resonances"):
         if key not in data:
             _fail(where, key, "missing")
@@ -400,12 +516,48 @@ def topology_from_dict(data: Any, where: str = "topology") -> Topology:
                 "exchangeable",
                 f"{list(g)} differ in their daughters' collections or symmetry",
             )
+    names = [r.name for r in resonances]
+    taken = [a for r in resonances for a in r.aliases]
+    if len(set(names + taken)) != len(names) + len(taken):
+        _fail(where, "resonances", "an alias repeats a resonance name or another alias")
     return Topology(
         data["name"],
         resonances,
         tuple(tuple(g) for g in groups),
         collections,
+        _defaults(data.get("defaults", {}), where),
+        _report(data.get("report", {}), names, where),
     )
+
+
+def _defaults(data: Any, where: str) -> Defaults:
+    data = _mapping({} if data is None else data, where, "defaults")
+    _unknown(data, {"schema", "baseline", "model"}, where, "defaults")
+    for key, value in data.items():
+        if not isinstance(value, str) or not value:
+            _fail(where, f"defaults.{key}", f"must be a non-empty string, got {value!r}")
+    return Defaults(**data)
+
+
+def _report(data: Any, resonances: list[str], where: str) -> Report:
+    data = _mapping({} if data is None else data, where, "report")
+    _unknown(data, {"columns", "labels", "aliases"}, where, "report")
+    known = [*REPORT_METRICS, *resonances]
+    columns = _names(data.get("columns", []), where, "report.columns")
+    for c in columns:
+        if c not in known:
+            _fail(where, "report.columns", f"{c!r} is neither a metric nor a resonance {known}")
+    pairs = {}
+    for key in ("labels", "aliases"):
+        mapping = _mapping(data.get(key, {}) or {}, where, f"report.{key}")
+        for k, v in mapping.items():
+            if not isinstance(v, str) or not v:
+                _fail(where, f"report.{key}.{k}", f"must be a non-empty string, got {v!r}")
+        pairs[key] = tuple((str(k), v) for k, v in mapping.items())
+    for k, _ in pairs["labels"]:
+        if k not in known:
+            _fail(where, "report.labels", f"{k!r} is neither a metric nor a resonance {known}")
+    return Report(columns, pairs["labels"], pairs["aliases"])
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -462,5 +614,36 @@ TOPOLOGIES: dict[str, Topology] = {
     n: _read(_builtin_dir() / f"{n}.yaml", f"built-in topology {n!r}") for n in BUILTIN_TOPOLOGIES
 }
 
-#: All-hadronic tt̄: t → b W(→ q1 q2), twice; tops exchangeable.
+#: All-hadronic tt̄: t → b W(→ q1 q2), twice; tops exchangeable. The default topology.
 TTBAR_ALLHAD = TOPOLOGIES["ttbar-allhad"]
+
+
+def topology_entry(topology: str | os.PathLike) -> str | dict:
+    """What a run config stores as ``model.topology``: a built-in's name, or the declaration
+    read from a user's YAML file (so that a saved model does not depend on the file)."""
+    if str(topology) in TOPOLOGIES:
+        return str(topology)
+    load_topology(topology)  # checked, errors naming the file and key
+    with open(topology, encoding="utf-8") as f:
+        return yaml.load(f, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def topology_from_entry(entry: str | os.PathLike | Mapping | Topology | None) -> Topology:
+    """The :class:`Topology` of a run config's ``model.topology``: a name, a file, a
+    declaration mapping, a topology, or None (the default, all-hadronic tt̄)."""
+    if entry is None:
+        return TTBAR_ALLHAD
+    if isinstance(entry, Topology):
+        return entry
+    if isinstance(entry, Mapping):
+        return topology_from_dict(entry, "model.topology")
+    return load_topology(entry)
+
+
+def topology_name(topology: str | os.PathLike) -> str:
+    """The name of ``topology``: a built-in's, or the ``name`` of a YAML file; any other
+    string is taken as a name (that of a user's topology a saved model stores in its run
+    config, whose YAML file is then not needed)."""
+    if str(topology) in TOPOLOGIES or os.path.isfile(topology):
+        return load_topology(topology).name
+    return str(topology)

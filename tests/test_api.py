@@ -142,7 +142,7 @@ def test_tag_equals_the_command_line_and_keeps_the_event_grouping(tmp_path, caps
 def test_match_with_a_topology_matcher_equals_the_command_line(tmp_path, capsys):
     """A (fresh, untrained) hh-4b matcher saved as a model directory: the R_d, R_prob and
     R_detection branches of `hepattn match --topology hh-4b` as records."""
-    from hepattn.tasks.topology_matching import TopologyMatching, TopologyRunConfig
+    from hepattn.tasks.matching import Matcher, MatcherRunConfig
 
     events = nano_events(n=60, seed=3)
     src = nano_file(tmp_path / "nano.root", events)
@@ -154,7 +154,7 @@ def test_match_with_a_topology_matcher_equals_the_command_line(tmp_path, capsys)
         },
         "data": {"schema": "nanoaod"},
     }
-    task = TopologyMatching(TopologyRunConfig.from_dict(cfg))
+    task = Matcher(MatcherRunConfig.from_dict(cfg))
     task.standardizers = task.fit_standardizers(task.read(src))
     task.save_model(task.build(), tmp_path / "hh", {})
     model = str(tmp_path / "hh")

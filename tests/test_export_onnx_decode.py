@@ -20,13 +20,12 @@ from hepattn.cli import main  # noqa: E402
 from hepattn.errors import HepattnError  # noqa: E402
 from hepattn.export import DEFAULT_DECODE_K, decode_io, export_onnx  # noqa: E402
 from hepattn.nn.decoding import candidates, decode_fixed_k, decode_topology  # noqa: E402
-from hepattn.tasks.matching import Matcher, slots_to_file_order  # noqa: E402
-from hepattn.tasks.presets import run_config_dict  # noqa: E402
-from hepattn.tasks.topology_matching import (  # noqa: E402
-    TopologyMatching,
-    TopologyRunConfig,
-    default_schema,
+from hepattn.tasks.matching import (  # noqa: E402  # noqa: E402
+    Matcher,
+    MatcherRunConfig,
+    slots_to_file_order,
 )
+from hepattn.tasks.presets import run_config_dict  # noqa: E402
 from hepattn.topology import JETS, TTBAR_ALLHAD, load_topology, topology_from_dict  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,8 +210,6 @@ def test_allhad_sample_parity_all_events(allhad):
 def test_dynamic_axes_and_other_jet_orders(allhad):
     """Any batch size and jet count N (also beyond max_objects); indices follow the order the
     jets are fed in."""
-    from hepattn.nn.matcher import decode_assignments
-
     path, matcher, _ = allhad
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     g = torch.Generator().manual_seed(3)
@@ -228,8 +225,7 @@ def test_dynamic_axes_and_other_jet_orders(allhad):
             got, prob = sess.run(None, {**feed, "mask": feed["mask"].numpy()})
             with torch.no_grad():
                 xs, ps, ms = (torch.from_numpy(np.asarray(v)) for v in feed.values())
-                heads = matcher.net(xs, ps, ms)
-                want, wprob = decode_assignments(matcher.net, heads, ms, with_prob=True)
+                want, wprob, _ = matcher.net.decode(matcher.net(xs, ps, ms), ms)
             assert got.shape == (b, 6) and got.dtype == np.int64
             assert prob.shape == (b, 2) and prob.dtype == np.float32
             np.testing.assert_array_equal(got, want.numpy())
@@ -312,16 +308,16 @@ def train_tiny(name: str, sample: Path, out: Path) -> Path:
     cfg["model"]["topology"] = name
     cfg["model"]["encoder"].update(dim=16, num_heads=2, num_layers=1, embed_hidden=[16])
     cfg["model"]["tensor_dim"] = 8
-    cfg["data"]["schema"] = default_schema(name)
+    cfg["data"]["schema"] = load_topology(name).defaults.schema
     cfg["training"].update(
         epochs=2, batch_size=128, device="cpu", amp=False, warmup_steps=10, threads=1
     )
-    run = TopologyRunConfig.from_dict(cfg)
-    TopologyMatching.train(run, [str(sample)], None, out, val_fraction=0.2, max_train=1500)
+    run = MatcherRunConfig.from_dict(cfg)
+    Matcher.train(run, [str(sample)], None, out, val_fraction=0.2, max_train=1500)
     return out / "best"
 
 
-def topology_feeds(task: TopologyMatching, ev, meta: dict) -> dict[str, np.ndarray]:
+def topology_feeds(task: Matcher, ev, meta: dict) -> dict[str, np.ndarray]:
     """The inputs as the metadata documents them, from the events ``task`` read."""
     jets = ev[task.run.data.collection]
     feeds = {"x": standardize(jets.values, meta), "p4": jets.p4, "mask": jets.mask}
@@ -343,7 +339,7 @@ def test_topology_parity(tmp_path, name, sample):
     """A small matcher trained on the sample's first 1,500 entries; parity on the next 500."""
     model = train_tiny(name, SAMPLES / sample, tmp_path / "run")
     path = export_onnx(model, "matcher", tmp_path / "m.onnx", topology=name, decode=True)
-    task = TopologyMatching.load(model)
+    task = Matcher.load(model)
     ev = task.read(SAMPLES / sample, entry_stop=2000)
     ev = ev.select(np.arange(1500, len(ev)))
     meta = metadata(path)
@@ -354,7 +350,7 @@ def test_topology_parity(tmp_path, name, sample):
     assignment, probability = run_session(path, topology_feeds(task, ev, meta))
     branches, _ = task.match(ev)
     jets = ev[task.run.data.collection]
-    cols = task.partons_from(JETS)
+    cols = list(task.topology.partons_from(JETS))
     files = assignment.copy()
     files[:, cols] = slots_to_file_order(assignment[:, cols], jets.index)
     want = np.stack([branches[q] for q in topo.qualified], axis=1)
@@ -365,7 +361,7 @@ def test_topology_parity(tmp_path, name, sample):
     np.testing.assert_array_equal(np.isnan(probability)[same], np.isnan(prob)[same])
     np.testing.assert_allclose(np.where(ok, probability, 0), np.where(ok, prob, 0), atol=2e-4)
     for other in (c for c in topo.collections if c.name != JETS):  # the one object: 0
-        assert (assignment[:, task.partons_from(other.name)] == 0).all()
+        assert (assignment[:, list(task.topology.partons_from(other.name))] == 0).all()
 
 
 def test_three_resonances(tmp_path):
@@ -382,8 +378,8 @@ def test_three_resonances(tmp_path):
     cfg["model"]["topology"] = str(topo_file)
     cfg["model"]["encoder"].update(dim=16, num_heads=2, num_layers=1, embed_hidden=[16])
     cfg["model"]["tensor_dim"] = 8
-    run = TopologyRunConfig.from_dict(cfg)
-    task = TopologyMatching(run)
+    run = MatcherRunConfig.from_dict(cfg)
+    task = Matcher(run)
     feats = task.standardizer_features()["objects"]
     stds = {"objects": Standardizer(tuple(feats), (0.0,) * len(feats), (1.0,) * len(feats))}
     torch.manual_seed(0)
@@ -393,7 +389,7 @@ def test_three_resonances(tmp_path):
     path = export_onnx(
         tmp_path / "m", "matcher", tmp_path / "m.onnx", topology=topo_file, decode=True, decode_k=k
     )
-    loaded = TopologyMatching.load(tmp_path / "m", topology=topo_file)
+    loaded = Matcher.load(tmp_path / "m", topology=topo_file)
     g = torch.Generator().manual_seed(1)
     counts = torch.tensor([8, 7, 6, 5, 4, 3, 2, 1])
     mask = torch.arange(8)[None] < counts[:, None]

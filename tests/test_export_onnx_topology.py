@@ -17,14 +17,14 @@ from hepattn.cli import main  # noqa: E402
 from hepattn.data import Standardizer  # noqa: E402
 from hepattn.errors import HepattnError  # noqa: E402
 from hepattn.export import export_onnx, topology_io  # noqa: E402
-from hepattn.models import ModelError, bundled_topology_model, save_model  # noqa: E402
+from hepattn.models import ModelError, bundled_matcher, save_model  # noqa: E402
 from hepattn.nn.heads import head_logprobs  # noqa: E402
-from hepattn.tasks.presets import run_config_dict  # noqa: E402
-from hepattn.tasks.topology_matching import (  # noqa: E402
-    TopologyMatching,
-    TopologyRunConfig,
-    default_schema,
+from hepattn.tasks.matching import (  # noqa: E402
+    Matcher,
+    MatcherRunConfig,
 )
+from hepattn.tasks.presets import run_config_dict  # noqa: E402
+from hepattn.topology import load_topology  # noqa: E402
 
 TOPOLOGIES = ["ttbar-ljets", "hh-4b"]
 SHAPES = [(3, 9), (1, 4)]
@@ -37,9 +37,9 @@ def tiny_model(directory, topology: str):
     cfg["model"]["topology"] = topology
     cfg["model"]["encoder"].update(dim=16, num_heads=2, num_layers=1, embed_hidden=[16])
     cfg["model"]["tensor_dim"] = 8
-    cfg["data"]["schema"] = default_schema(topology)
-    run = TopologyRunConfig.from_dict(cfg)
-    task = TopologyMatching(run)
+    cfg["data"]["schema"] = load_topology(topology).defaults.schema
+    run = MatcherRunConfig.from_dict(cfg)
+    task = Matcher(run)
     stds = {}
     for i, (name, feats) in enumerate(task.standardizer_features().items()):
         n = len(feats)
@@ -63,7 +63,7 @@ def exported(tmp_path_factory):
     return out
 
 
-def padded_inputs(task: TopologyMatching, b: int, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+def padded_inputs(task: Matcher, b: int, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
     """Random standardized inputs: events with n, max(n − 4, 3) and 2 real jets, garbage in
     padded jet slots; each other collection's one object (a lepton; the MET transverse)."""
     g = torch.Generator().manual_seed(seed)
@@ -90,8 +90,8 @@ def padded_inputs(task: TopologyMatching, b: int, n: int, seed: int = 0) -> dict
     return feed
 
 
-def torch_reference(task: TopologyMatching, feed: dict) -> list[np.ndarray]:
-    """The task's own forward pass (:meth:`TopologyMatching.forward`): log P of each head over
+def torch_reference(task: Matcher, feed: dict) -> list[np.ndarray]:
+    """The task's own forward pass (:meth:`Matcher.forward`): log P of each head over
     the jets, then the detection probabilities."""
     derived = {k: v for k, v in feed.items() if k not in ("x", "p4", "mask")}
     batch = SimpleNamespace(x=feed["x"], p4=feed["p4"], mask=feed["mask"], derived=derived)
@@ -110,7 +110,7 @@ def torch_reference(task: TopologyMatching, feed: dict) -> list[np.ndarray]:
 @pytest.mark.parametrize(("b", "n"), SHAPES)
 def test_onnx_matches_torch(exported, name, b, n):
     model, path = exported[name]
-    task = TopologyMatching.load(model)
+    task = Matcher.load(model)
     feed = padded_inputs(task, b, n, seed=b + n)
     want = torch_reference(task, feed)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -131,7 +131,7 @@ def test_onnx_matches_torch(exported, name, b, n):
 
 def test_metadata_and_names(exported):
     model, path = exported["ttbar-ljets"]
-    task = TopologyMatching.load(model)
+    task = Matcher.load(model)
     proto = onnx.load(str(path))
     meta = {p.key: p.value for p in proto.metadata_props}
     assert meta["task"] == "topology-matcher" and meta["topology"] == "ttbar-ljets"
@@ -223,20 +223,20 @@ def test_errors_are_one_line(exported, tmp_path, capsys):
 
 def bundled_exists(name: str) -> bool:
     try:
-        bundled_topology_model(name)
+        bundled_matcher(name)
     except ModelError:
         return False
     return True
 
 
-def test_bundled_topology_model_messages(tmp_path):
+def test_bundled_matcher_messages(tmp_path):
     with pytest.raises(ModelError, match="'matcher' task's"):
-        bundled_topology_model("ttbar-allhad")
+        bundled_matcher("ttbar-allhad")
     with pytest.raises(ModelError, match="no model is bundled for the user topology"):
-        bundled_topology_model(str(tmp_path / "mine.yaml"))
+        bundled_matcher(str(tmp_path / "mine.yaml"))
     if not bundled_exists("hh-4b"):
         with pytest.raises(ModelError, match="hepattn train matcher --topology hh-4b"):
-            bundled_topology_model("hh-4b")
+            bundled_matcher("hh-4b")
 
 
 def test_dynamo_refuses_a_met_collection(exported, tmp_path):
@@ -253,7 +253,7 @@ def test_dynamo_exporter_hh4b(exported, tmp_path):
     pytest.importorskip("onnxscript")
     model, _ = exported["hh-4b"]
     path = export_onnx(model, "matcher", tmp_path / "hh.onnx", dynamo=True, topology="hh-4b")
-    task = TopologyMatching.load(model)
+    task = Matcher.load(model)
     feed = padded_inputs(task, 3, 9)
     want = torch_reference(task, feed)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

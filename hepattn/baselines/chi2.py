@@ -73,6 +73,8 @@ __all__ = [
     "check_inputs",
     "leading_jets",
     "measure_on_file",
+    "chi2_setup",
+    "chi2_slots",
     "measure_resolutions",
     "solve_chi2",
 ]
@@ -389,3 +391,49 @@ def measure_on_file(path: str, schema: str = "hepattn-ttbar", max_jets: int = 16
     jets = ev["jets"]
     truth = truth_from_parton_labels(jets.labels["parton"])
     return measure_resolutions(jets.p4, jets.mask, truth)
+
+
+def chi2_setup(ev, collection: str = "jets", config=None, btag_wp: float | None = None):
+    """``(config, b-tag values or None, rule in words)`` of the χ² on ``ev``'s jets: the
+    b-tag the jets carry and its working point (:func:`hepattn.baselines.btag.btag_rule`)
+    laid into ``config`` (default :class:`Chi2Config()`)."""
+    import dataclasses
+
+    from hepattn.baselines.btag import btag_rule
+
+    rule = btag_rule(ev, collection, btag_wp)
+    cfg = dataclasses.replace(config or Chi2Config(), btag_threshold=rule.threshold)
+    words = cfg.describe(rule.values is not None)
+    if rule.values is not None:
+        words += f" ({rule.describe()})"
+    return cfg, rule.values, words
+
+
+def chi2_slots(
+    ev,
+    collection: str = "jets",
+    config=None,
+    progress: bool = False,
+    btag_wp: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The χ² on the padded jets of ``ev`` (read events): ``(slots int64[B, 6], chi2
+    float[B])``, in blocks of events with a progress bar.
+
+    Uses the jets' b-tag (decision, or score at ``btag_wp``; :func:`chi2_setup`); ``config``
+    defaults to :class:`Chi2Config()` (the ``mt`` form, as ``hepattn compare``).
+    """
+    from hepattn.progress import bar
+
+    cfg, btag, _ = chi2_setup(ev, collection, config, btag_wp)
+    jets = ev[collection]
+    p4 = jets.p4.astype(np.float64)
+    slots, chi2 = [], []
+    block = 8192
+    with bar(progress, len(ev), "chi2", "events") as b:
+        for s in range(0, max(len(ev), 1), block):
+            sl = slice(s, s + block)
+            out = solve_chi2(p4[sl], jets.mask[sl], None if btag is None else btag[sl], cfg)
+            slots.append(out[0])
+            chi2.append(out[1])
+            b.update(len(out[1]))
+    return np.concatenate(slots), np.concatenate(chi2)

@@ -175,27 +175,38 @@ def solve_chi2_ljets(
     return assignment, chi2, pz
 
 
-def measure_ljets_resolutions(path: str, m_t: float = M_T_PDG) -> dict:
-    """Robust widths of the three χ² terms from the truth-matched jets of a lepton+jets file
-    (schema ``hepattn-ttbar-ljets``): ``m_q1q2`` and ``m_b_had q1 q2`` where the hadronic top
-    is reconstructable, ``m_ℓνb_lep`` where ``b_lep`` has a jet, with the p_z root closer to
-    ``m_t`` (the χ²'s choice). Each σ is half the 16–84 % inter-quantile range, as
+def measure_ljets_resolutions(
+    p4: np.ndarray,
+    truth: np.ndarray,
+    lepton: np.ndarray,
+    met: np.ndarray,
+    m_t: float = M_T_PDG,
+) -> dict:
+    """Robust widths of the three χ² terms from truth-matched jets of lepton+jets events:
+    ``m_q1q2`` and ``m_b_had q1 q2`` where the hadronic top is reconstructable, ``m_ℓνb_lep``
+    where ``b_lep`` has a jet, with the p_z root closer to ``m_t`` (the χ²'s choice). Each σ
+    is half the 16–84 % inter-quantile range, as
     :func:`hepattn.baselines.chi2.measure_resolutions`.
+
+    Args:
+        p4: ``float[B, N, 4]`` jets; truth: ``int[B, P]`` jet slots in the parton order of
+            ``ttbar-ljets`` (−1 none); lepton: ``float[B, 4]``; met: ``float[B, 2]``
+            ``(MET_x, MET_y)`` — e.g. from the matcher's read of a lepton+jets file
+            (``ev["jets"].p4``, ``ev.derived["truth"]``, ``ev.derived["lepton_p4"][:, 0]``,
+            ``ev.derived["met_p4"][:, 0, :2]``).
 
     Returns ``{"sigma_w", "sigma_t_had", "sigma_t_lep", "median_w", "median_t_had",
     "median_t_lep": float, "n_had", "n_lep": int}``.
     """
     from hepattn.physics.kinematics import invariant_mass
     from hepattn.physics.neutrino import neutrino_p4
-    from hepattn.tasks.presets import load_run_config
-    from hepattn.tasks.topology_matching import TopologyMatching
 
-    task = TopologyMatching(load_run_config("topology-matcher", topology="ttbar-ljets"))
-    ev = task.read(path, need_labels=True)
-    p4 = ev["jets"].p4.astype(np.float64)
-    t = ev.derived["truth"]
+    p4 = np.asarray(p4, np.float64)
+    t = np.asarray(truth)
+    lep = np.asarray(lepton, np.float64)
+    met = np.asarray(met, np.float64)
     i_b, i_q1, i_q2, i_bl = (TOPOLOGY.partons.index(p) for p in ("b_had", "q1", "q2", "b_lep"))
-    rows = np.arange(len(ev))
+    rows = np.arange(len(t))
 
     def jet(i: int) -> np.ndarray:
         return p4[rows, np.maximum(t[:, i], 0)]
@@ -203,8 +214,6 @@ def measure_ljets_resolutions(path: str, m_t: float = M_T_PDG) -> dict:
     had = (t[:, [i_b, i_q1, i_q2]] >= 0).all(axis=1)
     m_qq = invariant_mass(jet(i_q1) + jet(i_q2))[had]
     m_bqq = invariant_mass(jet(i_b) + jet(i_q1) + jet(i_q2))[had]
-    lep = ev.derived["lepton_p4"][:, 0].astype(np.float64)
-    met = ev.derived["met_p4"][:, 0, :2].astype(np.float64)
     m_lnub = invariant_mass((lep + jet(i_bl))[:, None] + neutrino_p4(lep, met))  # [B, 2]
     best = np.argmin(np.abs(m_lnub - m_t), axis=1)
     m_lnub = m_lnub[rows, best][t[:, i_bl] >= 0]

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 __all__ = [
     "CHUNK_ENTRIES",
@@ -28,6 +29,7 @@ __all__ = [
     "check_friend_outputs",
     "check_outputs",
     "load_and_read",
+    "checked_topology",
     "model_files",
     "positive_int",
 ]
@@ -72,33 +74,36 @@ def add_model(p: argparse.ArgumentParser, task: str) -> None:
 
 def add_topology(p: argparse.ArgumentParser, model: bool = False) -> None:
     """``--topology``: a built-in topology's name or a topology YAML file (``model``: or,
-    with ``--model``, the name of the topology that model stores)."""
+    with ``--model``, the name of the topology that model stores; default: the model's)."""
     by_model = (
         "; with --model, also the name of the topology the model was trained for (its "
-        "declaration is stored with the model)"
+        "declaration is stored with the model). Default: the model's topology "
+        "(ttbar-allhad for the bundled default model)"
         if model
-        else ""
+        else " (default: ttbar-allhad)"
     )
     p.add_argument(
         "--topology",
-        default="ttbar-allhad",
+        default=None,
         metavar="NAME|YAML",
-        help="event topology: ttbar-allhad (default), ttbar-ljets, hh-4b, or a topology YAML "
+        help="event topology: ttbar-allhad, ttbar-ljets, hh-4b, or a topology YAML "
         f"file (see README, 'Declared topologies'){by_model}",
     )
 
 
-def topology_task(args: argparse.Namespace) -> tuple[str, str | None]:
-    """(task, topology): all-hadronic tt̄ is the ``matcher`` task (the bundled matcher and
-    its branches); any other topology the ``topology-matcher`` task. The topology is
-    loaded here, so a bad name or file fails before anything else is read."""
-    topology = getattr(args, "topology", "ttbar-allhad")
-    if args.task != "matcher" or topology == "ttbar-allhad":
-        return args.task, None
-    from hepattn.topology import load_topology
+def checked_topology(args: argparse.Namespace) -> str | None:
+    """``--topology`` of a matcher command, loaded here (so that a bad name or file fails
+    before anything else is read); None when not given."""
+    topology = getattr(args, "topology", None)
+    if topology is None:
+        return None
+    from hepattn.topology import TOPOLOGIES, load_topology
 
-    load_topology(topology)
-    return "topology-matcher", topology
+    model = getattr(args, "model", "default")
+    by_model = model not in (None, "default") and topology not in TOPOLOGIES
+    if not (by_model and not os.path.isfile(topology)):  # else: a name the model must store
+        load_topology(topology)
+    return topology
 
 
 def add_btag_wp(p: argparse.ArgumentParser) -> None:
@@ -233,8 +238,8 @@ def add_friend_tree(p: argparse.ArgumentParser, task: str) -> None:
 
 
 def model_files(model: str | None, task: str, topology: str | None = None) -> list:
-    """The files of the model directory ``--model`` of ``task`` (of a topology matcher:
-    ``topology``'s bundled one for 'default'), inputs of the command."""
+    """The files of the model directory ``--model`` of ``task`` (of a matcher: ``topology``'s
+    bundled one for 'default'), inputs of the command."""
     from hepattn.models import resolve_model
 
     return [f for f in resolve_model(model, task, topology).iterdir() if f.is_file()]

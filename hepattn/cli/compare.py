@@ -16,6 +16,7 @@ from hepattn.cli._options import (
     add_topology,
     add_weight,
     check_outputs,
+    checked_topology,
     model_files,
 )
 
@@ -24,15 +25,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "compare",
         help="matching efficiencies of the network and the baseline on the same events",
-        description="Run the matching network and the chi2 baseline on the same labelled "
-        "events; print epsilon_event (events with both tops correct / events with both tops "
-        "reconstructable), epsilon_2^top (correct tops / tops in those events) and "
-        "epsilon_1^top (the one reconstructable top correct / events with exactly one) by "
-        "jet multiplicity (6, 7, >=8, inclusive), the events counted in each cell, the chi2 "
-        "form and b-tag rule, and each method's runtime per event at 8 jets (one CPU "
-        "thread). With --topology (ttbar-ljets, hh-4b, a YAML file): the network and the "
-        "topology's baseline (lepton+jets chi2; HH pairing by D_HH), per jet multiplicity "
-        "the event efficiency (all resonances correct) and each resonance's efficiency.",
+        description="Run the matching network and its topology's baseline (all-hadronic and "
+        "lepton+jets ttbar: the chi2; hh-4b: HH pairing by D_HH) on the same labelled events; "
+        "print per jet multiplicity (n, n+1, >=n+2 for n jet daughters — 6, 7, >=8 for "
+        "all-hadronic ttbar — and inclusive) the efficiencies the topology declares — for "
+        "all-hadronic ttbar epsilon_event (events with both tops correct / events with both "
+        "tops reconstructable), epsilon_2^top (correct tops / tops in those events) and "
+        "epsilon_1^top (the one reconstructable top correct / events with exactly one); "
+        "otherwise the event efficiency (all resonances correct) and each resonance's — with "
+        "the events counted in each cell, the baseline's rule and b-tag working point, and "
+        "each method's runtime per event at n+2 jets (one CPU thread).",
     )
     p.add_argument("input", nargs="+", help="labelled ROOT file(s)")
     add_model(p, "matcher")
@@ -43,14 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--chi2-mode",
         choices=MODES,
         default=DEFAULT_MODE,
-        help="chi2 form: 'mt' = (m_bqq - m_t)^2 terms (default; the stronger on our samples) or "
-        "'dm' = the (m_bqq - m_b'q'q')^2 term of the SPA-Net paper",
+        help="all-hadronic chi2 form: 'mt' = (m_bqq - m_t)^2 terms (default; the stronger on "
+        "our samples) or 'dm' = the (m_bqq - m_b'q'q')^2 term of the SPA-Net paper",
     )
     p.add_argument(
         "--timing-events",
         type=int,
         default=1000,
-        help="8-jet events used to time each method (default 1000)",
+        help="events with n+2 jets (8 for all-hadronic ttbar) used to time each method "
+        "(default 1000)",
     )
     add_topology(p, model=True)
     add_btag_wp(p)
@@ -66,16 +69,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.topology != "ttbar-allhad":
-        return run_topology(args)
     from hepattn.data.outputs import write_json
     from hepattn.progress import wanted
     from hepattn.tasks.comparison import compare, format_comparison
 
+    topology = checked_topology(args)
     check_outputs(
         [*args.input, *(args.friend or [])],
         (args.output, "JSON output", False),
-        files=model_files(args.model, "matcher"),
+        files=model_files(args.model, "matcher", topology),
     )
     result = compare(
         args.input,
@@ -83,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         args.schema,
         args.timing_events,
         args.chi2_mode,
+        topology=topology,
         tree=args.tree,
         progress=wanted(args.no_progress),
         nonfinite=args.nonfinite,
@@ -91,36 +94,6 @@ def run(args: argparse.Namespace) -> int:
         weight=args.weight,
     )
     print(format_comparison(result))
-    if args.output:
-        write_json(args.output, {k: v for k, v in result.items() if k != "tables"})
-        print(f"wrote {args.output}")
-    return 0
-
-
-def run_topology(args: argparse.Namespace) -> int:
-    """``compare --topology NAME``: the network and the topology's baseline."""
-    from hepattn.data.outputs import write_json
-    from hepattn.progress import wanted
-    from hepattn.tasks.comparison import compare_topology, format_topology_comparison
-    from hepattn.tasks.topology_matching import model_dir
-
-    files = [f for f in model_dir(args.model, args.topology).iterdir() if f.is_file()]
-    check_outputs(
-        [*args.input, *(args.friend or [])], (args.output, "JSON output", False), files=files
-    )
-    result = compare_topology(
-        args.input,
-        args.topology,
-        args.model,
-        args.schema,
-        tree=args.tree,
-        progress=wanted(args.no_progress),
-        nonfinite=args.nonfinite,
-        btag_wp=args.btag_wp,
-        friends=args.friend,
-        weight=args.weight,
-    )
-    print(format_topology_comparison(result))
     if args.output:
         write_json(args.output, {k: v for k, v in result.items() if k != "tables"})
         print(f"wrote {args.output}")

@@ -55,11 +55,10 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or args.output_file
     if output is None:
         raise HepattnError("give the output file: -o OUT.h5")
-    topology = None
-    if args.topology != "ttbar-allhad":
-        from hepattn.topology import load_topology
+    from hepattn.topology import TTBAR_ALLHAD, load_topology
 
-        topology = load_topology(args.topology)  # a bad name or file fails first
+    # a bad name or file fails first
+    topology = load_topology(args.topology) if args.topology is not None else TTBAR_ALLHAD
     check_outputs(args.input, (output, "output", False))
     s = write_spanet_h5(
         output,
@@ -70,26 +69,19 @@ def run(args: argparse.Namespace) -> int:
         progress=wanted(args.no_progress),
         topology=topology,
     )
-    if topology is None:
-        print(f"converted {s.events:,} events to {s.path} (SPANet layout, MAX_JETS = {s.max_jets})")
-        print(
-            f"reconstructable tops: both in {s.both_tops:,} events, exactly one in "
-            f"{s.one_top:,}, none in {s.events - s.both_tops - s.one_top:,}"
-        )
-    else:
-        print(
-            f"converted {s.events:,} events to {s.path} (SPANet layout of topology "
-            f"{s.topology}, MAX_JETS = {s.max_jets})"
-        )
-        per = ", ".join(f"{r} {n:,}" for r, n in s.resonances.items())
-        print(
-            f"reconstructable resonances: all in {s.both_tops:,} events, some in "
-            f"{s.one_top:,}, none in {s.events - s.both_tops - s.one_top:,} (per resonance: "
-            f"{per})"
-        )
-        for name, n in s.missing_objects.items():
-            if n:
-                print(f"{n:,} events without a {name} (INPUTS/{name}/MASK False)")
+    print(
+        f"converted {s.events:,} events to {s.path} (SPANet layout of topology "
+        f"{s.topology}, MAX_JETS = {s.max_jets})"
+    )
+    per = ", ".join(f"{r} {n:,}" for r, n in s.resonances.items())
+    print(
+        f"reconstructable resonances: all in {s.both_tops:,} events, some in "
+        f"{s.one_top:,}, none in {s.events - s.both_tops - s.one_top:,} (per resonance: "
+        f"{per})"
+    )
+    for name, n in s.missing_objects.items():
+        if n:
+            print(f"{n:,} events without a {name} (INPUTS/{name}/MASK False)")
     if s.truncated_events:
         print(
             f"--max-jets {s.max_jets}: {s.truncated_events:,} events truncated, "
@@ -101,17 +93,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _default_schema(args: argparse.Namespace, topology) -> str | None:
-    """For a built-in topology, the schema of ``hepattn generate``'s files for it when it
-    reads the input (it carries every event field); else None (detected from the file)."""
-    if topology is None:
+    """The schema of ``hepattn generate``'s files of the topology (its declaration's
+    ``defaults.schema``) when it reads the input (it carries every event field); else None
+    (detected from the file)."""
+    if topology.defaults.schema is None:
         return None
     from hepattn.data.root import open_tree, resolve_paths
     from hepattn.data.schema import get_schema
-    from hepattn.tasks.topology_matching import SCHEMAS
 
-    if topology.name not in SCHEMAS:
-        return None
-    schema = get_schema(SCHEMAS[topology.name])
+    schema = get_schema(topology.defaults.schema)
     try:
         tree = open_tree(resolve_paths(args.input)[0], args.tree, schema)
         read = [c.name for c in topology.collections if not c.transverse]

@@ -14,8 +14,8 @@ from hepattn.cli._options import (
     add_topology,
     add_weight,
     check_outputs,
+    checked_topology,
     model_files,
-    topology_task,
 )
 
 #: The files ``-o DIR`` receives, per task.
@@ -32,10 +32,10 @@ SPECS = {
     ),
     "matcher": (
         "jet-parton matcher",
-        "Evaluate a matcher: epsilon_event, epsilon_2^top, epsilon_1^top by jet multiplicity "
-        "with binomial uncertainties; with -o DIR writes DIR/metrics.json and efficiency.png. "
-        "With --topology (not ttbar-allhad): the event and per-resonance efficiencies by jet "
-        "multiplicity (DIR/metrics.json).",
+        "Evaluate a matcher of any topology by jet multiplicity with binomial uncertainties: "
+        "the efficiencies its topology declares (all-hadronic ttbar: epsilon_event, "
+        "epsilon_2^top, epsilon_1^top; others: the event and per-resonance efficiencies; "
+        "every one in the JSON); with -o DIR writes DIR/metrics.json and efficiency.png.",
     ),
 }
 
@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_output(t, "directory for metrics.json and the plots", "--out", metavar="DIR")
         t.add_argument("--json", metavar="FILE", help="also write the metrics as JSON here")
         if name == "matcher":
-            add_topology(t)
+            add_topology(t, model=True)
         add_weight(
             t,
             "for weighted metrics",
@@ -76,24 +76,16 @@ def run(args: argparse.Namespace) -> int:
     from hepattn.tasks.presets import task_class
 
     out = Path(args.output) if args.output else None
-    name, topology = topology_task(args)
-    if topology is not None:
-        from hepattn.tasks.topology_matching import TopologyMatching, model_dir
-
-        files = [f for f in model_dir(args.model, topology).iterdir() if f.is_file()]
-    else:
-        files = model_files(args.model, args.task)
+    topology = checked_topology(args) if args.task == "matcher" else None
     check_outputs(
         [*args.data, *(args.friend or [])],
         (out, "output directory", True),
         *((out / name if out else None, "output", False) for name in WRITES[args.task]),
         (args.json, "--json file", False),
-        files=files,
+        files=model_files(args.model, args.task, topology),
     )
-    if topology is not None:
-        task = TopologyMatching.load(args.model, topology)
-    else:
-        task = task_class(name).load(args.model)
+    cls = task_class(args.task)
+    task = cls.load(args.model) if topology is None else cls.load(args.model, topology)
     report, written = task.evaluate_files(
         args.data,
         schema=args.schema,

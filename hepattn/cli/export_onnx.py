@@ -9,11 +9,11 @@ from hepattn.cli._options import (
     add_output,
     add_topology,
     check_outputs,
+    checked_topology,
     model_files,
-    topology_task,
 )
 from hepattn.errors import HepattnError
-from hepattn.tasks.presets import TASKS
+from hepattn.tasks.presets import TASK_ALIASES, TASKS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,12 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "batch and object-count axes. Inputs: x float32[B, N, F] (standardized features), "
         "p4 float32[B, N, 4] (px, py, pz, E in GeV), mask bool[B, N] (True = real object); "
         "a mass_hl tagger takes hl float32[B, 17] instead. Outputs: probabilities[B, 7] "
-        "(tagger) or log_prob_top1, log_prob_top2 [B, N, N, N] (matcher). A matcher of "
-        "another topology (--topology) also takes, per non-jet collection C of the topology "
-        "(ttbar-ljets: lepton, met), C_x float32[B, 1, F_C], C_p4 float32[B, 1, 4], C_mask "
-        "bool[B, 1], and gives log_prob_R [B, N, ...] (one N per jet daughter of resonance R, "
-        "in its head order) per resonance R and detection[B, R] (probability that each "
-        "resonance is reconstructable). With --decode a matcher's graph decodes the "
+        "(tagger); a matcher, any topology, gives log_prob_R [B, N, ...] (one N per jet "
+        "daughter of resonance R, in its head order) per resonance R, detection[B, R] "
+        "(probability that each resonance is reconstructable; models with the detection "
+        "head) and the same log P under the names a topology keeps from earlier versions "
+        "(all-hadronic ttbar: log_prob_top1, log_prob_top2 [B, N, N, N]); a matcher of a "
+        "topology with other collections (ttbar-ljets: lepton, met) also takes, per non-jet "
+        "collection C, C_x float32[B, 1, F_C], C_p4 float32[B, 1, 4], C_mask bool[B, 1]. "
+        "With --decode a matcher's graph decodes the "
         "assignment itself: outputs assignment int64[B, P] (per parton of the topology, the "
         "slot of its jet among the jets fed, -1 none) and probability float32[B, R] (per "
         "resonance, the chosen jet tuple's probability, NaN none), from each head's "
@@ -37,8 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "preprocessing and the outputs' meaning are stored in the ONNX metadata.",
     )
     p.add_argument("model", metavar="MODEL", help="model directory, or 'default'")
-    p.add_argument("--task", choices=tuple(TASKS), required=True, help="model task")
-    add_topology(p)
+    p.add_argument(
+        "--task",
+        choices=(*TASKS, *TASK_ALIASES),
+        required=True,
+        help="model task (topology-matcher: the former name of the matcher of a declared "
+        "topology, the same as matcher)",
+    )
+    add_topology(p, model=True)
     add_output(p, "output ONNX file", "--out", required=True, metavar="FILE.onnx")
     p.add_argument("--opset", type=int, help="ONNX opset (default: 17)")
     p.add_argument(
@@ -68,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hepattn.export import DEFAULT_DECODE_K, export_onnx
 
-    if args.task == "tagger" and args.topology != "ttbar-allhad":
+    if args.task == "tagger" and args.topology is not None:
         raise HepattnError("--topology applies to matchers, not to the tagger")
     if args.task == "tagger" and args.decode:
         raise HepattnError("--decode applies to matchers (the assignment), not to the tagger")
@@ -76,12 +84,8 @@ def run(args: argparse.Namespace) -> int:
         raise HepattnError("--decode-k applies with --decode")
     if args.decode_k is not None and args.decode_k < 1:
         raise HepattnError(f"--decode-k must be a positive integer, not {args.decode_k}")
-    task, topology = topology_task(args)
-    if task == "topology-matcher" and topology is None and args.topology != "ttbar-allhad":
-        from hepattn.topology import load_topology
-
-        topology = args.topology  # --task topology-matcher --topology NAME
-        load_topology(topology)  # a bad name or file fails first
+    task = TASK_ALIASES.get(args.task, args.task)
+    topology = checked_topology(args)
     files = model_files(args.model, task, topology)
     check_outputs((), (args.output, "output", False), files=files)
     out = export_onnx(

@@ -10,6 +10,7 @@ from hepattn.cli._options import (
     add_friend_tree,
     add_topology,
     check_friend_outputs,
+    checked_topology,
     model_files,
 )
 
@@ -22,18 +23,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="assign jets to the partons of a topology (default: all-hadronic ttbar)",
         description="Write a TTree (--output-tree, default 'hepattn') with one entry per "
         "input entry (same order) to -o OUT, or with --output-dir to one file per input, "
-        "named as the input; inputs are read --chunk-entries entries at a time: "
-        "'assignment' = 6 jet indices (b, q1, q2, b', q1', q2') in "
-        "the input file's own jet order, and 'prob' = the chosen triplets' probabilities "
-        "(network) or 'chi2' = the minimum chi2 (chi2 method). Where there is no answer: "
-        "assignment -1 = no jet for that parton (fewer than 6 jets, or a top left "
-        "unassigned), prob NaN = no triplet chosen for that top, chi2 inf = fewer than 6 "
-        "jets. These sentinels, the parton order and the chi2 form are also stored in the "
-        "file as strings. With --topology other than ttbar-allhad: per resonance R and "
-        "daughter d a branch R_d (jet index in the file's own order, -1 none; a lepton or "
-        "MET daughter: 0, its collection's one object), R_prob (the chosen jet tuple's "
-        "probability, NaN none) and R_detection (probability that R is reconstructable); "
-        "with the baseline, R_d and its score (chi2, or dhh for hh-4b).",
+        "named as the input; inputs are read --chunk-entries entries at a time. Branches: "
+        "'assignment' = one jet index per parton of the topology in its parton order "
+        "(all-hadronic ttbar: 6 = b, q1, q2, b', q1', q2'), in the input file's own jet "
+        "order, and the same per resonance R and daughter d as R_d (a lepton or MET "
+        "daughter: 0, its collection's one object); with the network 'prob' = the chosen "
+        "jet tuples' probabilities, one per resonance, also as R_prob, and R_detection = the "
+        "probability that R is reconstructable (models with the detection head); with the "
+        "topology's baseline (--method chi2 for ttbar, pairing for hh-4b) its score, 'chi2' "
+        "or 'dhh'. Where there is no answer: -1 = no jet for that parton (too few jets, or a "
+        "resonance left unassigned), NaN = no tuple chosen for that resonance, score inf = "
+        "too few jets. These sentinels, the parton order and the baseline's rule are also "
+        "stored in the file as strings.",
     )
     add_friend_tree(p, "matcher")
     add_topology(p, model=True)
@@ -49,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--chi2-mode",
         choices=MODES,
         default=DEFAULT_MODE,
-        help=f"chi2 form for --method chi2 (default {DEFAULT_MODE}; see hepattn compare --help)",
+        help=f"all-hadronic chi2 form for --method chi2 (default {DEFAULT_MODE}; see hepattn "
+        "compare --help)",
     )
     p.set_defaults(func=run)
 
@@ -67,103 +69,47 @@ def _printer(jobs, output_tree: str, describe, done: list[str]):
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.topology != "ttbar-allhad":
-        return run_topology(args)
-    if args.method == "pairing":
-        from hepattn.errors import DataError
-
-        raise DataError("--method pairing is the hh-4b baseline; ttbar-allhad has chi2")
-    from hepattn.baselines.chi2 import Chi2Config
-    from hepattn.progress import wanted
-    from hepattn.tasks.friends import chunk_size, write_friends
-    from hepattn.tasks.presets import task_class
-
-    files = model_files(args.model, "matcher") if args.method == "network" else ()
-    jobs = check_friend_outputs(args, files=files)
-    matcher = task_class("matcher").load(args.model)
-    config = Chi2Config(mode=args.chi2_mode)
-    progress = wanted(args.no_progress)
-    seen = {"events": 0, "full": 0}
-
-    def compute(ev):
-        branches, metadata = matcher.match(ev, args.method, config, progress, btag_wp=args.btag_wp)
-        seen["events"] += len(ev)
-        seen["full"] += int((branches["assignment"] >= 0).all(axis=1).sum())
-        return branches, metadata
-
-    extra = "prob" if args.method == "network" else "chi2"
-    done: list[str] = []
-    write_friends(
-        matcher,
-        jobs,
-        compute,
-        chunk_size(args.chunk_entries),
-        output_tree=args.output_tree,
-        progress=progress,
-        written=_printer(jobs, args.output_tree, lambda: f"branches assignment[6], {extra}", done),
-        schema=args.schema,
-        tree=args.tree,
-        nonfinite=args.nonfinite,
-        # the chi2 applies its own b-tag threshold: scores are fine there, not for the network
-        check=args.method == "network",
-    )
-    n, full = seen["events"], seen["full"]
-    print(
-        f"matched {n:,} events with the {args.method} method: {full:,} with both tops "
-        f"assigned, {n - full:,} partial or none (< 6 jets)"
-    )
-    if len(jobs) == 1:
-        print(done[0])
-    return 0
-
-
-def run_topology(args: argparse.Namespace) -> int:
-    """``match --topology NAME`` for a topology other than all-hadronic tt̄."""
     import numpy as np
 
     from hepattn.progress import wanted
     from hepattn.tasks.friends import chunk_size, write_friends
+    from hepattn.tasks.matching import Matcher
     from hepattn.tasks.presets import load_run_config
-    from hepattn.tasks.topology_matching import JETS, TopologyMatching, model_dir
+    from hepattn.topology import JETS
 
+    topology = checked_topology(args)
     network = args.method == "network"
     if network or args.model != "default":
-        files = [f for f in model_dir(args.model, args.topology).iterdir() if f.is_file()]
+        files = model_files(args.model, "matcher", topology)
     else:  # the baseline reads the inputs as the topology's default config does
         files = []
     jobs = check_friend_outputs(args, files=files)
     if files:
-        matcher = TopologyMatching.load(args.model, args.topology)
+        matcher = Matcher.load(args.model, topology)
     else:
-        matcher = TopologyMatching(load_run_config("topology-matcher", topology=args.topology))
-    if not network and args.method != matcher.baseline_name():
+        matcher = Matcher(load_run_config("matcher", topology=topology))
+    if not network and args.method != matcher.baseline_method():
         from hepattn.errors import DataError
 
         raise DataError(
             f"the baseline of topology {matcher.topology.name!r} is --method "
-            f"{matcher.baseline_name()}, not {args.method}"
+            f"{matcher.baseline_method()}, not {args.method}"
         )
     progress = wanted(args.no_progress)
-    names = matcher.topology.qualified
-    jet_partons = matcher.partons_from(JETS)
+    topo = matcher.topology
+    jet_partons = list(topo.partons_from(JETS))
     seen = {"events": 0, "full": 0}
     branch_names: list[str] = []
 
     def compute(ev):
-        if network:
-            branches, metadata = matcher.match(ev, progress)
-        else:
-            branches, metadata = matcher.match_baseline(ev, args.btag_wp)
-        full = np.ones(len(ev), bool)
-        for p in jet_partons:
-            full &= branches[names[p]] >= 0
+        branches, metadata = matcher.match(
+            ev, args.method, progress, btag_wp=args.btag_wp, chi2_mode=args.chi2_mode
+        )
+        full = (branches["assignment"][:, jet_partons] >= 0).all(axis=1)
         seen["events"] += len(ev)
-        seen["full"] += int(full.sum())
-        branch_names[:] = list(branches)
+        seen["full"] += int(np.sum(full))
+        branch_names[:] = [f"{k}[{v.shape[1]}]" if v.ndim > 1 else k for k, v in branches.items()]
         return branches, metadata
-
-    def listed() -> str:
-        return ", ".join(branch_names)
 
     done: list[str] = []
     write_friends(
@@ -173,15 +119,21 @@ def run_topology(args: argparse.Namespace) -> int:
         chunk_size(args.chunk_entries),
         output_tree=args.output_tree,
         progress=progress,
-        written=_printer(jobs, args.output_tree, lambda: "branches " + listed(), done),
+        written=_printer(
+            jobs, args.output_tree, lambda: "branches " + ", ".join(branch_names), done
+        ),
         schema=args.schema,
         tree=args.tree,
         nonfinite=args.nonfinite,
+        # the baseline applies its own b-tag threshold: scores are fine there, not for the
+        # network
         check=network and matcher.path is not None,
     )
+    n, full = seen["events"], seen["full"]
     print(
-        f"matched {seen['events']:,} events ({matcher.topology.name}) with the {args.method} "
-        f"method: {seen['full']:,} with every resonance assigned"
+        f"matched {n:,} events ({topo.name}) with the {args.method} method: {full:,} with "
+        f"every resonance assigned, {n - full:,} partial or none "
+        f"(< {topo.n_jet_daughters} jets, or a resonance left unassigned)"
     )
     if len(jobs) == 1:
         print(done[0])

@@ -15,7 +15,7 @@ from hepattn.cli._options import (
     add_topology,
     add_weight,
     check_outputs,
-    topology_task,
+    checked_topology,
 )
 from hepattn.errors import HepattnError
 from hepattn.tasks.presets import DEFAULT_KIND, TAGGER_KINDS
@@ -47,13 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="jet-parton matcher (SPA-Net style) for a declared topology",
         description="Train the matcher: P-MHA encoder + one symmetric tensor attention head "
         "per resonance of the topology (two triplet heads with the top-symmetric loss for "
-        "all-hadronic ttbar), loss minimised over the declared symmetries. Outputs as for the "
-        "tagger (DIR/last.pt, DIR/best/, DIR/history.json).",
+        "all-hadronic ttbar) + a detection head, loss minimised over the declared symmetries. "
+        "Outputs as for the tagger (DIR/last.pt, DIR/best/, DIR/history.json).",
     )
     _common(
         m,
-        "hepattn/configs/matcher.yaml for ttbar-allhad, hepattn/configs/topology-matcher.yaml "
-        "for the others",
+        "hepattn/configs/matcher.yaml, its topology and schema set by --topology",
     )
     add_topology(m)
 
@@ -150,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
     overrides["compile"] = True if args.compile else None
     overrides["amp"] = False if args.no_amp else None
     kind = getattr(args, "kind", None)
-    task, topology = topology_task(args)
+    task = args.task
+    topology = checked_topology(args) if task == "matcher" else None
     run_config = load_run_config(
         task, args.config, topology=topology, kind=kind, training=overrides
     )
@@ -182,14 +182,12 @@ def run(args: argparse.Namespace) -> int:
     if args.task == "tagger":
         what = f"{run_config.kind} tagger ({result['params']:,} parameters) on "
         best = f"best validation accuracy {100 * result['val_accuracy']:.2f} %"
-    elif topology is not None:
-        what = f"{topology} matcher ({result['params']:,} parameters) on "
+    else:
+        name = run_config.topology.name
+        what = f"{name} matcher ({result['params']:,} parameters) on "
         best = (
             f"best validation resonance efficiency {100 * result['val_resonance_efficiency']:.2f} %"
         )
-    else:
-        what = f"matcher ({result['params']:,} parameters) on "
-        best = f"best validation top efficiency {100 * result['val_top_efficiency']:.2f} %"
     unit = task_class(task).unit
     print(
         f"trained {what}{result[f'train_{unit}']:,} {unit} in {result['epochs']} epochs, "

@@ -1,7 +1,5 @@
-"""Metrics: classification (tagger) and, with the matching task, jet–parton efficiencies
-(all-hadronic tt̄ in :mod:`~hepattn.metrics.matching`, any declared topology in
-:mod:`~hepattn.metrics.topology`, whose ``reconstructable`` is not re-exported here: the name
-is the all-hadronic one's)."""
+"""Metrics: classification (tagger) and jet–parton matching efficiencies for any declared
+topology (:mod:`~hepattn.metrics.matching`)."""
 
 from hepattn.metrics.classification import (
     accuracy_with_error,
@@ -11,34 +9,26 @@ from hepattn.metrics.classification import (
     roc_curve,
 )
 from hepattn.metrics.matching import (
+    definitions,
     efficiency_table,
     format_table,
-    reconstructable,
-    top_correct,
-    truth_from_parton_labels,
-)
-from hepattn.metrics.topology import (
-    format_topology_table,
     jet_rows,
+    reconstructable,
     resonance_correct,
-    topology_definitions,
-    topology_efficiency_table,
+    truth_from_parton_labels,
 )
 
 __all__ = [
     "accuracy_with_error",
     "confusion_matrix",
+    "definitions",
     "efficiency_table",
     "format_table",
-    "format_topology_table",
     "jet_rows",
     "one_vs_rest_auc",
     "per_class_accuracy",
     "reconstructable",
     "resonance_correct",
     "roc_curve",
-    "top_correct",
-    "topology_definitions",
-    "topology_efficiency_table",
     "truth_from_parton_labels",
 ]

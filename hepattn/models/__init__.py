@@ -11,11 +11,12 @@ A model directory holds
 - ``card.md``: the model card (training command, data, budget, measured accuracy).
 
 ``resolve_model("default", task)`` gives the bundled model of a task; the bundled matcher of a
-declared topology other than all-hadronic tt̄ lives in ``matcher-<topology>``
-(:func:`bundled_topology_model`). Every failure to load
-a directory — a missing, empty, truncated or damaged file (hash mismatch), malformed YAML or
-JSON, weights with NaN, a standardization record missing or with a zero std, weights that do
-not fit the network the config builds — is a :class:`ModelError` naming the file.
+declared topology is named by its declaration (``defaults.model``: ``matcher`` for
+all-hadronic tt̄, ``matcher-<topology>`` for the others; :func:`bundled_matcher`). Every
+failure to load a directory — a missing, empty, truncated or damaged file (hash mismatch),
+malformed YAML or JSON, weights with NaN, a standardization record missing or with a zero
+std, weights that do not fit the network the config builds — is a :class:`ModelError` naming
+the file.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ModelError",
     "SavedModel",
-    "bundled_topology_model",
+    "bundled_matcher",
     "check_standardizers",
     "file_sha256",
     "load_saved",
@@ -57,7 +58,7 @@ WEIGHTS = "weights.pt"
 HASH = "weights.sha256"
 
 BUNDLED = Path(__file__).parent
-DEFAULTS = {"tagger": BUNDLED / "tagger", "matcher": BUNDLED / "matcher"}
+DEFAULTS = {"tagger": BUNDLED / "tagger"}
 
 
 class ModelError(HepattnError):
@@ -75,29 +76,24 @@ class SavedModel:
     metrics: dict[str, Any]
 
 
-def bundled_topology_model(topology: str | os.PathLike) -> Path:
-    """The bundled matcher of ``topology`` (not all-hadronic tt̄, whose bundled matcher is the
-    ``matcher`` task's): ``hepattn/models/matcher-<topology>``; a :class:`ModelError` saying
-    how to train one when none is bundled (always for a user's topology file)."""
-    from hepattn.topology import TOPOLOGIES, TTBAR_ALLHAD
+def bundled_matcher(topology: str | os.PathLike) -> Path:
+    """The bundled matcher of ``topology``: ``hepattn/models/<defaults.model>`` of its
+    declaration (``matcher`` for all-hadronic tt̄); a :class:`ModelError` saying how to train
+    one when none is bundled (always for a user's topology file)."""
+    from hepattn.topology import TOPOLOGIES
 
     name = str(topology)
-    if name == TTBAR_ALLHAD.name:
-        raise ModelError(
-            f"the bundled {name} matcher is the 'matcher' task's (hepattn/models/matcher): "
-            "use it with --task matcher (the default topology)"
-        )
     train = (
         f"train one with 'hepattn train matcher --topology {name} --train FILES --val FILES "
         "-o DIR' and pass --model DIR"
     )
-    if name not in TOPOLOGIES:
+    if name not in TOPOLOGIES or TOPOLOGIES[name].defaults.model is None:
         raise ModelError(f"no model is bundled for the user topology {name}; {train}")
-    path = BUNDLED / f"matcher-{name}"
+    path = BUNDLED / TOPOLOGIES[name].defaults.model
     if not (path / "config.yaml").exists():
         raise ModelError(
             f"no {name} matcher is bundled with this installation (hepattn/models/"
-            f"matcher-{name}); {train}"
+            f"{path.name}); {train}"
         )
     return path
 
@@ -105,15 +101,14 @@ def bundled_topology_model(topology: str | os.PathLike) -> Path:
 def resolve_model(
     model: str | os.PathLike | None, task: str, topology: str | os.PathLike | None = None
 ) -> Path:
-    """``None`` or ``"default"`` → the bundled model of ``task`` (of a ``topology-matcher``:
-    that of ``topology``, :func:`bundled_topology_model`); else the given directory."""
+    """``None`` or ``"default"`` → the bundled model of ``task`` (of a matcher: that of
+    ``topology``, all-hadronic tt̄ when None; :func:`bundled_matcher`); else the given
+    directory."""
     if model is None or str(model) == "default":
-        if task == "topology-matcher":
-            if topology is None:
-                raise ModelError(
-                    "the bundled topology matchers are one per topology: name it (--topology)"
-                )
-            return bundled_topology_model(topology)
+        if task == "matcher":
+            from hepattn.topology import TTBAR_ALLHAD
+
+            return bundled_matcher(topology if topology is not None else TTBAR_ALLHAD.name)
         path = DEFAULTS[task]
         if not (path / "config.yaml").exists():
             raise ModelError(f"no default {task} model is bundled with this installation")
@@ -288,15 +283,16 @@ def load_state(saved: SavedModel, net: torch.nn.Module) -> None:
         ) from None
 
 
-def load_saved(path: str | os.PathLike, task: str) -> SavedModel:
-    """Read a model directory written by :func:`save_model`, checking it is for ``task``;
-    every failure is a :class:`ModelError` naming the file and the problem."""
+def load_saved(path: str | os.PathLike, task: str, former: tuple[str, ...] = ()) -> SavedModel:
+    """Read a model directory written by :func:`save_model`, checking it is for ``task`` (or
+    one of its ``former`` names); every failure is a :class:`ModelError` naming the file and
+    the problem."""
     d = Path(path)
     for name in ("config.yaml", WEIGHTS, "standardization.json"):
         if not (d / name).exists():
             raise ModelError(f"{d}: not a hepattn model directory ({name} is missing)")
     config = _read(d / "config.yaml", yaml.safe_load, "YAML")
-    if not isinstance(config, dict) or config.get("task") != task:
+    if not isinstance(config, dict) or config.get("task") not in (task, *former):
         found = config.get("task") if isinstance(config, dict) else None
         raise ModelError(
             f"{d / 'config.yaml'}: this is a {found!r} model, a {task!r} model is needed"

@@ -1,9 +1,8 @@
 """Neural-network building blocks: masked (P-)MHA, the set encoder and set pooling.
 
-Matching (imported from their modules): :mod:`hepattn.nn.matcher` (all-hadronic tt̄, the
-bundled model), and for any declared topology :mod:`hepattn.nn.inputs` (several collections
-in one set), :mod:`hepattn.nn.heads` (tensor attention heads of order 1–3),
-:mod:`hepattn.nn.topology_matcher` (the network, its loss and detection head) and
+Matching, any declared topology (imported from their modules): :mod:`hepattn.nn.matcher`
+(the network, its loss and detection head), :mod:`hepattn.nn.inputs` (several collections in
+one set), :mod:`hepattn.nn.heads` (tensor attention heads of order 1–3) and
 :mod:`hepattn.nn.decoding` (exact joint decoding).
 
 Each top-level module takes its own frozen dataclass config, buildable from a dict

@@ -355,10 +355,25 @@ class Task:
     def save_model(self, model: torch.nn.Module, directory: Path, metrics: dict) -> None:
         save_model(directory, self.saved_config(), model, self.standardizers, metrics)
 
+    #: Task names models of this task were saved under before (loaded as this task).
+    former_names: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def upgrade_config(cls, config: dict) -> dict:
+        """A saved ``config.yaml`` of an earlier version as this version reads it (default:
+        unchanged)."""
+        return config
+
     @classmethod
     def load(cls, model: str | os.PathLike | None = None):
         """A model directory, or ``None`` / ``"default"`` for the bundled model of the task."""
-        saved = load_saved(resolve_model(model, cls.name), cls.name)
+        return cls.load_dir(resolve_model(model, cls.name))
+
+    @classmethod
+    def load_dir(cls, path: str | os.PathLike):
+        """The model saved in directory ``path`` (:func:`hepattn.models.load_saved`)."""
+        saved = load_saved(path, cls.name, cls.former_names)
+        saved.config = cls.upgrade_config(saved.config)
         cfg = {k: v for k, v in saved.config.items() if k not in ("task", "classes")}
         try:
             run = cls.run_config.from_dict(cfg)

@@ -1,19 +1,36 @@
-"""The jet–parton matching task (all-hadronic tt̄): data, loss, metrics, saved matchers.
+"""Jet–parton matching for any declared topology: data, loss, metrics, saved matchers.
 
-Jets of schema ``hepattn-ttbar`` (or any schema with a jet collection; truth labels are
-needed only to train and evaluate): per jet the parton label 0…5 in the parton order of
-:data:`hepattn.topology.TTBAR_ALLHAD` — (b, q1, q2, b′, q1′, q2′) — or −1. The network is
-:class:`~hepattn.nn.matcher.JetPartonMatcher`; predictions are assignments ``int[B, 6]`` of
-jet indices **in the input file's own jet order**, −1 where none (:data:`SENTINELS`).
+One task for every topology (:mod:`hepattn.topology`): all-hadronic tt̄ (the default),
+``ttbar-ljets``, ``hh-4b``, or a user's YAML. The network is
+:class:`~hepattn.nn.matcher.JetPartonMatcher`: one encoder over the topology's input
+collections, one symmetric tensor attention head per resonance, a detection head.
 
-:class:`Matcher` is the task (:class:`~hepattn.tasks.base.Task`): ``Matcher.train(run, ...)``
-trains one, ``Matcher.load(dir)`` loads one, ``matcher.predict(ev)`` decodes assignments.
+Inputs, per collection of the topology (:attr:`hepattn.topology.Topology.collections`):
+
+- ``jets``: the schema's jet collection (``data.collection``), features ``data.features``,
+  the leading ``data.max_objects`` jets by pT, per-jet parton labels ``data.label`` (the
+  index of the parton in the topology's parton order, −1 for none) to train and evaluate;
+- a one-object collection (a lepton): the schema collection of the same name, its leading
+  object, features ``data.object_features`` (e.g. ``log_pt, eta, log_e, charge``);
+- a transverse collection (the MET): the schema's event fields ``<name>_pt`` and
+  ``<name>_phi``; its one feature is ``log(MET)``, its 4-momentum ``(MET_x, MET_y, 0, MET)``.
+
+Derived fields (``ev.derived``): ``<name>_x``, ``<name>_p4``, ``<name>_mask`` of each
+non-jet collection (standardized with their own standardization), ``n_jets``; with labels
+``truth`` (``int[B, n_partons]`` jet slots in parton order, −1 where none; non-jet daughters
+0) and ``target_<r>`` (resonance r's jet slots in head order).
+
+Predictions name jets **in the input file's own jet order** (:func:`slots_to_file_order`).
+The classical baseline of the topology (:mod:`hepattn.baselines.registry`) runs through the
+same reading (:meth:`Matcher.baseline`). Saved matchers of earlier versions load and answer
+as before (:func:`upgrade_saved_config`): all-hadronic matchers without a detection head,
+and the former ``topology-matcher`` task's.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +38,11 @@ import numpy as np
 import torch
 
 from hepattn.config import Config, ConfigError
-from hepattn.data import Events, PadSpec
+from hepattn.data import Events, PadSpec, Standardizer
 from hepattn.errors import DataError
-from hepattn.nn.matcher import (
-    JetPartonMatcher,
-    MatcherConfig,
-    decode_assignments,
-    symmetric_top_nll,
-)
+from hepattn.nn.encoder import EncoderConfig
+from hepattn.nn.inputs import Inputs, combine_collections
+from hepattn.nn.matcher import JetPartonMatcher, MatcherConfig
 from hepattn.tasks.base import Task, refuse
 from hepattn.tasks.weights import (
     batch_weights,
@@ -37,41 +51,49 @@ from hepattn.tasks.weights import (
     weighted_loss,
     weighted_ratio,
 )
-from hepattn.topology import TTBAR_ALLHAD
+from hepattn.topology import (
+    JETS,
+    TTBAR_ALLHAD,
+    Topology,
+    TopologyError,
+    topology_from_entry,
+    topology_name,
+)
 from hepattn.training.loop import TrainingConfig
 
 __all__ = [
-    "SENTINELS",
-    "TOPOLOGY",
+    "LEGACY_TASK",
     "Matcher",
     "MatcherDataConfig",
     "MatcherRunConfig",
-    "build_matcher",
-    "chi2_slots",
+    "network_config",
     "slots_to_file_order",
+    "upgrade_saved_config",
 ]
 
-DEFAULT_FEATURES = ("log_pt", "eta", "phi", "log_e", "mass", "btag")
-TOPOLOGY = TTBAR_ALLHAD
-#: What the outputs of ``hepattn match`` hold where there is no answer (also in the file).
-SENTINELS = (
-    "assignment = -1: no jet for that parton (fewer than 6 jets, or a top left unassigned); "
-    "prob = NaN: no triplet chosen for that top (network); chi2 = inf: fewer than 6 jets, "
-    "no assignment (chi2 method)"
-)
+#: The task name matchers of declared topologies were saved under before there was one task.
+LEGACY_TASK = "topology-matcher"
+
+
+def slots_to_file_order(slots: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Map jet slots ``int[B, K]`` (pT-sorted, truncated) to the file's jet indices (−1 kept)."""
+    b = np.arange(len(slots))[:, None]
+    return np.where(slots >= 0, index[b, np.maximum(slots, 0)], -1)
 
 
 @dataclasses.dataclass(frozen=True)
 class MatcherDataConfig(Config):
-    """Which jets a matcher reads.
+    """Which objects a matcher reads (see the module docstring).
 
     Attributes:
-        schema: default schema of the input files.
+        schema: default schema of the input files (a topology's default: its
+            ``defaults.schema``, set by :func:`hepattn.tasks.presets.load_run_config`).
         collection: the schema's jet collection.
         features: per-jet input features.
         max_objects: jets kept per event (leading in p_T); partons of dropped jets count as
             unmatched.
-        label: per-jet parton label (0…5, −1) for training and evaluation.
+        label: per-jet parton label (index in the topology's parton order, −1 none).
+        object_features: features of each one-object collection (a lepton).
         weight: event-level field with the per-event weight (e.g. NanoAOD's ``genWeight``
             through the schema's ``event:``) used in the loss and the validation metrics;
             ``None``: unweighted (:mod:`hepattn.tasks.weights`).
@@ -79,15 +101,16 @@ class MatcherDataConfig(Config):
 
     schema: str = "hepattn-ttbar"
     collection: str = "jets"
-    features: tuple[str, ...] = DEFAULT_FEATURES
+    features: tuple[str, ...] = ("log_pt", "eta", "log_e", "mass", "btag_score")
     max_objects: int = 16
     label: str = "parton"
+    object_features: tuple[str, ...] = ("log_pt", "eta", "log_e", "charge")
     weight: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class MatcherRunConfig(Config):
-    """A whole matcher run (one YAML file): model, data, optimisation.
+    """A whole matcher run (one YAML file): ``model`` (with ``topology``), data, optimisation.
 
     The model section is checked (:class:`~hepattn.nn.matcher.MatcherConfig`) when the run
     config is built, so a bad key fails when the YAML is loaded.
@@ -99,104 +122,129 @@ class MatcherRunConfig(Config):
 
     def __post_init__(self) -> None:
         try:
-            model_config(self.model, len(self.data.features))
-        except ConfigError as err:
+            network_config(self.model, self.data)
+        except (ConfigError, TopologyError) as err:
             raise ConfigError(f"MatcherRunConfig.model: {err}") from None
+        if "topology" not in self.model:  # saved with the model: its absence marks old ones
+            object.__setattr__(self, "model", {"topology": TTBAR_ALLHAD.name, **self.model})
+
+    @property
+    def topology(self) -> Topology:
+        return topology_from_entry(self.model.get("topology"))
 
 
-def model_config(model: dict, n_features: int) -> MatcherConfig:
-    """The checked network config (``input_dim`` filled in here)."""
-    enc = {**model.get("encoder", {}), "input_dim": n_features}
-    return MatcherConfig.from_dict({**model, "encoder": enc})
+def _widths(topology: Topology, data: MatcherDataConfig) -> dict[str, int]:
+    """Feature count of each collection of ``topology``."""
+    out = {}
+    for c in topology.collections:
+        if c.name == JETS:
+            out[c.name] = len(data.features)
+        elif c.transverse:
+            out[c.name] = 1
+        else:
+            out[c.name] = len(data.object_features)
+    return out
 
 
-def build_matcher(model: dict, n_features: int) -> JetPartonMatcher:
-    return JetPartonMatcher(model_config(model, n_features))
+def network_config(model: dict, data: MatcherDataConfig) -> MatcherConfig:
+    """The checked network config (``input_dim`` and ``num_types`` filled in here)."""
+    topology = topology_from_entry(model.get("topology"))
+    for c in topology.collections:
+        if c.name != JETS and c.max_objects != 1:
+            raise ConfigError(
+                f"topology {topology.name!r}: collection {c.name!r} needs max_objects: 1 "
+                "(only the jets may hold several objects)"
+            )
+    n_col = len(topology.collections)
+    enc = {
+        **model.get("encoder", {}),
+        "input_dim": max(_widths(topology, data).values()),
+        "num_types": n_col if n_col > 1 else 0,
+    }
+    return MatcherConfig.from_dict(
+        {**model, "topology": topology.name, "encoder": EncoderConfig.from_dict(enc).to_dict()}
+    )
 
 
-def slots_to_file_order(slots: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Map jet slots ``int[B, 6]`` (pT-sorted, truncated) to the file's jet indices (−1 kept)."""
-    b = np.arange(len(slots))[:, None]
-    return np.where(slots >= 0, index[b, np.maximum(slots, 0)], -1)
+def upgrade_saved_config(config: dict) -> dict:
+    """A ``config.yaml`` of an earlier matcher as this task reads it (unchanged if current):
 
-
-def chi2_setup(ev: Events, collection: str = "jets", config=None, btag_wp: float | None = None):
-    """``(config, b-tag values or None, rule in words)`` of the χ² on ``ev``'s jets: the
-    b-tag the jets carry and its working point (:func:`hepattn.baselines.btag.btag_rule`)
-    laid into ``config`` (default :class:`~hepattn.baselines.chi2.Chi2Config()`)."""
-    from hepattn.baselines.btag import btag_rule
-    from hepattn.baselines.chi2 import Chi2Config
-
-    rule = btag_rule(ev, collection, btag_wp)
-    cfg = dataclasses.replace(config or Chi2Config(), btag_threshold=rule.threshold)
-    words = cfg.describe(rule.values is not None)
-    if rule.values is not None:
-        words += f" ({rule.describe()})"
-    return cfg, rule.values, words
-
-
-def chi2_slots(
-    ev: Events,
-    collection: str = "jets",
-    config=None,
-    progress: bool = False,
-    btag_wp: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The χ² baseline on the padded jets of ``ev``: ``(slots int64[B, 6], chi2 float[B])``.
-
-    Uses the jets' b-tag (decision, or score at ``btag_wp``; :func:`chi2_setup`); ``config``
-    defaults to :class:`~hepattn.baselines.chi2.Chi2Config()` (the ``mt`` form, as
-    ``hepattn compare``).
+    - an all-hadronic matcher saved before the topologies (``task: matcher`` with no
+      ``model.topology``): ``triplet_dim`` is the ``tensor_dim`` of its two order-3 heads,
+      the topology ``ttbar-allhad``, and it has no detection head (``detection: false``);
+    - a ``task: topology-matcher`` model: the same network, task ``matcher``.
     """
-    from hepattn.baselines.chi2 import solve_chi2
-    from hepattn.progress import bar
-
-    cfg, btag, _ = chi2_setup(ev, collection, config, btag_wp)
-    jets = ev[collection]
-    p4 = jets.p4.astype(np.float64)
-    slots, chi2 = [], []
-    block = 8192
-    with bar(progress, len(ev), "chi2", "events") as b:
-        for s in range(0, max(len(ev), 1), block):
-            sl = slice(s, s + block)
-            out = solve_chi2(p4[sl], jets.mask[sl], None if btag is None else btag[sl], cfg)
-            slots.append(out[0])
-            chi2.append(out[1])
-            b.update(len(out[1]))
-    return np.concatenate(slots), np.concatenate(chi2)
+    config = dict(config)
+    model = dict(config.get("model") or {})
+    if config.get("task") == "matcher" and "topology" not in model:
+        if "triplet_dim" in model:
+            model["tensor_dim"] = model.pop("triplet_dim")
+        model.update(topology=TTBAR_ALLHAD.name, detection=False)
+    if config.get("task") == LEGACY_TASK:
+        config["task"] = "matcher"
+    config["model"] = model
+    return config
 
 
-CARD = """# hepattn jet–parton matcher (SPA-Net style)
+CARD = """# hepattn jet–parton matcher, topology `{topology}`
 
-- **Task**: assign jets to the six partons (b, q1, q2, b′, q1′, q2′) of all-hadronic tt̄.
-- **Model**: P-MHA encoder + two symmetric tensor attention heads, {params:,} trainable
-  parameters; config in `config.yaml`.
+- **Task**: assign jets to the partons {partons} ({symmetries}).
+- **Model**: encoder over {collections} + one symmetric tensor attention head per resonance and
+  a detection head, {params:,} trainable parameters; config in `config.yaml`.
 - **Inputs**: jets of schema `{schema}`, features {features}, leading {max_objects} jets by pT.
 - **Training command**: `{command}`
 - **Training data**: {train_files} — {train_events:,} events with at least one
-  reconstructable top ({both:,} with both); validation: {val_files} — {val_events:,}
-  events.
+  reconstructable resonance ({all_rec:,} with all); validation: {val_files} —
+  {val_events:,} events.
 - **Event weights**: {weights}.
 - **Budget**: {epochs} epochs (max {max_epochs}), batch size {batch_size}, AdamW lr {lr},
   {seconds:.0f} s wall time on {device} ({threads} CPU threads).
-- **Validation top efficiency** (best epoch {best_epoch}): {val_percent:.2f} % of
-  reconstructable tops correct.
+- **Validation resonance efficiency** (best epoch {best_epoch}): {val_percent:.2f} % of
+  reconstructable resonances correct.
 """
 
 
 class Matcher(Task):
-    """The matching task; a trained matcher once loaded (``Matcher.load(dir)``).
-
-    Derived fields of events read with labels: ``derived["truth"]``: ``int[B, 6]`` jet slots
-    of the partons; ``derived["targets"]``: ``int[B, 2, 3]`` slots per top in head order
-    (q1, q2, b); always ``derived["n_jets"]``. Paths ending in ``.h5`` / ``.hdf5`` are read
-    as SPANet files (:func:`hepattn.data.spanet.read_spanet_h5`).
-    """
+    """The matching task, any topology; a trained matcher once loaded (``Matcher.load``)."""
 
     name = "matcher"
     run_config = MatcherRunConfig
     unit = "events"
     card_template = CARD
+
+    @classmethod
+    def load(cls, model: str | os.PathLike | None = None, topology: str | None = None):
+        """A model directory, or ``None`` / ``"default"``: the bundled matcher of ``topology``
+        (all-hadronic tt̄ when None). With ``topology``, a model trained for another topology
+        is refused."""
+        from hepattn.models import ModelError, resolve_model
+
+        want = topology_name(topology) if topology is not None else TTBAR_ALLHAD.name
+        task = cls.load_dir(resolve_model(model, cls.name, want))
+        if topology is not None and task.topology.name != want:
+            raise ModelError(
+                f"model {task.path} matches topology {task.topology.name!r}, not {want!r}; "
+                f"give --topology {task.topology.name} or another --model"
+            )
+        return task
+
+    former_names = (LEGACY_TASK,)
+
+    @classmethod
+    def upgrade_config(cls, config: dict) -> dict:
+        return upgrade_saved_config(config)
+
+    @property
+    def topology(self) -> Topology:
+        return self.run.topology
+
+    @property
+    def has_detection(self) -> bool:
+        return network_config(self.run.model, self.run.data).detection
+
+    def others(self):
+        """The topology's collections other than the jets."""
+        return [c for c in self.topology.collections if c.name != JETS]
 
     def spec(self, need_labels: bool) -> PadSpec:
         d = self.run.data
@@ -214,174 +262,387 @@ class Matcher(Task):
         friends=None,
         entry_start: int = 0,
     ) -> Events:
+        from hepattn.data import read_events
+        from hepattn.data.schema import get_schema
         from hepattn.data.spanet import is_spanet_path, read_spanet_h5
 
-        if isinstance(paths, Mapping) or not is_spanet_path(paths):
-            return super().read_source(
-                paths, schema, spec, entry_stop, tree, nonfinite, select, friends, entry_start
+        d = self.run.data
+        if not isinstance(paths, dict) and is_spanet_path(paths):
+            # SPANet-layout HDF5 of this topology: the layout is the schema
+            ev = read_spanet_h5(
+                paths,
+                spec.features,
+                spec.max_objects,
+                labels=spec.labels,
+                collection=d.collection,
+                topology=self.topology,
+                objects={c.name: d.object_features for c in self.others() if not c.transverse},
+                entry_start=entry_start,
+                entry_stop=entry_stop,
             )
-        d = self.run.data  # SPANet-layout HDF5: the layout is the schema
-        ev = read_spanet_h5(
+            return ev if select is None else select(ev)
+        colls, _ = self.input_layout()
+        colls[d.collection] = spec
+        if self.others():
+            self._check_schema(get_schema(schema))
+        return read_events(
             paths,
-            spec.features,
-            spec.max_objects,
-            labels=spec.labels,
-            collection=d.collection,
+            schema,
+            colls,
             entry_start=entry_start,
             entry_stop=entry_stop,
+            tree=tree,
+            nonfinite=nonfinite,
+            select=select,
+            friends=friends,
         )
-        return ev if select is None else select(ev)
+
+    def _check_schema(self, s) -> None:
+        """One line naming what a schema lacks of the topology's other collections."""
+        for c in self.others():
+            if c.transverse:
+                missing = [f"{c.name}_{k}" for k in ("pt", "phi") if f"{c.name}_{k}" not in s.event]
+                if missing:
+                    raise DataError(
+                        f"topology {self.topology.name!r} needs the transverse collection "
+                        f"{c.name!r}: schema {s.name!r} has no event fields {missing} "
+                        f"(map them to the file's branches under `event:`)"
+                    )
+            elif c.name not in s.collections:
+                raise DataError(
+                    f"topology {self.topology.name!r} needs the collection {c.name!r}: "
+                    f"schema {s.name!r} has {sorted(s.collections)}"
+                )
+
+    def input_layout(self, need_labels: bool = False) -> tuple[dict[str, PadSpec], tuple[str, ...]]:
+        """The jets, the leading object of each one-object collection (``object_features``),
+        and ``<name>_pt``, ``<name>_phi`` of each transverse collection."""
+        colls = {self.run.data.collection: self.spec(need_labels)}
+        event: list[str] = []
+        for c in self.others():
+            if c.transverse:
+                event += [f"{c.name}_pt", f"{c.name}_phi"]
+            else:
+                colls[c.name] = PadSpec(self.run.data.object_features, 1, labels=())
+        return colls, tuple(event)
+
+    def _finish_other(self, ev: Events, c) -> None:
+        """``<c>_x``, ``<c>_p4``, ``<c>_mask`` of one non-jet collection, checked."""
+        topo = self.topology
+        if c.transverse:
+            pt = np.asarray(ev.event[f"{c.name}_pt"], np.float64)
+            phi = np.asarray(ev.event[f"{c.name}_phi"], np.float64)
+            refuse(
+                ev,
+                ~np.isfinite(pt) | ~np.isfinite(phi) | (pt < 0),
+                lambda i: (
+                    f"entry {ev.entry[i]}: {c.name} ({c.name}_pt {pt[i]}, {c.name}_phi "
+                    f"{phi[i]}) must be finite with {c.name}_pt >= 0"
+                ),
+                "events",
+            )
+            x = np.log(np.maximum(pt, 1e-8))[:, None, None]
+            p4 = np.stack([pt * np.cos(phi), pt * np.sin(phi), 0 * pt, pt], -1)[:, None]
+            mask = np.ones((len(ev), 1), bool)
+        else:
+            obj = ev[c.name]
+            x, p4, mask = obj.values, obj.p4, obj.mask
+            refuse(
+                ev,
+                ~mask[:, 0],
+                lambda i: (
+                    f"entry {ev.entry[i]}: no {c.name} object, the topology "
+                    f"{topo.name!r} needs one per event"
+                ),
+                "events",
+            )
+        ev.derived[f"{c.name}_x"] = np.asarray(x, np.float32)
+        ev.derived[f"{c.name}_p4"] = np.asarray(p4, np.float32)
+        ev.derived[f"{c.name}_mask"] = mask
 
     def finish(self, ev: Events, need_labels: bool) -> Events:
         from hepattn.metrics.matching import truth_from_parton_labels
 
-        d = self.run.data
-        ev.derived["n_jets"] = ev[d.collection].counts
-        if need_labels:
-            labels = ev[d.collection].labels[d.label]
-            n = TOPOLOGY.n_partons
-            refuse(
-                ev,
-                ((labels < -1) | (labels >= n)).any(axis=1),
-                lambda i: (
-                    f"entry {ev.entry[i]}: parton labels must be in -1..{n - 1} "
-                    f"({TOPOLOGY.order_string}), got {sorted(set(labels[i].tolist()))}"
-                ),
-                "events",
-            )
-            truth = truth_from_parton_labels(labels)  # (B, 6) slots
-            ev.derived["truth"] = truth
-            ev.derived["targets"] = np.stack([truth[:, list(h)] for h in TOPOLOGY.head_index], 1)
+        d, topo = self.run.data, self.topology
+        jets = ev[d.collection]
+        ev.derived["n_jets"] = jets.counts
+        for c in self.others():
+            self._finish_other(ev, c)
+        if not need_labels:
+            return ev
+        labels = jets.labels[d.label]
+        jet_partons = sorted(topo.partons_from(JETS))
+        bad = (labels >= 0) & ~np.isin(labels, jet_partons) | (labels < -1)
+        refuse(
+            ev,
+            bad.any(axis=1),
+            lambda i: (
+                f"entry {ev.entry[i]}: parton labels ({d.label!r}) must be -1 or a jet "
+                f"daughter's index {jet_partons} in {topo.order_string}, got "
+                f"{sorted(set(labels[i].tolist()))}"
+            ),
+            "events",
+        )
+        truth = truth_from_parton_labels(labels, topo)
+        twice = np.stack([(labels == p).sum(axis=1) > 1 for p in jet_partons], 1).any(axis=1)
+        refuse(
+            ev,
+            twice,
+            lambda i: f"entry {ev.entry[i]}: a parton label appears on two jets",
+            "events",
+        )
+        ev.derived["truth"] = truth
+        for r, idx in enumerate(topo.jet_head_index):
+            ev.derived[f"target_{r}"] = truth[:, list(idx)]
         return ev
 
+    def reconstructable(self, ev: Events) -> np.ndarray:
+        """``bool[B, R]``: each resonance of each labelled event is reconstructable."""
+        n = len(self.topology.resonances)
+        return np.stack([(ev.derived[f"target_{r}"] >= 0).all(axis=1) for r in range(n)], 1)
+
     def trainable(self, ev: Events) -> Events:
-        """Events with at least one reconstructable top (the others carry no loss)."""
-        ok = (ev.derived["targets"] >= 0).all(-1).any(-1)
-        return ev.select(np.flatnonzero(ok))
+        """Events with at least one reconstructable resonance (the others carry no loss)."""
+        return ev.select(np.flatnonzero(self.reconstructable(ev).any(axis=1)))
+
+    def fit_standardizers(self, ev: Events) -> dict[str, Standardizer]:
+        out = super().fit_standardizers(ev)
+        for c in self.others():
+            x, mask = ev.derived[f"{c.name}_x"], ev.derived[f"{c.name}_mask"]
+            out[c.name] = Standardizer.fit(x, mask, self.standardizer_features()[c.name])
+        return out
+
+    def standardizer_features(self) -> dict[str, tuple[str, ...] | int]:
+        out = super().standardizer_features()
+        for c in self.others():
+            out[c.name] = ("log_pt",) if c.transverse else tuple(self.run.data.object_features)
+        return out
+
+    def standardized(self, ev: Events) -> Events:
+        derived = dict(ev.derived)
+        for c in self.others():
+            std = self.standardizers[c.name]
+            x = derived[f"{c.name}_x"]
+            derived[f"{c.name}_x"] = std.transform(x, derived[f"{c.name}_mask"]).astype(np.float32)
+        return dataclasses.replace(ev, derived=derived)
 
     def build(self) -> JetPartonMatcher:
-        return build_matcher(self.run.model, len(self.run.data.features))
+        return JetPartonMatcher(network_config(self.run.model, self.run.data), self.topology)
+
+    def inputs(self, batch) -> Inputs:
+        """The batch's collections as one set (:func:`~hepattn.nn.inputs.combine_collections`)."""
+        parts = {JETS: (batch.x, batch.p4, batch.mask)}
+        for c in self.others():
+            dv = batch.derived
+            parts[c.name] = (dv[f"{c.name}_x"], dv[f"{c.name}_p4"], dv[f"{c.name}_mask"])
+        return combine_collections(self.topology, parts)
+
+    def forward(self, model: JetPartonMatcher, batch):
+        """``(outputs, head_mask)``: the network on the batch, and the mask of its jets."""
+        if not self.others():  # the jets alone: the set is the jet collection
+            return model(batch.x, batch.p4, batch.mask), batch.mask
+        inp = self.inputs(batch)
+        types = inp.types if model.config.encoder.num_types else None
+        transverse = inp.transverse if inp.transverse.any() else None
+        return model(inp.x, inp.p4, inp.mask, types, transverse), inp.head_mask
+
+    def targets(self, batch) -> list[torch.Tensor]:
+        return [batch.derived[f"target_{r}"] for r in range(len(self.topology.resonances))]
 
     def loss(self, model: JetPartonMatcher, batch) -> torch.Tensor:
-        """``Σ w ℓ / Σ |w|`` of the top-symmetric NLL over the events with a reconstructable
-        top (:func:`~hepattn.tasks.weights.weighted_loss`; w = 1 unweighted)."""
-        heads = model(batch.x, batch.p4, batch.mask)
-        targets = batch.derived["targets"]
-        nll, used = symmetric_top_nll(model.target_logprob(heads, batch.mask, targets), targets)
-        return weighted_loss(nll, batch_weights(batch), used)
+        """The assignment NLL over the events with a reconstructable resonance plus
+        ``detection_weight`` × the detection BCE over the events with jets, each a weighted
+        mean ``Σ w ℓ / Σ |w|`` (:func:`~hepattn.tasks.weights.weighted_loss`; w = 1
+        unweighted)."""
+        outputs, head_mask = self.forward(model, batch)
+        t = model.loss_terms(outputs, head_mask, self.targets(batch))
+        w = batch_weights(batch)
+        loss = weighted_loss(t.nll, w, t.used)
+        if model.config.detection:
+            loss = loss + model.config.detection_weight * weighted_loss(t.bce, w, t.real)
+        return loss
 
     @torch.no_grad()
     def evaluate(self, model: JetPartonMatcher, loader, device) -> dict:
-        """Weighted sums: ``Σ w ℓ`` and ``Σ w`` over the events with a reconstructable top;
-        ``Σ w · (correct tops)`` and ``Σ w · (reconstructable tops)``."""
-        from hepattn.metrics.matching import reconstructable, top_correct
+        """Weighted sums of the two loss terms and their weights, ``Σ w · (correct
+        resonances)`` and ``Σ w · (reconstructable resonances)``."""
+        from hepattn.metrics.matching import reconstructable, resonance_correct
 
         model.eval()
-        total, n_used, correct, n_tops = 0.0, 0.0, 0.0, 0.0
+        sums = dict.fromkeys(("nll", "n_used", "bce", "n_real", "correct", "n_res"), 0.0)
         for batch in loader:
             batch = batch.to(device)
-            heads = model(batch.x, batch.p4, batch.mask)
-            targets = batch.derived["targets"]
-            nll, used = symmetric_top_nll(model.target_logprob(heads, batch.mask, targets), targets)
-            w = batch_weights(batch).to(nll.dtype)
-            total += float((nll * w)[used].sum())
-            n_used += float(w[used].sum())
-            pred = decode_assignments(model, heads, batch.mask).cpu().numpy()
+            outputs, head_mask = self.forward(model, batch)
+            t = model.loss_terms(outputs, head_mask, self.targets(batch))
+            w = batch_weights(batch).to(t.nll.dtype)
+            sums["nll"] += float((t.nll * w)[t.used].sum())
+            sums["n_used"] += float(w[t.used].sum())
+            sums["bce"] += float((t.bce * w)[t.real].sum())
+            sums["n_real"] += float(w[t.real].sum())
+            pred = model.decode(outputs, head_mask)[0].cpu().numpy()
             truth = batch.derived["truth"].cpu().numpy()
-            ok = reconstructable(truth)
+            ok = reconstructable(truth, self.topology)
+            good = resonance_correct(pred, truth, self.topology) & ok
             wn = w.double().cpu().numpy()
-            correct += float(((top_correct(pred, truth) & ok).sum(axis=1) * wn).sum())
-            n_tops += float((ok.sum(axis=1) * wn).sum())
+            sums["correct"] += float((good.sum(axis=1) * wn).sum())
+            sums["n_res"] += float((ok.sum(axis=1) * wn).sum())
         model.train()
-        return {"loss_sum": total, "n_used": n_used, "correct": correct, "n_tops": n_tops}
+        return sums
 
     def summarize(self, sums: dict[str, float]) -> dict:
-        eff = weighted_ratio(sums["correct"], sums["n_tops"], "top efficiency")
-        return {
-            "loss": weighted_ratio(sums["loss_sum"], sums["n_used"], "loss"),
-            "top_efficiency": eff,
-            "score": eff,
-        }
+        eff = weighted_ratio(sums["correct"], sums["n_res"], "resonance efficiency")
+        nll = weighted_ratio(sums["nll"], sums["n_used"], "loss")
+        net = network_config(self.run.model, self.run.data)
+        loss = nll
+        if net.detection:
+            loss += net.detection_weight * weighted_ratio(sums["bce"], sums["n_real"], "bce")
+        return {"loss": loss, "resonance_efficiency": eff, "score": eff}
 
     def card_info(self, ev_train: Events, scale: float) -> dict[str, Any]:
-        both = int((ev_train.derived["targets"] >= 0).all(-1).all(-1).sum())
-        return {"both": round(both * scale)}
+        topo = self.topology
+        all_rec = self.reconstructable(ev_train).all(axis=1)
+        sym = [f"{'↔'.join(r.symmetric)} within {r.name}" for r in topo.resonances if r.symmetric]
+        sym += ["↔".join(topo.resonances[i].name for i in g) for g in topo.groups]
+        return {
+            "topology": topo.name,
+            "partons": topo.order_string,
+            "symmetries": "exchangeable: " + ", ".join(sym) if sym else "no symmetries",
+            "collections": ", ".join(c.name for c in topo.collections),
+            "all_rec": round(int(all_rec.sum()) * scale),
+        }
 
     @torch.no_grad()
     def predict(
         self, ev: Events, batch_size: int = 1024, progress: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(slots int64[B, 6], prob float32[B, 2])``.
-
-        ``slots`` index the padded, pT-sorted jets of ``ev`` (map them to the file's own jet
-        order with :func:`slots_to_file_order`); ``prob`` holds each chosen triplet's
-        probability under its head (unordered light quarks: P(i, j, k) + P(j, i, k)); NaN
-        where no triplet was chosen.
-        """
-        slots, probs = [], []
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(slots int64[B, n_partons], prob float32[B, R], detection float32[B, R] or
+        None)``: jet slots (padded, pT-sorted; −1 none; non-jet daughters 0; map them to the
+        file's own jet order with :func:`slots_to_file_order`), each chosen tuple's
+        probability with unordered exchangeable daughters (NaN where none), each resonance's
+        detection probability (None for a matcher without the detection head)."""
+        slots, probs, dets = [], [], []
         for batch in self.predict_batches(ev, batch_size, progress, "matching"):
-            heads = self.net(batch.x, batch.p4, batch.mask)
-            out, p = decode_assignments(self.net, heads, batch.mask, with_prob=True)
+            outputs, head_mask = self.forward(self.net, batch)
+            out, p, det = self.net.decode(outputs, head_mask)
             slots.append(out.numpy())
-            probs.append(p.float().numpy())
-        slots_all = np.concatenate(slots) if slots else np.zeros((0, 6), np.int64)
-        prob_all = np.concatenate(probs) if probs else np.zeros((0, 2), np.float32)
-        # with 6 or more jets both tops get a triplet: a NaN there is the model's, not a sentinel
-        n_jets = ev[self.run.data.collection].counts
-        self.refuse_nan(ev, np.isnan(prob_all).any(axis=1) & (n_jets >= 6))
-        return slots_all, prob_all
+            probs.append(p.numpy())
+            dets.append(None if det is None else det.numpy())
+        n, r = self.topology.n_partons, len(self.topology.resonances)
+        slots_all = np.concatenate(slots) if slots else np.zeros((0, n), np.int64)
+        prob = np.concatenate(probs) if probs else np.zeros((0, r), np.float32)
+        det = None
+        if self.has_detection:
+            det = np.concatenate(dets) if dets else np.zeros((0, r), np.float32)
+            self.refuse_nan(ev, np.isnan(det).any(axis=1))
+        # with jets for every resonance each gets a tuple: a NaN there is the model's
+        enough = ev.derived["n_jets"] >= self.topology.n_jet_daughters
+        self.refuse_nan(ev, np.isnan(prob).any(axis=1) & enough)
+        slots_all[:, [p for c in self.others() for p in self.topology.partons_from(c.name)]] = 0
+        return slots_all, prob.astype(np.float32), None if det is None else det.astype(np.float32)
+
+    def baseline(self, ev: Events, btag_wp: float | None = None, chi2_mode: str | None = None):
+        """The topology's classical baseline (its declaration's ``defaults.baseline``,
+        :mod:`hepattn.baselines.registry`) on the padded jets of ``ev``: ``(baseline,
+        result)`` with the result's slots as :meth:`predict`'s. b-tags as the matcher reads
+        them (decisions, or scores cut at ``btag_wp``: :func:`hepattn.baselines.btag.
+        btag_rule`); ``chi2_mode``: the all-hadronic χ²'s form."""
+        from hepattn.baselines.registry import BaselineOptions, get_baseline
+
+        topo = self.topology
+        base = get_baseline(topo.defaults.baseline, topo.name)
+        result = base.run(ev, self.run.data.collection, BaselineOptions(btag_wp, chi2_mode))
+        slots = result.slots.copy()
+        slots[:, [p for c in self.others() for p in topo.partons_from(c.name)]] = 0
+        return base, dataclasses.replace(result, slots=slots)
+
+    def baseline_method(self) -> str:
+        """The ``--method`` name of the topology's baseline (``chi2``, ``pairing``)."""
+        from hepattn.baselines.registry import get_baseline
+
+        return get_baseline(self.topology.defaults.baseline, self.topology.name).method
 
     def match(
         self,
         ev: Events,
         method: str = "network",
-        chi2_config=None,
         progress: bool = False,
+        *,
         btag_wp: float | None = None,
+        chi2_mode: str | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        """The branches and metadata ``hepattn match`` writes: ``assignment int32[B, 6]`` in
-        the file's own jet order (−1: none), and ``prob float32[B, 2]`` (network; NaN: no
-        triplet for that top) or ``chi2 float64[B]`` (χ²; inf: no assignment; b-tag scores
-        cut at ``btag_wp``, :func:`chi2_setup`)."""
-        jets = ev[self.run.data.collection]
-        if method == "network":
-            slots, prob = self.predict(ev, progress=progress)
-            extra = {"prob": prob.astype(np.float32)}
-        elif method == "chi2":
-            coll = self.run.data.collection
-            chi2_config, _, chi2_words = chi2_setup(ev, coll, chi2_config, btag_wp)
-            slots, chi2 = chi2_slots(ev, coll, chi2_config, progress, btag_wp)
-            extra = {"chi2": chi2.astype(np.float64)}
-        else:
-            raise DataError(f"unknown matching method {method!r}; choose network or chi2")
-        assignment = slots_to_file_order(slots, jets.index).astype(np.int32)
+        """The branches and metadata ``hepattn match`` writes: ``assignment int32[B, P]``
+        (jet indices in the file's own order, parton order; −1 none; a lepton/MET daughter:
+        0, its collection's one object) and per resonance R and daughter d ``R_d`` (the same
+        indices); with the network ``prob float32[B, R]`` and per resonance ``R_prob`` (the
+        chosen tuple's probability, NaN: none) and ``R_detection`` (the probability that R
+        is reconstructable, when the model has the detection head); with the topology's
+        baseline (``method`` its name, :meth:`baseline_method`) its score branch (``chi2``,
+        ``dhh``; inf: no assignment)."""
+        topo = self.topology
         metadata = {
-            "assignment_order": TOPOLOGY.order_string,
+            "topology": topo.name,
+            "assignment_order": topo.order_string,
             "method": method,
-            "model": str(self.path),
-            "sentinels": SENTINELS,
         }
-        if method == "chi2":
-            metadata["chi2"] = chi2_words
-        return {"assignment": assignment, **extra}, metadata
+        if method == "network":
+            slots, prob, det = self.predict(ev, progress=progress)
+            extra = {"prob": prob}
+            for r, res in enumerate(topo.resonances):
+                extra[f"{res.name}_prob"] = prob[:, r]
+                if det is not None:
+                    extra[f"{res.name}_detection"] = det[:, r]
+            metadata["model"] = str(self.path)
+            metadata["sentinels"] = (
+                "assignment and R_d = -1: no jet for that parton (too few jets, or a resonance "
+                "left unassigned); prob and R_prob = NaN: no jet tuple chosen for R; "
+                "R_detection: probability that R is reconstructable"
+            )
+        elif method == self.baseline_method():
+            base, result = self.baseline(ev, btag_wp, chi2_mode)
+            slots = result.slots
+            extra = {base.score: result.score.astype(np.float64)}
+            metadata["baseline"] = result.description
+            metadata[base.method] = result.description
+            metadata["sentinels"] = (
+                f"assignment and R_d = -1: no jet for that parton (fewer than "
+                f"{topo.n_jet_daughters} jets); {base.score} = inf: no assignment"
+            )
+        else:
+            raise DataError(
+                f"unknown matching method {method!r} for topology {topo.name!r}; choose "
+                f"network or {self.baseline_method()}"
+            )
+        assignment = self.file_order(ev, slots)
+        branches = {"assignment": assignment}
+        branches.update({name: assignment[:, p] for p, name in enumerate(topo.qualified)})
+        return {**branches, **extra}, metadata
+
+    def file_order(self, ev: Events, slots: np.ndarray) -> np.ndarray:
+        """``int32[B, P]``: jet slots as jet indices in the file's own order (−1 none); the
+        other collections' daughters stay 0."""
+        cols = list(self.topology.partons_from(JETS))
+        files = slots.copy()
+        files[:, cols] = slots_to_file_order(slots[:, cols], ev[self.run.data.collection].index)
+        return files.astype(np.int32)
 
     def report(self, ev: Events, progress: bool = False) -> tuple[dict, dict]:
         from hepattn.metrics.matching import efficiency_table
 
-        slots, _ = self.predict(ev, progress=progress)
+        slots, _, _ = self.predict(ev, progress=progress)
         w = ev.derived.get("weight")
-        table = efficiency_table(slots, ev.derived["truth"], ev.derived["n_jets"], w)
-        return {"events": len(ev), "weighted": weighted_by(self, ev), "rows": table}, {}
+        table = efficiency_table(slots, ev.derived["truth"], ev.derived["n_jets"], self.topology, w)
+        report = {"events": len(ev), "topology": self.topology.name, "rows": table}
+        return {**report, "weighted": weighted_by(self, ev)}, {}
 
     def format_report(self, report: dict) -> str:
         from hepattn.metrics.matching import format_table
 
-        title = f"{report['events']:,} events, model {report['model']}"
-        return format_table({"network": report["rows"]}, title + weight_note(report))
+        title = f"{report['events']:,} events, model {report['model']}" + weight_note(report)
+        return format_table({"network": report["rows"]}, self.topology, title)
 
     def plot(self, report: dict, arrays: dict, out_dir: Path) -> list[Path]:
         from hepattn.plotting import efficiency_png
 
         path = out_dir / "efficiency.png"
-        efficiency_png({"network": report["rows"]}, path, "jet-parton matching")
+        efficiency_png({"network": report["rows"]}, path, self.topology, "jet-parton matching")
         return [path]

@@ -25,6 +25,7 @@ __all__ = [
     "KINDS",
     "TAGGER_KINDS",
     "TASKS",
+    "TASK_ALIASES",
     "TRAINING_OVERRIDES",
     "VARIANTS",
     "load_run_config",
@@ -36,8 +37,10 @@ __all__ = [
 TASKS: dict[str, str] = {
     "tagger": "hepattn.tasks.tagging:Tagger",
     "matcher": "hepattn.tasks.matching:Matcher",
-    "topology-matcher": "hepattn.tasks.topology_matching:TopologyMatching",
 }
+#: Former task names, still accepted where a task is named (``--task topology-matcher``): the
+#: matcher of a declared topology was a task of its own before there was one matcher.
+TASK_ALIASES: dict[str, str] = {"topology-matcher": "matcher"}
 #: Prong classes of the tagger, in label order (label = position); the generator writes the
 #: same labels (``hepattn.generate.prongs.CLASSES``).
 CLASSES: tuple[str, ...] = ("1", "2", "3", "4b", "4q", "6", "8")
@@ -55,7 +58,8 @@ TRAINING_OVERRIDES = ("seed", "epochs", "device", "threads", "compile", "amp")
 
 
 def task_class(name: str):
-    """The :class:`~hepattn.tasks.base.Task` subclass of task ``name``."""
+    """The :class:`~hepattn.tasks.base.Task` subclass of task ``name`` (or a former name)."""
+    name = TASK_ALIASES.get(name, name)
     if name not in TASKS:
         raise ConfigError(f"unknown task {name!r}; the tasks are {list(TASKS)}")
     module, cls = TASKS[name].split(":")
@@ -86,6 +90,7 @@ def run_config_dict(
     model settings over the file's. ``training``: overrides of the ``training`` section
     (None values are ignored).
     """
+    task = TASK_ALIASES.get(task, task)
     if task == "tagger":
         if kind is not None and kind not in TAGGER_KINDS:
             raise ConfigError(f"unknown tagger kind {kind!r}; choose one of {TAGGER_KINDS}")
@@ -120,17 +125,24 @@ def load_run_config(
 ):
     """The validated run config (:attr:`Task.run_config`) of :func:`run_config_dict` (with the
     same ``kind`` and ``training`` options); every problem — the model section's included —
-    is a :class:`ConfigError` naming the file. ``topology`` (topology matcher): the declared
-    topology, which wins over the config's; the schema of its generated files becomes the
-    default schema unless the config file names one."""
+    is a :class:`ConfigError` naming the file. ``topology`` (matcher): the declared
+    topology, which wins over the config's; the schema of its generated files (its
+    declaration's ``defaults.schema``) becomes the default schema unless the config file
+    names one."""
     cfg = run_config_dict(task, config, **options)
-    if topology is not None:
-        from hepattn.tasks.topology_matching import default_schema, topology_entry
+    if TASK_ALIASES.get(task, task) == "matcher":
+        from hepattn.topology import TopologyError, topology_entry, topology_from_entry
 
-        cfg.setdefault("model", {})["topology"] = topology_entry(topology)
-        data = cfg.setdefault("data", {})
-        if config is None or "schema" not in data:
-            data["schema"] = default_schema(topology)
+        model, data = cfg.setdefault("model", {}), cfg.setdefault("data", {})
+        own_schema = config is not None and "schema" in data
+        if topology is not None:
+            model["topology"] = topology_entry(topology)
+        try:
+            schema = topology_from_entry(model.get("topology")).defaults.schema
+        except TopologyError as err:
+            raise ConfigError(f"{config}: model.topology: {err}") from None
+        if schema is not None and not own_schema:
+            data["schema"] = schema
     try:
         return task_class(task).run_config.from_dict(cfg)
     except ConfigError as err:

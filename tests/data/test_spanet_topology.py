@@ -17,8 +17,7 @@ from hepattn.data.spanet import read_spanet_h5, spanet_targets, write_spanet_h5
 from hepattn.errors import DataError, SchemaError
 from hepattn.tasks.matching import Matcher, MatcherRunConfig
 from hepattn.tasks.presets import run_config_dict
-from hepattn.tasks.topology_matching import TopologyMatching, TopologyRunConfig, default_schema
-from hepattn.topology import TOPOLOGIES
+from hepattn.topology import TOPOLOGIES, load_topology
 from tests.data.test_spanet import assert_same_events, toy_root
 
 h5py = pytest.importorskip("h5py")
@@ -125,14 +124,14 @@ def hh_root(path: Path) -> Path:
     return path
 
 
-def reader(topology: str) -> TopologyMatching:
+def reader(topology: str) -> Matcher:
     """An untrained topology matcher: it reads events as a trained one would (the b-tag
     decision: a SPANet file has one b-tag dataset, ``btag``)."""
     cfg = run_config_dict("topology-matcher")
     cfg["data"]["features"] = ["log_pt", "eta", "log_e", "mass", "btag"]
     cfg["model"]["topology"] = topology
-    cfg["data"]["schema"] = default_schema(topology)
-    return TopologyMatching(TopologyRunConfig.from_dict(cfg))
+    cfg["data"]["schema"] = load_topology(topology).defaults.schema
+    return Matcher(MatcherRunConfig.from_dict(cfg))
 
 
 def assert_same_collection(a, b) -> None:

@@ -21,11 +21,7 @@ pytest.importorskip("triton")
 from hepattn.errors import HepattnError  # noqa: E402
 from hepattn.kernels.triplet import op, reference  # noqa: E402
 from hepattn.nn.encoder import EncoderConfig  # noqa: E402
-from hepattn.nn.matcher import (  # noqa: E402
-    JetPartonMatcher,
-    MatcherConfig,
-    decode_assignments,
-)
+from hepattn.nn.matcher import JetPartonMatcher, MatcherConfig  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -181,7 +177,7 @@ def test_auto_backend_and_errors():
 def test_matcher_loss_and_decoding_agree_across_backends():
     torch.manual_seed(0)
     encoder = EncoderConfig.from_dict({"input_dim": 4, "dim": 16, "num_heads": 2, "num_layers": 1})
-    cfg = MatcherConfig(encoder=encoder, triplet_dim=8)
+    cfg = MatcherConfig(encoder=encoder, tensor_dim=8)
     model = JetPartonMatcher(cfg).double().eval().to(DEVICE)
     g = torch.Generator().manual_seed(1)
     b, n = 3, 8
@@ -195,13 +191,14 @@ def test_matcher_loss_and_decoding_agree_across_backends():
     )
     x, p4, mask, targets = (t.to(DEVICE) for t in (x, p4, mask, targets))
     with torch.no_grad():
-        heads = model(x, p4, mask)
+        outputs = model(x, p4, mask)
+    targets = [targets[:, 0], targets[:, 1]]
     out = {}
     for backend in ("torch", "triton"):
         model.config = dataclasses.replace(cfg, backend=backend)
         out[backend] = (
-            model.target_logprob(heads, mask, targets),
-            decode_assignments(model, heads, mask, k=4),
+            model.target_logprob(outputs.heads, mask, targets),
+            model.decode(outputs, mask, k=4)[0],
         )
     torch.testing.assert_close(out["triton"][0], out["torch"][0])
     assert torch.equal(out["triton"][1], out["torch"][1])

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from hepattn.errors import DataError
-from hepattn.metrics import efficiency_table, format_table, reconstructable, top_correct
+from hepattn.metrics import efficiency_table, format_table, reconstructable, resonance_correct
 from hepattn.metrics.matching import truth_from_parton_labels
 
 TRUTH = [0, 1, 2, 3, 4, 5]
 
 
 def _correct(pred, truth=TRUTH):
-    return top_correct(np.array([pred]), np.array([truth]))[0].tolist()
+    return resonance_correct(np.array([pred]), np.array([truth]))[0].tolist()
 
 
 def test_light_quark_swap_still_correct():
@@ -76,10 +76,12 @@ def test_efficiency_table_rows_and_errors():
     table = efficiency_table(pred, truth, n_jets)
     assert list(table) == ["6", "7", ">=8", "inclusive"]
     for row in table.values():
-        assert set(row) == {
+        assert set(row) >= {
             "event", "event_err", "top2", "top2_err", "top1", "top1_err",
             "n_events", "n_events_1top",
         }  # fmt: skip
+        # the SPA-Net columns are the generic full / single metrics under their old names
+        assert (row["top2"], row["n_events_1top"]) == (row["full"], row["n_single"])
 
     six = table["6"]
     assert (six["n_events"], six["n_events_1top"]) == (4, 0)
@@ -115,18 +117,18 @@ def test_format_table():
         "chi2": efficiency_table(pred, truth, n_jets),
         "network": efficiency_table(truth, truth, n_jets),
     }
-    text = format_table(tables, "test sample")
+    text = format_table(tables, title="test sample")
     lines = text.splitlines()
     assert lines[0] == "test sample"
     assert "chi2 ε_event" in lines[2] and "network ε_1^top" in lines[2]
-    assert lines[2].count("n (2 tops)") == 1
+    assert lines[2].count("n (events)") == 1 and lines[2].count("n (single)") == 1
     six = next(line for line in lines if line.startswith("| 6 |"))
     assert "100.0 ± 0.0 %" in six and "—" in six
     assert any(line.startswith("| ≥ 8 |") for line in lines)
     assert any(line.startswith("| inclusive | 2 | 0 |") for line in lines)
     # Different counts per method: counts shown per method.
     tables["network"] = efficiency_table(truth[:1], truth[:1], n_jets[:1])
-    assert format_table(tables).splitlines()[0].count("n (2 tops)") == 2
+    assert format_table(tables).splitlines()[0].count("n (events)") == 2
     with pytest.raises(DataError):
         format_table({})
 
@@ -146,13 +148,13 @@ def test_truth_from_parton_labels():
 
 def test_bad_inputs():
     with pytest.raises(DataError, match="shape"):
-        top_correct(np.zeros((2, 5), dtype=int), np.zeros((2, 5), dtype=int))
+        resonance_correct(np.zeros((2, 5), dtype=int), np.zeros((2, 5), dtype=int))
     with pytest.raises(DataError, match="same shape"):
-        top_correct(np.zeros((2, 6), dtype=int), np.zeros((3, 6), dtype=int))
+        resonance_correct(np.zeros((2, 6), dtype=int), np.zeros((3, 6), dtype=int))
     with pytest.raises(DataError, match="-2"):
         reconstructable(np.full((1, 6), -2))
     with pytest.raises(DataError, match="integer"):
-        top_correct(np.full((1, 6), 0.5), np.zeros((1, 6), dtype=int))
+        resonance_correct(np.full((1, 6), 0.5), np.zeros((1, 6), dtype=int))
     with pytest.raises(DataError, match="has 6 jets"):
         efficiency_table(np.array([[0, 1, 2, 3, 4, 6]]), np.array([TRUTH]), np.array([6]))
     with pytest.raises(DataError, match="n_jets"):

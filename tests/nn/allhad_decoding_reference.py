@@ -1,11 +1,13 @@
 """The all-hadronic decoder as it was before the generalisation to any topology
-(:mod:`hepattn.nn.decoding`), kept verbatim as the reference its replacement must equal."""
+(:mod:`hepattn.nn.decoding`), kept verbatim as the reference its replacement must equal
+(the former ``model.topk``: each head's :func:`~hepattn.kernels.triplet.triplet_topk`)."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
+from hepattn.kernels.triplet import triplet_topk
 from hepattn.topology import LOG2, TTBAR_ALLHAD
 
 _FROM_HEAD = list(TTBAR_ALLHAD.resonances[0].from_head)
@@ -51,7 +53,9 @@ def decode_assignments(
     k_max = n * n * n
     while len(todo):
         sub = [(xh[todo], sh) for xh, sh in heads]
-        (v1, c1), (v2, c2) = model.topk(sub, mask[todo], k)
+        (v1, c1), (v2, c2) = (
+            triplet_topk(xh, sh, mask[todo], k, backend=model.config.backend) for xh, sh in sub
+        )
         score = v1[:, :, None] + v2[:, None, :]  # (b, K, K)
         score = score.masked_fill(_share_jet(c1, c2, n), float("-inf"))
         best, flat = score.flatten(1).max(dim=1)

@@ -12,10 +12,9 @@ import torch
 from hepattn.nn.encoder import EncoderConfig
 from hepattn.nn.heads import TensorAttentionHead, head_logprob, head_logprobs, head_topk
 from hepattn.nn.inputs import combine_collections
-from hepattn.nn.matcher import symmetric_top_loss
-from hepattn.nn.topology_matcher import (
-    TopologyMatcher,
-    TopologyMatcherConfig,
+from hepattn.nn.matcher import (
+    JetPartonMatcher,
+    MatcherConfig,
     permutation_nll,
     reconstructable,
 )
@@ -38,8 +37,8 @@ def matcher(name, d=16):
     enc = encoder(d)
     if n_col > 1:
         enc = type(enc)(**{**enc.__dict__, "num_types": n_col})
-    cfg = TopologyMatcherConfig(encoder=enc, topology=name, tensor_dim=6)
-    return TopologyMatcher(cfg).double().eval()
+    cfg = MatcherConfig(encoder=enc, topology=name, tensor_dim=6)
+    return JetPartonMatcher(cfg).double().eval()
 
 
 def inputs(topology, b=3, n=8, seed=1, full=False):
@@ -134,23 +133,19 @@ def test_order_1_and_2_heads_mask_repeats_and_padding_and_pick_targets():
         TensorAttentionHead(8, 5, 4, 2)
 
 
-def test_loss_equals_the_top_symmetric_loss_for_all_hadronic():
-    old = allhad_model()  # JetPartonMatcher, the same seed and widths
+def test_all_hadronic_is_the_default_topology_with_the_same_heads():
+    """The default matcher is the SPA-Net one: two order-3 heads symmetric in (q1, q2), the
+    same weights as an explicit ``topology: ttbar-allhad``."""
+    old = allhad_model()
     new = matcher("ttbar-allhad")
-    new.encoder.load_state_dict(old.encoder.state_dict())
-    for a, b in zip(new.heads, old.heads, strict=True):
-        a.load_state_dict(b.state_dict())
+    assert [h.order for h in old.heads] == [3, 3] == [h.order for h in new.heads]
+    new.load_state_dict(old.state_dict(), strict=False)
     x, p4, mask = batch()
     t = torch.tensor([[[0, 1, 2], [3, 4, 5]], [[0, 1, 2], [3, -1, 5]], [[-1, 1, 2], [0, 1, -1]]])
-    want, used_old = symmetric_top_loss(old.target_logprob(old(x, p4, mask), mask, t), t)
-    out = new(x, p4, mask)
     targets = [t[:, 0], t[:, 1]]
-    got = new.target_logprob(out[0], mask, targets)
-    torch.testing.assert_close(got, old.target_logprob(old(x, p4, mask), mask, t))
-    new.config = type(new.config)(**{**new.config.__dict__, "detection_weight": 0.0})
-    loss, used = new.loss(out, mask, targets)
-    torch.testing.assert_close(loss, want)
-    assert torch.equal(used, used_old)
+    a = old.target_logprob(old(x, p4, mask).heads, mask, targets)
+    b = new.target_logprob(new(x, p4, mask).heads, mask, targets)
+    torch.testing.assert_close(a, b)
 
 
 @pytest.mark.parametrize("name", NAMES)

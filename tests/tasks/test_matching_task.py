@@ -25,7 +25,7 @@ TINY = {
             "mlp_ratio": 1.0,
             "interaction": {"enabled": True, "width": 8, "layers": 1},
         },
-        "triplet_dim": 8,
+        "tensor_dim": 8,
     },
     "data": {"max_objects": 12},
     "training": {"epochs": 1, "batch_size": 64, "warmup_steps": 2, "threads": 1, "seed": 2},
@@ -72,7 +72,7 @@ def matcher_dir(tmp_path_factory):
     train = slice_file(d / "train.root", 0, 1500)
     val = slice_file(d / "val.root", 1500, 2000)
     summary = Matcher.train(MatcherRunConfig.from_dict(TINY), [train], [val], d / "run")
-    assert summary["epochs"] == 1 and 0 <= summary["val_top_efficiency"] <= 1
+    assert summary["epochs"] == 1 and 0 <= summary["val_resonance_efficiency"] <= 1
     return d
 
 
@@ -106,7 +106,9 @@ def test_match_output_contract_and_jet_order_independence(matcher_dir, tmp_path,
         == 0
     )
     c = uproot.open(tmp_path / "c.root")["hepattn"]
-    assert c.num_entries == 300 and set(c.keys()) == {"assignment", "chi2"}
+    assert c.num_entries == 300 and {"assignment", "chi2"} <= set(c.keys())
+    assert {"t1_b", "t1_q1", "t1_q2", "t2_b", "t2_q1", "t2_q2"} <= set(c.keys())
+    assert np.array_equal(c["t2_q1"].array(library="np"), c["assignment"].array(library="np")[:, 4])
 
 
 def test_compare_json_contract(matcher_dir, tmp_path, capsys):
@@ -132,9 +134,11 @@ def test_compare_json_contract(matcher_dir, tmp_path, capsys):
     # the table says what its numbers are: counts, definitions, the chi2 form and b-tag rule
     flat = " ".join(out.split())
     assert "600 events read" in flat and "with >= 6 jets" in flat
-    assert "ε_event: events with both tops correct / events with both tops reconstructable" in flat
-    assert "ε_1^top" in flat and "n (2 tops), n (1 top): events in each cell's" in flat
-    assert "chi2: chi2 form mt" in flat and "b slots on b-tagged jets (btag > 0.5)" in flat
+    assert "ε_event: events with all resonances (t1, t2) correct / events with all" in flat
+    assert "ε_2^top: correct resonances / resonances, over the same events" in flat
+    assert "ε_1^top" in flat and "n (events), n (single): events in each cell's" in flat
+    assert "chi2: chi2 form mt" in flat and "b slots on b-tagged jets (btag > 0.8993)" in flat
+    assert "working point" in flat  # the score cut at the file's working point
     d = json.loads((tmp_path / "c.json").read_text())
     assert d["events"] == 600 and 0 < d["events_ge6_jets"] <= 600 and d["chi2_mode"] == "mt"
     n6 = sum(d["rows"][r]["chi2"]["n_events"] for r in ("6", "7", ">=8"))
@@ -172,7 +176,8 @@ def test_eval_matcher_writes_plot(matcher_dir, tmp_path):
 def test_saved_matcher_predicts_slots_within_range(matcher_dir):
     matcher = Matcher.load(matcher_dir / "run" / "best")
     ev = matcher.read(matcher_dir / "val.root", need_labels=True)
-    slots, prob = matcher.predict(ev)
+    slots, prob, det = matcher.predict(ev)
+    assert prob.shape == (len(ev), 2) and det.shape == (len(ev), 2)
     n = ev["jets"].mask.sum(1)
     ok = slots >= 0
     assert (slots[ok] < np.repeat(n[:, None], 6, 1)[ok]).all()
@@ -209,7 +214,7 @@ def test_parton_label_out_of_range_is_refused(tmp_path):
                     "phi": "jet_phi",
                     "mass": "jet_mass",
                 },
-                "fields": {"btag": "jet_btag"},
+                "fields": {"btag": "jet_btag", "btag_score": "jet_btag_score"},
                 "labels": {"parton": "jet_parton"},
             }
         },
@@ -219,7 +224,7 @@ def test_parton_label_out_of_range_is_refused(tmp_path):
 
     BUILTIN_SCHEMAS["ttbar-jets-only"] = get_schema(schema)
     try:
-        with pytest.raises(DataError, match=r"bad.root: entry 0: parton labels must be in -1..5"):
+        with pytest.raises(DataError, match=r"bad.root: entry 0: parton labels \('parton'\) must be -1 or a jet daughter's index"):
             Matcher.train(
                 MatcherRunConfig.from_dict(TINY),
                 [path],
@@ -238,9 +243,9 @@ def test_streamed_training_sees_the_same_events(matcher_dir, tmp_path):
     summary = Matcher.train(
         run, [train], [matcher_dir / "val.root"], tmp_path / "run", stream=True, chunk_entries=400
     )
-    assert summary["epochs"] == 1 and 0 <= summary["val_top_efficiency"] <= 1
+    assert summary["epochs"] == 1 and 0 <= summary["val_resonance_efficiency"] <= 1
     whole = Matcher(run).read([train], need_labels=True)
-    trainable = int((whole.derived["targets"] >= 0).all(-1).any(-1).sum())
+    trainable = int(Matcher(run).reconstructable(whole).any(-1).sum())
     from hepattn.data import PadSpec, RootStreamDataset
 
     spec = PadSpec(run.data.features, run.data.max_objects, labels=(run.data.label,))
@@ -258,21 +263,21 @@ def test_streamed_training_sees_the_same_events(matcher_dir, tmp_path):
 
 
 def test_user_fields_named_like_derived_targets_do_not_collide(matcher_dir, tmp_path):
-    """Event fields called `truth`, `targets` or `n_jets` stay the user's; the matcher's
+    """Event fields called `truth`, `target_0` or `n_jets` stay the user's; the matcher's
     derived targets live in `derived`, in events and in batches."""
     import yaml
 
     from hepattn.data.schema import BUILTIN_SCHEMAS
 
     schema = BUILTIN_SCHEMAS["hepattn-ttbar"].to_dict()
-    schema["event"] = {"truth": "weight", "targets": "event", "n_jets": "weight"}
+    schema["event"] = {"truth": "weight", "target_0": "event", "n_jets": "weight"}
     path = tmp_path / "clash.yaml"
     path.write_text(yaml.safe_dump(schema | {"name": "clash"}))
     matcher = Matcher.load(matcher_dir / "run" / "best")
     ev = matcher.read(matcher_dir / "val.root", schema=str(path), need_labels=True)
     assert ev.event["truth"].shape == (500,) and ev.derived["truth"].shape == (500, 6)
-    assert ev.derived["targets"].shape == (500, 2, 3) and ev.event["targets"].ndim == 1
+    assert ev.derived["target_0"].shape == (500, 3) and ev.event["target_0"].ndim == 1
     batch = next(matcher.dataset(ev).batches(8))
-    assert batch.event["targets"].shape == (8,) and batch.derived["targets"].shape == (8, 2, 3)
-    slots, _ = matcher.predict(ev)
+    assert batch.event["target_0"].shape == (8,) and batch.derived["target_0"].shape == (8, 3)
+    slots, _, _ = matcher.predict(ev)
     assert slots.shape == (500, 6)

@@ -1,4 +1,4 @@
-"""The topology matcher (``TopologyMatching``) end to end: a training smoke run on generated
+"""The topology matcher (``Matcher``) end to end: a training smoke run on generated
 lepton+jets and HH -> 4b files (Python and ``hepattn train matcher --topology``), the branches
 ``match`` writes, jet indices in the file's own order, invariance under a shuffle of the
 jets, and a user's topology YAML whose saved model needs no YAML file."""
@@ -16,8 +16,8 @@ import yaml
 
 from hepattn.cli import main
 from hepattn.data import write_tree
+from hepattn.tasks.matching import Matcher
 from hepattn.tasks.presets import load_run_config
-from hepattn.tasks.topology_matching import TopologyMatching
 from hepattn.topology import JETS, Topology, load_topology
 
 #: A tiny network and one short epoch (a YAML run config: ``train matcher --config``).
@@ -165,9 +165,9 @@ def generated(directory, topology: str, n: int = 40, seed: int = 6) -> Path:
 
 
 def train_tiny(topology, train, val, out, schema=None) -> dict:
-    """``TopologyMatching.train`` with :data:`TINY` (the model lands in ``out/best``)."""
+    """``Matcher.train`` with :data:`TINY` (the model lands in ``out/best``)."""
     run = load_run_config("topology-matcher", tiny_config(Path(out).parent), topology=topology)
-    return TopologyMatching.train(run, [train], [val], out, schema=schema)
+    return Matcher.train(run, [train], [val], out, schema=schema)
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +200,7 @@ def test_training_smoke_ljets(ljets):
         p.name for p in model.iterdir()
     }
     config = yaml.safe_load((model / "config.yaml").read_text())
-    assert config["task"] == "topology-matcher" and config["model"]["topology"] == "ttbar-ljets"
+    assert config["task"] == "matcher" and config["model"]["topology"] == "ttbar-ljets"
     assert "b_had,q1,q2,b_lep,l,nu" in (model / "card.md").read_text()
 
 
@@ -208,18 +208,19 @@ def test_training_smoke_hh4b_cli(hh4b):
     _, model = hh4b
     config = yaml.safe_load((model / "config.yaml").read_text())
     assert config["model"]["topology"] == "hh-4b" and config["data"]["schema"] == "hepattn-hh4b"
-    matcher = TopologyMatching.load(model, "hh-4b")
+    matcher = Matcher.load(model, "hh-4b")
     assert matcher.topology.name == "hh-4b" and matcher.metrics is not None
 
 
 def test_match_branches_ljets(ljets):
     path, model, _ = ljets
-    matcher = TopologyMatching.load(model, "ttbar-ljets")
+    matcher = Matcher.load(model, "ttbar-ljets")
     ev = matcher.read(path)
     branches, metadata = matcher.match(ev)
     d = ["t_had_b_had", "t_had_q1", "t_had_q2", "t_lep_b_lep", "t_lep_l", "t_lep_nu"]
     extra = ["t_had_prob", "t_had_detection", "t_lep_prob", "t_lep_detection"]
-    assert list(branches) == d + extra
+    assert list(branches) == ["assignment", *d, "prob", *extra]
+    assert branches["assignment"].shape == (len(branches["t_had_q1"]), 6)
     with uproot.open(path) as f:
         njet = f["events"]["njet"].array(library="np")
     for name in d:
@@ -242,13 +243,15 @@ def test_match_branches_ljets(ljets):
 
 def test_match_branches_hh4b(hh4b):
     path, model = hh4b
-    matcher = TopologyMatching.load(model, "hh-4b")
+    matcher = Matcher.load(model, "hh-4b")
     branches, metadata = matcher.match(matcher.read(path))
     assert list(branches) == [
+        "assignment",
         "H1_b1",
         "H1_b2",
         "H2_b3",
         "H2_b4",
+        "prob",
         "H1_prob",
         "H1_detection",
         "H2_prob",
@@ -265,7 +268,7 @@ def test_indices_in_file_order_and_invariant_under_a_jet_shuffle(request, tmp_pa
     fixture = request.getfixturevalue(which)
     path, model = fixture[0], fixture[1]
     topology = "ttbar-ljets" if which == "ljets" else "hh-4b"
-    matcher = TopologyMatching.load(model, topology)
+    matcher = Matcher.load(model, topology)
     mixed = shuffled_copy(path, tmp_path / "mixed.root", seed=1)
     with uproot.open(path) as f:
         pt = f["events"]["jet_pt"].array()
@@ -277,8 +280,9 @@ def test_indices_in_file_order_and_invariant_under_a_jet_shuffle(request, tmp_pa
     slots, _, _ = matcher.predict(ev)
     a, _ = matcher.match(ev)
     b, _ = matcher.match(matcher.read(mixed))
-    names = [matcher.topology.qualified[p] for p in matcher.partons_from(JETS)]
-    for p, name in zip(matcher.partons_from(JETS), names, strict=True):
+    jets = matcher.topology.partons_from(JETS)
+    names = [matcher.topology.qualified[p] for p in jets]
+    for p, name in zip(jets, names, strict=True):
         # the generated file is pT-sorted: file order is slot order
         assert np.array_equal(a[name], slots[:, p])
         for e in range(len(pt)):
@@ -317,10 +321,10 @@ def test_user_topology_trains_and_matches_without_its_yaml(tmp_path, capsys):
     stored = yaml.safe_load((model / "config.yaml").read_text())["model"]["topology"]
     assert stored == yaml.safe_load(TTH)
     topo_file.unlink()
-    matcher = TopologyMatching.load(model)
+    matcher = Matcher.load(model)
     assert matcher.topology.name == "tth-ljets" and matcher.topology.n_partons == 8
     branches, metadata = matcher.match(matcher.read(data))
-    assert list(branches)[:8] == [
+    assert list(branches)[1:9] == [
         "t_had_b",
         "t_had_q1",
         "t_had_q2",
@@ -345,7 +349,7 @@ def test_a_decision_given_where_the_model_reads_scores_is_warned(hh4b, tmp_path,
     from tests.reliability._helpers import rewrite
 
     src, model_dir = hh4b
-    model = TopologyMatching.load(model_dir, "hh-4b")
+    model = Matcher.load(model_dir, "hh-4b")
 
     def decisions(d):
         d["jet"]["btag_score"] = ak.values_astype(d["jet"]["btag"], np.float32)

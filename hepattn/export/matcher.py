@@ -1,0 +1,172 @@
+"""ONNX export hooks of the matcher, any topology (:mod:`hepattn.export`).
+
+Inputs: the jets as ``x[B, N, F]``, ``p4[B, N, 4]``, ``mask[B, N]``, then per other
+collection C of the topology in declaration order ``C_x[B, 1, F_C]``, ``C_p4[B, 1, 4]``,
+``C_mask: bool[B, 1]`` (:func:`topology_io`). Outputs: per resonance R ``log_prob_R[B, N,
+…]`` (one jet axis per jet daughter, head order), then ``detection[B, R]`` (models with the
+detection head), then ``log_prob_<alias>`` for each alias a resonance declares (the
+all-hadronic graph's ``log_prob_top1``, ``log_prob_top2`` of earlier versions); with
+decoding inside, ``assignment`` and ``probability`` (:func:`decode_io`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from hepattn.errors import HepattnError
+from hepattn.export.tagger import example_objects
+from hepattn.topology import JETS, Topology
+
+__all__ = ["MatcherExport", "decode_io", "other_collection_flags", "topology_io"]
+
+
+def _aliases(topology: Topology) -> list[tuple[int, str]]:
+    """(resonance index, alias) of every alias the topology's resonances declare."""
+    return [(i, a) for i, r in enumerate(topology.resonances) for a in r.aliases]
+
+
+def topology_io(topology: Topology, detection: bool = True) -> tuple[list[str], list[str]]:
+    """(input names, output names) of an exported matcher of ``topology`` (module doc)."""
+    inputs = ["x", "p4", "mask"]
+    for c in topology.collections:
+        if c.name != JETS:
+            inputs += [f"{c.name}_x", f"{c.name}_p4", f"{c.name}_mask"]
+    outputs = [f"log_prob_{r.name}" for r in topology.resonances]
+    outputs += ["detection"] if detection else []
+    outputs += [f"log_prob_{a}" for _, a in _aliases(topology)]
+    return inputs, outputs
+
+
+def decode_io(topology: Topology) -> tuple[list[str], list[str]]:
+    """(input names, output names) of a matcher exported with ``decode=True``."""
+    return topology_io(topology)[0], ["assignment", "probability"]
+
+
+def other_collection_flags(topology: Topology) -> list[bool]:
+    """Per parton (parton order): drawn from a collection other than the jets."""
+    return [r.source(i) != JETS for r in topology.resonances for i in range(len(r.daughters))]
+
+
+class _LogProbs(nn.Module):
+    """``(x, p4, mask, [<c>_x, <c>_p4, <c>_mask per other collection]) -> (log P per
+    resonance, [detection probabilities (B, R)], log P per alias)``."""
+
+    def __init__(self, net: nn.Module, aliases: bool = True) -> None:
+        super().__init__()
+        self.net = net
+        self.topology = net.topology
+        self.others = [c.name for c in self.topology.collections if c.name != JETS]
+        self.transverse = any(c.transverse for c in self.topology.collections)
+        self.aliases = _aliases(self.topology) if aliases else []
+
+    def forward(self, x: Tensor, p4: Tensor, mask: Tensor, *other: Tensor) -> tuple[Tensor, ...]:
+        from hepattn.nn.heads import head_logprobs
+        from hepattn.nn.inputs import combine_collections
+
+        parts = {JETS: (x, p4, mask)}
+        for i, name in enumerate(self.others):
+            parts[name] = tuple(other[3 * i : 3 * i + 3])
+        inp = combine_collections(self.topology, parts)
+        types = inp.types if self.net.config.encoder.num_types else None
+        transverse = inp.transverse if self.transverse else None
+        heads, detection = self.net(inp.x, inp.p4, inp.mask, types, transverse)
+        n = x.shape[1]  # the jets come first in the set; the other slots are never chosen
+        logp = [
+            head_logprobs(head, xh, sh, inp.head_mask, backend="torch")[
+                (slice(None), *(slice(0, n),) * head.order)
+            ]
+            for head, (xh, sh) in zip(self.net.heads, heads, strict=True)
+        ]
+        det = () if detection is None else (torch.sigmoid(detection),)
+        return (*logp, *det, *(logp[i].clone() for i, _ in self.aliases))
+
+
+class _Decode(nn.Module):
+    """:class:`_LogProbs` followed by the fixed-k joint decoding: ``inputs -> (assignment
+    int64[B, P], probability float32[B, R])``."""
+
+    def __init__(self, inner: _LogProbs, topology: Topology, k: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.topology = topology
+        self.k = k
+        mult = [r.log_multiplicity for r in topology.resonances]
+        self.register_buffer(
+            "other", torch.tensor(other_collection_flags(topology)), persistent=False
+        )
+        self.register_buffer("mult", torch.tensor(mult, dtype=torch.float32), persistent=False)
+
+    def forward(self, x: Tensor, p4: Tensor, mask: Tensor, *other: Tensor) -> tuple[Tensor, Tensor]:
+        from hepattn.nn.decoding import decode_fixed_k
+
+        logps = self.inner(x, p4, mask, *other)[: len(self.topology.resonances)]
+        out, logp = decode_fixed_k(self.topology, logps, self.k)
+        out = torch.where(self.other, torch.zeros_like(out), out)  # the collection's object
+        return out, (logp + self.mult).exp()
+
+
+class MatcherExport:
+    """The export hooks of a loaded matcher (:class:`hepattn.tasks.matching.Matcher`)."""
+
+    def __init__(self, loaded, decode: bool, decode_k: int) -> None:
+        self.loaded = loaded
+        self.topology = loaded.topology
+        self.detection = loaded.has_detection
+        self.decode = decode
+        self.decode_k = decode_k
+
+    def check_dynamo(self) -> None:
+        met = [c.name for c in self.topology.collections if c.transverse]
+        if met:
+            raise HepattnError(
+                f"{self.loaded.path}: --dynamo cannot export topology {self.topology.name!r} "
+                f"yet (the transverse collection {met[0]!r} takes a data-dependent branch in "
+                "the pair features); export it without --dynamo"
+            )
+
+    def module(self) -> nn.Module:
+        inner = _LogProbs(self.loaded.net.eval(), aliases=not self.decode)
+        return _Decode(inner, self.topology, self.decode_k) if self.decode else inner
+
+    def inputs(self) -> tuple[tuple[Tensor, ...], list[str], dict[str, dict[int, str]]]:
+        """(example arguments, input names, their dynamic axes)."""
+        names = topology_io(self.topology, self.detection)[0]
+        args = example_objects(len(self.loaded.run.data.features))
+        axes = {name: {0: "batch", 1: "objects"} for name in names[:3]}
+        g = torch.Generator().manual_seed(1)
+        for c in self.loaded.others():
+            width = len(self.loaded.standardizers[c.name].features)
+            p4 = torch.randn(2, 1, 4, generator=g) * 20.0
+            p4[..., 3] = p4[..., :3].norm(dim=-1) + 1.0
+            args += (torch.randn(2, 1, width, generator=g), p4, torch.ones(2, 1, dtype=bool))
+            axes.update({f"{c.name}_{k}": {0: "batch"} for k in ("x", "p4", "mask")})
+        return args, names, axes
+
+    def outputs(self) -> tuple[list[str], dict[str, dict[int, str]]]:
+        if self.decode:
+            names = decode_io(self.topology)[1]
+            return names, {name: {0: "batch"} for name in names}
+        names = topology_io(self.topology, self.detection)[1]
+        res = {f"log_prob_{r.name}": r for r in self.topology.resonances}
+        res.update(
+            {f"log_prob_{a}": self.topology.resonances[i] for i, a in _aliases(self.topology)}
+        )
+        axes = {
+            name: {0: "batch", **dict.fromkeys(range(1, res[name].order + 1), "objects")}
+            if name in res
+            else {0: "batch"}
+            for name in names
+        }
+        return names, axes
+
+    def metadata(self) -> dict[str, Any]:
+        from hepattn.export.matcher_metadata import decode_metadata, matcher_metadata
+
+        meta = matcher_metadata(self.loaded, self.detection)
+        if self.decode:
+            meta.pop("head_order", None)  # the axes of log_prob outputs the graph does not have
+            meta.update(decode_metadata(self.topology, self.decode_k))
+        return meta

@@ -1,0 +1,151 @@
+"""The ONNX metadata of an exported matcher: what each input holds and how to prepare it,
+what each output means (:mod:`hepattn.export.matcher`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hepattn.export.matcher import other_collection_flags, topology_io
+from hepattn.topology import JETS, Topology
+
+__all__ = ["decode_metadata", "matcher_metadata"]
+
+
+def matcher_metadata(loaded, detection: bool = True) -> dict[str, Any]:
+    """The ``metadata_props`` of an exported matcher (before they are made strings)."""
+    topo = loaded.topology
+    data = loaded.run.data
+    std = loaded.standardizers["objects"]
+    inputs, outputs = topology_io(topo, detection)
+    meta: dict[str, Any] = {
+        "task": "matcher",
+        "kind": "matcher",
+        "schema": data.schema,
+        "collection": data.collection,
+        "max_objects": data.max_objects,
+        "feature_names": list(std.features),
+        "feature_means": list(std.mean),
+        "feature_stds": list(std.std),
+        "topology": topo.name,
+        "topology_declaration": topo.declaration(),
+        "inputs": {
+            "x": {"dtype": "float32", "shape": ["B", "N", len(std.features)]},
+            "p4": {"dtype": "float32", "shape": ["B", "N", 4], "components": "px,py,pz,E"},
+            "mask": {"dtype": "bool", "shape": ["B", "N"]},
+        },
+    }
+    text = [
+        "x, p4, mask: the jets of the event, sorted by decreasing pT and truncated to "
+        "max_objects (any N is accepted), real jets first then padding; x[b, n] = per-jet "
+        "features in the order of feature_names, standardized as (value - feature_means) / "
+        "feature_stds; p4[b, n] = (px, py, pz, E) in GeV, not standardized; mask[b, n] = True "
+        "for a real jet, False for padding (padded values are ignored)."
+    ]
+    for c in loaded.others():
+        cs = loaded.standardizers[c.name]
+        meta["inputs"][f"{c.name}_x"] = {"dtype": "float32", "shape": ["B", 1, len(cs.features)]}
+        meta["inputs"][f"{c.name}_p4"] = {
+            "dtype": "float32",
+            "shape": ["B", 1, 4],
+            "components": "px,py,pz,E",
+        }
+        meta["inputs"][f"{c.name}_mask"] = {"dtype": "bool", "shape": ["B", 1]}
+        meta[f"{c.name}_feature_names"] = list(cs.features)
+        meta[f"{c.name}_feature_means"] = list(cs.mean)
+        meta[f"{c.name}_feature_stds"] = list(cs.std)
+        if c.transverse:
+            text.append(
+                f"{c.name}_x, {c.name}_p4, {c.name}_mask: the event's missing transverse "
+                f"momentum as one object: {c.name}_x[b, 0, 0] = log({c.name}_pt / GeV) "
+                f"standardized with {c.name}_feature_means / {c.name}_feature_stds; "
+                f"{c.name}_p4[b, 0] = ({c.name}_pt cos {c.name}_phi, {c.name}_pt sin "
+                f"{c.name}_phi, 0, {c.name}_pt); {c.name}_mask[b, 0] = True."
+            )
+        else:
+            text.append(
+                f"{c.name}_x, {c.name}_p4, {c.name}_mask: the leading {c.name} (one object per "
+                f"event); {c.name}_x[b, 0] = its features in the order of "
+                f"{c.name}_feature_names ({', '.join(data.object_features)}), standardized "
+                f"with {c.name}_feature_means / {c.name}_feature_stds; {c.name}_p4[b, 0] = "
+                f"(px, py, pz, E) in GeV; {c.name}_mask[b, 0] = True (the model needs the "
+                f"{c.name})."
+            )
+    assert list(meta["inputs"]) == inputs
+    meta["preprocessing"] = " ".join(text)
+    meta["outputs"] = {
+        f"log_prob_{r.name}": {"dtype": "float32", "shape": ["B", *(["N"] * r.order)]}
+        for r in topo.resonances
+    }
+    if detection:
+        meta["outputs"]["detection"] = {"dtype": "float32", "shape": ["B", len(topo.resonances)]}
+    for r in topo.resonances:
+        for a in r.aliases:
+            meta["outputs"][f"log_prob_{a}"] = {
+                **meta["outputs"][f"log_prob_{r.name}"],
+                "alias_of": f"log_prob_{r.name}",
+            }
+    assert list(meta["outputs"]) == outputs
+    meta["assignment_order"] = topo.order_string
+    meta["head_order"] = {
+        r.name: [r.daughters[i] for i in r.head_order if r.source(i) == JETS]
+        for r in topo.resonances
+    }
+    meta["output_description"] = (
+        "log_prob_R[b, i, ...] = log P under resonance R's head of the jet tuple (i, ...) in "
+        "slots of x, one index per jet daughter in the order of head_order[R] (exchangeable "
+        "daughters first; the tensor is symmetric in them: the unordered tuple has probability "
+        "k! P for k exchangeable daughters); -inf where a slot is padded or repeated; all -inf "
+        "when an event has fewer real jets than R has jet daughters. "
+        + (
+            "detection[b, r] = probability that resonance r (declaration order) is "
+            "reconstructable. "
+            if detection
+            else ""
+        )
+        + "log_prob_<alias>: the same as log_prob_R of the resonance R the alias names "
+        "(alias_of; names earlier versions gave the outputs). A full "
+        "assignment takes one tuple per resonance with no jet used twice (hepattn decodes it "
+        "exactly, maximising the summed log P); daughters from other collections are their "
+        "collection's one object."
+    )
+    return meta
+
+
+def decode_metadata(topology: Topology, k: int) -> dict[str, Any]:
+    """What ``decode=True`` changes in :func:`onnx_metadata`: the outputs and their meaning."""
+    names = [r.name for r in topology.resonances]
+    others = [
+        p for r, p in zip(other_collection_flags(topology), topology.qualified, strict=True) if r
+    ]
+    text = (
+        "assignment[b, p] = the jet of parton p (assignment_order) as its slot among the N "
+        "jets fed in x/p4/mask (the order you fed them: map it back through your own pT sort "
+        "to your file's jet order), -1 where none. "
+        + (
+            f"Daughters from another collection ({', '.join(others)}) are 0, that "
+            "collection's one object (as hepattn match writes). "
+            if others
+            else ""
+        )
+        + "probability[b, r] = the probability of the jet tuple chosen for resonance r "
+        "(resonance_order) under its head, with unordered exchangeable daughters (k! P for k "
+        "of them), NaN where r got no tuple. An event with fewer real jets than all "
+        "resonances need gets the best assignment of the largest set of resonances its jets "
+        "can serve (ties: the earlier resonances), the others -1 / NaN; too few jets for any: "
+        "all -1 / NaN. Decoding: per resonance its head's decode_k most probable distinct "
+        "tuples; every combination of one per resonance with no jet used twice is scored by "
+        "the summed log P and the best is taken (hepattn match decodes exactly, widening the "
+        "search when needed: the two differ only when the best combination lies outside a "
+        "head's top decode_k)."
+    )
+    return {
+        "outputs": {
+            "assignment": {"dtype": "int64", "shape": ["B", topology.n_partons]},
+            "probability": {"dtype": "float32", "shape": ["B", len(names)]},
+        },
+        "decode": "fixed-k joint decoding in the graph (hepattn.nn.decoding.decode_fixed_k)",
+        "decode_k": k,
+        "assignment_order": topology.order_string,
+        "resonance_order": names,
+        "output_description": text,
+    }
