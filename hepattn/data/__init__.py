@@ -8,10 +8,14 @@ Typical use::
                      {"jets": PadSpec(("log_pt", "eta", "phi", "log_e", "btag"), 16)})
     std = Standardizer.fit(ev["jets"].values, ev["jets"].mask, ev["jets"].features)
     loader = DataLoader(PaddedDataset(ev, "jets", std), batch_size=256, collate_fn=collate)
+
+:func:`read_inputs` takes the same arguments and also reads SPANet-layout HDF5 files
+(:mod:`hepattn.data.spanet`), by the format of the paths (:func:`input_format`).
 """
 
 from hepattn.data.dataset import Batch, PaddedDataset, RootStreamDataset, collate
 from hepattn.data.features import AXIS_FEATURES, FEATURES
+from hepattn.data.inputs import input_format, read_inputs
 from hepattn.data.padding import PaddedCollection
 from hepattn.data.reader import Events, PadSpec, iterate_events, read_events
 from hepattn.data.root import open_tree, resolve_paths
@@ -35,10 +39,12 @@ __all__ = [
     "TreeWriter",
     "collate",
     "get_schema",
+    "input_format",
     "iterate_events",
     "load_schema",
     "open_tree",
     "read_events",
+    "read_inputs",
     "resolve_paths",
     "write_tree",
 ]
