@@ -1,5 +1,8 @@
 """Neural-network building blocks: masked (P-)MHA, the set encoder and set pooling.
 
+Tagging (imported from their modules): :mod:`hepattn.nn.tagger` (the transformer tagger) and
+:mod:`hepattn.nn.tagger_nets` (the network of each tagger kind, behind one front).
+
 Matching (imported from their modules): :mod:`hepattn.nn.matcher` (all-hadronic tt̄, the
 bundled model), and for any declared topology :mod:`hepattn.nn.inputs` (several collections
 in one set), :mod:`hepattn.nn.heads` (tensor attention heads of order 1–3),
