@@ -1,13 +1,13 @@
 """Neural-network building blocks: masked (P-)MHA, the set encoder and set pooling.
 
-Tagging (imported from their modules): :mod:`hepattn.nn.tagger` (the transformer tagger) and
-:mod:`hepattn.nn.tagger_nets` (the network of each tagger kind, behind one front).
-
 Matching (imported from their modules): :mod:`hepattn.nn.matcher` (all-hadronic tt̄, the
 bundled model), and for any declared topology :mod:`hepattn.nn.inputs` (several collections
 in one set), :mod:`hepattn.nn.heads` (tensor attention heads of order 1–3),
 :mod:`hepattn.nn.topology_matcher` (the network, its loss and detection head) and
 :mod:`hepattn.nn.decoding` (exact joint decoding).
+
+Tagging (imported from their modules): :mod:`hepattn.nn.tagger` (the transformer tagger) and
+:mod:`hepattn.nn.tagger_nets` (the network of each tagger kind, behind one front).
 
 Each top-level module takes its own frozen dataclass config, buildable from a dict
 (``EncoderConfig.from_dict(yaml.safe_load(text))``).
