@@ -28,7 +28,6 @@ __all__ = [
     "add_progress",
     "check_friend_outputs",
     "check_outputs",
-    "load_and_read",
     "checked_topology",
     "model_files",
     "positive_int",
@@ -270,22 +269,3 @@ def check_outputs(inputs, *outputs, files=()) -> None:
         if key in seen:
             raise DataError(f"{what} {out} is also the {seen[key]}; give two different paths")
         seen[key] = f"{what} {out}"
-
-
-def load_and_read(
-    task: str, args: argparse.Namespace, paths, need_labels: bool = False, check: bool = True
-):
-    """The model ``--model`` of ``task`` and the events of ``paths`` read as it expects
-    (``check``: against what it was trained on, see :meth:`hepattn.tasks.base.Task.read`)."""
-    from hepattn.tasks.presets import task_class
-
-    model = task_class(task).load(args.model)
-    ev = model.read(
-        paths,
-        schema=args.schema,
-        need_labels=need_labels,
-        tree=args.tree,
-        nonfinite=args.nonfinite,
-        check=check,
-    )
-    return model, ev

@@ -27,20 +27,21 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "hh4b_summary",
-    "invariant_mass",
     "ljets_summary",
     "matched_masses",
     "plot_prongs",
     "plot_ttbar",
     "prong_summary",
+    "system_mass",
     "ttbar_summary",
     "truth_masses",
 ]
 
 
-def invariant_mass(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Invariant mass (GeV) of the sum over the last axis of four-vectors (pT, η, φ, m)
-    (:func:`hepattn.physics.kinematics.invariant_mass` of the summed four-vector)."""
+def system_mass(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Invariant mass (GeV) of the sum over the last axis of four-vectors given as
+    (pT, η, φ, m): converted to (px, py, pz, E), summed, then
+    :func:`hepattn.physics.kinematics.invariant_mass` (the one mass formula)."""
     pt, eta, phi, m = (np.asarray(x, dtype=np.float64) for x in (pt, eta, phi, m))
     px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
     e = np.sqrt(m**2 + px**2 + py**2 + pz**2)
@@ -59,7 +60,7 @@ def matched_masses(arrays: Any, groups: tuple[tuple[int, ...], ...], n_partons: 
     for cols in groups:
         ok = (pj[:, list(cols)] >= 0).all(axis=1)
         idx = start[ok, None] + pj[ok][:, list(cols)]
-        out.append(invariant_mass(*(flat[k][idx] for k in ("pt", "eta", "phi", "mass"))))
+        out.append(system_mass(*(flat[k][idx] for k in ("pt", "eta", "phi", "mass"))))
     return np.concatenate(out)
 
 

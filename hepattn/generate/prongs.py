@@ -53,17 +53,15 @@ from hepattn.generate.pythia import (
     decay_products,
     require_pythia,
 )
-from hepattn.generate.runner import Chunk, ChunkResult, jagged, read_chunk, run_chunks
+from hepattn.generate.runner import Chunk, ChunkResult, jagged, run_chunks
 from hepattn.generate.source import GenEvent, Preselection, events
-from hepattn.tasks.presets import CLASSES as TAGGER_CLASSES
+from hepattn.prong_classes import CLASSES
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CLASSES", "FORMAT", "N_PRONGS", "ProngsConfig", "flat_weights", "generate_prongs"]
 
 FORMAT = "prongs-v1"
-#: Class names in label order (label = position).
-CLASSES = TAGGER_CLASSES  # declared once, in hepattn.tasks.presets
 #: Nominal number of prongs of each class.
 N_PRONGS = dict(zip(CLASSES, (1, 2, 3, 4, 4, 6, 8), strict=True))
 X_ID = 9000006
@@ -412,8 +410,3 @@ def generate_prongs(
 
 def _work(config: ProngsConfig, classes: dict[int, str], chunk: Chunk) -> ChunkResult:
     return generate_chunk(config, classes[chunk.index], chunk)
-
-
-def read_jets(path: str | Path) -> dict[str, Any]:
-    """All branches of a prong file in writer format (for tests and tools)."""
-    return read_chunk(path, "jets", ("tower",))

@@ -5,6 +5,9 @@ Matching, any declared topology (imported from their modules): :mod:`hepattn.nn.
 one set), :mod:`hepattn.nn.heads` (tensor attention heads of order 1–3) and
 :mod:`hepattn.nn.decoding` (exact joint decoding).
 
+Tagging (imported from their modules): :mod:`hepattn.nn.tagger` (the transformer tagger) and
+:mod:`hepattn.nn.tagger_nets` (the network of each tagger kind, behind one front).
+
 Each top-level module takes its own frozen dataclass config, buildable from a dict
 (``EncoderConfig.from_dict(yaml.safe_load(text))``).
 """

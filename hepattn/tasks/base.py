@@ -3,8 +3,10 @@
 A :class:`Task` is a model of one kind of problem (prong tagging, jet–parton matching)
 together with its run config and its input standardization. It is what the training loop
 drives (``loss``, ``evaluate``, ``summarize``, ``save_model``), what a saved model directory
-loads into (:meth:`Task.load`), and the one training entry point (:meth:`Task.train`).
-Subclasses supply only what differs, through these hooks:
+loads into (:meth:`Task.load`), and the one training entry point (:meth:`Task.train`, which
+hands the orchestration — reading, splitting, streaming, fitting, the card — to
+:func:`hepattn.tasks.trainer.train_task`). Subclasses supply only what differs, through
+these hooks:
 
 - ``spec(need_labels)`` and ``finish(ev, need_labels)``: what to read per object, and the
   checked labels and training targets derived from freshly read events (into
@@ -21,11 +23,9 @@ Subclasses supply only what differs, through these hooks:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
 import re
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from hepattn.config import Config
-from hepattn.data import Events, PaddedDataset, PadSpec, RootStreamDataset, Standardizer
-from hepattn.data.outputs import write_json, write_text
+from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer
+from hepattn.data.outputs import write_json
 from hepattn.data.schema import get_schema
 from hepattn.errors import DataError, HepattnError, SchemaMismatchError
 from hepattn.models import (
@@ -46,20 +46,12 @@ from hepattn.models import (
     resolve_model,
     save_model,
 )
+from hepattn.tasks.trainer import TrainOptions, train_task
 from hepattn.tasks.weights import check_weight_field, read_weights
-from hepattn.training.distributed import is_main
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Task", "describe_files", "refuse"]
-
-
-def describe_files(files) -> str:
-    """Markdown list of input files, shortened to the first and last when there are many."""
-    names = [f"`{f}`" for f in files]
-    if len(names) <= 3:
-        return ", ".join(names)
-    return f"{len(names)} files, {names[0]} … {names[-1]}"
+__all__ = ["Task", "refuse"]
 
 
 def refuse(ev: Events, bad: np.ndarray, message: Callable[[int], str], unit: str) -> None:
@@ -89,7 +81,8 @@ class Task:
     run_config: ClassVar[type[Config]]
     #: What one input entry is, in counts: ``"jets"``, ``"events"``.
     unit: ClassVar[str]
-    #: The model card, ``str.format`` ted with the training info (:meth:`train`).
+    #: The model card, ``str.format`` ted with the training info
+    #: (:func:`~hepattn.tasks.trainer.train_task`).
     card_template: ClassVar[str]
 
     def __init__(
@@ -468,202 +461,26 @@ class Task:
     ) -> dict:
         """Train a model of this task end to end; the best one lands in ``out_dir/best``.
 
-        Validation: the files ``val_paths``, or (``val_paths`` None) the fraction
-        ``val_fraction`` of the training entries, chosen by entry
-        (:class:`~hepattn.data.split.EntrySplit`, seeded by ``training.seed``; recorded in
-        ``training.json``, the card and the checkpoint, so a resume with another split is
-        refused). ``schema`` replaces the run config's (the saved model remembers it). With
-        ``stream`` the training files are read chunk by chunk during each epoch
-        (:class:`~hepattn.data.RootStreamDataset`, sharded over ranks and loader workers)
-        instead of being held in memory; the standardization is fitted on the first
-        ``chunk_entries`` entries, and the counts of the card are scaled from them; a
-        validation fraction is then collected in one chunked pass. Event weights
-        (``data.weight``) enter the loss and the validation metrics
-        (:mod:`hepattn.tasks.weights`). Returns the summary also written to
-        ``out_dir/best/training.json``. ``friends`` / ``val_friends``: one friend file per
-        training / validation file (``hepattn label`` output), read for the branches the
-        files lack (:func:`~hepattn.data.root.iterate_branches`).
+        :func:`hepattn.tasks.trainer.train_task` with these keywords as its
+        :class:`~hepattn.tasks.trainer.TrainOptions` (their meaning is documented there).
+        Returns the summary also written to ``out_dir/best/training.json``.
         """
-        from hepattn.data.split import EntrySplit, file_offsets
-        from hepattn.training.loop import seed_everything
-
-        t0 = time.perf_counter()
-        if (val_paths is None) == (val_fraction is None):
-            raise HepattnError(
-                "give either validation files (--val) or a validation fraction of the training "
-                "entries (--val-fraction), "
-                + ("not both" if val_paths is not None else "one of them")
-            )
-        if val_friends is not None and val_paths is None:
-            raise HepattnError(
-                "--val-friend goes with --val files; with --val-fraction the validation "
-                "entries are read with the training files' --friend"
-            )
-        split = None if val_fraction is None else EntrySplit(val_fraction, run.training.seed)
-        if stream:
-            from hepattn.data.spanet import is_spanet_path
-
-            if is_spanet_path(train_paths):
-                raise DataError(
-                    "--stream reads ROOT files; SPANet HDF5 training files are read whole"
-                )
-        seed_everything(run.training.seed)
-        if schema is not None:
-            run = dataclasses.replace(run, data=dataclasses.replace(run.data, schema=schema))
-        task = cls(run)
-        head_stop = min(chunk_entries, max_train or chunk_entries) if stream else max_train
-        read = {"need_labels": True, "tree": tree, "nonfinite": nonfinite, "require_weight": True}
-        head = task.read(train_paths, entry_stop=head_stop, friends=friends, **read)
-        offsets = None
-        if split is None:
-            ev_train = task.trainable(head)
-            ev_val = task.trainable(task.read(val_paths, friends=val_friends, **read))
-        else:
-            ev_train = task.trainable(split.part(head, "train"))
-            if stream:  # one chunked pass over the training files, keeping the validation part
-                offsets = file_offsets(train_paths, tree, get_schema(run.data.schema))
-                keep = functools.partial(split.part, which="val", offsets=offsets)
-                ev_val = task.read(
-                    train_paths, entry_stop=max_train, select=keep, friends=friends, **read
-                )
-                ev_val = task.trainable(ev_val)
-            else:
-                ev_val = task.trainable(split.part(head, "val"))
-        if len(ev_train) == 0:
-            raise DataError(
-                f"no training {cls.unit} carries a loss in {ev_train.files}: nothing to learn from"
-            )
-        task.standardizers = task.fit_standardizers(ev_train)
-        train_set = task.dataset(ev_train)
-        n_train, files = len(ev_train), ev_train.files
-        if stream:
-            train_set = task._stream(
-                train_paths,
-                ev_train,
-                chunk_entries,
-                max_train,
-                tree,
-                nonfinite,
-                split,
-                offsets,
-                friends,
-            )
-            n_train, files = len(train_set), train_set.paths
-        d = run.data
-        val_files = files if split is not None else ev_val.files
-        info = {
-            "schema": d.schema,
-            "collection": d.collection,
-            "features": ", ".join(f"`{f}`" for f in d.features),
-            "max_objects": d.max_objects,
-            "command": command,
-            "train_files": describe_files(files),
-            f"train_{cls.unit}": n_train,
-            "val_files": describe_files(val_files) if split is None else split.describe(),
-            f"val_{cls.unit}": len(ev_val),
-            "weights": (
-                f"event field `{d.weight}` (schema `{d.schema}`), in the loss "
-                "(Σ w·ℓ / Σ|w|) and the validation metrics (Σ w·x / Σ w)"
-                if d.weight is not None
-                else "none (unweighted)"
-            ),
-            "val_fraction": None if split is None else split.fraction,
-            **task.card_info(ev_train, n_train / len(ev_train)),
-            "seconds": time.perf_counter() - t0,
-        }
-        paths = {
-            "train_paths": [str(Path(f).resolve()) for f in files],
-            "val_paths": [str(Path(f).resolve()) for f in val_files],
-        }
-        record = split.record() if split is not None else {"val_fraction": None, "rule": "files"}
-        resume_as = {"resume": resume or force_resume, "force_resume": force_resume}
-        return task._fit(
-            train_set, task.dataset(ev_val), out_dir, info, paths, record, resume_as, progress
-        )
-
-    def _stream(
-        self,
-        paths,
-        head: Events,
-        chunk_entries: int,
-        entry_stop,
-        tree,
-        nonfinite,
-        split,
-        offsets,
-        friends=None,
-    ):
-        """A shuffled :class:`RootStreamDataset` of the training files for ``--stream`` (of
-        their training part under ``split``, an :class:`~hepattn.data.split.EntrySplit` with
-        the files' ``offsets``); the fraction of ``head`` (the first chunk, already read and
-        split) kept sizes ``len()``."""
-        d = self.run.data
-        transform = self.prepare
-        if split is not None:
-            transform = functools.partial(self.prepare_part, split=split, offsets=offsets)
-        ds = RootStreamDataset(
-            paths,
-            d.schema,
-            d.collection,
-            self.spec(True),
-            self.standardizers.get("objects"),
+        options = TrainOptions(
+            val_fraction=val_fraction,
+            schema=schema,
             tree=tree,
-            chunk_entries=chunk_entries,
-            shuffle=True,
-            seed=self.run.training.seed,
-            transform=transform,
-            entry_stop=entry_stop,
-            nonfinite=nonfinite,
-            friends=friends,
-        )
-        read = min(ds.num_entries, chunk_entries)
-        ds.expected_events = max(1, round(ds.num_entries * len(head) / max(read, 1)))
-        return ds
-
-    def _fit(self, train_set, val_set, out_dir, info, paths, split, resume_as, progress) -> dict:
-        """Run :func:`hepattn.training.loop.fit`, then write the card and the summary
-        (``split``: the validation split's record, compared on resume)."""
-        from hepattn.data import collate
-        from hepattn.training.loop import fit, pick_device
-
-        t0 = time.perf_counter()
-        net = self.build()
-        cfg = self.run.training
-        history = fit(
-            self,
-            net,
-            train_set,
-            val_set,
-            collate,
-            cfg,
-            out_dir,
-            run_config={**self.saved_config(), "files": paths, "split": split},
-            **resume_as,
+            resume=resume,
+            force_resume=force_resume,
             progress=progress,
+            max_train=max_train,
+            nonfinite=nonfinite,
+            command=command,
+            stream=stream,
+            chunk_entries=chunk_entries,
+            friends=friends,
+            val_friends=val_friends,
         )
-        best = max(history, key=lambda h: h["val_score"])
-        info = {
-            **info,
-            "params": sum(p.numel() for p in net.parameters() if p.requires_grad),
-            "epochs": len(history),
-            "seconds": info["seconds"] + time.perf_counter() - t0,
-            "best_epoch": best["epoch"],
-            "device": str(pick_device(cfg.device)),
-            "threads": torch.get_num_threads(),
-            "max_epochs": cfg.epochs,
-            "patience": cfg.patience,
-            "batch_size": cfg.batch_size,
-            "lr": cfg.lr,
-        }
-        summary = {k: v for k, v in info.items() if isinstance(v, int | float | str)}
-        summary.update({k: v for k, v in best.items() if k.startswith("val_")})
-        if is_main():  # under torchrun only rank 0 writes
-            best_dir = Path(out_dir) / "best"
-            card = self.card_template.format(**info, val_percent=100 * best["val_score"])
-            write_text(best_dir / "card.md", card)
-            record = {f"split_{k}" if k != "val_fraction" else k: v for k, v in split.items()}
-            write_json(best_dir / "training.json", {**summary, **record, **paths})
-        return summary
+        return train_task(cls, run, train_paths, val_paths, out_dir, options)
 
     def evaluate_files(
         self,

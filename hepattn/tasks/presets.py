@@ -1,10 +1,11 @@
-"""Task names, tagger kinds, class names and run configs: the policy of building a run.
+"""Task names, tagger kinds and run configs: the policy of building a run.
 
 Light on purpose (no torch, no awkward): the command line builds its parsers from these
 names before anything heavy is imported. A run config starts from the bundled YAML of the
 task (and tagger kind) in ``hepattn/configs/`` or from the user's YAML file, takes the
 command line's training overrides, and is validated — model section included — by
-:func:`load_run_config`.
+:func:`load_run_config`. The prong classes (:data:`CLASSES`) are declared in
+:mod:`hepattn.prong_classes` and re-exported here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from hepattn.config import ConfigError, load_yaml
+from hepattn.prong_classes import CLASSES  # re-exported: the tagger's classes
 
 __all__ = [
     "CLASSES",
@@ -41,9 +43,6 @@ TASKS: dict[str, str] = {
 #: Former task names, still accepted where a task is named (``--task topology-matcher``): the
 #: matcher of a declared topology was a task of its own before there was one matcher.
 TASK_ALIASES: dict[str, str] = {"topology-matcher": "matcher"}
-#: Prong classes of the tagger, in label order (label = position); the generator writes the
-#: same labels (``hepattn.generate.prongs.CLASSES``).
-CLASSES: tuple[str, ...] = ("1", "2", "3", "4b", "4q", "6", "8")
 #: Network kinds of a tagger (the ``kind`` of its run config and saved model).
 KINDS: tuple[str, ...] = ("transformer", "pfn", "mass_hl")
 DEFAULT_KIND = "transformer"

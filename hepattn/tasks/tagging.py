@@ -4,7 +4,8 @@ Input: one large-R jet per entry with its calorimeter towers (schema ``hepattn-p
 any schema with a tower collection and an event-level integer ``label``). Classes, in
 order: 1, 2, 3, 4b, 4q, 6, 8 prongs (:data:`CLASSES`).
 
-Three model kinds share the training loop and the saved-model format:
+Three model kinds share the training loop and the saved-model format (their networks, behind
+one front, in :mod:`hepattn.nn.tagger_nets`):
 
 - ``transformer``: :class:`~hepattn.nn.tagger.TransformerTagger` (P-MHA on or off through
   ``model.encoder.interaction.enabled``; the ``transformer_no_interaction`` preset);
@@ -31,8 +32,10 @@ from torch import Tensor, nn
 from hepattn.config import Config, ConfigError, check
 from hepattn.data import Events, PadSpec, Standardizer
 from hepattn.errors import DataError
+from hepattn.nn.tagger_nets import TaggerNet, build_network, model_config
+from hepattn.prong_classes import CLASSES
 from hepattn.tasks.base import Task, refuse
-from hepattn.tasks.presets import CLASSES, KINDS
+from hepattn.tasks.presets import KINDS
 from hepattn.tasks.weights import batch_weights, weighted_loss, weighted_ratio
 from hepattn.training.loop import TrainingConfig
 
@@ -99,59 +102,6 @@ class TaggerRunConfig(Config):
             model_config(self.kind, self.model, len(self.data.features))
         except ConfigError as err:
             raise ConfigError(f"TaggerRunConfig.model: {err}") from None
-
-
-class TaggerNet(nn.Module):
-    """Uniform front of the three model kinds: ``forward(x, p4, mask, hl) -> logits[B, 7]``."""
-
-    def __init__(self, kind: str, net: nn.Module) -> None:
-        super().__init__()
-        self.kind = kind
-        self.net = net
-
-    def forward(self, x: Tensor, p4: Tensor, mask: Tensor, hl: Tensor | None = None) -> Tensor:
-        if self.kind == "transformer":
-            return self.net(x, p4, mask)
-        if self.kind == "pfn":
-            return self.net(x, mask)
-        if hl is None:
-            raise DataError("a mass_hl tagger needs the high-level features `hl`")
-        return self.net(hl)
-
-
-def model_config(kind: str, model: dict, n_features: int) -> Config:
-    """The checked config of the network of ``kind`` (``input_dim`` filled in here)."""
-    k = len(CLASSES)
-    if kind == "transformer":
-        from hepattn.nn.tagger import TaggerConfig
-
-        enc = {**model.get("encoder", {}), "input_dim": n_features}
-        return TaggerConfig.from_dict({**model, "encoder": enc, "num_classes": k})
-    if kind == "pfn":
-        from hepattn.baselines.pfn import PFNConfig
-
-        return PFNConfig.from_dict({**model, "input_dim": n_features, "num_classes": k})
-    if kind == "mass_hl":
-        from hepattn.baselines.mass_hl import MassHLConfig
-
-        return MassHLConfig.from_dict({**model, "num_classes": k})
-    raise ConfigError(f"unknown tagger kind {kind!r}; choose one of {KINDS}")
-
-
-def build_network(kind: str, model: dict, n_features: int) -> TaggerNet:
-    """Build the network of ``kind`` from its config dict (``input_dim`` filled in here)."""
-    cfg = model_config(kind, model, n_features)
-    if kind == "transformer":
-        from hepattn.nn.tagger import TransformerTagger
-
-        return TaggerNet(kind, TransformerTagger(cfg))
-    if kind == "pfn":
-        from hepattn.baselines.pfn import PFN
-
-        return TaggerNet(kind, PFN(cfg))
-    from hepattn.baselines.mass_hl import MassHLNet
-
-    return TaggerNet(kind, MassHLNet(cfg))
 
 
 def _hl_inputs(ev: Events, collection: str, chunk: int = 2048) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 import uproot
 
 from hepattn.errors import DataError
-from hepattn.generate.plots import invariant_mass
+from hepattn.generate.plots import system_mass
 from hepattn.generate.prongs import CLASSES, ProngsConfig, flat_weights, plan
 
 
@@ -78,7 +78,7 @@ def test_schema_and_windows(sample):
     # the jet is the sum of its (massless) towers unless they were truncated at 230
     m = np.array(
         [
-            invariant_mass(pt, eta, phi, np.zeros(len(pt)))
+            system_mass(pt, eta, phi, np.zeros(len(pt)))
             for pt, eta, phi in zip(
                 a.tower_pt.to_list(), a.tower_eta.to_list(), a.tower_phi.to_list(), strict=True
             )

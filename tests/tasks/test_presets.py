@@ -62,6 +62,15 @@ def test_bad_model_section_fails_when_the_config_is_loaded(tmp_path):
 def test_the_generator_writes_the_tagger_classes():
     """One class list for the tagger, its CLI and export; the generator's labels agree."""
     from hepattn.generate.prongs import CLASSES as GENERATED
+    from hepattn.prong_classes import CLASSES as DECLARED
     from hepattn.tasks.presets import CLASSES
 
-    assert GENERATED == CLASSES
+    assert GENERATED is CLASSES is DECLARED
+
+
+def test_every_tagger_kind_has_a_network():
+    """The kinds the command line offers are the kinds the network layer builds."""
+    from hepattn.nn.tagger_nets import NETWORK_KINDS
+    from hepattn.tasks.presets import KINDS
+
+    assert KINDS == NETWORK_KINDS

@@ -1,0 +1,262 @@
+"""Training orchestration: a task trained end to end from its files.
+
+:func:`train_task` takes a :class:`~hepattn.tasks.base.Task` subclass, a run config, the
+training and validation files and :class:`TrainOptions`, and does what every task's training
+does: reads the files through the task's hooks, splits off the validation entries, fits the
+standardization, builds the datasets (in memory, or streamed chunk by chunk), runs
+:func:`hepattn.training.loop.fit` and writes the card and ``training.json`` of the best model.
+``Task.train(run, train_paths, val_paths, out_dir, **options)`` is the same call with the
+options as keywords. This module knows the tasks only through their hooks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hepattn.data import Events, RootStreamDataset
+from hepattn.data.outputs import write_json, write_text
+from hepattn.data.schema import get_schema
+from hepattn.errors import DataError, HepattnError
+from hepattn.training.distributed import is_main
+
+__all__ = ["TrainOptions", "describe_files", "train_task"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainOptions:
+    """How :func:`train_task` trains (the ``hepattn train`` options beyond the run config).
+
+    Attributes:
+        val_fraction: validate on this fraction of the training entries, chosen by entry
+            (:class:`~hepattn.data.split.EntrySplit`, seeded by ``training.seed``; recorded in
+            ``training.json``, the card and the checkpoint, so a resume with another split is
+            refused); None: validation files are given instead. Exactly one of the two.
+        schema: replaces the run config's schema (the saved model remembers it).
+        tree: the input files' tree, where the schema's default does not fit.
+        resume: continue from ``out_dir/last.pt`` (same run config and files).
+        force_resume: resume even where the run config or files differ.
+        progress: progress bars (the CLI asks for them on a terminal).
+        max_train: read at most this many training entries.
+        nonfinite: ``"error"`` (default) or ``"drop"`` objects holding NaN/inf.
+        command: the command line, recorded in the card.
+        stream: read the training files chunk by chunk during each epoch
+            (:class:`~hepattn.data.RootStreamDataset`, sharded over ranks and loader workers)
+            instead of holding them in memory; the standardization is fitted on the first
+            ``chunk_entries`` entries and the card's counts are scaled from them; a validation
+            fraction is then collected in one chunked pass.
+        chunk_entries: entries per streamed chunk.
+        friends: one friend file per training file (``hepattn label`` output), read for the
+            branches the files lack (:func:`~hepattn.data.root.iterate_branches`).
+        val_friends: the same per validation file (with validation files only).
+    """
+
+    val_fraction: float | None = None
+    schema: str | None = None
+    tree: str | None = None
+    resume: bool = False
+    force_resume: bool = False
+    progress: bool = False
+    max_train: int | None = None
+    nonfinite: str = "error"
+    command: str = ""
+    stream: bool = False
+    chunk_entries: int = 20_000
+    friends: Any = None
+    val_friends: Any = None
+
+
+def describe_files(files) -> str:
+    """Markdown list of input files, shortened to the first and last when there are many."""
+    names = [f"`{f}`" for f in files]
+    if len(names) <= 3:
+        return ", ".join(names)
+    return f"{len(names)} files, {names[0]} … {names[-1]}"
+
+
+def _check(train_paths, val_paths, opts: TrainOptions) -> None:
+    """Refuse a validation choice that is not exactly one of files and fraction, and
+    streaming of files that cannot be streamed."""
+    if (val_paths is None) == (opts.val_fraction is None):
+        raise HepattnError(
+            "give either validation files (--val) or a validation fraction of the training "
+            "entries (--val-fraction), " + ("not both" if val_paths is not None else "one of them")
+        )
+    if opts.val_friends is not None and val_paths is None:
+        raise HepattnError(
+            "--val-friend goes with --val files; with --val-fraction the validation "
+            "entries are read with the training files' --friend"
+        )
+    if opts.stream:
+        from hepattn.data.spanet import is_spanet_path
+
+        if is_spanet_path(train_paths):
+            raise DataError("--stream reads ROOT files; SPANet HDF5 training files are read whole")
+
+
+def train_task(
+    task_cls: type, run, train_paths, val_paths, out_dir, options: TrainOptions | None = None
+) -> dict:
+    """Train a model of ``task_cls`` (a :class:`~hepattn.tasks.base.Task` subclass) with run
+    config ``run`` end to end; the best one lands in ``out_dir/best``.
+
+    Validation: the files ``val_paths``, or (``val_paths`` None) the fraction
+    ``options.val_fraction`` of the training entries (:class:`TrainOptions`). Event weights
+    (``data.weight``) enter the loss and the validation metrics
+    (:mod:`hepattn.tasks.weights`). Returns the summary also written to
+    ``out_dir/best/training.json``.
+    """
+    from hepattn.data.split import EntrySplit, file_offsets
+    from hepattn.training.loop import seed_everything
+
+    opts = options or TrainOptions()
+    t0 = time.perf_counter()
+    _check(train_paths, val_paths, opts)
+    split = None if opts.val_fraction is None else EntrySplit(opts.val_fraction, run.training.seed)
+    seed_everything(run.training.seed)
+    if opts.schema is not None:
+        run = dataclasses.replace(run, data=dataclasses.replace(run.data, schema=opts.schema))
+    task = task_cls(run)
+    max_train, friends, chunk = opts.max_train, opts.friends, opts.chunk_entries
+    head_stop = min(chunk, max_train or chunk) if opts.stream else max_train
+    read = {
+        "need_labels": True,
+        "tree": opts.tree,
+        "nonfinite": opts.nonfinite,
+        "require_weight": True,
+    }
+    head = task.read(train_paths, entry_stop=head_stop, friends=friends, **read)
+    offsets = None
+    if split is None:
+        ev_train = task.trainable(head)
+        ev_val = task.trainable(task.read(val_paths, friends=opts.val_friends, **read))
+    else:
+        ev_train = task.trainable(split.part(head, "train"))
+        if opts.stream:  # one chunked pass over the training files, keeping the validation part
+            offsets = file_offsets(train_paths, opts.tree, get_schema(run.data.schema))
+            keep = functools.partial(split.part, which="val", offsets=offsets)
+            ev_val = task.read(
+                train_paths, entry_stop=max_train, select=keep, friends=friends, **read
+            )
+            ev_val = task.trainable(ev_val)
+        else:
+            ev_val = task.trainable(split.part(head, "val"))
+    if len(ev_train) == 0:
+        raise DataError(
+            f"no training {task_cls.unit} carries a loss in {ev_train.files}: nothing to learn from"
+        )
+    task.standardizers = task.fit_standardizers(ev_train)
+    train_set = task.dataset(ev_train)
+    n_train, files = len(ev_train), ev_train.files
+    if opts.stream:
+        train_set = _stream(task, train_paths, ev_train, opts, split, offsets)
+        n_train, files = len(train_set), train_set.paths
+    d = run.data
+    val_files = files if split is not None else ev_val.files
+    info = {
+        "schema": d.schema,
+        "collection": d.collection,
+        "features": ", ".join(f"`{f}`" for f in d.features),
+        "max_objects": d.max_objects,
+        "command": opts.command,
+        "train_files": describe_files(files),
+        f"train_{task_cls.unit}": n_train,
+        "val_files": describe_files(val_files) if split is None else split.describe(),
+        f"val_{task_cls.unit}": len(ev_val),
+        "weights": (
+            f"event field `{d.weight}` (schema `{d.schema}`), in the loss "
+            "(Σ w·ℓ / Σ|w|) and the validation metrics (Σ w·x / Σ w)"
+            if d.weight is not None
+            else "none (unweighted)"
+        ),
+        "val_fraction": None if split is None else split.fraction,
+        **task.card_info(ev_train, n_train / len(ev_train)),
+        "seconds": time.perf_counter() - t0,
+    }
+    paths = {
+        "train_paths": [str(Path(f).resolve()) for f in files],
+        "val_paths": [str(Path(f).resolve()) for f in val_files],
+    }
+    record = split.record() if split is not None else {"val_fraction": None, "rule": "files"}
+    return _fit(task, train_set, task.dataset(ev_val), out_dir, info, paths, record, opts)
+
+
+def _stream(task, paths, head: Events, opts: TrainOptions, split, offsets):
+    """A shuffled :class:`RootStreamDataset` of the training files for ``--stream`` (of
+    their training part under ``split``, an :class:`~hepattn.data.split.EntrySplit` with
+    the files' ``offsets``); the fraction of ``head`` (the first chunk, already read and
+    split) kept sizes ``len()``."""
+    d = task.run.data
+    transform = task.prepare
+    if split is not None:
+        transform = functools.partial(task.prepare_part, split=split, offsets=offsets)
+    ds = RootStreamDataset(
+        paths,
+        d.schema,
+        d.collection,
+        task.spec(True),
+        task.standardizers.get("objects"),
+        tree=opts.tree,
+        chunk_entries=opts.chunk_entries,
+        shuffle=True,
+        seed=task.run.training.seed,
+        transform=transform,
+        entry_stop=opts.max_train,
+        nonfinite=opts.nonfinite,
+        friends=opts.friends,
+    )
+    read = min(ds.num_entries, opts.chunk_entries)
+    ds.expected_events = max(1, round(ds.num_entries * len(head) / max(read, 1)))
+    return ds
+
+
+def _fit(task, train_set, val_set, out_dir, info, paths, split, opts: TrainOptions) -> dict:
+    """Run :func:`hepattn.training.loop.fit`, then write the card and the summary
+    (``split``: the validation split's record, compared on resume)."""
+    from hepattn.data import collate
+    from hepattn.training.loop import fit, pick_device
+
+    t0 = time.perf_counter()
+    net = task.build()
+    cfg = task.run.training
+    history = fit(
+        task,
+        net,
+        train_set,
+        val_set,
+        collate,
+        cfg,
+        out_dir,
+        run_config={**task.saved_config(), "files": paths, "split": split},
+        resume=opts.resume or opts.force_resume,
+        force_resume=opts.force_resume,
+        progress=opts.progress,
+    )
+    best = max(history, key=lambda h: h["val_score"])
+    info = {
+        **info,
+        "params": sum(p.numel() for p in net.parameters() if p.requires_grad),
+        "epochs": len(history),
+        "seconds": info["seconds"] + time.perf_counter() - t0,
+        "best_epoch": best["epoch"],
+        "device": str(pick_device(cfg.device)),
+        "threads": torch.get_num_threads(),
+        "max_epochs": cfg.epochs,
+        "patience": cfg.patience,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+    }
+    summary = {k: v for k, v in info.items() if isinstance(v, int | float | str)}
+    summary.update({k: v for k, v in best.items() if k.startswith("val_")})
+    if is_main():  # under torchrun only rank 0 writes
+        best_dir = Path(out_dir) / "best"
+        card = task.card_template.format(**info, val_percent=100 * best["val_score"])
+        write_text(best_dir / "card.md", card)
+        record = {f"split_{k}" if k != "val_fraction" else k: v for k, v in split.items()}
+        write_json(best_dir / "training.json", {**summary, **record, **paths})
+    return summary
