@@ -17,37 +17,18 @@ import torch
 from torch import Tensor, nn
 
 from hepattn.errors import HepattnError
+from hepattn.export.matcher_metadata import (
+    aliases,
+    decode_io,
+    decode_metadata,
+    matcher_metadata,
+    other_collection_flags,
+    topology_io,
+)
 from hepattn.export.tagger import example_objects
 from hepattn.topology import JETS, Topology
 
-__all__ = ["MatcherExport", "decode_io", "other_collection_flags", "topology_io"]
-
-
-def _aliases(topology: Topology) -> list[tuple[int, str]]:
-    """(resonance index, alias) of every alias the topology's resonances declare."""
-    return [(i, a) for i, r in enumerate(topology.resonances) for a in r.aliases]
-
-
-def topology_io(topology: Topology, detection: bool = True) -> tuple[list[str], list[str]]:
-    """(input names, output names) of an exported matcher of ``topology`` (module doc)."""
-    inputs = ["x", "p4", "mask"]
-    for c in topology.collections:
-        if c.name != JETS:
-            inputs += [f"{c.name}_x", f"{c.name}_p4", f"{c.name}_mask"]
-    outputs = [f"log_prob_{r.name}" for r in topology.resonances]
-    outputs += ["detection"] if detection else []
-    outputs += [f"log_prob_{a}" for _, a in _aliases(topology)]
-    return inputs, outputs
-
-
-def decode_io(topology: Topology) -> tuple[list[str], list[str]]:
-    """(input names, output names) of a matcher exported with ``decode=True``."""
-    return topology_io(topology)[0], ["assignment", "probability"]
-
-
-def other_collection_flags(topology: Topology) -> list[bool]:
-    """Per parton (parton order): drawn from a collection other than the jets."""
-    return [r.source(i) != JETS for r in topology.resonances for i in range(len(r.daughters))]
+__all__ = ["MatcherExport", "decode_io", "topology_io"]
 
 
 class _LogProbs(nn.Module):
@@ -60,7 +41,7 @@ class _LogProbs(nn.Module):
         self.topology = net.topology
         self.others = [c.name for c in self.topology.collections if c.name != JETS]
         self.transverse = any(c.transverse for c in self.topology.collections)
-        self.aliases = _aliases(self.topology) if aliases else []
+        self.aliases = aliases(self.topology) if aliases else []
 
     def forward(self, x: Tensor, p4: Tensor, mask: Tensor, *other: Tensor) -> tuple[Tensor, ...]:
         from hepattn.nn.heads import head_logprobs
@@ -152,7 +133,7 @@ class MatcherExport:
         names = topology_io(self.topology, self.detection)[1]
         res = {f"log_prob_{r.name}": r for r in self.topology.resonances}
         res.update(
-            {f"log_prob_{a}": self.topology.resonances[i] for i, a in _aliases(self.topology)}
+            {f"log_prob_{a}": self.topology.resonances[i] for i, a in aliases(self.topology)}
         )
         axes = {
             name: {0: "batch", **dict.fromkeys(range(1, res[name].order + 1), "objects")}
@@ -163,8 +144,6 @@ class MatcherExport:
         return names, axes
 
     def metadata(self) -> dict[str, Any]:
-        from hepattn.export.matcher_metadata import decode_metadata, matcher_metadata
-
         meta = matcher_metadata(self.loaded, self.detection)
         if self.decode:
             meta.pop("head_order", None)  # the axes of log_prob outputs the graph does not have

@@ -1,14 +1,47 @@
-"""The ONNX metadata of an exported matcher: what each input holds and how to prepare it,
-what each output means (:mod:`hepattn.export.matcher`)."""
+"""The ONNX inputs and outputs of an exported matcher by name, and its metadata: what each
+input holds and how to prepare it, what each output means (:mod:`hepattn.export.matcher`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hepattn.export.matcher import other_collection_flags, topology_io
 from hepattn.topology import JETS, Topology
 
-__all__ = ["decode_metadata", "matcher_metadata"]
+__all__ = [
+    "aliases",
+    "decode_io",
+    "decode_metadata",
+    "matcher_metadata",
+    "other_collection_flags",
+    "topology_io",
+]
+
+
+def aliases(topology: Topology) -> list[tuple[int, str]]:
+    """(resonance index, alias) of every alias the topology's resonances declare."""
+    return [(i, a) for i, r in enumerate(topology.resonances) for a in r.aliases]
+
+
+def topology_io(topology: Topology, detection: bool = True) -> tuple[list[str], list[str]]:
+    """(input names, output names) of an exported matcher of ``topology`` (module doc)."""
+    inputs = ["x", "p4", "mask"]
+    for c in topology.collections:
+        if c.name != JETS:
+            inputs += [f"{c.name}_x", f"{c.name}_p4", f"{c.name}_mask"]
+    outputs = [f"log_prob_{r.name}" for r in topology.resonances]
+    outputs += ["detection"] if detection else []
+    outputs += [f"log_prob_{a}" for _, a in aliases(topology)]
+    return inputs, outputs
+
+
+def decode_io(topology: Topology) -> tuple[list[str], list[str]]:
+    """(input names, output names) of a matcher exported with ``decode=True``."""
+    return topology_io(topology)[0], ["assignment", "probability"]
+
+
+def other_collection_flags(topology: Topology) -> list[bool]:
+    """Per parton (parton order): drawn from a collection other than the jets."""
+    return [r.source(i) != JETS for r in topology.resonances for i in range(len(r.daughters))]
 
 
 def matcher_metadata(loaded, detection: bool = True) -> dict[str, Any]:
