@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from hepattn.baselines.chi2 import DEFAULT_MODE, MODES, Chi2Config, solve_chi2
-from hepattn.tasks.comparison import compare, runtime_ms_8jets
+from hepattn.baselines.registry import BaselineOptions
+from hepattn.tasks.comparison import compare, runtime_ms
 from hepattn.tasks.matching import Matcher
 
 RESULTS = Path(__file__).parent / "results"
@@ -54,17 +55,15 @@ def synthetic_events(ev, n: int, count: int, seed: int = 0):
 
 @torch.no_grad()
 def time_network(matcher: Matcher, values, p4, mask) -> float:
-    from hepattn.nn.matcher import decode_assignments
-
     std = matcher.standardizers["objects"]
     x = torch.from_numpy(std.transform(values, mask).astype(np.float32))
     p4t, m = torch.from_numpy(p4.astype(np.float32)), torch.from_numpy(mask)
     net = matcher.net
-    decode_assignments(net, net(x[:4], p4t[:4], m[:4]), m[:4])  # warm-up
+    net.decode(net(x[:4], p4t[:4], m[:4]), m[:4])  # warm-up
     t0 = time.perf_counter()
     for s in range(0, len(x), 1024):
-        heads = net(x[s : s + 1024], p4t[s : s + 1024], m[s : s + 1024])
-        decode_assignments(net, heads, m[s : s + 1024])
+        outputs = net(x[s : s + 1024], p4t[s : s + 1024], m[s : s + 1024])
+        net.decode(outputs, m[s : s + 1024])
     return 1e3 * (time.perf_counter() - t0) / len(x)
 
 
@@ -137,8 +136,8 @@ def main() -> None:
     matcher = Matcher.load(args.model)
     ev = matcher.read(args.test, need_labels=True)
     cores = os.cpu_count() or 1
-    chi2_config = Chi2Config(mode=args.chi2_mode)
-    all_cores = runtime_ms_8jets(matcher, ev, 2000, chi2_config, threads=cores)["network"]
+    options = BaselineOptions(chi2_mode=args.chi2_mode)
+    all_cores = runtime_ms(matcher, ev, 2000, options, threads=cores)["network"]
     curve = scaling(matcher, ev, args.n, args.chi2_mode)
     out = {
         **result,
@@ -152,7 +151,7 @@ def main() -> None:
     plot(curve, RESULTS / "matching_scaling.png")
     from hepattn.metrics.matching import format_table
 
-    print(format_table(tables, "held-out test events"))
+    print(format_table(tables, matcher.topology, "held-out test events"))
     write_card_table(out, tables)
 
 
@@ -160,7 +159,8 @@ def write_card_table(result: dict, tables: dict) -> None:
     """The held-out table into the bundled matcher's card (``<!-- test -->`` block)."""
     import textwrap
 
-    from hepattn.metrics.matching import DEFINITIONS, format_table
+    from hepattn.metrics.matching import definitions, format_table
+    from hepattn.topology import TTBAR_ALLHAD
 
     card = Path(__file__).resolve().parent.parent / "hepattn" / "models" / "matcher" / "card.md"
     if Path(result["model"]).resolve() != card.parent.resolve():
@@ -172,9 +172,9 @@ def write_card_table(result: dict, tables: dict) -> None:
         f"{' '.join(result['files'])}`: {result['events']:,} events, "
         f"{result['events_ge6_jets']:,} with ≥ 6 jets, none used in training; χ²: "
         f"{result['chi2']}):\n\n"
-        + format_table(tables)
+        + format_table(tables, TTBAR_ALLHAD).rsplit("\n\n", 1)[0]
         + "\n\n"
-        + textwrap.fill(DEFINITIONS, 100)
+        + textwrap.fill(definitions(TTBAR_ALLHAD), 100)
         + f"\n\nRuntime per 8-jet event, 1 CPU thread: network {rt['network']:.3f} ms "
         f"(batched), χ² {rt['chi2']:.3f} ms.\n<!-- /test -->"
     )

@@ -2,7 +2,7 @@
 against each topology's classical baseline on the same held-out events.
 
 For each topology (``ttbar-ljets``: lepton+jets χ²; ``hh-4b``: ATLAS's D_HH pairing), runs
-:func:`hepattn.tasks.comparison.compare_topology` (the ``hepattn compare --topology`` command)
+:func:`hepattn.tasks.comparison.compare` (the ``hepattn compare --topology`` command)
 with the topology's model on its held-out file, and writes
 ``benchmarks/results/topologies.json``::
 
@@ -41,7 +41,7 @@ def main() -> None:
     p.add_argument("--model", default="default", help="model directory (with --only)")
     p.add_argument("--test", help="held-out file (with --only)")
     args = p.parse_args()
-    from hepattn.tasks.comparison import compare_topology, format_topology_comparison
+    from hepattn.tasks.comparison import compare, format_comparison
 
     out_path = RESULTS / "topologies.json"
     results = json.loads(out_path.read_text()) if out_path.exists() else {}
@@ -50,8 +50,8 @@ def main() -> None:
             continue
         test = args.test if args.only and args.test else sample
         model = args.model if args.only else "default"
-        r = compare_topology(test, name, model)
-        print(format_topology_comparison(r))
+        r = compare(test, model, topology=name, timing_events=200)
+        print(format_comparison(r))
         train = json.loads((Path(r["model"]) / "training.json").read_text())
         results[name] = {
             **{k: v for k, v in r.items() if k != "tables"},

@@ -77,7 +77,7 @@ __all__ = [
     "MAX_HEAD_ORDER",
     "TOPOLOGIES",
     "TTBAR_ALLHAD",
-    "Collection",
+    "Source",
     "Defaults",
     "Report",
     "Resonance",
@@ -108,8 +108,9 @@ class TopologyError(HepattnError, ValueError):
 
 
 @dataclass(frozen=True)
-class Collection:
-    """One input collection daughters are drawn from.
+class Source:
+    """One input collection daughters are drawn from (SPANet's "input source"; a schema's
+    collection of the same name supplies it).
 
     Attributes:
         name: e.g. ``"jets"``, ``"lepton"``, ``"met"``.
@@ -240,7 +241,7 @@ class Topology:
     name: str
     resonances: tuple[Resonance, ...]
     exchangeable: bool | tuple[tuple[str, ...], ...] = True
-    collections: tuple[Collection, ...] = field(default=(Collection(JETS),))
+    collections: tuple[Source, ...] = field(default=(Source(JETS),))
     defaults: Defaults = field(default=Defaults())
     report: Report = field(default=Report())
 
@@ -401,7 +402,7 @@ def _unknown(data: Mapping, allowed: set[str], where: str, key: str) -> None:
         _fail(where, key, f"unknown keys {extra} (allowed: {sorted(allowed)})")
 
 
-def _collections(data: Any, where: str) -> tuple[Collection, ...]:
+def _collections(data: Any, where: str) -> tuple[Source, ...]:
     out = []
     for name, spec in _mapping(data, where, "collections").items():
         key = f"collections.{name}"
@@ -413,7 +414,7 @@ def _collections(data: Any, where: str) -> tuple[Collection, ...]:
         transverse = spec.get("transverse", False)
         if not isinstance(transverse, bool):
             _fail(where, f"{key}.transverse", f"must be true or false, got {transverse!r}")
-        out.append(Collection(str(name), most, transverse))
+        out.append(Source(str(name), most, transverse))
     if JETS not in [c.name for c in out]:
         _fail(where, "collections", f"the {JETS!r} collection the heads choose from is missing")
     jets = next(c for c in out if c.name == JETS)
@@ -424,7 +425,7 @@ def _collections(data: Any, where: str) -> tuple[Collection, ...]:
     return tuple(out)
 
 
-def _resonance(name: str, spec: Any, known: dict[str, Collection], where: str) -> Resonance:
+def _resonance(name: str, spec: Any, known: dict[str, Source], where: str) -> Resonance:
     key = f"resonances.{name}"
     spec = _mapping(spec, where, key)
     _unknown(spec, {"daughters", "symmetric", "aliases"}, where, key)

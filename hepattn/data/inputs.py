@@ -29,10 +29,10 @@ from typing import Any, Literal
 from hepattn.data.reader import ARRAYS, Events, PadSpec, read_events
 from hepattn.data.root import Paths
 from hepattn.data.schema import Schema, get_schema
-from hepattn.data.spanet.layout import H5_SUFFIXES, check_schema, resolve_topology
+from hepattn.data.spanet.layout import H5_SUFFIXES, check_schema
 from hepattn.data.spanet.read import read_spanet_h5
 from hepattn.errors import DataError, SchemaError
-from hepattn.topology import JETS, Topology
+from hepattn.topology import JETS, Topology, topology_from_entry
 
 __all__ = ["InputFormat", "input_format", "read_inputs"]
 
@@ -160,7 +160,7 @@ def read_inputs(
             f"reading {'ROOT files' if fmt == 'root' else f'an {ARRAYS}'} needs a schema"
         )
     if topology is not None:
-        check_schema(get_schema(schema), resolve_topology(topology))
+        check_schema(get_schema(schema), topology_from_entry(topology))
     return read_events(
         paths,
         schema,
@@ -197,7 +197,7 @@ def _read_hdf5(
             "nonfinite='drop' (--nonfinite drop) applies to ROOT inputs; in SPANet HDF5 files "
             "non-finite values are an error"
         )
-    topo = resolve_topology(topology)
+    topo = topology_from_entry(topology)
     single = [c.name for c in topo.collections if c.name != JETS and not c.transverse]
     objects: dict[str, tuple[str, ...]] = {}
     for name, spec in collections.items():

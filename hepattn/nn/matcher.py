@@ -46,8 +46,8 @@ __all__ = [
     "MatcherConfig",
     "matcher_loss",
     "matcher_loss_terms",
+    "complete_targets",
     "permutation_nll",
-    "reconstructable",
 ]
 
 
@@ -182,8 +182,10 @@ class JetPartonMatcher(nn.Module):
         return out, prob, None if det is None else torch.sigmoid(det.float())
 
 
-def reconstructable(targets: list[Tensor]) -> Tensor:
-    """``bool[B, R]``: every jet daughter of each resonance has a jet."""
+def complete_targets(targets: list[Tensor]) -> Tensor:
+    """``bool[B, R]``: every jet daughter of each resonance has a jet in ``targets`` — the
+    tensor form of :func:`hepattn.metrics.matching.reconstructable` (targets come from parton
+    labels, one per jet, so their jets are distinct)."""
     return torch.stack([(t >= 0).all(dim=-1) for t in targets], dim=1)
 
 
@@ -230,7 +232,7 @@ def matcher_loss_terms(
     mask: Tensor,
 ) -> LossTerms:
     """The per-event terms of the module's loss (:class:`LossTerms`)."""
-    ok = reconstructable(targets)  # (B, R)
+    ok = complete_targets(targets)  # (B, R)
     per_event, best = permutation_nll(logp, ok, topology.permutations)
     if detection is None:
         return LossTerms(per_event, ok.any(dim=1), torch.zeros_like(per_event), mask.any(dim=1))

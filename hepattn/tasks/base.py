@@ -84,6 +84,9 @@ class Task:
     #: The model card, ``str.format`` ted with the training info
     #: (:func:`~hepattn.tasks.trainer.train_task`).
     card_template: ClassVar[str]
+    #: Entries per inference batch; divides :data:`hepattn.tasks.friends.BATCH_ALIGN`, so
+    #: that answers read in chunks equal those of one read bit for bit.
+    predict_batch: ClassVar[int] = 1024
 
     def __init__(
         self,
@@ -126,23 +129,32 @@ class Task:
         friends=None,
         entry_start: int = 0,
     ) -> Events:
-        """Read entries [``entry_start``, ``entry_stop``) of ``paths`` (ROOT files through
-        ``schema``, or in-memory arrays; ``nonfinite``, ``select`` and ``friends`` as
-        :func:`~hepattn.data.read_events`)."""
-        from hepattn.data import read_events
+        """Read entries [``entry_start``, ``entry_stop``) of ``paths`` — ROOT files through
+        ``schema``, in-memory arrays, or SPANet-layout HDF5 — as the model reads them
+        (:meth:`input_layout`, the main collection padded by ``spec``), through the one reader
+        entry :func:`~hepattn.data.read_inputs` (``nonfinite``, ``select`` and ``friends`` as
+        there)."""
+        from hepattn.data import read_inputs
 
-        coll = {self.run.data.collection: spec}
-        return read_events(
+        colls, _ = self.input_layout()
+        colls[self.run.data.collection] = spec
+        return read_inputs(
             paths,
             schema,
-            coll,
+            colls,
             entry_start=entry_start,
             entry_stop=entry_stop,
             tree=tree,
             nonfinite=nonfinite,
             select=select,
             friends=friends,
+            collection=self.run.data.collection,
+            topology=self.input_topology(),
         )
+
+    def input_topology(self):
+        """The declared topology the inputs must serve (:mod:`hepattn.topology`), or None."""
+        return None
 
     def trainable(self, ev: Events) -> Events:
         """The events that carry a loss (default: all)."""
@@ -229,16 +241,12 @@ class Task:
         input file (``hepattn label`` output), read for the branches the inputs lack
         (:func:`~hepattn.data.root.iterate_branches`); ROOT inputs only.
         """
-        from hepattn.data.spanet import is_spanet_path
+        from hepattn.data import input_format
 
         d = self.run.data
         spec = self.spec(need_labels)
         name = schema or d.schema
-        root = isinstance(paths, Mapping) or not is_spanet_path(paths)
-        if friends is not None and not root:
-            raise DataError(
-                "--friend applies to ROOT inputs; SPANet HDF5 files carry their own labels"
-            )
+        root = input_format(paths) != "spanet-h5"
         if spec.labels and root:
             have = get_schema(name).collection(d.collection).labels
             missing = [lab for lab in spec.labels if lab not in have]
@@ -531,10 +539,11 @@ class Task:
                 "its weights or standardization are broken, nothing was written"
             )
 
-    def predict_batches(self, ev: Events, batch_size: int, progress: bool, desc: str):
+    def predict_batches(self, ev: Events, batch_size: int | None, progress: bool, desc: str):
         """Batches of the standardized inputs of ``ev`` in event order, with a progress bar."""
         from hepattn.progress import bar
 
+        batch_size = batch_size or self.predict_batch
         ds = self.dataset(ev)
         with bar(progress, len(ev), desc, self.unit) as b:
             for batch in ds.batches(batch_size):

@@ -95,12 +95,12 @@ def _count_entries(task, path: Path, schema: str | None, tree: str | None) -> in
     """Entries of ``path`` as ``task`` reads it, or None where that cannot be told cheaply
     (the file is then read whole, and reports its own errors exactly as a plain read)."""
     try:
-        from hepattn.data.spanet import is_spanet_path
+        from hepattn.data import input_format
 
-        if is_spanet_path(path):
-            from hepattn.data.spanet import _open_h5
+        if input_format(path) == "spanet-h5":
+            from hepattn.data.spanet import open_h5
 
-            with _open_h5(path) as f:
+            with open_h5(path) as f:
                 return int(f["INPUTS/Source/MASK"].shape[0])
         from hepattn.data.root import open_tree
         from hepattn.data.schema import get_schema

@@ -250,69 +250,8 @@ class Matcher(Task):
         d = self.run.data
         return PadSpec(d.features, d.max_objects, labels=(d.label,) if need_labels else ())
 
-    def read_source(
-        self,
-        paths,
-        schema: str,
-        spec: PadSpec,
-        entry_stop,
-        tree,
-        nonfinite: str = "error",
-        select=None,
-        friends=None,
-        entry_start: int = 0,
-    ) -> Events:
-        from hepattn.data import read_events
-        from hepattn.data.schema import get_schema
-        from hepattn.data.spanet import is_spanet_path, read_spanet_h5
-
-        d = self.run.data
-        if not isinstance(paths, dict) and is_spanet_path(paths):
-            # SPANet-layout HDF5 of this topology: the layout is the schema
-            ev = read_spanet_h5(
-                paths,
-                spec.features,
-                spec.max_objects,
-                labels=spec.labels,
-                collection=d.collection,
-                topology=self.topology,
-                objects={c.name: d.object_features for c in self.others() if not c.transverse},
-                entry_start=entry_start,
-                entry_stop=entry_stop,
-            )
-            return ev if select is None else select(ev)
-        colls, _ = self.input_layout()
-        colls[d.collection] = spec
-        if self.others():
-            self._check_schema(get_schema(schema))
-        return read_events(
-            paths,
-            schema,
-            colls,
-            entry_start=entry_start,
-            entry_stop=entry_stop,
-            tree=tree,
-            nonfinite=nonfinite,
-            select=select,
-            friends=friends,
-        )
-
-    def _check_schema(self, s) -> None:
-        """One line naming what a schema lacks of the topology's other collections."""
-        for c in self.others():
-            if c.transverse:
-                missing = [f"{c.name}_{k}" for k in ("pt", "phi") if f"{c.name}_{k}" not in s.event]
-                if missing:
-                    raise DataError(
-                        f"topology {self.topology.name!r} needs the transverse collection "
-                        f"{c.name!r}: schema {s.name!r} has no event fields {missing} "
-                        f"(map them to the file's branches under `event:`)"
-                    )
-            elif c.name not in s.collections:
-                raise DataError(
-                    f"topology {self.topology.name!r} needs the collection {c.name!r}: "
-                    f"schema {s.name!r} has {sorted(s.collections)}"
-                )
+    def input_topology(self) -> Topology:
+        return self.topology
 
     def input_layout(self, need_labels: bool = False) -> tuple[dict[str, PadSpec], tuple[str, ...]]:
         """The jets, the leading object of each one-object collection (``object_features``),
@@ -397,9 +336,11 @@ class Matcher(Task):
         return ev
 
     def reconstructable(self, ev: Events) -> np.ndarray:
-        """``bool[B, R]``: each resonance of each labelled event is reconstructable."""
-        n = len(self.topology.resonances)
-        return np.stack([(ev.derived[f"target_{r}"] >= 0).all(axis=1) for r in range(n)], 1)
+        """``bool[B, R]``: each resonance of each labelled event is reconstructable
+        (:func:`hepattn.metrics.matching.reconstructable` of its truth)."""
+        from hepattn.metrics.matching import reconstructable
+
+        return reconstructable(ev.derived["truth"], self.topology)
 
     def trainable(self, ev: Events) -> Events:
         """Events with at least one reconstructable resonance (the others carry no loss)."""
@@ -513,7 +454,7 @@ class Matcher(Task):
 
     @torch.no_grad()
     def predict(
-        self, ev: Events, batch_size: int = 1024, progress: bool = False
+        self, ev: Events, batch_size: int | None = None, progress: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """``(slots int64[B, n_partons], prob float32[B, R], detection float32[B, R] or
         None)``: jet slots (padded, pT-sorted; −1 none; non-jet daughters 0; map them to the

@@ -105,7 +105,7 @@ class TaggerRunConfig(Config):
 
 
 def _hl_inputs(ev: Events, collection: str, chunk: int = 2048) -> np.ndarray:
-    from hepattn.baselines.mass_hl import mass_hl_inputs
+    from hepattn.baselines.mass_hl import MASS_HL_FEATURES, mass_hl_inputs
 
     towers = ev[collection]
     parts = []
@@ -113,7 +113,7 @@ def _hl_inputs(ev: Events, collection: str, chunk: int = 2048) -> np.ndarray:
         p4 = torch.from_numpy(towers.p4[s : s + chunk]).double()
         mask = torch.from_numpy(towers.mask[s : s + chunk])
         parts.append(mass_hl_inputs(p4, mask).float().numpy())
-    return np.concatenate(parts) if parts else np.zeros((0, 17), np.float32)
+    return np.concatenate(parts) if parts else np.zeros((0, len(MASS_HL_FEATURES)), np.float32)
 
 
 def _hl_names() -> list[str]:
@@ -199,6 +199,7 @@ class Tagger(Task):
     run_config = TaggerRunConfig
     unit = "jets"
     card_template = CARD
+    predict_batch = 512
 
     def spec(self, need_labels: bool) -> PadSpec:
         """The towers' features, or for the Mass+HL baseline all towers (up to
@@ -295,7 +296,11 @@ class Tagger(Task):
 
     @torch.no_grad()
     def predict(
-        self, ev: Events, batch_size: int = 512, device: str = "cpu", progress: bool = False
+        self,
+        ev: Events,
+        batch_size: int | None = None,
+        device: str = "cpu",
+        progress: bool = False,
     ) -> np.ndarray:
         """Class probabilities ``float32[B, 7]`` for the jets of ``ev`` (file order); NaN
         for jets with no towers (no input to tag: counted in one warning). A NaN for a jet

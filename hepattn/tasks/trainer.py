@@ -93,9 +93,9 @@ def _check(train_paths, val_paths, opts: TrainOptions) -> None:
             "entries are read with the training files' --friend"
         )
     if opts.stream:
-        from hepattn.data.spanet import is_spanet_path
+        from hepattn.data import input_format
 
-        if is_spanet_path(train_paths):
+        if input_format(train_paths) == "spanet-h5":
             raise DataError("--stream reads ROOT files; SPANet HDF5 training files are read whole")
 
 

@@ -53,7 +53,14 @@ from hepattn.training.loaders import Loaders, make_loaders
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Task", "TrainingConfig", "TrainingError", "fit", "pick_device", "seed_everything"]
+__all__ = [
+    "TrainableTask",
+    "TrainingConfig",
+    "TrainingError",
+    "fit",
+    "pick_device",
+    "seed_everything",
+]
 
 #: Optimizer steps between the host's reads of the running loss (a GPU→CPU synchronisation):
 #: the check for a non-finite loss and the progress bar's loss display.
@@ -112,7 +119,7 @@ class TrainingConfig(Config):
         check(self.lr > 0, where, "lr must be positive")
 
 
-class Task(Protocol):
+class TrainableTask(Protocol):
     def loss(self, model: torch.nn.Module, batch: Any) -> torch.Tensor: ...
 
     def evaluate(self, model: torch.nn.Module, loader: DataLoader, device) -> dict: ...
@@ -161,7 +168,7 @@ def _batches(loader: DataLoader, sync: bool):
         yield batch
 
 
-def validate(task: Task, model: torch.nn.Module, loader: DataLoader, device) -> dict:
+def validate(task: TrainableTask, model: torch.nn.Module, loader: DataLoader, device) -> dict:
     """``task.summarize`` of ``task.evaluate``'s sums added over the ranks: every rank gets
     the same metrics, hence the same best-model and early-stopping decisions."""
     sums = task.evaluate(model, loader, device)
@@ -172,7 +179,7 @@ def validate(task: Task, model: torch.nn.Module, loader: DataLoader, device) -> 
 
 
 def _epoch(
-    task: Task,
+    task: TrainableTask,
     net: torch.nn.Module,
     model: torch.nn.Module,
     loaders: Loaders,
@@ -238,7 +245,7 @@ def _checked(total: torch.Tensor, state: TrainState, since: int, where: Path) ->
 
 
 def fit(
-    task: Task,
+    task: TrainableTask,
     model: torch.nn.Module,
     train_set: Dataset,
     val_set: Dataset,

@@ -16,7 +16,6 @@ from hepattn.nn.matcher import (
     JetPartonMatcher,
     MatcherConfig,
     permutation_nll,
-    reconstructable,
 )
 from hepattn.topology import TOPOLOGIES
 from tests.nn.test_matcher import batch
@@ -167,8 +166,8 @@ def test_loss_is_a_minimum_over_the_declared_resonance_permutations(name):
     if len(m.topology.permutations) > 1:
         torch.testing.assert_close(m.loss(out, mask, swapped)[0], loss)
     else:  # distinguishable: no minimum, the straight sum
-        per_event, best = permutation_nll(lp, reconstructable(swapped), m.topology.permutations)
-        diag = torch.where(reconstructable(swapped), -lp.diagonal(dim1=1, dim2=2), 0).sum(1)
+        per_event, best = permutation_nll(lp, complete_targets(swapped), m.topology.permutations)
+        diag = torch.where(complete_targets(swapped), -lp.diagonal(dim1=1, dim2=2), 0).sum(1)
         torch.testing.assert_close(per_event, diag)
         assert (best == 0).all()
 
@@ -183,7 +182,7 @@ def test_detection_targets_follow_the_chosen_resonance_order():
     m.config = type(m.config)(**{**m.config.__dict__, "detection_weight": 1.0})
     loss, _ = m.loss(out, mask, t)
     logp = m.target_logprob(out[0], mask, t)
-    _, best = permutation_nll(logp, reconstructable(t), m.topology.permutations)
+    _, best = permutation_nll(logp, complete_targets(t), m.topology.permutations)
     want = torch.zeros(2, 2, dtype=det.dtype)
     for b in range(2):
         want[b, m.topology.permutations[best[b]][0]] = 1.0

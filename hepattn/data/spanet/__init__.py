@@ -22,14 +22,10 @@ from hepattn.data.spanet.layout import (
     TARGETS,
     is_spanet_path,
     open_h5,
-    resolve_topology,
     spanet_targets,
 )
 from hepattn.data.spanet.read import read_spanet_h5
 from hepattn.data.spanet.write import SpanetSummary, write_spanet_h5
-
-#: The name :mod:`hepattn.tasks.friends` imports (kept until it imports :func:`open_h5`).
-_open_h5 = open_h5
 
 __all__ = [
     "H5_SUFFIXES",
@@ -39,7 +35,6 @@ __all__ = [
     "is_spanet_path",
     "open_h5",
     "read_spanet_h5",
-    "resolve_topology",
     "spanet_targets",
     "write_spanet_h5",
 ]

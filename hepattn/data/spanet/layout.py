@@ -58,7 +58,7 @@ from hepattn._optional import require
 from hepattn.data.root import Paths
 from hepattn.data.schema import Schema
 from hepattn.errors import DataError
-from hepattn.topology import JETS, TTBAR_ALLHAD, Topology, load_topology
+from hepattn.topology import JETS, TTBAR_ALLHAD, Topology
 
 log = logging.getLogger(__package__)  # "hepattn.data.spanet", as before the split
 
@@ -76,15 +76,6 @@ TARGETS: tuple[tuple[str, str], ...] = (
 )
 
 H5_SUFFIXES = (".h5", ".hdf5")
-
-
-def resolve_topology(topology: str | os.PathLike | Topology | None) -> Topology:
-    """A :class:`Topology` from a name, a YAML file, or None (all-hadronic tt̄)."""
-    if topology is None:
-        return TTBAR_ALLHAD
-    if isinstance(topology, Topology):
-        return topology
-    return load_topology(topology)
 
 
 def spanet_targets(topology: Topology) -> tuple[tuple[str, str, int], ...]:
@@ -171,14 +162,9 @@ def parton_labels(
     if missing:
         listed = have if have else "no TARGETS group"
         names = [f"{t}/{q}" for t, q in targets]
-        need = (
-            f"the six partons {names} (parton labels 0..5)"
-            if topology == TTBAR_ALLHAD
-            else f"topology {topology.name!r}'s jet daughters {names}"
-        )
         raise DataError(
             f"{path}: missing target datasets {missing}; the file has {listed}. hepattn needs "
-            + need
+            f"topology {topology.name!r}'s jet daughters {names}"
         )
     shared = 0
     taken = np.zeros(mask.shape, dtype=bool)
@@ -225,10 +211,12 @@ def parton_labels(
 
 
 def target_slots(
-    label: ak.Array, n_slot: int, partons: Sequence[int] = range(6)
+    label: ak.Array, n_slot: int, partons: Sequence[int] | None = None
 ) -> tuple[np.ndarray, int, int]:
-    """``int64[B, len(partons)]`` slot of the one jet with label p of ``partons`` (−1 if
-    none, several or dropped)."""
+    """``int64[B, len(partons)]`` slot of the one jet with label p of ``partons`` (default:
+    every parton of all-hadronic tt̄) (−1 if none, several or dropped)."""
+    if partons is None:
+        partons = range(TTBAR_ALLHAD.n_partons)
     out = np.full((len(label), len(partons)), -1, dtype=np.int64)
     lost = ambiguous = 0
     local = ak.local_index(label, axis=1)
@@ -257,7 +245,7 @@ def check_schema(schema: Schema, topology: Topology) -> None:
                 raise DataError(
                     f"topology {topology.name!r} needs the transverse collection {c.name!r}: "
                     f"schema {schema.name!r} has no event fields {missing} (it has "
-                    f"{sorted(schema.event)})"
+                    f"{sorted(schema.event)}; map them to the file's branches under `event:`)"
                 )
         elif c.name not in schema.collections:
             raise DataError(

@@ -32,11 +32,10 @@ from hepattn.data.spanet.layout import (
     get_dataset,
     open_h5,
     parton_labels,
-    resolve_topology,
     spanet_targets,
 )
 from hepattn.errors import DataError, SchemaError
-from hepattn.topology import JETS, TTBAR_ALLHAD, Topology
+from hepattn.topology import JETS, Topology, topology_from_entry
 
 log = logging.getLogger(__package__)  # "hepattn.data.spanet", as before the split
 
@@ -315,7 +314,7 @@ def read_spanet_h5(
     """
     features = tuple(features)
     labels = tuple(labels or ())
-    topo = resolve_topology(topology)
+    topo = topology_from_entry(topology)
     partons = [p for _, _, p in spanet_targets(topo)]
     if int(max_objects) < 1:
         raise SchemaError(f"max_objects must be ≥ 1, got {max_objects}")
@@ -323,8 +322,6 @@ def read_spanet_h5(
         targets = [(r, d) for r, d, _ in spanet_targets(topo)]
     targets = [tuple(t) for t in targets]
     if len(targets) != len(partons):
-        if topo == TTBAR_ALLHAD:
-            raise SchemaError(f"targets must name the 6 partons (labels 0..5), got {list(targets)}")
         raise SchemaError(
             f"targets must name the {len(partons)} jet daughters of topology {topo.name!r} "
             f"({[f'{r}/{d}' for r, d, _ in spanet_targets(topo)]}), got {list(targets)}"

@@ -30,7 +30,6 @@ from hepattn.data.spanet.layout import (
     KINEMATIC_INPUTS,
     check_schema,
     require_h5py,
-    resolve_topology,
     spanet_targets,
     target_slots,
 )
@@ -41,7 +40,7 @@ from hepattn.data.spanet.sources import (
     objects_from_events,
 )
 from hepattn.errors import DataError
-from hepattn.topology import JETS, TTBAR_ALLHAD, Topology
+from hepattn.topology import JETS, TTBAR_ALLHAD, Topology, topology_from_entry
 
 log = logging.getLogger(__package__)  # "hepattn.data.spanet", as before the split
 
@@ -142,7 +141,7 @@ def write_spanet_h5(
         reconstructable, …).
     """
     h5py = require_h5py()
-    topo = resolve_topology(topology)
+    topo = topology_from_entry(topology)
     targets = spanet_targets(topo)
     others = [c for c in topo.collections if c.name != JETS]
     single = [c.name for c in others if not c.transverse]
@@ -255,7 +254,6 @@ def write_spanet_h5(
         meta.attrs["source"] = "Events" if isinstance(source, Events) else str(source)
         f.attrs["max_jets"] = n_slot
         f.attrs["parton_order"] = ",".join(f"{t}/{q}" for t, q, _ in targets)
-        if topo != TTBAR_ALLHAD:  # all-hadronic files stay as they were
-            f.attrs["topology"] = topo.name
+        f.attrs["topology"] = topo.name
     log.info("wrote %d events (%d jet slots) to %s", summary.events, n_slot, path)
     return summary
