@@ -15,6 +15,7 @@ from hepattn.nn.inputs import combine_collections
 from hepattn.nn.matcher import (
     JetPartonMatcher,
     MatcherConfig,
+    complete_targets,
     permutation_nll,
 )
 from hepattn.topology import TOPOLOGIES
