@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_MAX_DR",
     "GENPART_BRANCHES",
-    "GENPART_TOPOLOGIES",
+    "GENPART_FINDERS",
     "IS_FIRST_COPY",
     "LabelResult",
     "genpart_partons",
@@ -78,8 +78,6 @@ GENPART_BRANCHES = {
     "eta": "GenPart_eta",
     "phi": "GenPart_phi",
 }
-#: Topologies whose partons are found in GenPart.
-GENPART_TOPOLOGIES = ("ttbar-allhad", "ttbar-ljets", "hh-4b")
 
 QUARKS = frozenset(range(1, 6))
 CHARGED_LEPTONS = frozenset((11, 13, 15))
@@ -200,17 +198,30 @@ def _roots(ids, products, pid: int) -> list[int]:
     return sorted(i for i in products if ids[i] == pid)
 
 
-def _ttbar(ids, products, want: str) -> list[int] | None:
+def _tops(ids, products):
+    """The top's and the anti-top's ``(decay, partons)`` (:func:`_top`), or None."""
     tops = _roots(ids, products, 6)
     antitops = _roots(ids, products, -6)
     if len(tops) != 1 or len(antitops) != 1:
         return None
     t1, t2 = _top(ids, products, tops[0]), _top(ids, products, antitops[0])
-    if t1 is None or t2 is None:
+    return None if t1 is None or t2 is None else (t1, t2)
+
+
+def _ttbar_hadronic(ids, products) -> list[int] | None:
+    """Both tops hadronic: the top's partons, then the anti-top's."""
+    tops = _tops(ids, products)
+    if tops is None or not tops[0][0] == tops[1][0] == "had":
         return None
-    if want == "ttbar-allhad":
-        return t1[1] + t2[1] if t1[0] == t2[0] == "had" else None
-    kinds = {t1[0]: t1[1], t2[0]: t2[1]}
+    return tops[0][1] + tops[1][1]
+
+
+def _ttbar_semileptonic(ids, products) -> list[int] | None:
+    """One top hadronic, one leptonic: the hadronic top's partons, then the leptonic's."""
+    tops = _tops(ids, products)
+    if tops is None:
+        return None
+    kinds = {t[0]: t[1] for t in tops}
     return kinds["had"] + kinds["lep"] if set(kinds) == {"had", "lep"} else None
 
 
@@ -227,11 +238,26 @@ def _hh(ids, products) -> list[int] | None:
     return out
 
 
-FINDERS: dict[str, Callable] = {
-    "ttbar-allhad": lambda ids, products: _ttbar(ids, products, "ttbar-allhad"),
-    "ttbar-ljets": lambda ids, products: _ttbar(ids, products, "ttbar-ljets"),
-    "hh-4b": _hh,
+#: How a topology's partons are found in GenPart, by the name its declaration gives
+#: (``defaults.genpart``).
+GENPART_FINDERS: dict[str, Callable] = {
+    "ttbar-hadronic": _ttbar_hadronic,
+    "ttbar-semileptonic": _ttbar_semileptonic,
+    "hh-bbbb": _hh,
 }
+
+
+def _finder(topology: Topology) -> Callable:
+    """The GenPart finder the topology declares; a :class:`DataError` explaining the other
+    way (a schema's parton branches) when it declares none."""
+    name = topology.defaults.genpart
+    if name not in GENPART_FINDERS:
+        raise DataError(
+            f"topology {topology.name!r}: its partons are not found in GenPart (a topology "
+            f"declares how with defaults.genpart: one of {sorted(GENPART_FINDERS)}); give a "
+            "schema with a 'partons' collection in the topology's parton order"
+        )
+    return GENPART_FINDERS[name]
 
 
 def genpart_partons(topology: Topology, pdgid, mother, flags) -> list[np.ndarray | None]:
@@ -240,13 +266,7 @@ def genpart_partons(topology: Topology, pdgid, mother, flags) -> list[np.ndarray
     ``pdgid``, ``mother``, ``flags``: per-event sequences (awkward or lists of arrays) of
     ``GenPart_pdgId``, ``GenPart_genPartIdxMother``, ``GenPart_statusFlags``.
     """
-    if topology.name not in FINDERS:
-        raise DataError(
-            f"topology {topology.name!r}: partons are found in GenPart only for "
-            f"{', '.join(GENPART_TOPOLOGIES)}; give a schema with a 'partons' collection in "
-            "the topology's parton order"
-        )
-    find = FINDERS[topology.name]
+    find = _finder(topology)
     out: list[np.ndarray | None] = []
     for ids, products in _genpart_events(pdgid, mother, flags):
         found = find(ids, products)
@@ -366,8 +386,7 @@ def label_file(
         parton_branches = [partons.branches[r] for r in partons.branches]
     elif source == "genpart":
         partons = None
-        if topology.name not in FINDERS:
-            genpart_partons(topology, [], [], [])  # raises the explanation
+        _finder(topology)  # raises the explanation when the topology declares no finder
         parton_branches = list(GENPART_BRANCHES.values())
     else:
         raise DataError(f"unknown parton source {source!r} (schema, genpart or auto)")

@@ -41,6 +41,7 @@ file of that name)::
       schema: hepattn-ttbar-ljets   # the schema of `hepattn generate`'s files
       baseline: chi2-ljets          # the classical baseline (hepattn.baselines.registry)
       model: matcher-ttbar-ljets    # the bundled matcher (hepattn/models/<model>)
+      genpart: ttbar-semileptonic   # how `hepattn label` finds its partons in GenPart
     report:                 # optional: the efficiency tables (hepattn.metrics.matching)
       columns: [event, t_had, t_lep]     # default: event and each resonance
       labels: {}                         # column headers other than ε_<column>
@@ -198,11 +199,14 @@ class Defaults:
         schema: the schema of ``hepattn generate``'s files of this topology.
         baseline: the classical baseline's name (:mod:`hepattn.baselines.registry`).
         model: the bundled matcher's directory name under ``hepattn/models``.
+        genpart: how its partons are found in NanoAOD GenPart (``hepattn label``;
+            :data:`hepattn.labels.GENPART_FINDERS`).
     """
 
     schema: str | None = None
     baseline: str | None = None
     model: str | None = None
+    genpart: str | None = None
 
 
 @dataclass(frozen=True)
@@ -533,7 +537,7 @@ def topology_from_dict(data: Any, where: str = "topology") -> Topology:
 
 def _defaults(data: Any, where: str) -> Defaults:
     data = _mapping({} if data is None else data, where, "defaults")
-    _unknown(data, {"schema", "baseline", "model"}, where, "defaults")
+    _unknown(data, {"schema", "baseline", "model", "genpart"}, where, "defaults")
     for key, value in data.items():
         if not isinstance(value, str) or not value:
             _fail(where, f"defaults.{key}", f"must be a non-empty string, got {value!r}")

@@ -66,7 +66,7 @@ def test_matcher_matches_torch(exported, b, n):
     matcher = Matcher.load("default")
     x, p4, mask = padded_batch(b, n, len(matcher.run.data.features), seed=1)
     with torch.no_grad():
-        ref = [triplet_logprobs(xh, sh, mask).numpy() for xh, sh in matcher.net(x, p4, mask)]
+        ref = [triplet_logprobs(xh, sh, mask).numpy() for xh, sh in matcher.net(x, p4, mask).heads]
     sess = ort.InferenceSession(str(exported["matcher"]), providers=["CPUExecutionProvider"])
     out = sess.run(["log_prob_top1", "log_prob_top2"], feed(x, p4, mask))
     for got, want in zip(out, ref, strict=True):

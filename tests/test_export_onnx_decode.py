@@ -262,10 +262,8 @@ def test_output_contract(allhad, tmp_path):
     assert decode_io(TTBAR_ALLHAD) == (["x", "p4", "mask"], ["assignment", "probability"])
     # without --decode the outputs stay the heads' log P
     plain = export_onnx("default", "matcher", tmp_path / "plain.onnx")
-    assert [o.name for o in onnx.load(str(plain)).graph.output] == [
-        "log_prob_top1",
-        "log_prob_top2",
-    ]
+    names = [o.name for o in onnx.load(str(plain)).graph.output]
+    assert {"log_prob_top1", "log_prob_top2"} <= set(names)  # the names of earlier versions
     assert "decode_k" not in metadata(plain)
 
 

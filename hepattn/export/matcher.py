@@ -35,13 +35,13 @@ class _LogProbs(nn.Module):
     """``(x, p4, mask, [<c>_x, <c>_p4, <c>_mask per other collection]) -> (log P per
     resonance, [detection probabilities (B, R)], log P per alias)``."""
 
-    def __init__(self, net: nn.Module, aliases: bool = True) -> None:
+    def __init__(self, net: nn.Module, with_aliases: bool = True) -> None:
         super().__init__()
         self.net = net
         self.topology = net.topology
         self.others = [c.name for c in self.topology.collections if c.name != JETS]
         self.transverse = any(c.transverse for c in self.topology.collections)
-        self.aliases = aliases(self.topology) if aliases else []
+        self.aliases = aliases(self.topology) if with_aliases else []
 
     def forward(self, x: Tensor, p4: Tensor, mask: Tensor, *other: Tensor) -> tuple[Tensor, ...]:
         from hepattn.nn.heads import head_logprobs
@@ -109,7 +109,7 @@ class MatcherExport:
             )
 
     def module(self) -> nn.Module:
-        inner = _LogProbs(self.loaded.net.eval(), aliases=not self.decode)
+        inner = _LogProbs(self.loaded.net.eval(), with_aliases=not self.decode)
         return _Decode(inner, self.topology, self.decode_k) if self.decode else inner
 
     def inputs(self) -> tuple[tuple[Tensor, ...], list[str], dict[str, dict[int, str]]]:

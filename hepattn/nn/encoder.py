@@ -25,18 +25,45 @@ from hepattn.physics.pairwise import pair_features
 logger = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass(frozen=True)
-class EncoderConfig(Config):
-    """Configuration of :class:`Encoder`.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BlocksConfig(Config):
+    """What every stack of attention blocks is configured by (:class:`EncoderConfig`,
+    :class:`~hepattn.nn.pooling.ClassAttentionConfig`).
 
     Attributes:
-        input_dim: number of per-object input features F.
         dim: model width d.
         num_heads: attention heads H (must divide ``dim``).
-        num_layers: encoder blocks L.
+        num_layers: blocks L.
         mlp_ratio: hidden width of each block's MLP, in units of ``dim``.
         dropout: dropout on the residual branches (attention output and MLP).
         attn_dropout: dropout on the attention weights.
+    """
+
+    dim: int = 128
+    num_heads: int = 8
+    num_layers: int = 8
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0
+    attn_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        where = type(self).__name__
+        for name in ("dim", "num_heads", "num_layers"):
+            value = getattr(self, name)
+            check(value > 0, where, f"{name} must be positive, got {value}")
+        check(self.dim % self.num_heads == 0, where, "dim must be divisible by num_heads")
+        check(self.mlp_ratio > 0, where, f"mlp_ratio must be positive, got {self.mlp_ratio}")
+        for name in ("dropout", "attn_dropout"):
+            value = getattr(self, name)
+            check(0.0 <= value < 1.0, where, f"{name} must be in [0, 1), got {value}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EncoderConfig(BlocksConfig):
+    """Configuration of :class:`Encoder`: the blocks (:class:`BlocksConfig`), and
+
+    Attributes:
+        input_dim: number of per-object input features F.
         embed_hidden: hidden widths of the input embedding MLP F → … → d (GELU between
             layers); empty means a single linear layer.
         interaction: the pairwise interaction bias of P-MHA.
@@ -46,26 +73,14 @@ class EncoderConfig(Config):
     """
 
     input_dim: int
-    dim: int = 128
-    num_heads: int = 8
-    num_layers: int = 8
-    mlp_ratio: float = 4.0
-    dropout: float = 0.0
-    attn_dropout: float = 0.0
     embed_hidden: tuple[int, ...] = ()
     interaction: InteractionConfig = dataclasses.field(default_factory=InteractionConfig)
     num_types: int = 0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         where = type(self).__name__
-        for name in ("input_dim", "dim", "num_heads", "num_layers"):
-            value = getattr(self, name)
-            check(value > 0, where, f"{name} must be positive, got {value}")
-        check(self.dim % self.num_heads == 0, where, "dim must be divisible by num_heads")
-        check(self.mlp_ratio > 0, where, f"mlp_ratio must be positive, got {self.mlp_ratio}")
-        for name in ("dropout", "attn_dropout"):
-            value = getattr(self, name)
-            check(0.0 <= value < 1.0, where, f"{name} must be in [0, 1), got {value}")
+        check(self.input_dim > 0, where, f"input_dim must be positive, got {self.input_dim}")
         check(all(w > 0 for w in self.embed_hidden), where, "embed_hidden widths must be > 0")
         check(self.num_types >= 0, where, f"num_types must be ≥ 0, got {self.num_types}")
 

@@ -7,9 +7,8 @@ import dataclasses
 import torch
 from torch import Tensor, nn
 
-from hepattn.config import Config, check
-from hepattn.nn.attention import MultiheadAttention, attention_bias
-from hepattn.nn.encoder import MLP
+from hepattn.nn.attention import attention_bias
+from hepattn.nn.encoder import BlocksConfig, EncoderBlock
 
 
 def masked_mean(h: Tensor, mask: Tensor) -> Tensor:
@@ -30,59 +29,23 @@ class MaskedMeanPooling(nn.Module):
         return masked_mean(h, mask)
 
 
-@dataclasses.dataclass(frozen=True)
-class ClassAttentionConfig(Config):
-    """Configuration of :class:`ClassAttentionPooling`.
-
-    Attributes:
-        dim: width d of the encoded objects (the encoder's ``dim``).
-        num_heads: attention heads (must divide ``dim``).
-        num_layers: class-attention blocks (ParT uses 2).
-        mlp_ratio: hidden width of each block's MLP, in units of ``dim``.
-        dropout: dropout on the residual branches.
-        attn_dropout: dropout on the attention weights.
-    """
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ClassAttentionConfig(BlocksConfig):
+    """Configuration of :class:`ClassAttentionPooling`: its blocks (:class:`~hepattn.nn.
+    encoder.BlocksConfig`), ``dim`` the width of the encoded objects (the encoder's ``dim``),
+    ``num_layers`` class-attention blocks (ParT uses 2)."""
 
     dim: int
-    num_heads: int = 8
     num_layers: int = 2
-    mlp_ratio: float = 4.0
-    dropout: float = 0.0
-    attn_dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        where = type(self).__name__
-        for name in ("dim", "num_heads", "num_layers"):
-            value = getattr(self, name)
-            check(value > 0, where, f"{name} must be positive, got {value}")
-        check(self.dim % self.num_heads == 0, where, "dim must be divisible by num_heads")
-        check(self.mlp_ratio > 0, where, f"mlp_ratio must be positive, got {self.mlp_ratio}")
-        for name in ("dropout", "attn_dropout"):
-            value = getattr(self, name)
-            check(0.0 <= value < 1.0, where, f"{name} must be in [0, 1), got {value}")
 
 
-class ClassAttentionBlock(nn.Module):
+class ClassAttentionBlock(EncoderBlock):
     """CaiT/ParT class-attention block: only the class token is updated.
 
     ``u = LN([cls, h])``; ``cls ← cls + Attn(query = u_cls, keys/values = u)``;
-    ``cls ← cls + MLP(LN(cls))``.
+    ``cls ← cls + MLP(LN(cls))`` — the layers of an :class:`~hepattn.nn.encoder.EncoderBlock`
+    (same arguments), applied to the class token.
     """
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        mlp_ratio: float = 4.0,
-        dropout: float = 0.0,
-        attn_dropout: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(dim)
-        self.attn = MultiheadAttention(dim, num_heads, dropout=attn_dropout)
-        self.dropout = nn.Dropout(dropout)
-        self.ln_2 = nn.LayerNorm(dim)
-        self.mlp = MLP(dim, round(mlp_ratio * dim), dropout)
 
     def forward(self, cls: Tensor, h: Tensor, attn_bias: Tensor) -> Tensor:
         """``cls: (B, 1, d)``, ``h: (B, N, d)``, ``attn_bias: (B, 1, 1, 1 + N)`` → ``(B, 1, d)``."""

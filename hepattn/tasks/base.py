@@ -490,6 +490,28 @@ class Task:
         )
         return train_task(cls, run, train_paths, val_paths, out_dir, options)
 
+    def read_labelled(
+        self,
+        paths,
+        schema: str | None = None,
+        tree: str | None = None,
+        nonfinite: str = "error",
+        friends=None,
+        weight: str | None = None,
+    ) -> Events:
+        """Labelled events to measure this model on (:meth:`read` with labels), weighted by
+        the event field ``weight`` (:meth:`apply_weight`: None keeps the model's
+        ``data.weight`` where the files have it, ``"none"`` is unweighted)."""
+        return self.read(
+            paths,
+            schema=schema,
+            need_labels=True,
+            tree=tree,
+            nonfinite=nonfinite,
+            friends=friends,
+            require_weight=self.apply_weight(weight),
+        )
+
     def evaluate_files(
         self,
         paths,
@@ -507,15 +529,7 @@ class Task:
         the files written — ``out_dir/metrics.json`` and the plots, ``json_path``.
         ``friends``: one friend file per input (the labels), as :meth:`read`; ``weight``: the
         event weights of the metrics (:meth:`apply_weight`)."""
-        ev = self.read(
-            paths,
-            schema=schema,
-            need_labels=True,
-            tree=tree,
-            nonfinite=nonfinite,
-            friends=friends,
-            require_weight=self.apply_weight(weight),
-        )
+        ev = self.read_labelled(paths, schema, tree, nonfinite, friends, weight)
         report, arrays = self.report(ev, progress)
         report = {"model": str(self.path), "files": ev.files, **report}
         written: list[Path] = []

@@ -99,15 +99,7 @@ def compare(
     """
     matcher = Matcher.load(model, topology)
     topo = matcher.topology
-    ev = matcher.read(
-        input_files,
-        schema=schema,
-        need_labels=True,
-        tree=tree,
-        nonfinite=nonfinite,
-        friends=friends,
-        require_weight=matcher.apply_weight(weight),
-    )
+    ev = matcher.read_labelled(input_files, schema, tree, nonfinite, friends, weight)
     w = ev.derived.get("weight")
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     net, _, _ = matcher.predict(ev, progress=progress)

@@ -101,7 +101,7 @@ class MatcherDataConfig(Config):
 
     schema: str = "hepattn-ttbar"
     collection: str = "jets"
-    features: tuple[str, ...] = ("log_pt", "eta", "log_e", "mass", "btag_score")
+    features: tuple[str, ...] = ("log_pt", "eta", "phi", "log_e", "mass", "btag")
     max_objects: int = 16
     label: str = "parton"
     object_features: tuple[str, ...] = ("log_pt", "eta", "log_e", "charge")
@@ -316,7 +316,7 @@ class Matcher(Task):
             ev,
             bad.any(axis=1),
             lambda i: (
-                f"entry {ev.entry[i]}: parton labels ({d.label!r}) must be -1 or a jet "
+                f"entry {ev.entry[i]}: jet labels ({d.label!r}) must be -1 or a jet "
                 f"daughter's index {jet_partons} in {topo.order_string}, got "
                 f"{sorted(set(labels[i].tolist()))}"
             ),

@@ -199,7 +199,7 @@ def test_cli_convert(tmp_path, capsys):
     assert main(["convert", str(root), "--to", "spanet-h5", str(out)]) == 0
     text = capsys.readouterr().out
     assert "converted 4 events" in text and "MAX_JETS = 7" in text
-    assert "both in 1 events, exactly one in 1, none in 2" in text
+    assert "all in 1 events, some in 1, none in 2 (per resonance: t1 2, t2 1)" in text
     assert main(["convert", str(root), "--to", "spanet-h5", str(out), "--max-jets", "5"]) == 0
     assert "1 events truncated, 2 jets dropped, 2 targets set to -1" in capsys.readouterr().out
     assert main(["convert", str(tmp_path / "nope.root"), "--to", "spanet-h5", str(out)]) == 1

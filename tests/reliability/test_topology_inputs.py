@@ -6,6 +6,7 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 import pytest
+import uproot
 
 from hepattn.cli import main
 from tests.reliability._helpers import rewrite, snapshot
@@ -110,11 +111,17 @@ def test_model_of_another_topology_is_refused(data, tmp_path, capsys):
         ["match", str(data["lj"]), "-o", str(out), "--topology", "tth-ljets", "--model", lj],
         "matches topology 'ttbar-ljets', not 'tth-ljets'",
     )
-    # a topology matcher is not the all-hadronic matcher (the default topology)
+    # named all-hadronic (the default topology of the bundled model): refused for this model
     _refused(
-        capsys, ["match", str(data["lj"]), "-o", str(out), "--model", lj], "'topology-matcher'"
+        capsys,
+        ["match", str(data["lj"]), "-o", str(out), "--topology", "ttbar-allhad", "--model", lj],
+        "matches topology 'ttbar-ljets', not 'ttbar-allhad'",
     )
     assert not out.exists()
+    # without --topology a model is used with its own topology
+    assert main(["match", str(data["lj"]), "-o", str(out), "--model", lj]) == 0
+    with uproot.open(out) as f:
+        assert "t_lep_b_lep" in f["hepattn"].keys()
 
 
 def test_baselines_belong_to_their_topology(data, tmp_path, capsys):

@@ -224,7 +224,7 @@ def test_parton_label_out_of_range_is_refused(tmp_path):
 
     BUILTIN_SCHEMAS["ttbar-jets-only"] = get_schema(schema)
     try:
-        bad = r"bad.root: entry 0: parton labels \('parton'\) must be -1 or a jet daughter"
+        bad = r"bad.root: entry 0: jet labels \('parton'\) must be -1 or a jet daughter"
         with pytest.raises(DataError, match=bad):
             Matcher.train(
                 MatcherRunConfig.from_dict(TINY),

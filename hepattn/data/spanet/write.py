@@ -254,6 +254,7 @@ def write_spanet_h5(
         meta.attrs["source"] = "Events" if isinstance(source, Events) else str(source)
         f.attrs["max_jets"] = n_slot
         f.attrs["parton_order"] = ",".join(f"{t}/{q}" for t, q, _ in targets)
-        f.attrs["topology"] = topo.name
+        if topo != TTBAR_ALLHAD:  # the default: a file without the attribute is read as it
+            f.attrs["topology"] = topo.name
     log.info("wrote %d events (%d jet slots) to %s", summary.events, n_slot, path)
     return summary
