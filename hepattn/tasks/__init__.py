@@ -7,7 +7,9 @@
   :class:`~hepattn.tasks.trainer.TrainOptions`);
 - :mod:`hepattn.tasks.tagging`: :class:`~hepattn.tasks.tagging.Tagger`, prong tagging;
 - :mod:`hepattn.tasks.matching`: :class:`~hepattn.tasks.matching.Matcher`, jet–parton
-  matching in all-hadronic tt̄; :mod:`hepattn.tasks.comparison`: the matcher against the χ²;
+  matching for every declared topology (all-hadronic tt̄ by default), its run config in
+  :mod:`hepattn.tasks.matcher_config`; :mod:`hepattn.tasks.comparison`: the matcher against
+  its topology's classical baseline;
 - :mod:`hepattn.tasks.presets`: task names, tagger kinds and run configs (light: no torch;
   the prong classes are declared in :mod:`hepattn.prong_classes`).
 
