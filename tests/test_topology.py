@@ -57,7 +57,17 @@ def test_builtin_allhad_equals_the_former_declaration():
         ),
         exchangeable=(("t1", "t2"),),
     )
-    assert TTBAR_ALLHAD == former
+    import dataclasses
+
+    from hepattn.topology import Defaults, Report
+
+    structure = dataclasses.replace(
+        TTBAR_ALLHAD,
+        resonances=tuple(dataclasses.replace(r, aliases=()) for r in TTBAR_ALLHAD.resonances),
+        defaults=Defaults(),
+        report=Report(),
+    )
+    assert structure == former  # the same partons and symmetries; declared extras besides
     assert load_topology("ttbar-allhad") is TTBAR_ALLHAD
     assert set(BUILTIN_TOPOLOGIES) == {"ttbar-allhad", "ttbar-ljets", "hh-4b"}
     # exchangeable=True is the same symmetry as the one declared group
@@ -173,6 +183,12 @@ def bad(**change):
         ({"collections__jets": {"transverse": True}}, r"collections\.jets\.transverse: jets are"),
         ({"name": None}, r"name: missing"),
         ({"resonances": {}}, r"resonances: at least one resonance"),
+        ({"defaults": {"schema": 3}}, r"defaults\.schema: must be a non-empty string"),
+        ({"defaults": {"detector": "x"}}, r"defaults: unknown keys \['detector'\]"),
+        ({"report": {"columns": ["event", "top"]}}, r"report\.columns: 'top' is neither"),
+        ({"report": {"labels": {"nope": "x"}}}, r"report\.labels: 'nope' is neither"),
+        ({"report": {"aliases": {"full": ""}}}, r"report\.aliases\.full: must be a non-empty"),
+        ({"resonances__H__aliases": ["t_had"]}, r"resonances: an alias repeats"),
     ],
 )
 def test_bad_declarations_name_the_key(change, message):
@@ -199,3 +215,24 @@ def test_repeated_names_in_a_file_are_refused(tmp_path):
     path.write_text(text)
     with pytest.raises(TopologyError, match="dup.yaml: not valid YAML.*duplicate key 't_had'"):
         load_topology(path)
+
+
+def test_declarations_carry_their_defaults_report_and_aliases():
+    """What commands use for a topology is declared with it (no code asks which topology it
+    has): schema, baseline, bundled model, GenPart finder, table columns, older names."""
+    from hepattn.baselines.registry import BASELINES
+    from hepattn.labels import GENPART_FINDERS
+    from hepattn.topology import TOPOLOGIES, TTBAR_ALLHAD, topology_from_entry
+
+    for t in TOPOLOGIES.values():
+        assert t.defaults.schema and t.defaults.model
+        assert t.defaults.baseline in BASELINES and t.defaults.genpart in GENPART_FINDERS
+        assert topology_from_dict(t.declaration(), "round trip") == t
+    assert TTBAR_ALLHAD.report_columns == ("event", "full", "single")
+    assert dict(TTBAR_ALLHAD.report.aliases)["full"] == "top2"
+    assert [r.aliases for r in TTBAR_ALLHAD.resonances] == [("top1",), ("top2",)]
+    assert TOPOLOGIES["hh-4b"].report_columns == ("event", "H1", "H2")
+    assert topology_from_entry(None) is TTBAR_ALLHAD
+    mine = topology_from_dict(yaml.safe_load(readme_example()), "mine.yaml")
+    assert mine.defaults.baseline is None and mine.partons_from("lepton") == (4,)
+    assert mine.defaults.schema == "hepattn-ttbar-ljets"

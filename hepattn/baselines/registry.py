@@ -62,12 +62,14 @@ class BaselineResult:
 @dataclasses.dataclass(frozen=True)
 class Baseline:
     """One baseline: its ``method`` name (``hepattn match --method``, the compare table's
-    row key), the name of its ``score`` branch, ``run(ev, collection, options)``, and which
-    :class:`BaselineOptions` beyond the b-tag working point it reads (``options``)."""
+    row key), the name of its ``score`` branch, the parton order it answers in (``partons``,
+    as :attr:`hepattn.topology.Topology.order_string`), ``run(ev, collection, options)``, and
+    which :class:`BaselineOptions` beyond the b-tag working point it reads (``options``)."""
 
     name: str
     method: str
     score: str
+    partons: str
     run: Callable[..., BaselineResult]
     options: tuple[str, ...] = ()
 
@@ -117,16 +119,17 @@ def _pairing_dhh(ev, collection: str, options: BaselineOptions) -> BaselineResul
 BASELINES: dict[str, Baseline] = {
     b.name: b
     for b in (
-        Baseline("chi2-allhad", "chi2", "chi2", _chi2_allhad, ("chi2_mode",)),
-        Baseline("chi2-ljets", "chi2", "chi2", _chi2_ljets),
-        Baseline("pairing-dhh", "pairing", "dhh", _pairing_dhh),
+        Baseline("chi2-allhad", "chi2", "chi2", "b,q1,q2,b',q1',q2'", _chi2_allhad, ("chi2_mode",)),
+        Baseline("chi2-ljets", "chi2", "chi2", "b_had,q1,q2,b_lep,l,nu", _chi2_ljets),
+        Baseline("pairing-dhh", "pairing", "dhh", "b1,b2,b3,b4", _pairing_dhh),
     )
 }
 
 
-def get_baseline(name: str | None, topology: str) -> Baseline:
+def get_baseline(name: str | None, topology: str, partons: str | None = None) -> Baseline:
     """The baseline ``name`` a topology declares; a :class:`DataError` naming the topology
-    when it declares none (a user's topology) or an unknown one."""
+    when it declares none (a user's topology), an unknown one, or one answering for other
+    partons than the topology's (``partons``: its order string)."""
     if name is None:
         raise DataError(
             f"topology {topology!r} declares no classical baseline (defaults.baseline); "
@@ -137,4 +140,10 @@ def get_baseline(name: str | None, topology: str) -> Baseline:
             f"topology {topology!r}: unknown baseline {name!r} (defaults.baseline); "
             f"built-in baselines: {sorted(BASELINES)}"
         )
-    return BASELINES[name]
+    base = BASELINES[name]
+    if partons is not None and partons != base.partons:
+        raise DataError(
+            f"topology {topology!r} (partons {partons}) declares the baseline {name!r}, which "
+            f"assigns jets to the partons {base.partons}"
+        )
+    return base

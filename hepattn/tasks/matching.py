@@ -367,7 +367,7 @@ class Matcher(Task):
         from hepattn.baselines.registry import BaselineOptions, get_baseline
 
         topo = self.topology
-        base = get_baseline(topo.defaults.baseline, topo.name)
+        base = get_baseline(topo.defaults.baseline, topo.name, topo.order_string)
         result = base.run(ev, self.run.data.collection, BaselineOptions(btag_wp, chi2_mode))
         slots = result.slots.copy()
         slots[:, [p for c in self.others() for p in topo.partons_from(c.name)]] = 0
@@ -377,7 +377,8 @@ class Matcher(Task):
         """The ``--method`` name of the topology's baseline (``chi2``, ``pairing``)."""
         from hepattn.baselines.registry import get_baseline
 
-        return get_baseline(self.topology.defaults.baseline, self.topology.name).method
+        topo = self.topology
+        return get_baseline(topo.defaults.baseline, topo.name, topo.order_string).method
 
     def match(
         self,
