@@ -110,7 +110,7 @@ def test_sample_round_trip_is_exact(tmp_path):
     assert_same_events(root, h5)
     assert h5.files == [str(out)]
     assert s.events == len(root) and s.max_jets == int(root.derived["n_jets"].max())
-    ok = (root.derived["targets"] >= 0).all(-1)
+    ok = np.stack([(root.derived[f"target_{r}"] >= 0).all(-1) for r in (0, 1)], 1)
     assert s.both_tops == int(ok.all(-1).sum()) and s.one_top == int((ok.sum(-1) == 1).sum())
     with h5py.File(out, "r") as f:
         src = f["INPUTS/Source"]
@@ -145,7 +145,7 @@ def test_toy_round_trip_unsorted_and_truncated(tmp_path, max_objects):
         load_matching_data(root, run_config(max_objects)),
         load_matching_data(out, run_config(max_objects)),
     )
-    for name in ("truth", "targets", "n_jets"):
+    for name in ("truth", "target_0", "target_1", "n_jets"):
         np.testing.assert_array_equal(ra.derived[name], rb.derived[name])
     with h5py.File(out, "r") as f:
         np.testing.assert_array_equal(
