@@ -71,11 +71,13 @@ def add_model(p: argparse.ArgumentParser, task: str) -> None:
     )
 
 
-def add_topology(p: argparse.ArgumentParser, model: bool = False) -> None:
-    """``--topology``: a built-in topology's name or a topology YAML file (``model``: or,
-    with ``--model``, the name of the topology that model stores; default: the model's)."""
+def add_topology(p: argparse.ArgumentParser, model: bool | str = False) -> None:
+    """``--topology``: a built-in topology's name or a topology YAML file (``model``: the
+    command's model argument, ``--model`` when True: or the name of the topology that model
+    stores; default: the model's)."""
+    given = "--model" if model is True else model
     by_model = (
-        "; with --model, also the name of the topology the model was trained for (its "
+        f"; with {given}, also the name of the topology the model was trained for (its "
         "declaration is stored with the model). Default: the model's topology "
         "(ttbar-allhad for the bundled default model)"
         if model

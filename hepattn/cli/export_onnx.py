@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="model task (topology-matcher: the former name of the matcher of a declared "
         "topology, the same as matcher)",
     )
-    add_topology(p, model=True)
+    add_topology(p, model="a model directory")
     add_output(p, "output ONNX file", "--out", required=True, metavar="FILE.onnx")
     p.add_argument("--opset", type=int, help="ONNX opset (default: 17)")
     p.add_argument(

@@ -31,10 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "jet tuples' probabilities, one per resonance, also as R_prob, and R_detection = the "
         "probability that R is reconstructable (models with the detection head); with the "
         "topology's baseline (--method chi2 for ttbar, pairing for hh-4b) its score, 'chi2' "
-        "or 'dhh'. Where there is no answer: -1 = no jet for that parton (too few jets, or a "
-        "resonance left unassigned), NaN = no tuple chosen for that resonance, score inf = "
-        "too few jets. These sentinels, the parton order and the baseline's rule are also "
-        "stored in the file as strings.",
+        "or 'dhh'. Where there is no answer: assignment -1 = no jet for that parton (too few "
+        "jets, or a resonance left unassigned; the same in R_d), prob NaN = no triplet chosen "
+        "for that top (no jet tuple for that resonance; the same in R_prob), chi2 inf (dhh "
+        "inf) = too few jets. These sentinels, the parton order and the baseline's rule are "
+        "also stored in the file as strings.",
     )
     add_friend_tree(p, "matcher")
     add_topology(p, model=True)

@@ -53,7 +53,7 @@ class MatcherDataConfig(Config):
 
     schema: str = "hepattn-ttbar"
     collection: str = "jets"
-    features: tuple[str, ...] = ("log_pt", "eta", "phi", "log_e", "mass", "btag")
+    features: tuple[str, ...] = ("log_pt", "eta", "log_e", "mass", "btag_score")
     max_objects: int = 16
     label: str = "parton"
     object_features: tuple[str, ...] = ("log_pt", "eta", "log_e", "charge")

@@ -411,30 +411,38 @@ class Matcher(Task):
                 if det is not None:
                     extra[f"{res.name}_detection"] = det[:, r]
             metadata["model"] = str(self.path)
-            metadata["sentinels"] = (
-                "assignment and R_d = -1: no jet for that parton (too few jets, or a resonance "
-                "left unassigned); prob and R_prob = NaN: no jet tuple chosen for R; "
-                "R_detection: probability that R is reconstructable"
-            )
         elif method == self.baseline_method():
             base, result = self.baseline(ev, btag_wp, chi2_mode)
             slots = result.slots
             extra = {base.score: result.score.astype(np.float64)}
             metadata["baseline"] = result.description
             metadata[base.method] = result.description
-            metadata["sentinels"] = (
-                f"assignment and R_d = -1: no jet for that parton (fewer than "
-                f"{topo.n_jet_daughters} jets); {base.score} = inf: no assignment"
-            )
         else:
             raise DataError(
                 f"unknown matching method {method!r} for topology {topo.name!r}; choose "
                 f"network or {self.baseline_method()}"
             )
+        metadata["sentinels"] = self.sentinels()
         assignment = self.file_order(ev, slots)
         branches = {"assignment": assignment}
         branches.update({name: assignment[:, p] for p, name in enumerate(topo.qualified)})
         return {**branches, **extra}, metadata
+
+    def sentinels(self) -> str:
+        """What the outputs of :meth:`match` hold where there is no answer (also in the file)."""
+        from hepattn.baselines.registry import BASELINES
+
+        topo = self.topology
+        n = topo.n_jet_daughters
+        text = (
+            f"assignment and R_d = -1: no jet for that parton (fewer than {n} jets, or a "
+            "resonance left unassigned); prob and R_prob = NaN: no jet tuple chosen for that "
+            "resonance (network; for a top: no triplet)"
+        )
+        base = BASELINES.get(topo.defaults.baseline)
+        if base is not None:
+            text += f"; {base.score} = inf: fewer than {n} jets, no assignment ({base.method})"
+        return text
 
     def file_order(self, ev: Events, slots: np.ndarray) -> np.ndarray:
         """``int32[B, P]``: jet slots as jet indices in the file's own order (−1 none); the

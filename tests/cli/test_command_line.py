@@ -166,7 +166,7 @@ def test_ctrl_c_in_compare_eval_and_convert(tmp_path, monkeypatch, capsys):
     events = slice_file(tmp_path / "ev.root", 0, 60)
     out = tmp_path / "out"
     monkeypatch.setattr(
-        "hepattn.tasks.comparison.runtime_ms_8jets",
+        "hepattn.tasks.comparison.runtime_ms",
         lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt),
     )
     assert main(["compare", str(events), "-o", str(out / "c.json")]) == 130

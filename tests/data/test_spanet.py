@@ -94,7 +94,7 @@ def assert_same_events(a, b, collection: str = "jets") -> None:
 
 
 def run_config(max_objects: int = 16) -> MatcherRunConfig:
-    return MatcherRunConfig(data=MatcherDataConfig(max_objects=max_objects))
+    return MatcherRunConfig(data=MatcherDataConfig(max_objects=max_objects, features=FEATURES))
 
 
 def load_matching_data(paths, run: MatcherRunConfig, need_labels: bool = True):
@@ -255,7 +255,7 @@ def test_generic_spanet_file(tmp_path, caplog):
     np.testing.assert_array_equal(jets.labels["parton"], [[1, 0, 3], [1, 0, -1]])
     assert "1 targets point at a jet already claimed" in caplog.text
     assert ev.event == {}
-    plain = load_matching_data(path, MatcherRunConfig(), need_labels=False)
+    plain = load_matching_data(path, run_config(), need_labels=False)
     assert plain["jets"].labels == {} and plain.event == {} and list(plain.derived) == ["n_jets"]
 
 

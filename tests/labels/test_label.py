@@ -274,10 +274,14 @@ def test_bad_inputs_one_line(nano, tmp_path, capsys):
     out = tmp_path / "x.root"
     mine = tmp_path / "my-hh.yaml"
     text = (resources.files("hepattn") / "configs/topologies/hh-4b.yaml").read_text()
-    mine.write_text(text.replace("name: hh-4b", "name: my-hh"))
+    # the declaration without its defaults: no GenPart finder named (defaults.genpart)
+    mine.write_text(text.replace("name: hh-4b", "name: my-hh").split("defaults:")[0])
     cases = [
         (["label", str(nogen), "-o", str(out), "--topology", "ttbar-allhad"], "GenPart_pdgId"),
-        (["label", str(nano), "-o", str(out), "--topology", str(mine)], "only for ttbar-allhad"),
+        (
+            ["label", str(nano), "-o", str(out), "--topology", str(mine)],
+            "its partons are not found in GenPart",
+        ),
         (
             ["label", str(nano), "-o", str(out), "--topology", "hh-4b", "--partons", "schema"],
             "no collection 'partons'",

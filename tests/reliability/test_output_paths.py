@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hepattn.cli import main
-from hepattn.models import DEFAULTS
+from hepattn.models import DEFAULTS, bundled_matcher
 from hepattn.tasks.base import Task
 from tests.reliability._helpers import error_lines, snapshot
 from tests.tasks.test_matching_task import slice_file
@@ -56,7 +56,7 @@ def commands(f, out):
 def test_output_that_is_the_input_is_refused(files, tmp_path, capsys):
     link = tmp_path / "link.root"
     link.symlink_to(files["ev"])
-    before = snapshot(tmp_path, DEFAULTS["tagger"], DEFAULTS["matcher"])
+    before = snapshot(tmp_path, DEFAULTS["tagger"], bundled_matcher("ttbar-allhad"))
     for argv in commands(files, files["ev"])[1:4]:  # match, compare, convert read ev.root
         _refused(capsys, argv, "ev.root", "is the input file")
     _refused(capsys, ["tag", files["jets"], "-o", files["jets"]], "jets.root", "is the input")
@@ -66,7 +66,7 @@ def test_output_that_is_the_input_is_refused(files, tmp_path, capsys):
     _refused(capsys, ["eval", "tagger", files["jets"], "--json", files["jets"]], "jets", "input")
     # the same file through another spelling (a symbolic link)
     _refused(capsys, ["match", str(link), "-o", files["ev"]], "ev.root", "is the input file")
-    assert snapshot(tmp_path, DEFAULTS["tagger"], DEFAULTS["matcher"]) == before
+    assert snapshot(tmp_path, DEFAULTS["tagger"], bundled_matcher("ttbar-allhad")) == before
 
 
 @pytest.mark.parametrize("target", ["/dev/null", "/dev/full", "fifo", "dir"])
