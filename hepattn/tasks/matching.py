@@ -437,7 +437,8 @@ class Matcher(Task):
         text = (
             f"assignment and R_d = -1: no jet for that parton (fewer than {n} jets, or a "
             "resonance left unassigned); prob and R_prob = NaN: no jet tuple chosen for that "
-            "resonance (network; for a top: no triplet)"
+            "resonance (network; for a top: no triplet); R_detection: the probability that R "
+            "is reconstructable (network with the detection head)"
         )
         base = BASELINES.get(topo.defaults.baseline)
         if base is not None:

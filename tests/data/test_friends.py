@@ -75,7 +75,7 @@ def test_train_eval_compare_with_friend(labelled, tmp_path, capsys):
     argv = ["train", "matcher", "--train", str(nano), "--friend", str(labels)]
     argv += ["--val", str(nano), "--val-friend", str(labels), "--schema", str(schema)]
     assert main([*argv, "--out", str(out), *TRAIN]) == 0
-    assert "trained matcher" in capsys.readouterr().out
+    assert "trained ttbar-allhad matcher" in capsys.readouterr().out
     summary = json.loads((out / "best" / "training.json").read_text())
     assert summary["train_events"] > 0
     js = tmp_path / "eval.json"
