@@ -50,7 +50,15 @@ from hepattn.errors import DataError, SchemaError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ARRAYS", "Events", "PadSpec", "iterate_events", "read_events"]
+__all__ = [
+    "ARRAYS",
+    "Events",
+    "PadSpec",
+    "event_fields",
+    "iterate_events",
+    "prepare_collection",
+    "read_events",
+]
 
 
 @dataclass(frozen=True)
@@ -185,7 +193,7 @@ def _finite_flat(arr: ak.Array) -> np.ndarray | None:
     return fin
 
 
-def _prepare_collection(
+def prepare_collection(
     chunk: Chunk,
     name: str,
     coll: Collection,
@@ -332,7 +340,7 @@ def _btag_hint(feature: str, coll: Collection) -> str:
     return ""
 
 
-def _event_fields(chunk: Chunk, schema: Schema) -> dict[str, np.ndarray]:
+def event_fields(chunk: Chunk, schema: Schema) -> dict[str, np.ndarray]:
     out = {}
     for name, branch in schema.event.items():
         arr = chunk.arrays[branch]
@@ -490,7 +498,7 @@ def iterate_events(
             files.append(chunk.path)
         padded = {
             name: _pad_collection(
-                _prepare_collection(chunk, name, coll, nonfinite, dropped, negative_mass),
+                prepare_collection(chunk, name, coll, nonfinite, dropped, negative_mass),
                 coll,
                 collections[name],
                 stats[name],
@@ -500,7 +508,7 @@ def iterate_events(
         n = chunk.stop - chunk.start
         yield Events(
             collections=padded,
-            event=_event_fields(chunk, schema),
+            event=event_fields(chunk, schema),
             entry=np.arange(chunk.start, chunk.stop, dtype=np.int64),
             file_index=np.zeros(n, dtype=np.int64),
             files=[str(chunk.path)],

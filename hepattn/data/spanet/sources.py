@@ -14,7 +14,7 @@ import awkward as ak
 import numpy as np
 
 from hepattn.data.features import to_vector
-from hepattn.data.reader import Events, _event_fields, _prepare_collection
+from hepattn.data.reader import Events, event_fields, prepare_collection
 from hepattn.data.root import Paths, iterate_branches, open_tree, resolve_paths
 from hepattn.data.schema import Schema
 from hepattn.data.spanet.layout import KINEMATIC_INPUTS
@@ -24,7 +24,7 @@ from hepattn.topology import JETS, Topology
 
 
 def _kinematics(raw: dict[str, ak.Array], coll) -> dict[str, ak.Array]:
-    """Jagged pt, eta, phi, mass of a collection read by :func:`_prepare_collection`."""
+    """Jagged pt, eta, phi, mass of a collection read by :func:`prepare_collection`."""
     if coll.kinematics == "ptetaphim":
         return {k: raw[k] for k in KINEMATIC_INPUTS}
     counts = ak.num(raw[next(iter(coll.branches))], axis=1)
@@ -66,12 +66,12 @@ def jets_from_root(
     reading = bar(progress, total, "reading", "events")
     for chunk in iterate_branches(paths, schema, branches, tree, "200 MB"):
         reading.update(chunk.stop - chunk.start)
-        raw = _prepare_collection(chunk, collection, coll, "error", {}, {})
+        raw = prepare_collection(chunk, collection, coll, "error", {}, {})
         jets.append({**_kinematics(raw, coll), "btag": raw[btag], "label": raw[label]})
-        events.append(_event_fields(chunk, schema))
+        events.append(event_fields(chunk, schema))
         for c in objects:
             oc = schema.collection(c)
-            raw = _prepare_collection(chunk, c, oc, "error", {}, {})
+            raw = prepare_collection(chunk, c, oc, "error", {}, {})
             others[c].append({**_kinematics(raw, oc), **{k: raw[k] for k in oc.fields}})
     reading.close()
     out = {k: ak.concatenate([j[k] for j in jets]) for k in jets[0]}
