@@ -209,43 +209,83 @@ def _quantiles(x: np.ndarray, qs=(10, 50, 90)) -> list[float | None]:
     return [round(float(v), 4) for v in np.percentile(x, qs)] if len(x) else [None] * len(qs)
 
 
+def _prong_geometry(a, sel: np.ndarray) -> dict:
+    """Truth prong geometry of the jets ``sel`` of arrays ``a`` (with the ``prong_*``
+    branches): only decay quarks inside the jet (ΔR < 1.2 to the axis) count."""
+    import awkward as ak
+
+    from hepattn.generate.matching import delta_r
+    from hepattn.physics.prongs import min_energy_fraction, min_pair_dr, resolvable_prongs
+
+    starts = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(a.prong_eta)))])
+    flat = {k: ak.to_numpy(ak.flatten(a[f"prong_{k}"])) for k in ("eta", "phi", "e")}
+    jet_eta, jet_phi = ak.to_numpy(a.jet_eta), ak.to_numpy(a.jet_phi)
+    dmin, zmin, nres, nin = [], [], [], []
+    for i in sel:
+        eta, phi, e = (flat[k][starts[i] : starts[i + 1]] for k in ("eta", "phi", "e"))
+        inside = delta_r(jet_eta[i], jet_phi[i], eta, phi) < 1.2
+        eta, phi, e = eta[inside], phi[inside], e[inside]
+        nin.append(len(eta))
+        dmin.append(min_pair_dr(eta, phi))
+        zmin.append(min_energy_fraction(e) if len(e) > 1 else np.nan)
+        nres.append(resolvable_prongs(eta, phi, HCAL_CELL))
+    dmin, zmin, nres, nin = np.array(dmin), np.array(zmin), np.array(nres), np.array(nin)
+    multi = nin >= 2
+
+    def frac(x: np.ndarray) -> float | None:
+        return round(float(np.mean(x)), 4) if len(x) else None
+
+    return {
+        "prongs_in_jet_mean": round(float(nin.mean()), 3),
+        "min_pair_dr_q10_q50_q90": _quantiles(dmin[multi]),
+        "frac_two_prongs_within_hcal_cell": frac(dmin[multi] < HCAL_CELL),
+        "frac_two_prongs_within_0p2": frac(dmin[multi] < 0.2),
+        "min_energy_fraction_q10_q50_q90": _quantiles(zmin[multi]),
+        "frac_softest_prong_below_5pct": frac(zmin[multi] < 0.05),
+        "resolvable_prongs_at_hcal_cell_mean": round(float(nres.mean()), 3),
+        "frac_all_prongs_resolvable_at_hcal_cell": frac(nres == nin),
+        "_dmin": dmin[multi].tolist(),
+        "_zmin": zmin[multi].tolist(),
+    }
+
+
+def _qcd_composition(a, sel: np.ndarray) -> dict:
+    """Flavour of the QCD jets' parton (the hard parton closest to the jet axis) and how
+    often both hard partons are inside the jet."""
+    import awkward as ak
+
+    from hepattn.generate.matching import delta_r
+
+    kinds = {"gluon": 0, "light_quark": 0, "c": 0, "b": 0}
+    for i in sel:
+        d = delta_r(
+            float(a.jet_eta[i]),
+            float(a.jet_phi[i]),
+            *(ak.to_numpy(a[f"prong_{k}"][i]) for k in ("eta", "phi")),
+        )
+        pid = abs(int(ak.to_numpy(a.prong_pdgid[i])[int(np.argmin(d))]))
+        kinds[{21: "gluon", 4: "c", 5: "b"}.get(pid, "light_quark")] += 1
+    nc = ak.to_numpy(a.n_contained)[sel]
+    return {
+        **{f"frac_{k}": round(v / len(sel), 4) for k, v in kinds.items()},
+        "frac_both_hard_partons_in_jet": round(float(np.mean(nc >= 2)), 4),
+    }
+
+
 def truth_physics(path: str, max_objects: int = 128) -> dict:
-    """Per class (keyed by class name): prong geometry from the ``prong_*`` truth branches,
-    constituent counts, mass and pT before/after the flat weights; ``qcd`` the QCD class's
-    composition. Only the decay quarks inside the jet (ΔR < 1.2 to the axis) count as its
-    prongs; QCD jets' prongs are the hard partons inside the jet."""
+    """Per class (keyed by class name): constituent counts, mass and pT before/after the flat
+    weights, and, where the file has the ``prong_*`` truth branches, the prong geometry
+    (:func:`_prong_geometry`) and under ``qcd`` the QCD class's composition."""
     import awkward as ak
     import uproot
 
-    from hepattn.generate.matching import delta_r
     from hepattn.generate.prongs import MASS_BINS, PT_BINS
-    from hepattn.physics.prongs import min_energy_fraction, min_pair_dr, resolvable_prongs
 
+    base = ["label", "jet_pt", "jet_eta", "jet_phi", "jet_mass", "weight", "ntower"]
+    truth = ["n_contained", "prong_pt", "prong_eta", "prong_phi", "prong_e", "prong_pdgid"]
     with uproot.open(path) as f:
-        a = f["jets"].arrays(
-            [
-                "label",
-                "jet_pt",
-                "jet_eta",
-                "jet_phi",
-                "jet_mass",
-                "weight",
-                "ntower",
-                "n_contained",
-                "prong_pt",
-                "prong_eta",
-                "prong_phi",
-                "prong_e",
-                "prong_pdgid",
-            ]
-        )
-    starts = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(a.prong_eta)))])
-    flat = {k: ak.to_numpy(ak.flatten(a[f"prong_{k}"])) for k in ("eta", "phi", "e", "pdgid")}
-    jet_eta, jet_phi = ak.to_numpy(a.jet_eta), ak.to_numpy(a.jet_phi)
-
-    def prong(key: str, i: int) -> np.ndarray:
-        return flat[key][starts[i] : starts[i + 1]]
-
+        has_truth = "prong_eta" in f["jets"].keys()
+        a = f["jets"].arrays(base + (truth if has_truth else []))
     label = ak.to_numpy(a.label)
     mass, pt, w = ak.to_numpy(a.jet_mass), ak.to_numpy(a.jet_pt), ak.to_numpy(a.weight)
     ntower = ak.to_numpy(a.ntower)
@@ -254,64 +294,25 @@ def truth_physics(path: str, max_objects: int = 128) -> dict:
         sel = np.flatnonzero(label == k)
         if len(sel) == 0:
             continue
-        dmin, zmin, nres, nin = [], [], [], []
-        for i in sel:
-            eta, phi, e = prong("eta", i), prong("phi", i), prong("e", i)
-            inside = delta_r(jet_eta[i], jet_phi[i], eta, phi) < 1.2
-            eta, phi, e = eta[inside], phi[inside], e[inside]
-            nin.append(len(eta))
-            dmin.append(min_pair_dr(eta, phi))
-            zmin.append(min_energy_fraction(e) if len(e) > 1 else np.nan)
-            nres.append(resolvable_prongs(eta, phi, HCAL_CELL))
-        dmin, zmin, nres = np.array(dmin), np.array(zmin), np.array(nres)
-        multi = np.array(nin) >= 2
-        hist_m = np.histogram(mass[sel], MASS_BINS)[0]
-        hist_mw = np.histogram(mass[sel], MASS_BINS, weights=w[sel])[0]
-        hist_p = np.histogram(pt[sel], PT_BINS)[0]
-        hist_pw = np.histogram(pt[sel], PT_BINS, weights=w[sel])[0]
         out[cls] = {
             "jets": int(len(sel)),
-            "prongs_in_jet_mean": round(float(np.mean(nin)), 3),
-            "min_pair_dr_q10_q50_q90": _quantiles(dmin[multi]),
-            "frac_two_prongs_within_hcal_cell": round(float(np.mean(dmin[multi] < HCAL_CELL)), 4)
-            if multi.any()
-            else None,
-            "frac_two_prongs_within_0p2": round(float(np.mean(dmin[multi] < 0.2)), 4)
-            if multi.any()
-            else None,
-            "min_energy_fraction_q10_q50_q90": _quantiles(zmin[multi]),
-            "frac_softest_prong_below_5pct": round(float(np.mean(zmin[multi] < 0.05)), 4)
-            if multi.any()
-            else None,
-            "resolvable_prongs_at_hcal_cell_mean": round(float(nres.mean()), 3),
-            "frac_all_prongs_resolvable_at_hcal_cell": round(
-                float(np.mean(nres == np.array(nin))), 4
-            ),
             "constituents_mean": round(float(ntower[sel].mean()), 1),
             "frac_over_max_objects": round(float(np.mean(ntower[sel] > max_objects)), 4),
             "mass_mean_unweighted": round(float(mass[sel].mean()), 1),
             "mass_mean_weighted": round(float(np.average(mass[sel], weights=w[sel])), 1),
-            "mass_hist_unweighted": hist_m.tolist(),
-            "mass_hist_weighted": [round(float(x), 1) for x in hist_mw],
-            "pt_hist_unweighted": hist_p.tolist(),
-            "pt_hist_weighted": [round(float(x), 1) for x in hist_pw],
+            "mass_hist_unweighted": np.histogram(mass[sel], MASS_BINS)[0].tolist(),
+            "mass_hist_weighted": [
+                round(float(x), 1) for x in np.histogram(mass[sel], MASS_BINS, weights=w[sel])[0]
+            ],
+            "pt_hist_unweighted": np.histogram(pt[sel], PT_BINS)[0].tolist(),
+            "pt_hist_weighted": [
+                round(float(x), 1) for x in np.histogram(pt[sel], PT_BINS, weights=w[sel])[0]
+            ],
             "mass_over_pt_mean": round(float(np.mean(mass[sel] / pt[sel])), 3),
-            "_dmin": dmin[multi].tolist(),
-            "_zmin": zmin[multi].tolist(),
+            **(_prong_geometry(a, sel) if has_truth else {}),
         }
-    qcd = np.flatnonzero(label == 0)
-    if len(qcd):
-        kinds = {"gluon": 0, "light quark": 0, "c": 0, "b": 0}
-        for i in qcd:  # the jet's parton: the hard parton closest to its axis
-            d = delta_r(jet_eta[i], jet_phi[i], prong("eta", i), prong("phi", i))
-            pid = abs(int(prong("pdgid", i)[int(np.argmin(d))]))
-            key = {21: "gluon", 4: "c", 5: "b"}.get(pid, "light quark")
-            kinds[key] += 1
-        nc = ak.to_numpy(a.n_contained)[qcd]
-        out["qcd"] = {
-            **{f"frac_{k.replace(' ', '_')}": round(v / len(qcd), 4) for k, v in kinds.items()},
-            "frac_both_hard_partons_in_jet": round(float(np.mean(nc >= 2)), 4),
-        }
+    if has_truth and (label == 0).any():
+        out["qcd"] = _qcd_composition(a, np.flatnonzero(label == 0))
     return out
 
 
@@ -334,21 +335,24 @@ def plot_truth(phys: dict) -> None:
 
     from hepattn.generate.prongs import MASS_BINS
 
-    base = phys.get("card") or next(iter(phys.values()))
+    kin_name = "card" if "card" in phys else next(iter(phys))
+    truth_name = next(
+        (v for v in ("card", "none", "open") if "_dmin" in phys.get(v, {}).get("8", {})), None
+    )
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     bins = np.logspace(-2.5, np.log10(2.4), 40)
     zb = np.linspace(0, 0.5, 41)
     centers = 0.5 * (MASS_BINS[1:] + MASS_BINS[:-1])
     for cls in CLASSES:
-        if cls not in base:
-            continue
-        v = base[cls]
-        if v["_dmin"]:
+        v = phys[truth_name].get(cls, {}) if truth_name else {}
+        if v.get("_dmin"):
             axes[0, 0].hist(v["_dmin"], bins, histtype="step", density=True, label=cls)
             axes[0, 1].hist(v["_zmin"], zb, histtype="step", density=True, label=cls)
+        k = phys[kin_name].get(cls)
         for ax, key in ((axes[1, 0], "mass_hist_unweighted"), (axes[1, 1], "mass_hist_weighted")):
-            h = np.asarray(v[key], float)
-            ax.step(centers, h / h.sum(), where="mid", label=cls)
+            if k:
+                h = np.asarray(k[key], float)
+                ax.step(centers, h / h.sum(), where="mid", label=cls)
     axes[0, 0].axvline(HCAL_CELL, color="k", ls=":", lw=1)
     axes[0, 0].set(
         xscale="log", xlabel="smallest ΔR between two prongs in the jet", ylabel="density"
@@ -357,7 +361,9 @@ def plot_truth(phys: dict) -> None:
     axes[1, 0].set(xlabel="jet mass [GeV] (unweighted)", ylabel="fraction")
     axes[1, 1].set(xlabel="jet mass [GeV] (flat weights)", ylabel="fraction")
     axes[0, 0].legend(title="class", fontsize="small")
-    fig.suptitle("Truth prongs of the test jets (card calorimeter, contained)")
+    fig.suptitle(
+        f"Truth prongs in the jet (test file: {truth_name}); jet mass ({kin_name}, contained)"
+    )
     fig.tight_layout()
     fig.savefig(RESULTS / "tagger_physics_truth.png", dpi=90)
     plt.close(fig)
@@ -427,9 +433,10 @@ def departures(rows: dict, phys: dict) -> list[dict]:
         f"unweighted {100 * v['accuracy_unweighted']:.1f} %"
         for m, v in card.items()
     ]
-    q = phys.get("card", {}).get("qcd")
+    truth = next((v for v in ("card", "none", "open") if "qcd" in phys.get(v, {})), None)
+    q = phys[truth]["qcd"] if truth else None
     qcd = (
-        f"QCD jets (card test file): gluon {100 * q['frac_gluon']:.0f} %, light quark "
+        f"QCD jets ({truth} test file): gluon {100 * q['frac_gluon']:.0f} %, light quark "
         f"{100 * q['frac_light_quark']:.0f} %, c {100 * q['frac_c']:.0f} %, b "
         f"{100 * q['frac_b']:.0f} %; both hard partons in the jet "
         f"{100 * q['frac_both_hard_partons_in_jet']:.0f} %"
@@ -453,8 +460,10 @@ def departures(rows: dict, phys: dict) -> list[dict]:
             "4b: X → h h → 4b; 4q: X → W W → 4q; 6: X → t t̄ → 6q; 8: X → h h → W W* W W* → 8q",
             "effect": _effect(
                 qcd,
-                "per-class truth geometry in physics.card (prong ΔR, "
-                "softest prong, resolvable prongs at the HCAL cell)",
+                f"per-class truth geometry in physics.{truth} (prong ΔR, softest prong, "
+                "prongs resolvable at the HCAL cell)"
+                if truth
+                else None,
             ),
         },
         {
