@@ -99,6 +99,8 @@ class Row:
     contained: bool = True
     features: tuple[str, ...] | None = None  # None: the preset's (ours)
     models: tuple[str, ...] = ("mass_hl", "transformer")
+    epochs: int | None = None  # None: --epochs
+    section: str = "ablation"  # or "baselines"
 
 
 ROWS = (
@@ -129,7 +131,27 @@ ROWS = (
         models=("transformer",),
     ),
 )
-ROW_BY_NAME = {r.name: r for r in ROWS}
+#: Fair baselines at this small point (issue 22): every model to convergence (cap 60 epochs),
+#: the PFN also at the paper's size (1,187,847 parameters; the paper's 1,205,895).
+BASELINE_ROWS = (
+    Row(
+        "card_baselines",
+        "card calorimeter, contained; epoch cap 60",
+        "card",
+        "delphes-atlas",
+        models=("mass_hl", "pfn", "pfn_1p2m", "transformer"),
+        epochs=60,
+        section="baselines",
+    ),
+)
+ROW_BY_NAME = {r.name: r for r in ROWS + BASELINE_ROWS}
+#: Model name → (tagger kind, model section replacing the preset's; None keeps it).
+MODELS = {
+    "mass_hl": ("mass_hl", None),
+    "transformer": ("transformer", SMALL_TRANSFORMER),
+    "pfn": ("pfn", None),
+    "pfn_1p2m": ("pfn", {"phi_sizes": [256, 512, 512], "f_sizes": [512, 512, 512]}),
+}
 
 
 def paths(args: argparse.Namespace, row: Row, split: str) -> str:
@@ -139,14 +161,18 @@ def paths(args: argparse.Namespace, row: Row, split: str) -> str:
 def run_config(row: Row, model: str, args: argparse.Namespace):
     from hepattn.tasks.tagging import TaggerRunConfig
 
-    text = resources.files("hepattn.configs").joinpath(f"tagger_{model}.yaml").read_text()
+    kind, section = MODELS[model]
+    text = resources.files("hepattn.configs").joinpath(f"tagger_{kind}.yaml").read_text()
     cfg = yaml.safe_load(text)
-    if model == "transformer":
-        cfg["model"] = SMALL_TRANSFORMER
+    if section is not None:
+        cfg["model"] = {**cfg["model"], **section} if kind == "pfn" else section
     if row.features is not None:
         cfg["data"]["features"] = list(row.features)
     cfg["training"].update(
-        epochs=args.epochs, patience=args.patience, threads=args.threads, seed=args.seed
+        epochs=row.epochs or args.epochs,
+        patience=args.patience,
+        threads=args.threads,
+        seed=args.seed,
     )
     return TaggerRunConfig.from_dict(cfg)
 
@@ -183,7 +209,7 @@ def run_one(row: Row, model: str, args: argparse.Namespace) -> dict:
         "accuracy_unweighted_err": report["accuracy_unweighted_err"],
         "epochs": epochs,
         "best_epoch": best,
-        "epoch_cap": args.epochs,
+        "epoch_cap": run.training.epochs,
         "patience": args.patience,
         "converged": stopped_early(epochs, best, args.patience),
         "cpu_seconds": round(cpu, 1),
@@ -551,7 +577,7 @@ def departures(rows: dict, phys: dict) -> list[dict]:
 def merge(args: argparse.Namespace) -> dict:
     old = json.loads(OUT.read_text()) if OUT.exists() else {}
     rows = {}
-    for row in ROWS:
+    for row in ROWS + BASELINE_ROWS:
         models = {}
         for model in row.models:
             p = RUNS / f"{row.name}__{model}.json"
@@ -569,6 +595,7 @@ def merge(args: argparse.Namespace) -> dict:
             "jets_per_class": first["train_jets"] // len(CLASSES),
             "test_jets_per_class": first["test_jets"] // len(CLASSES),
             "models": models,
+            "section": row.section,
         }
     phys = old.get("physics", {})
     if args.physics:
@@ -579,7 +606,8 @@ def merge(args: argparse.Namespace) -> dict:
         for v, per in phys.items()
     }
     out = {
-        "ablation": list(rows.values()),
+        "ablation": [r for r in rows.values() if r["section"] == "ablation"],
+        "baselines": [r for r in rows.values() if r["section"] == "baselines"],
         "departures": departures(rows, phys_out),
         "physics": phys_out,
         "recipe": {
@@ -591,7 +619,7 @@ def merge(args: argparse.Namespace) -> dict:
         },
     }
     OUT.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
-    plot_confusion(out["ablation"])
+    plot_confusion(out["ablation"] + out["baselines"])
     return out
 
 
@@ -600,7 +628,7 @@ def main() -> None:
     p.add_argument("--data", default="data")
     p.add_argument("--prefix", default="p22")
     p.add_argument("--rows", nargs="+", default=[], choices=list(ROW_BY_NAME))
-    p.add_argument("--models", nargs="+", default=["mass_hl", "transformer"])
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--patience", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
