@@ -446,6 +446,11 @@ def _pair(rows: dict, a: str, b: str, model: str) -> str | None:
     return f"{model} {x} → {y} ({d:+.1f})"
 
 
+def _both(rows: dict, a: str, b: str) -> str:
+    """Effect of going from row ``a`` to row ``b``, for the Mass + HL and the transformer."""
+    return _effect(*(_pair(rows, a, b, m) for m in ("mass_hl", "transformer")))
+
+
 def _effect(*parts: str | None) -> str:
     got = [p for p in parts if p]
     return "; ".join(got) if got else "not measured"
@@ -511,29 +516,20 @@ def departures(rows: dict, phys: dict) -> list[dict]:
             "paper": "prongs truth-matched within ΔR < 1.2",
             "ours": "X within ΔR < 0.6 of the jet axis; with --contained all its decay quarks "
             "within ΔR < 1.2 (QCD: at least one hard parton)",
-            "effect": _effect(
-                _pair(rows, "card_not_contained", "card", "mass_hl"),
-                _pair(rows, "card_not_contained", "card", "transformer"),
-            ),
+            "effect": _both(rows, "card_not_contained", "card"),
         },
         {
             "what": "detector",
             "paper": "Delphes, ATLAS card",
             "ours": "numpy model of the card's calorimeter (ECAL 0.0174 × 1°, HCAL 0.1 × 10°, "
             "resolutions, thresholds); no tracks or energy-flow objects",
-            "effect": _effect(
-                _pair(rows, "particle_level", "card", "mass_hl"),
-                _pair(rows, "particle_level", "card", "transformer"),
-            ),
+            "effect": _both(rows, "particle_level", "card"),
         },
         {
             "what": "calorimeter granularity",
             "paper": "the card's two grids",
             "ours": "the card's two grids (default); formerly one 0.1 × 0.1 grid",
-            "effect": _effect(
-                _pair(rows, "uniform_grid", "card", "mass_hl"),
-                _pair(rows, "uniform_grid", "card", "transformer"),
-            ),
+            "effect": _both(rows, "uniform_grid", "card"),
         },
         {
             "what": "tower inputs",
