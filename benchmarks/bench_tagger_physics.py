@@ -338,6 +338,11 @@ def truth_physics(path: str, max_objects: int = 128) -> dict:
                 round(float(x), 1) for x in np.histogram(pt[sel], PT_BINS, weights=w[sel])[0]
             ],
             "mass_over_pt_mean": round(float(np.mean(mass[sel] / pt[sel])), 3),
+            # Kish: (Σw)² / (n Σw²), the fraction of the jets' statistical power the flat
+            # weights keep
+            "weights_effective_fraction": round(
+                float(w[sel].sum() ** 2 / (len(sel) * np.square(w[sel]).sum())), 3
+            ),
             **(_prong_geometry(a, sel) if has_truth else {}),
         }
     if has_truth and (label == 0).any():
@@ -362,7 +367,7 @@ def plot_truth(phys: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hepattn.generate.prongs import MASS_BINS
+    from hepattn.generate.prongs import MASS_BINS, PT_BINS
 
     kin_name = "card" if "card" in phys else next(iter(phys))
     truth_name = next(
@@ -372,24 +377,31 @@ def plot_truth(phys: dict) -> None:
     bins = np.logspace(-2.5, np.log10(2.4), 40)
     zb = np.linspace(0, 0.5, 41)
     centers = 0.5 * (MASS_BINS[1:] + MASS_BINS[:-1])
-    for cls in CLASSES:
+    pt_centers = 0.5 * (PT_BINS[1:] + PT_BINS[:-1])
+    for n, cls in enumerate(CLASSES):
+        style = {"color": f"C{n}", "label": cls}
         v = phys[truth_name].get(cls, {}) if truth_name else {}
         if v.get("_dmin"):
-            axes[0, 0].hist(v["_dmin"], bins, histtype="step", density=True, label=cls)
-            axes[0, 1].hist(v["_zmin"], zb, histtype="step", density=True, label=cls)
+            axes[0, 0].hist(v["_dmin"], bins, histtype="step", density=True, **style)
+            axes[0, 1].hist(v["_zmin"], zb, histtype="step", density=True, **style)
         k = phys[kin_name].get(cls)
-        for ax, key in ((axes[1, 0], "mass_hist_unweighted"), (axes[1, 1], "mass_hist_weighted")):
-            if k:
+        if k:
+            for ax, key, x in (
+                (axes[1, 0], "mass_hist_unweighted", centers),
+                (axes[1, 1], "pt_hist_unweighted", pt_centers),
+            ):
                 h = np.asarray(k[key], float)
-                ax.step(centers, h / h.sum(), where="mid", label=cls)
+                ax.step(x, h / h.sum(), where="mid", **style)
     axes[0, 0].axvline(HCAL_CELL, color="k", ls=":", lw=1)
     axes[0, 0].set(
         xscale="log", xlabel="smallest ΔR between two prongs in the jet", ylabel="density"
     )
     axes[0, 1].set(xlabel="smallest prong energy fraction z_min", ylabel="density")
     axes[1, 0].set(xlabel="jet mass [GeV] (unweighted)", ylabel="fraction")
-    axes[1, 1].set(xlabel="jet mass [GeV] (flat weights)", ylabel="fraction")
-    axes[0, 0].legend(title="class", fontsize="small")
+    axes[1, 1].set(
+        xlabel="jet pT [GeV] (unweighted; the weights make both flat)", ylabel="fraction"
+    )
+    axes[1, 0].legend(title="class", fontsize="small", ncol=2)
     fig.suptitle(
         f"Truth prongs in the jet (test file: {truth_name}); jet mass ({kin_name}, contained)"
     )
