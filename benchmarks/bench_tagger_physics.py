@@ -503,8 +503,8 @@ def departures(rows: dict, phys: dict) -> list[dict]:
     """Our recipe against REFERENCE §3, line by line, each with its measured effect."""
     card = rows.get("card", {}).get("models", {})
     weights = [
-        f"{m}: weighted {100 * v['accuracy']:.1f} %, "
-        f"unweighted {100 * v['accuracy_unweighted']:.1f} %"
+        f"{m} (card row) scored with the flat weights {100 * v['accuracy']:.1f} %, "
+        f"without {100 * v['accuracy_unweighted']:.1f} %"
         for m, v in card.items()
     ]
     truth = next((v for v in ("card", "none", "open") if "qcd" in phys.get(v, {})), None)
