@@ -97,9 +97,11 @@ def _model_cell(m: dict | None) -> str:
     if m is None:
         return "–"
     conv = "" if m["converged"] else ", cap"
+    cpu = m["cpu_seconds"]
+    cost = f"{cpu:.0f} CPU s" if cpu < 120 else f"{cpu / 60:.0f} CPU min"
     return (
         f"{100 * m['accuracy']:.1f} ± {100 * m['accuracy_err']:.1f} % "
-        f"({m['epochs']} ep., best {m['best_epoch']}{conv}; {m['cpu_seconds'] / 60:.0f} CPU min)"
+        f"({m['epochs']} ep., best {m['best_epoch']}{conv}; {cost})"
     )
 
 
