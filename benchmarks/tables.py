@@ -96,7 +96,8 @@ def tagger_learning_curve_table() -> str:
 def _model_cell(m: dict | None) -> str:
     if m is None:
         return "–"
-    conv = "" if m["converged"] else ", cap"
+    at_cap = m["epochs"] == m.get("epoch_cap")
+    conv = ", cap, not converged" if not m["converged"] else (", at cap" if at_cap else "")
     cpu = m["cpu_seconds"]
     cost = f"{cpu:.0f} CPU s" if cpu < 120 else f"{cpu / 60:.0f} CPU min"
     return (
@@ -176,12 +177,12 @@ def tagger_physics_table() -> str:
             f"{r['test_jets_per_class']:,} | {_model_cell(r['models'].get('mass_hl'))} "
             f"| {_model_cell(r['models'].get('transformer'))} |"
         )
-    first = next((r["models"] for r in d["ablation"]), {})
-    params = {m: v["params"] for m, v in first.items()}
+    params = {m: v["params"] for r in d["ablation"] for m, v in r["models"].items()}
     rows.append(
         "\nWeighted accuracy on each row's own held-out test file (flat in mass and pT), "
-        "bootstrap errors; epochs run and best epoch (cap: stopped by the epoch cap, not "
-        f"converged); {d['recipe']['training']}; parameters "
+        "bootstrap errors; epochs run and best epoch (converged: the last `patience` epochs "
+        'brought no gain; "at cap": that happened exactly at the epoch cap, where the cosine '
+        f"learning rate reaches zero); {d['recipe']['training']}; parameters "
         + ", ".join(f"{m} {n:,}" for m, n in params.items())
         + f". Data: {d['recipe']['data']}. Confusion matrices: "
         "`benchmarks/results/tagger_physics_confusion.png`."
