@@ -187,6 +187,17 @@ def tagger_physics_table() -> str:
         + f". Data: {d['recipe']['data']}. Confusion matrices: "
         "`benchmarks/results/tagger_physics_confusion.png`."
     )
+    for r in d.get("baselines", []):
+        rows += [
+            "",
+            f"Baselines on the same jets, {r['label']} "
+            f"({r['jets_per_class']:,} training jets per class):",
+            "",
+            "| model | parameters | accuracy |",
+            "|---|---|---|",
+        ]
+        for m, v in r["models"].items():
+            rows.append(f"| {m} | {v['params']:,} | {_model_cell(v)} |")
     phys = d.get("physics", {})
     truth = next((v for v in ("card", "none", "open") if "qcd" in phys.get(v, {})), None)
     if truth:
