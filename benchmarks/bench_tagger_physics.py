@@ -492,10 +492,16 @@ def _sizes_effect(rows: dict) -> str:
     if "pfn" not in m or "pfn_1p2m" not in m:
         return "not measured"
     a, b = m["pfn"], m["pfn_1p2m"]
+    stuck = (
+        f"; the larger one stopped learning after epoch {b['best_epoch']} with this recipe "
+        "(AdamW, lr 1e-3), so this does not measure the size"
+        if b["best_epoch"] <= 2
+        else ""
+    )
     return (
         f"PFN {a['params']:,} → {b['params']:,} parameters (card, 1,000 jets per class, "
         f"cap 60): {100 * a['accuracy']:.1f} ± {100 * a['accuracy_err']:.1f} → "
-        f"{100 * b['accuracy']:.1f} ± {100 * b['accuracy_err']:.1f} %"
+        f"{100 * b['accuracy']:.1f} ± {100 * b['accuracy_err']:.1f} %{stuck}"
     )
 
 

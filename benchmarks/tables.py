@@ -128,9 +128,11 @@ def _physics_findings(d: dict) -> list[str]:
         if parts:
             out.append(f"- {what}: " + "; ".join(parts) + ".")
     if acc("card_paper_inputs", "transformer") is not None and acc("card", "transformer"):
+        ep = [rows[r]["transformer"]["epochs"] for r in ("card", "card_paper_inputs")]
         out.append(
             f"- Towers as (pT, η, φ) only instead of our seven features: transformer "
-            f"{acc('card', 'transformer'):.1f} → {acc('card_paper_inputs', 'transformer'):.1f} %."
+            f"{acc('card', 'transformer'):.1f} → {acc('card_paper_inputs', 'transformer'):.1f} % "
+            f"(after {ep[0]} and {ep[1]} epochs; early stopping on 2,100 validation jets)."
         )
     best = max(
         (v for r in rows.values() for k, m in r.items() if k == "mass_hl" for v in [m["accuracy"]]),
@@ -204,9 +206,10 @@ def tagger_physics_table() -> str:
         t = phys[truth]
         rows += [
             "",
-            f"Truth prongs inside the jet (ΔR < 1.2; test file `{truth}`, contained unless "
-            "`open`) and constituents per jet (particles at particle level, towers on the "
-            "card; networks read the leading 128):",
+            "Truth prongs inside the jet (ΔR < 1.2; contained test jets, "
+            f"{ {'none': 'particle level', 'card': 'card', 'open': 'not contained'}[truth] }) "
+            "and constituents per jet (particles at particle level, towers on the card; the "
+            "networks read the leading 128):",
             "",
             "| class | prongs in jet | smallest prong ΔR, 10/50/90 % | two prongs within "
             "0.1 (HCAL cell) | softest prong's energy fraction, 10/50/90 % | softest < 5 % "
