@@ -32,6 +32,10 @@ same)::
 
     python benchmarks/bench_tagger.py --plots data/prongs_test.root
 
+Rebuild ``tagger.json`` and the learning curve from the run files (no training)::
+
+    python benchmarks/bench_tagger.py --merge
+
 Training speed before/after bucketing and the real-pair path (``tagger_throughput.json``,
 merged into ``tagger.json`` as ``train_jets_per_cpu_s``)::
 
@@ -51,15 +55,24 @@ import torch
 
 from hepattn.tasks.presets import TAGGER_KINDS, run_config_dict
 from hepattn.tasks.tagging import Tagger, TaggerRunConfig, classification_report
+from hepattn.training import stopped_early
 
 RESULTS = Path(__file__).parent / "results"
 RUNS = RESULTS / "tagger_runs"
 WORK = Path("runs/bench_tagger")  # the default --work
-MODELS = TAGGER_KINDS
+#: Extra model names: a tagger kind with other model settings (issue 22: the PFN at the
+#: paper's size, 1,187,847 parameters against its 1,205,895).
+SIZED = {"pfn_1p2m": ("pfn", {"phi_sizes": [256, 512, 512], "f_sizes": [512, 512, 512]})}
+MODELS = (*TAGGER_KINDS, *SIZED)
+#: Early-stopping patience of the runs recorded before run files stored it (issue 12's curve:
+#: ``--epochs 20 --patience 4``).
+RECORDED_PATIENCE = 4
 
 
 def run_config(model: str, args: argparse.Namespace) -> TaggerRunConfig:
-    cfg = run_config_dict("tagger", kind=model)
+    kind, sizes = SIZED.get(model, (model, {}))
+    cfg = run_config_dict("tagger", kind=kind)
+    cfg["model"] = {**cfg["model"], **sizes}
     cfg["training"].update(  # patience is no command-line override of `hepattn train`
         epochs=args.epochs, threads=args.threads, seed=args.seed, patience=args.patience
     )
@@ -99,6 +112,8 @@ def run_model(model: str, args: argparse.Namespace, jets_per_class: int | None =
         "val_accuracy": summary["val_accuracy"],
         "epochs": summary["epochs"],
         "best_epoch": summary["best_epoch"],
+        "epoch_cap": args.epochs,
+        "patience": args.patience,
         "train_seconds": round(summary["seconds"], 1),
         **legs(out),
         "inference_ms_per_jet": round(1e3 * infer / max(len(ev), 1), 3),
@@ -172,15 +187,23 @@ def throughput(model: str, args: argparse.Namespace, jets: int, steps: int) -> d
     return out
 
 
+def converged(run: dict) -> bool:
+    """Early stopping ended the recorded run (:func:`hepattn.training.stopped_early`); runs
+    recorded before ``patience`` was stored used ``--patience 4`` (:data:`RECORDED_PATIENCE`)."""
+    return stopped_early(run["epochs"], run["best_epoch"], run.get("patience", RECORDED_PATIENCE))
+
+
 def merge() -> dict:
     """``tagger.json``: the models trained on the most jets of the learning curve (all on the
-    same data), or, without curve runs, the full-file runs ``<model>.json``."""
+    same data), or, without curve runs, the full-file runs ``<model>.json``; each model gets
+    ``converged`` (:func:`converged`)."""
     sizes = sorted({int(p.stem.split("_")[1]) for p in RUNS.glob("curve_*_*.json")})
     models = {}
     for model in MODELS:
         path = RUNS / (f"curve_{sizes[-1]}_{model}.json" if sizes else f"{model}.json")
         if path.exists():
             models[model] = json.loads(path.read_text())
+            models[model]["converged"] = converged(models[model])
     speeds_path = RESULTS / "tagger_throughput.json"
     speeds = json.loads(speeds_path.read_text()) if speeds_path.exists() else {}
     for model, speed in speeds.items():
@@ -204,18 +227,29 @@ def merge_curve() -> dict:
         size, model = path.stem[len("curve_") :].split("_", 1)
         runs.setdefault(model, {})[int(size)] = json.loads(path.read_text())
     sizes = sorted({n for per in runs.values() for n in per})
+    old_path = RESULTS / "tagger_learning_curve.json"
+    old = json.loads(old_path.read_text()) if old_path.exists() else {"models": {}}
+
+    def all_legs(model: str, n: int) -> float | None:
+        """Seconds over all legs: from the run's history.json if it is still there, else the
+        run file's, else the value recorded in the curve file before."""
+        got = legs(WORK / str(n) / model).get("train_seconds_all_legs")
+        got = got or runs[model][n].get("train_seconds_all_legs")
+        if got is None and n in old.get("jets_per_class", []):
+            got = old["models"].get(model, {}).get("train_seconds_all_legs", {})
+            got = got[old["jets_per_class"].index(n)] if got else None
+        return got
+
     out = {"jets_per_class": sizes, "models": {}}
-    for model in MODELS:
+    for model in (m for m in MODELS if m in TAGGER_KINDS or m in runs):
         per = runs.get(model, {})
         out["models"][model] = {
             "accuracy": [per[n]["accuracy"] if n in per else None for n in sizes],
             "accuracy_err": [per[n]["accuracy_err"] if n in per else None for n in sizes],
             "train_seconds": [per[n]["train_seconds"] if n in per else None for n in sizes],
-            "train_seconds_all_legs": [
-                legs(WORK / str(n) / model).get("train_seconds_all_legs") if n in per else None
-                for n in sizes
-            ],
+            "train_seconds_all_legs": [all_legs(model, n) if n in per else None for n in sizes],
             "epochs": [per[n]["epochs"] if n in per else None for n in sizes],
+            "converged": [converged(per[n]) if n in per else None for n in sizes],
         }
     (RESULTS / "tagger_learning_curve.json").write_text(json.dumps(out, indent=2) + "\n")
     try:
@@ -282,13 +316,18 @@ def main() -> None:
         help="learning curve: train each model on the first JETS_PER_CLASS × 7 training jets "
         "for each value; the largest also fills tagger.json",
     )
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    p.add_argument("--models", nargs="+", default=list(TAGGER_KINDS), choices=MODELS)
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--patience", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--work", default="runs/bench_tagger", help="training output directories")
     p.add_argument("--resume", action="store_true")
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="only rebuild tagger.json and tagger_learning_curve.json/.png from the run files",
+    )
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     RUNS.mkdir(parents=True, exist_ok=True)
@@ -296,6 +335,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
         report = bundled_plots(args.plots)
         print(json.dumps({k: v for k, v in report.items() if "accuracy" in k}, indent=2))
+        return
+    if args.merge:
+        merge()
+        merge_curve()
         return
     if args.throughput_data:
         torch.set_num_threads(args.threads)

@@ -20,9 +20,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--detector",
         default="delphes-atlas",
-        choices=("delphes-atlas", "uniform"),
-        help="calorimeter model: the Delphes ATLAS card's ECAL+HCAL grids (default) or the "
-        "former single 0.1 x 0.1 grid",
+        choices=("delphes-atlas", "uniform", "none"),
+        help="calorimeter model: the Delphes ATLAS card's ECAL+HCAL grids (default), the "
+        "former single 0.1 x 0.1 grid, or none: particle level (stable particles but "
+        "neutrinos as the constituents; prongs only)",
     )
     p.add_argument(
         "--plain",

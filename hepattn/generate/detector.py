@@ -46,6 +46,16 @@ Tower four-vector
 The former single grid (0.1 × 2π/64, ECAL and HCAL parts summed into one tower per cell) is
 kept as the named model ``uniform`` (:data:`DETECTORS`), for comparisons; it is not the default.
 
+Particle level (``none``, :class:`ParticleLevel`)
+    No detector: the constituents are the stable visible particles themselves (final state,
+    status > 0; K⁰_S and Λ are stable, cτ > 10 mm), with their own four-momenta (massive), no
+    acceptance, threshold or smearing. Neutrinos (|id| 12, 14, 16) are dropped; muons are kept,
+    as in the particle-level ("truth") jets of ATLAS and CMS: a muon is measured (tracker,
+    muon system), unlike a neutrino. The calorimeter models drop muons (they deposit ~nothing),
+    so particle-level jets carry the muons of semileptonic heavy-flavour decays that the
+    calorimeter jets lack. Only the prong generator offers it (small-R jets would need a
+    particle-level energy scale and b-tag model).
+
 Jet energy scale (small-R jets only)
     The card's ``JetEnergyScale``: jets' four-momenta are multiplied by
     k(pT, η) = √((3.0 − 0.2 |η|)² / pT + 1), e.g. 1.11 at 40 GeV and 1.04 at 100 GeV, η = 0.
@@ -71,7 +81,9 @@ from hepattn.errors import DataError
 __all__ = [
     "BTAG_WORKING_POINTS",
     "DETECTORS",
+    "NEUTRINOS",
     "Calorimeter",
+    "ParticleLevel",
     "Grid",
     "Towers",
     "btag",
@@ -88,6 +100,8 @@ __all__ = [
 
 #: pdgIds (absolute) that deposit nothing in the calorimeter: neutrinos and muons.
 INVISIBLE = (12, 13, 14, 16)
+#: pdgIds (absolute) of the neutrinos, the only stable particles a particle-level jet drops.
+NEUTRINOS = (12, 14, 16)
 #: pdgIds (absolute) deposited entirely in the ECAL.
 ECAL_ONLY = (11, 22, 111)
 #: pdgIds (absolute) shared 30 % ECAL / 70 % HCAL.
@@ -284,8 +298,9 @@ class Calorimeter:
             raise ValueError("merge_cells needs identical ECAL and HCAL grids")
 
     @classmethod
-    def named(cls, name: str) -> Calorimeter:
-        """The calorimeter model ``name`` (a key of :data:`DETECTORS`)."""
+    def named(cls, name: str) -> Calorimeter | ParticleLevel:
+        """The detector model ``name`` (a key of :data:`DETECTORS`; ``none`` gives the
+        :class:`ParticleLevel` stand-in)."""
         check_detector(name)
         return DETECTORS[name]()
 
@@ -392,7 +407,51 @@ class Calorimeter:
         return Towers(pt=t_pt[order], eta=t_eta[order], phi=t_phi[order], e=t_e[order])
 
 
-#: Named calorimeter models: the card's two grids (default) and the former single grid.
+@dataclass(frozen=True)
+class ParticleLevel:
+    """No detector (``--detector none``): stable visible particles as the constituents.
+
+    Same interface as :class:`Calorimeter` (``name``, :meth:`describe`, :meth:`towers`), so
+    the generators treat it as one more detector model; see the module docstring.
+    """
+
+    name: str = "none"
+
+    def describe(self) -> str:
+        """One line for file metadata."""
+        return json.dumps(
+            {
+                "name": self.name,
+                "constituents": "stable visible particles (status > 0)",
+                "dropped": "neutrinos (|pdgId| 12, 14, 16)",
+                "muons": "kept",
+                "massive": True,
+            }
+        )
+
+    def towers(
+        self,
+        pdgid: np.ndarray,
+        px: np.ndarray,
+        py: np.ndarray,
+        pz: np.ndarray,
+        e: np.ndarray,
+        rng: np.random.Generator | None = None,
+    ) -> Towers:
+        """The stable particles (arrays of shape (n,), GeV) minus neutrinos and particles along
+        the beam (pT = 0), as :class:`Towers` sorted by pT descending (E is the particle's own,
+        so m² = E² − |p|² ≥ 0 is kept). ``rng`` is unused (nothing is random)."""
+        pt = np.hypot(px, py)
+        keep = ~np.isin(np.abs(np.asarray(pdgid)), NEUTRINOS) & (pt > 0)
+        pt, pz, e = pt[keep], np.asarray(pz, dtype=np.float64)[keep], np.asarray(e)[keep]
+        eta = np.arcsinh(pz / pt)
+        phi = np.arctan2(np.asarray(py)[keep], np.asarray(px)[keep])
+        order = np.argsort(-pt, kind="stable")
+        return Towers(pt=pt[order], eta=eta[order], phi=phi[order], e=e[order].astype(np.float64))
+
+
+#: Named detector models: the card's two grids (default), the former single grid, and none
+#: (particle level).
 DETECTORS = {
     "delphes-atlas": Calorimeter,
     "uniform": lambda: Calorimeter(
@@ -402,13 +461,20 @@ DETECTORS = {
         eta_max=3.2,
         merge_cells=True,
     ),
+    "none": ParticleLevel,
 }
 
 
-def check_detector(name: str) -> None:
-    """Raise a :class:`~hepattn.errors.DataError` unless ``name`` is a known detector."""
+def check_detector(name: str, particle_level: bool = True) -> None:
+    """Raise a :class:`~hepattn.errors.DataError` unless ``name`` is a known detector (and not
+    ``none`` where ``particle_level`` is false)."""
     if name not in DETECTORS:
         raise DataError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
+    if name == "none" and not particle_level:
+        calos = ", ".join(d for d in DETECTORS if d != "none")
+        raise DataError(
+            f"detector 'none' (particle level) is for prong samples only; choose from {calos}"
+        )
 
 
 def detector_metadata(name: str) -> dict[str, str]:

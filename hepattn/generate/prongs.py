@@ -24,6 +24,12 @@ kept if 1000 < pT < 1200 GeV, 300 < m < 700 GeV and |η| < 2.0. A signal jet mus
 X (ΔR(jet, X) < 0.6); ``n_contained`` counts the decay quarks of that X within ΔR < 1.2 of the
 jet axis (for QCD: hard partons within 1.2). With ``contained=True`` only jets containing all
 their prongs are kept. Each jet's towers (pT, η, φ, E), sorted by pT, at most 230, are stored.
+With ``detector="none"`` (particle level) the "towers" are the jet's stable visible particles
+(massive; neutrinos dropped, muons kept), with the same selection, layout and cap.
+
+Truth: the collection ``prong`` holds the four-momenta (pT, η, φ, E) and pdgIds of the jet's X's
+decay quarks before the shower, in record order (for QCD: the two hard outgoing partons of the
+event, of which usually one lies in the jet); ``nprong`` counts them.
 
 Flat mass and pT: at merge time every jet gets ``weight = N_c / (B · n_c(bin))`` where the
 (mass, pT) plane is cut into B = 8 × 4 bins (50 GeV each), n_c(bin) is the number of jets of
@@ -97,6 +103,14 @@ CLASS_SETTINGS: dict[str, tuple[str, ...]] = {
 EVENT_STRIDE = 10_000_000
 #: Stream identifier of prong chunks in :func:`hepattn.generate.pythia.chunk_rngs`.
 STREAM = 8
+#: Truth branches ``prong_<name>`` (collection ``prong``, counter ``nprong``) and their types.
+PRONG_FIELDS = (
+    ("pt", np.float32),
+    ("eta", np.float32),
+    ("phi", np.float32),
+    ("e", np.float32),
+    ("pdgid", np.int32),
+)
 MASS_BINS = np.linspace(300.0, 700.0, 9)
 PT_BINS = np.linspace(1000.0, 1200.0, 5)
 
@@ -153,21 +167,18 @@ def plan(config: ProngsConfig) -> list[tuple[Chunk, str]]:
     return out
 
 
-def _event_prongs(ev: GenEvent, cls: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each "parent" of the event: its (η, φ) as shape (2,) and its prongs' (η, φ) as
-    shape (2, n). Parents are the X bosons, or for QCD the two hard outgoing partons (each its
-    own parent, with both hard partons as prongs)."""
+def _event_prongs(ev: GenEvent, cls: str) -> list[tuple[int, np.ndarray]]:
+    """For each "parent" of the event: its record index and its prongs' record indices
+    (int64, (n,)). Parents are the X bosons, or for QCD the two hard outgoing partons (each
+    its own parent, with both hard partons as prongs)."""
     parts = ev.parts
-    eta, phi = parts.eta, parts.phi
     if cls == "1":
-        hard = np.flatnonzero(parts.status == -23)
-        prongs = np.stack([eta[hard], phi[hard]])
-        return [(np.array([eta[i], phi[i]]), prongs) for i in hard]
+        hard = np.flatnonzero(parts.status == -23).astype(np.int64)
+        return [(int(i), hard) for i in hard]
     out = []
     bottoms = sorted({ev.chain.bottom_copy(int(i)) for i in np.flatnonzero(parts.pdgid == X_ID)})
     for b in bottoms:
-        quarks = np.asarray(decay_products(ev.chain, b), dtype=np.int64)
-        out.append((np.array([eta[b], phi[b]]), np.stack([eta[quarks], phi[quarks]])))
+        out.append((b, np.asarray(decay_products(ev.chain, b), dtype=np.int64)))
     return out
 
 
@@ -233,8 +244,10 @@ def jets_of_event(
     config: ProngsConfig, cls: str, calo: Calorimeter, ev: GenEvent, rng: np.random.Generator
 ) -> list[dict[str, Any]]:
     """The kept jets of one event, each a dict: ``pt``, ``eta``, ``phi``, ``mass``,
-    ``n_contained``, ``max_prong_dr`` (largest ΔR of its X's prongs to the jet axis) and
-    ``towers`` (pT, η, φ, E arrays of its towers, pT-ordered, at most ``max_towers``)."""
+    ``n_contained``, ``max_prong_dr`` (largest ΔR of its X's prongs to the jet axis),
+    ``towers`` (pT, η, φ, E arrays of its towers, pT-ordered, at most ``max_towers``) and
+    ``prongs`` (pT, η, φ, E, pdgId arrays of its X's decay quarks before the shower, in
+    record order; QCD: the two hard outgoing partons)."""
     parts = ev.parts
     final = parts.final
     towers = calo.towers(
@@ -251,13 +264,14 @@ def jets_of_event(
     if not keep.any():
         return []
     parents = _event_prongs(ev, cls)
+    eta, phi = parts.eta, parts.phi
     out = []
     for j in np.flatnonzero(keep):
-        dr_parent = [delta_r(jets.eta[j], jets.phi[j], *p) for p, _ in parents]
+        dr_parent = [delta_r(jets.eta[j], jets.phi[j], eta[p], phi[p]) for p, _ in parents]
         if not dr_parent or min(dr_parent) >= config.x_match_dr:
             continue
         prongs = parents[int(np.argmin(dr_parent))][1]
-        dr = delta_r(jets.eta[j], jets.phi[j], *prongs)
+        dr = delta_r(jets.eta[j], jets.phi[j], eta[prongs], phi[prongs])
         n_in = int(np.sum(dr < config.prong_dr))
         if config.contained and n_in < N_PRONGS[cls]:
             continue
@@ -271,6 +285,13 @@ def jets_of_event(
                 "n_contained": n_in,
                 "max_prong_dr": float(dr.max()) if len(dr) else 0.0,
                 "towers": (towers.pt[idx], towers.eta[idx], towers.phi[idx], towers.e[idx]),
+                "prongs": (
+                    parts.pt[prongs],
+                    eta[prongs],
+                    phi[prongs],
+                    parts.e[prongs],
+                    parts.pdgid[prongs],
+                ),
             }
         )
     return out
@@ -322,6 +343,12 @@ def _assemble(rows: list[dict[str, Any]], label: int, n_prongs: int) -> dict[str
             {
                 name: jagged([r["towers"][k] for r in rows], np.float32)
                 for k, name in enumerate(("pt", "eta", "phi", "e"))
+            }
+        ),
+        "prong": ak.zip(
+            {
+                name: jagged([r["prongs"][k] for r in rows], dtype)
+                for k, (name, dtype) in enumerate(PRONG_FIELDS)
             }
         ),
     }
@@ -378,9 +405,14 @@ def generate_prongs(
     """
     tasks = plan(config)
     classes = {t[0].index: t[1] for t in tasks}
+    inputs = (
+        "particle level (stable visible particles, no neutrinos)"
+        if config.detector == "none"
+        else f"{config.detector} towers"
+    )
     summary = (
         "hepattn generate prongs: pythia8mc 8.317.2, 13 TeV; QCD dijets (1 prong) and "
-        f"gg->H2(2.5 TeV)->XX with X decays per class; {config.detector} towers; anti-kt "
+        f"gg->H2(2.5 TeV)->XX with X decays per class; {inputs}; anti-kt "
         f"R={config.radius}, {config.pt_range[0]:g}<pT<{config.pt_range[1]:g}, "
         f"{config.mass_range[0]:g}<m<{config.mass_range[1]:g}, |eta|<{config.eta_max:g}; "
         f"contained={config.contained}; n_jets per class={config.n_jets}; weights flatten "
@@ -399,7 +431,7 @@ def generate_prongs(
         chunks=[t[0] for t in tasks],
         work=partial(_work, config, classes),
         tree="jets",
-        collections=("tower",),
+        collections=("tower", "prong"),
         metadata=metadata,
         finalize=_finalize,
         jobs=jobs,

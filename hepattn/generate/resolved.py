@@ -78,7 +78,7 @@ class ResolvedConfig:
             raise DataError(f"min_jets must be >= 0, got {self.min_jets}")
         if self.chunk_size <= 0:
             raise DataError(f"chunk_size must be positive, got {self.chunk_size}")
-        check_detector(self.detector)
+        check_detector(self.detector, particle_level=False)
 
     @property
     def cuts(self) -> JetCuts:

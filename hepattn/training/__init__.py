@@ -1,7 +1,14 @@
 """Training: the loop shared by all tasks, and checkpoints."""
 
 from hepattn.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from hepattn.training.loop import TrainingConfig, TrainingError, fit, pick_device, seed_everything
+from hepattn.training.loop import (
+    TrainingConfig,
+    TrainingError,
+    fit,
+    pick_device,
+    seed_everything,
+    stopped_early,
+)
 
 __all__ = [
     "CheckpointError",
@@ -12,4 +19,5 @@ __all__ = [
     "pick_device",
     "save_checkpoint",
     "seed_everything",
+    "stopped_early",
 ]

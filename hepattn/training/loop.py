@@ -339,6 +339,14 @@ def fit(
     return state.history
 
 
+def stopped_early(epochs: int, best_epoch: int, patience: int) -> bool:
+    """Whether a finished run of ``epochs`` epochs, best at ``best_epoch`` (1-based), ended by
+    early stopping: the loop stops once ``epochs − best_epoch ≥ patience`` epochs brought no
+    better validation score. False means the epoch cap ended a run that was still improving
+    within its patience, i.e. it did not converge."""
+    return epochs - best_epoch >= patience
+
+
 def _end_of_epoch(record: dict, metrics: dict, improved: bool, state: TrainState, cfg) -> None:
     log.info(
         "epoch %d: train loss %.4f, val loss %.4f, val score %.4f%s (%.0f s)",

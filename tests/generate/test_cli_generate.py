@@ -38,6 +38,8 @@ def test_generate_ttbar_cli_with_plots(tmp_path, capsys):
         (["prongs", "-n", "0"], "must be positive"),
         (["ttbar", "-n", "-3"], "must be positive"),
         (["ttbar", "-n", "5", "--jobs", "0"], "--jobs"),
+        (["ttbar", "-n", "5", "--detector", "none"], "prong samples only"),
+        (["hh4b", "-n", "5", "--detector", "none"], "prong samples only"),
     ],
 )
 def test_bad_arguments_are_clear_errors(tmp_path, capsys, argv, message):

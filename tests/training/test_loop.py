@@ -86,3 +86,24 @@ def test_the_loss_is_read_on_the_host_only_every_sync_every_steps(tmp_path, monk
     cfg = TrainingConfig(epochs=2, batch_size=8, warmup_steps=1, patience=5)
     fit(Task(), torch.nn.Linear(3, 1), data(), data(8), collate, cfg, tmp_path)
     assert reads == [5, 8, 10, 15, 16]  # 8 steps per epoch
+
+
+def test_stopped_early_hand_values():
+    from hepattn.training import stopped_early
+
+    assert stopped_early(14, 10, 4)  # 4 epochs without gain: the loop stopped itself
+    assert not stopped_early(20, 19, 4)  # cut by a cap of 20 while still improving
+    assert not stopped_early(20, 20, 4)
+    assert stopped_early(20, 16, 4)  # patience and cap reached together: stopped by patience
+
+
+def test_stopped_early_matches_the_loop(tmp_path):
+    torch.manual_seed(0)
+    cfg = TrainingConfig(epochs=30, batch_size=8, lr=0.05, warmup_steps=2, patience=2)
+    history = fit(Task(), torch.nn.Linear(3, 1), data(), data(16), collate, cfg, tmp_path)
+    from hepattn.training import stopped_early
+
+    scores = [h["val_score"] for h in history]
+    best = 1 + max(range(len(scores)), key=scores.__getitem__)  # first best, as the loop
+    assert len(history) < cfg.epochs  # this run stops itself
+    assert stopped_early(len(history), best, cfg.patience)
