@@ -104,7 +104,7 @@ def compare(
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     net, _, _ = matcher.predict(ev, progress=progress)
     options = BaselineOptions(btag_wp, chi2_mode, progress)
-    base, result = matcher.baseline(ev, btag_wp, chi2_mode)
+    base, result = matcher.baseline(ev, btag_wp, chi2_mode, progress)
     tables = {
         base.method: efficiency_table(result.slots, truth, n_jets, topo, w),
         "network": efficiency_table(net, truth, n_jets, topo, w),

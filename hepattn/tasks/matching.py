@@ -117,7 +117,8 @@ class Matcher(Task):
 
     @property
     def has_detection(self) -> bool:
-        return network_config(self.run.model, self.run.data).detection
+        """Whether the network has the detection head (matchers saved before it had not)."""
+        return bool(self.run.model.get("detection", True))
 
     def others(self):
         """The topology's collections other than the jets."""
@@ -358,7 +359,13 @@ class Matcher(Task):
         slots_all[:, [p for c in self.others() for p in self.topology.partons_from(c.name)]] = 0
         return slots_all, prob.astype(np.float32), None if det is None else det.astype(np.float32)
 
-    def baseline(self, ev: Events, btag_wp: float | None = None, chi2_mode: str | None = None):
+    def baseline(
+        self,
+        ev: Events,
+        btag_wp: float | None = None,
+        chi2_mode: str | None = None,
+        progress: bool = False,
+    ):
         """The topology's classical baseline (its declaration's ``defaults.baseline``,
         :mod:`hepattn.baselines.registry`) on the padded jets of ``ev``: ``(baseline,
         result)`` with the result's slots as :meth:`predict`'s. b-tags as the matcher reads
@@ -368,7 +375,8 @@ class Matcher(Task):
 
         topo = self.topology
         base = get_baseline(topo.defaults.baseline, topo.name, topo.order_string)
-        result = base.run(ev, self.run.data.collection, BaselineOptions(btag_wp, chi2_mode))
+        options = BaselineOptions(btag_wp, chi2_mode, progress)
+        result = base.run(ev, self.run.data.collection, options)
         slots = result.slots.copy()
         slots[:, [p for c in self.others() for p in topo.partons_from(c.name)]] = 0
         return base, dataclasses.replace(result, slots=slots)
@@ -412,7 +420,7 @@ class Matcher(Task):
                     extra[f"{res.name}_detection"] = det[:, r]
             metadata["model"] = str(self.path)
         elif method == self.baseline_method():
-            base, result = self.baseline(ev, btag_wp, chi2_mode)
+            base, result = self.baseline(ev, btag_wp, chi2_mode, progress)
             slots = result.slots
             extra = {base.score: result.score.astype(np.float64)}
             metadata["baseline"] = result.description
