@@ -26,18 +26,37 @@ __all__ = [
     "is_main",
     "local_device",
     "rank",
+    "shutdown",
     "world_size",
 ]
+
+_joined_here = False  # True while init() holds a process group it created itself
 
 
 def init() -> bool:
     """Join the process group when started by torchrun; True when distributed."""
+    global _joined_here
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
     if not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend=backend)
+        _joined_here = True
     return True
+
+
+def shutdown() -> None:
+    """Wait for every rank, then leave the process group that :func:`init` created.
+
+    Left to the interpreter's exit, gloo's background threads are sometimes torn down while
+    still joinable and the rank aborts (``terminate called without an active exception``)
+    after training finished; a group the caller created is left to the caller.
+    """
+    global _joined_here
+    barrier()
+    if _joined_here and dist.is_initialized():
+        dist.destroy_process_group()
+        _joined_here = False
 
 
 def world_size() -> int:

@@ -335,7 +335,7 @@ def fit(
             _end_of_epoch(record, metrics, improved, state, cfg)
             save_training(out / "last.pt", model, optimizer, scheduler, state, run_config or {})
             write_text(out / "history.json", json.dumps(state.history, indent=1) + "\n")
-    dist_utils.barrier()  # ranks leave together, after rank 0 has written its files
+    dist_utils.shutdown()  # ranks leave together, after rank 0 has written its files
     return state.history
 
 
