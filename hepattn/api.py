@@ -73,13 +73,18 @@ def _schema_and_overrides(task, schema) -> tuple[Schema, dict[str, dict[str, str
     return get_schema(schema), {}
 
 
-def _read(task, inputs: Mapping[str, Any], schema, nonfinite: str):
+def _read(task, inputs: Mapping[str, Any], schema, nonfinite: str, checks: Mapping[str, Any]):
     """The events of ``inputs`` (collection → records, event field → values) read as the
-    model reads files."""
+    model reads files; ``checks``: ``domain``, ``btag_default``, ``btag_out_of_range``."""
+    from hepattn.data.btag import BtagPolicy
+
     colls, event = task.input_layout()
     base, overrides = _schema_and_overrides(task, schema)
     branches, mem = array_branches(inputs, base, colls, event, overrides)
-    return task.read(branches, schema=mem, nonfinite=nonfinite)
+    btag = BtagPolicy(checks.get("btag_default"), checks.get("btag_out_of_range", "error"))
+    return task.read(
+        branches, schema=mem, nonfinite=nonfinite, btag=btag, domain=checks.get("domain", "warn")
+    )
 
 
 def _length(inputs: Mapping[str, Any], name: str) -> int:
@@ -87,7 +92,9 @@ def _length(inputs: Mapping[str, Any], name: str) -> int:
     return len(arr) if arr is not None else 0
 
 
-def tag(towers, model: Model = "default", schema=None, *, nonfinite: str = "error") -> ak.Array:
+def tag(
+    towers, model: Model = "default", schema=None, *, nonfinite: str = "error", domain: str = "warn"
+) -> ak.Array:
     """Class probabilities of jets from their towers (constituents).
 
     Args:
@@ -97,6 +104,9 @@ def tag(towers, model: Model = "default", schema=None, *, nonfinite: str = "erro
         model: a tagger directory, ``"default"`` (bundled) or a loaded tagger.
         schema: which fields hold which role (module doc).
         nonfinite: ``"error"`` or ``"drop"`` objects holding NaN/inf.
+        domain: jets outside the tagger's domain (:mod:`hepattn.tasks.domain`: tower count,
+            jet pT and mass, each feature) counted in a warning (``"warn"``), refused
+            (``"error"``) or not checked (``"ignore"``).
 
     Returns:
         Records aligned with the jets of ``towers`` (``[jets]`` or ``[events][jets]``):
@@ -120,7 +130,7 @@ def tag(towers, model: Model = "default", schema=None, *, nonfinite: str = "erro
     if len(arr) == 0:
         branches = {"prob": np.zeros((0, k), np.float32), "pred": np.zeros(0, np.int32)}
     else:
-        ev = _read(tagger, {tagger.run.data.collection: arr}, schema, nonfinite)
+        ev = _read(tagger, {tagger.run.data.collection: arr}, schema, nonfinite, {"domain": domain})
         branches = tagger.tag(ev)
     out = ak.zip({"prob": ak.Array(branches["prob"]), "pred": branches["pred"]}, depth_limit=1)
     return out if counts is None else ak.unflatten(out, counts)
@@ -133,6 +143,9 @@ def match(
     schema=None,
     *,
     nonfinite: str = "error",
+    domain: str = "warn",
+    btag_default: float | None = None,
+    btag_out_of_range: str = "error",
 ) -> ak.Array:
     """Jet–parton assignments of each event.
 
@@ -147,6 +160,13 @@ def match(
             the model's (all-hadronic tt̄ for the bundled default).
         schema: which fields hold which role (module doc).
         nonfinite: ``"error"`` or ``"drop"`` objects holding NaN/inf.
+        domain: inputs outside the matcher's domain (:mod:`hepattn.tasks.domain`) counted
+            in a warning (``"warn"``), refused (``"error"``) or not checked (``"ignore"``).
+        btag_default: the score used in place of b-tag defaults (NanoAOD's −1 for jets
+            without b-tag information), e.g. 0; None: they are refused
+            (:mod:`hepattn.data.btag`).
+        btag_out_of_range: other b-tag values outside [0, 1]: ``"error"`` or ``"drop"`` those
+            jets.
 
     Returns:
         One record per event: ``assignment`` with one field per parton of the topology
@@ -166,7 +186,12 @@ def match(
     assignment, prob = np.zeros((0, n), np.int32), np.zeros((0, r), np.float32)
     det = prob if matcher.has_detection else None
     if _length(inputs, main) > 0:
-        ev = _read(matcher, inputs, schema, nonfinite)
+        checks = {
+            "domain": domain,
+            "btag_default": btag_default,
+            "btag_out_of_range": btag_out_of_range,
+        }
+        ev = _read(matcher, inputs, schema, nonfinite, checks)
         branches, _ = matcher.match(ev)
         assignment, prob = branches["assignment"], branches["prob"]
         if det is not None:

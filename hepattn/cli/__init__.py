@@ -80,6 +80,11 @@ def setup_logging(verbose: int) -> None:
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
+def _one_line(err: object) -> str:
+    """An error's text on one line (a library's message quoted in ours may span several)."""
+    return " ".join(str(err).split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
@@ -98,11 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except HepattnError as err:
-        print(f"hepattn {args.command}: error: {err}", file=sys.stderr)
+        print(f"hepattn {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 1
     except OSError as err:  # a disk's fault the writers did not name: still one line
         where = f"{err.filename}: " if err.filename else ""
-        print(f"hepattn {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        print(
+            f"hepattn {args.command}: error: {where}{_one_line(err.strerror or err)}",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print(f"hepattn {args.command}: interrupted", file=sys.stderr)

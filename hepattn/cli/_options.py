@@ -5,6 +5,9 @@
 - ``--schema`` overrides the schema a model remembers (or the detected one);
 - ``--no-progress`` turns the progress bars off (they are off anyway without a terminal);
 - ``--nonfinite error|drop``: what to do with objects holding NaN/inf (default: an error);
+- ``--domain warn|error|ignore``: inputs outside the model's domain (every command that runs
+  a model); ``--btag-default VALUE`` and ``--btag-out-of-range error|drop``: b-tag values
+  outside [0, 1] (every command that reads jets with b-tag scores; :func:`btag_policy`);
 - :func:`check_outputs`: every command that writes checks all its outputs against all its
   inputs (data files, model files, configs) before any computation;
 - :func:`add_friend_outputs`: ``tag``, ``match`` and ``label`` take many inputs, ``-o OUT``
@@ -18,6 +21,9 @@ import os
 
 __all__ = [
     "CHUNK_ENTRIES",
+    "add_btag_policy",
+    "add_domain",
+    "btag_policy",
     "add_friend_outputs",
     "add_friend_tree",
     "add_nonfinite",
@@ -116,6 +122,49 @@ def add_btag_wp(p: argparse.ArgumentParser) -> None:
         help="b-tag working point of the baselines (chi2, pairing) when the jets carry b-tag "
         "scores: tagged when score > VALUE (default: the file's recorded medium working "
         "point, e.g. 0.8993 for hepattn's samples; NanoAOD DeepJet 2018 medium: 0.2783)",
+    )
+
+
+def add_domain(p: argparse.ArgumentParser) -> None:
+    """``--domain warn|error|ignore``: inputs outside the domain the model was trained on."""
+    p.add_argument(
+        "--domain",
+        choices=("warn", "error", "ignore"),
+        default="warn",
+        help="inputs outside the ranges the model was trained on (each feature, objects per "
+        "event, more objects than it reads; its card lists them): count them in one warning "
+        "line per quantity (default), stop with an error naming the file and entry, or "
+        "ignore them. The counts are also stored in the output",
+    )
+
+
+def add_btag_policy(p: argparse.ArgumentParser) -> None:
+    """``--btag-default VALUE`` and ``--btag-out-of-range error|drop``."""
+    p.add_argument(
+        "--btag-default",
+        type=float,
+        metavar="VALUE",
+        help="use VALUE (a score in [0, 1], e.g. 0 = no tag) in place of b-tag default values: "
+        "negative whole numbers such as NanoAOD's -1 for jets without b-tag information "
+        "(counted in a warning). Without it they are refused like other values outside [0, 1]",
+    )
+    p.add_argument(
+        "--btag-out-of-range",
+        choices=("error", "drop", "keep"),
+        default="error",
+        help="b-tag scores outside [0, 1] (other than replaced defaults): stop with an error "
+        "naming the branch (default), drop those jets (counted in a warning), or keep them "
+        "as stored (a b-tag discriminant that is no probability, for a model trained on it)",
+    )
+
+
+def btag_policy(args: argparse.Namespace):
+    """The :class:`~hepattn.data.btag.BtagPolicy` of ``--btag-default`` and
+    ``--btag-out-of-range``."""
+    from hepattn.data.btag import BtagPolicy
+
+    return BtagPolicy(
+        getattr(args, "btag_default", None), getattr(args, "btag_out_of_range", "error")
     )
 
 
@@ -229,12 +278,13 @@ def check_friend_outputs(args: argparse.Namespace, files=()) -> list:
 def add_friend_tree(p: argparse.ArgumentParser, task: str) -> None:
     """What ``tag`` and ``match`` share: the inputs, ``-o`` ROOT file or ``--output-dir``,
     ``--chunk-entries``, the model, the input's schema and tree, the output tree,
-    ``--nonfinite``, ``--no-progress``."""
+    ``--nonfinite``, ``--domain``, ``--no-progress``."""
     add_friend_outputs(p)
     add_model(p, task)
     add_input(p, "the one the model remembers")
     add_output_tree(p)
     add_nonfinite(p)
+    add_domain(p)
     add_progress(p)
 
 

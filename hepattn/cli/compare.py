@@ -6,7 +6,9 @@ import argparse
 
 from hepattn.baselines.chi2 import DEFAULT_MODE, MODES
 from hepattn.cli._options import (
+    add_btag_policy,
     add_btag_wp,
+    add_domain,
     add_friend,
     add_input,
     add_model,
@@ -15,6 +17,7 @@ from hepattn.cli._options import (
     add_progress,
     add_topology,
     add_weight,
+    btag_policy,
     check_outputs,
     checked_topology,
     model_files,
@@ -57,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_topology(p, model=True)
     add_btag_wp(p)
+    add_btag_policy(p)
     add_weight(
         p,
         "weighting both methods' tables",
@@ -64,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "in them",
     )
     add_nonfinite(p)
+    add_domain(p)
     add_progress(p)
     p.set_defaults(func=run)
 
@@ -92,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         btag_wp=args.btag_wp,
         friends=args.friend,
         weight=args.weight,
+        btag=btag_policy(args),
+        domain=args.domain,
     )
     print(format_comparison(result))
     if args.output:

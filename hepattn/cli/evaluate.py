@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from hepattn.cli._options import (
+    add_btag_policy,
+    add_domain,
     add_friend,
     add_input,
     add_model,
@@ -13,6 +15,7 @@ from hepattn.cli._options import (
     add_progress,
     add_topology,
     add_weight,
+    btag_policy,
     check_outputs,
     checked_topology,
     model_files,
@@ -58,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         t.add_argument("--json", metavar="FILE", help="also write the metrics as JSON here")
         if name == "matcher":
             add_topology(t, model=True)
+            add_btag_policy(t)
         add_weight(
             t,
             "for weighted metrics",
@@ -65,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "must be in them",
         )
         add_nonfinite(t)
+        add_domain(t)
         add_progress(t)
         t.set_defaults(func=run)
 
@@ -96,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         nonfinite=args.nonfinite,
         friends=args.friend,
         weight=args.weight,
+        btag=btag_policy(args),
+        domain=args.domain,
     )
     print(task.format_report(report))
     if written:

@@ -6,9 +6,11 @@ import argparse
 
 from hepattn.baselines.chi2 import DEFAULT_MODE, MODES
 from hepattn.cli._options import (
+    add_btag_policy,
     add_btag_wp,
     add_friend_tree,
     add_topology,
+    btag_policy,
     check_friend_outputs,
     checked_topology,
     model_files,
@@ -40,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_friend_tree(p, "matcher")
     add_topology(p, model=True)
     add_btag_wp(p)
+    add_btag_policy(p)
     p.add_argument(
         "--method",
         choices=METHODS,
@@ -126,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         schema=args.schema,
         tree=args.tree,
         nonfinite=args.nonfinite,
+        btag=btag_policy(args),
+        domain=args.domain,
         # the baseline applies its own b-tag threshold: scores are fine there, not for the
         # network
         check=network and matcher.path is not None,

@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         schema=args.schema,
         tree=args.tree,
         nonfinite=args.nonfinite,
+        domain=args.domain,
     )
     n = seen["jets"]
     print(f"tagged {n:,} jets with {tagger.run.kind} model {tagger.path}")

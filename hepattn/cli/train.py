@@ -8,12 +8,14 @@ import shlex
 import sys
 
 from hepattn.cli._options import (
+    add_btag_policy,
     add_friend,
     add_nonfinite,
     add_output,
     add_progress,
     add_topology,
     add_weight,
+    btag_policy,
     check_outputs,
     checked_topology,
 )
@@ -117,6 +119,7 @@ def _common(t: argparse.ArgumentParser, default_config: str) -> None:
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
     t.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
     add_nonfinite(t)
+    add_btag_policy(t)
     add_progress(t)
     t.set_defaults(func=run)
 
@@ -175,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         chunk_entries=args.chunk_entries,
         friends=args.friend,
         val_friends=args.val_friend,
+        btag=btag_policy(args),
         command="hepattn " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     if not is_main():  # under torchrun, rank 0 reports

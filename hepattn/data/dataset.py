@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from hepattn.data.btag import BtagPolicy
 from hepattn.data.buckets import bucket_order
 from hepattn.data.reader import Events, PadSpec, iterate_events
 from hepattn.data.root import Paths, open_tree, resolve_friends, resolve_paths
@@ -194,6 +195,7 @@ class RootStreamDataset(IterableDataset):
         transform: Callable[[Events], Events] | None = None,
         entry_stop: int | None = None,
         friends: Paths | None = None,
+        btag: BtagPolicy | None = None,
     ) -> None:
         self.paths = [str(p) for p in resolve_paths(paths)]
         found = resolve_friends(friends, [Path(p) for p in self.paths])
@@ -208,6 +210,7 @@ class RootStreamDataset(IterableDataset):
         self.shuffle = shuffle
         self.seed = seed
         self.nonfinite = nonfinite
+        self.btag = btag
         self.transform = transform
         self.epoch = 0
         #: (batch, window) to yield each chunk in length-bucketed batches (set by the training
@@ -254,6 +257,7 @@ class RootStreamDataset(IterableDataset):
                 entry_stop=stop,
                 nonfinite=self.nonfinite,
                 friends=self.friends,
+                btag=self.btag,
             ):
                 if self.transform is not None:
                     events = self.transform(events)

@@ -26,6 +26,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from hepattn.data.btag import BtagPolicy
 from hepattn.data.reader import ARRAYS, Events, PadSpec, read_events
 from hepattn.data.root import Paths
 from hepattn.data.schema import Schema, get_schema
@@ -75,6 +76,7 @@ def read_inputs(
     friends: Paths | None = None,
     collection: str | None = None,
     topology: str | os.PathLike | Topology | None = None,
+    btag: BtagPolicy | None = None,
 ) -> Events:
     """Padded :class:`Events` of ROOT files, in-memory arrays or SPANet HDF5 files, by the
     format of ``paths`` (:func:`input_format`).
@@ -108,6 +110,10 @@ def read_inputs(
             no check for ROOT. ROOT files and arrays: the schema must give the topology's
             other collections and a transverse collection's ``<name>_pt``, ``<name>_phi``
             event fields (the collections to pad are still those of ``collections``).
+        btag: b-tag values outside [0, 1] in ROOT files and arrays
+            (:class:`~hepattn.data.btag.BtagPolicy`; default: refused). SPANet HDF5 files
+            hold what ``hepattn convert`` read through that policy; their values are checked
+            against a model's domain (:mod:`hepattn.tasks.domain`).
 
     Returns:
         :class:`Events`, as :func:`~hepattn.data.read_events` or
@@ -171,6 +177,7 @@ def read_inputs(
         nonfinite=nonfinite,
         select=select,
         friends=friends,
+        btag=btag,
     )
 
 

@@ -42,6 +42,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepattn.data.btag import BtagPolicy, classify_scores, is_btag_role
 from hepattn.data.features import ObjectFeatures, to_vector
 from hepattn.data.padding import JaggedLayout, PaddedCollection, TruncationStats
 from hepattn.data.root import Chunk, Paths, iterate_branches
@@ -198,9 +199,14 @@ def prepare_collection(
     name: str,
     coll: Collection,
     nonfinite: str,
-    dropped: dict[str, int],
-    negative_mass: dict[str, int],
+    notes: _Notes | None = None,
+    btag: BtagPolicy | None = None,
 ) -> dict[str, ak.Array]:
+    """The branches of collection ``name`` of ``chunk`` by role, checked (jagged, finite,
+    physical; b-tag values by ``btag``, :mod:`hepattn.data.btag`) with the objects
+    ``nonfinite="drop"`` or ``btag.out_of_range="drop"`` remove taken out; what was dropped,
+    replaced or kept with a negative mass is counted in ``notes``."""
+    notes = _Notes() if notes is None else notes
     raw = {role: chunk.arrays[branch] for role, branch in coll.all_branches().items()}
     check_jagged(chunk, name, coll, raw)
     if coll.kinematics == "tlorentzvector":
@@ -225,16 +231,79 @@ def prepare_collection(
                     "(nonfinite='drop' in Python)"
                 )
             good = fin if good is None else good & fin
-            dropped[branch] = dropped.get(branch, 0) + int((~fin).sum())
+            notes.dropped[branch] = notes.dropped.get(branch, 0) + int((~fin).sum())
+    for role in coll.fields:
+        if is_btag_role(role):
+            good = _check_btag(chunk, coll, raw, role, btag or BtagPolicy(), good, notes)
     if good is not None:
-        keep = ak.unflatten(good, ak.num(raw[next(iter(raw))], axis=1))
+        first = raw[next(iter(raw))]
+        keep = ak.unflatten(good, ak.num(first, axis=1))
+        # each kept object's position in the file's own order, for the outputs that name it
         raw = {role: arr[keep] for role, arr in raw.items()}
-    _check_physical(chunk, coll, raw, negative_mass)
+        raw[POSITION] = ak.local_index(first, axis=1)[keep]
+    _check_physical(chunk, coll, raw, notes.negative_mass)
     if coll.kinematics == "tlorentzvector":
         p4 = raw["p4"]
         raw["p4"] = ak.zip({"fP": ak.zip({"fX": p4.fX, "fY": p4.fY, "fZ": p4.fZ}), "fE": p4.fE})
     return raw
 
+
+def _check_btag(
+    chunk: Chunk,
+    coll: Collection,
+    raw: dict[str, ak.Array],
+    role: str,
+    policy: BtagPolicy,
+    good: np.ndarray | None,
+    notes: _Notes,
+) -> np.ndarray | None:
+    """Apply ``policy`` to the b-tag field ``role`` (:mod:`hepattn.data.btag`): defaults
+    replaced in ``raw`` (counted), other out-of-range values refused, or flagged in the
+    returned per-object ``good`` flags (counted) for dropping."""
+    arr = raw[role]
+    counts = ak.num(arr, axis=1)
+    flat = np.asarray(ak.flatten(arr, axis=None))
+    if not np.issubdtype(flat.dtype, np.floating):
+        return good  # a decision or bit mask, not a score
+    branch = coll.fields[role]
+    default, outside = classify_scores(flat)
+    if default.any() and policy.default is not None:
+        flat = np.where(default, np.asarray(policy.default, flat.dtype), flat)
+        raw[role] = ak.unflatten(flat, counts)
+        seen = notes.btag_defaults.setdefault(branch, {"count": 0, "values": set()})
+        seen["count"] += int(default.sum())
+        seen["values"].update(float(v) for v in np.unique(np.asarray(ak.flatten(arr))[default]))
+        seen["used"] = policy.default
+        default = np.zeros_like(default)
+    bad = outside | default
+    if not bad.any() or policy.out_of_range == "keep":
+        return good
+    if policy.out_of_range == "error":
+        first = np.asarray(ak.any(ak.unflatten(bad, counts), axis=1))
+        value = float(flat[np.flatnonzero(bad)[0]])
+        if default.any():
+            n_def = int(default.sum())
+            raise DataError(
+                f"{_where(chunk, branch)} holds {n_def} b-tag default values such as "
+                f"{value:g} (first in entry {_first_bad_entry(chunk, first)}; NanoAOD writes -1 "
+                "for jets without b-tag information), not scores in [0, 1]: give "
+                "--btag-default VALUE to use in their place (e.g. 0, 'no tag'; "
+                "btag_default= in Python), or drop those jets with --btag-out-of-range drop"
+            )
+        raise DataError(
+            f"{_where(chunk, branch)} holds {int(bad.sum())} values outside the b-tag score "
+            f"range [0, 1] (first in entry {_first_bad_entry(chunk, first)}: {value:g}); fix "
+            "the input, or drop those jets with --btag-out-of-range drop "
+            "(btag_out_of_range='drop' in Python)"
+        )
+    notes.btag_dropped[branch] = notes.btag_dropped.get(branch, 0) + int(bad.sum())
+    return ~bad if good is None else good & ~bad
+
+
+#: The role under which :func:`prepare_collection` keeps the file-order position of each object
+#: when it dropped some (the padded ``index`` must name the object in the file, not among those
+#: kept).
+POSITION = "__position"
 
 #: Kinematic components that must not be negative (role, or ``p4`` field of a TLorentzVector).
 NON_NEGATIVE = {"pt": "pT", "energy": "energy", "fE": "energy"}
@@ -268,6 +337,8 @@ def _check_physical(
 def _pad_collection(
     raw: dict[str, ak.Array], coll: Collection, spec: PadSpec, stats: TruncationStats
 ) -> PaddedCollection:
+    raw = dict(raw)
+    position = raw.pop(POSITION, None)
     counts = np.asarray(ak.num(raw[next(iter(coll.branches))], axis=1), dtype=np.int64)
     flat = {role: ak.flatten(arr, axis=1) for role, arr in raw.items()}
     objs = to_vector({role: flat[role] for role in coll.branches}, coll.kinematics)
@@ -286,7 +357,9 @@ def _pad_collection(
         values=values,
         mask=layout.mask,
         p4=p4,
-        index=layout.index(),
+        index=layout.index()
+        if position is None
+        else layout.pad_flat(np.asarray(ak.flatten(position), np.int64), fill=-1, dtype=np.int64),
         features=spec.features,
         labels={
             lab: layout.pad_flat(np.asarray(flat[lab]), fill=-1, dtype=np.int64) for lab in labels
@@ -362,24 +435,36 @@ def event_fields(chunk: Chunk, schema: Schema) -> dict[str, np.ndarray]:
 
 @dataclass
 class _Notes:
-    """The reader's notes summed over reads (:func:`one_summary`)."""
+    """The reader's notes, of one read or summed over reads (:func:`one_summary`)."""
 
     stats: dict[str, TruncationStats] = field(default_factory=dict)
     max_objects: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     negative_mass: dict[str, int] = field(default_factory=dict)
+    #: branch → {"count", "values" (the defaults seen), "used" (what replaced them)}
+    btag_defaults: dict[str, dict] = field(default_factory=dict)
+    btag_dropped: dict[str, int] = field(default_factory=dict)
 
-    def add(self, stats, caps: dict[str, int], dropped: dict, negative_mass: dict) -> None:
-        for name, s in stats.items():
+    def add(self, other: _Notes) -> None:
+        for name, s in other.stats.items():
             t = self.stats.setdefault(name, TruncationStats())
             t.events += s.events
             t.truncated_events += s.truncated_events
             t.dropped_objects += s.dropped_objects
             t.largest = max(t.largest, s.largest)
-            self.max_objects[name] = caps[name]
-        for mine, theirs in ((self.dropped, dropped), (self.negative_mass, negative_mass)):
+        self.max_objects.update(other.max_objects)
+        for mine, theirs in (
+            (self.dropped, other.dropped),
+            (self.negative_mass, other.negative_mass),
+            (self.btag_dropped, other.btag_dropped),
+        ):
             for branch, n in theirs.items():
                 mine[branch] = mine.get(branch, 0) + n
+        for branch, d in other.btag_defaults.items():
+            mine = self.btag_defaults.setdefault(branch, {"count": 0, "values": set()})
+            mine["count"] += d["count"]
+            mine["values"] |= d["values"]
+            mine["used"] = d["used"]
 
 
 _NOTES: contextvars.ContextVar[_Notes | None] = contextvars.ContextVar("notes", default=None)
@@ -388,30 +473,25 @@ _NOTES: contextvars.ContextVar[_Notes | None] = contextvars.ContextVar("notes", 
 @contextlib.contextmanager
 def one_summary() -> Iterator[None]:
     """Within this context the reader's notes (events over ``max_objects``, objects dropped
-    for non-finite values, negative masses) are summed over all reads and logged once on
-    leaving it: one line per note for a file read in chunks, not one per chunk."""
+    for non-finite or out-of-range b-tag values, b-tag defaults replaced, negative masses)
+    are summed over all reads and logged once on leaving it: one line per note for a file
+    read in chunks, not one per chunk."""
     notes = _Notes()
     token = _NOTES.set(notes)
     try:
         yield
     finally:
         _NOTES.reset(token)
-    _log_summary(notes.stats, notes.max_objects, notes.dropped, notes.negative_mass)
+    _log_summary(notes)
 
 
-def _log_summary(
-    stats: dict[str, TruncationStats],
-    caps: dict[str, int],
-    dropped: dict[str, int],
-    negative_mass: dict[str, int],
-) -> None:
-    """Log the notes of a read (``caps``: each collection's ``max_objects``), or add them to
-    the :func:`one_summary` being collected."""
-    notes = _NOTES.get()
-    if notes is not None:
-        notes.add(stats, caps, dropped, negative_mass)
+def _log_summary(notes: _Notes) -> None:
+    """Log the notes of a read, or add them to the :func:`one_summary` being collected."""
+    collecting = _NOTES.get()
+    if collecting is not None:
+        collecting.add(notes)
         return
-    for name, s in stats.items():
+    for name, s in notes.stats.items():
         if s.truncated_events:
             log.info(
                 "%s: %d of %d events have more than %d objects (up to %d); "
@@ -419,14 +499,31 @@ def _log_summary(
                 name,
                 s.truncated_events,
                 s.events,
-                caps[name],
+                notes.max_objects[name],
                 s.largest,
                 s.dropped_objects,
             )
-    for branch, n in dropped.items():
+    for branch, n in notes.dropped.items():
         log.warning("branch %r: %d objects with non-finite values dropped", branch, n)
-    for branch, n in negative_mass.items():
+    for branch, n in notes.negative_mass.items():
         log.warning("branch %r: %d objects with a negative mass, used as given", branch, n)
+    for branch, d in notes.btag_defaults.items():
+        values = ", ".join(f"{v:g}" for v in sorted(d["values"]))
+        log.warning(
+            "branch %r: %d b-tag default values (%s: no b-tag information) used as %g "
+            "(--btag-default)",
+            branch,
+            d["count"],
+            values,
+            d["used"],
+        )
+    for branch, n in notes.btag_dropped.items():
+        log.warning(
+            "branch %r: %d objects with b-tag values outside [0, 1] dropped "
+            "(--btag-out-of-range drop)",
+            branch,
+            n,
+        )
 
 
 def _array_chunk(arrays: Mapping[str, Any], branches: Sequence[str]) -> Chunk:
@@ -469,21 +566,24 @@ def iterate_events(
     entry_stop: int | None = None,
     nonfinite: str = "error",
     friends: Paths | None = None,
+    btag: BtagPolicy | None = None,
 ) -> Iterator[Events]:
     """Yield padded :class:`Events` chunk by chunk from one file, many files or a glob — or,
     given a mapping of branch name → array, from that in-memory input (one chunk; ``tree``,
     ``step_size`` and the entry range do not apply). ``friends``: one friend file per input
     file, whose trees give the branches the inputs lack
-    (:func:`~hepattn.data.root.iterate_branches`)."""
+    (:func:`~hepattn.data.root.iterate_branches`). ``btag``: what to do with b-tag values
+    outside [0, 1] (:mod:`hepattn.data.btag`; default: refuse them)."""
     schema = get_schema(schema)
     if nonfinite not in ("error", "drop"):
         raise ValueError(f"nonfinite must be 'error' or 'drop', got {nonfinite!r}")
     colls = {name: _needed(schema, name, collections[name]) for name in collections}
     branches = [b for c in colls.values() for b in (*c.all_branches().values(), c.counter) if b]
     branches = list(dict.fromkeys([*branches, *schema.event.values()]))
-    stats = {name: TruncationStats() for name in colls}
-    dropped: dict[str, int] = {}
-    negative_mass: dict[str, int] = {}
+    notes = _Notes(
+        stats={name: TruncationStats() for name in colls},
+        max_objects={name: c.max_objects for name, c in collections.items()},
+    )
     files: list[Path | str] = []
     if isinstance(paths, Mapping):
         if friends is not None:
@@ -498,10 +598,10 @@ def iterate_events(
             files.append(chunk.path)
         padded = {
             name: _pad_collection(
-                prepare_collection(chunk, name, coll, nonfinite, dropped, negative_mass),
+                prepare_collection(chunk, name, coll, nonfinite, notes, btag),
                 coll,
                 collections[name],
-                stats[name],
+                notes.stats[name],
             )
             for name, coll in colls.items()
         }
@@ -513,7 +613,7 @@ def iterate_events(
             file_index=np.zeros(n, dtype=np.int64),
             files=[str(chunk.path)],
         )
-    _log_summary(stats, {n: c.max_objects for n, c in collections.items()}, dropped, negative_mass)
+    _log_summary(notes)
 
 
 def read_events(

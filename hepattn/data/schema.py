@@ -65,6 +65,15 @@ KINEMATICS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _text(value: Any, what: str, optional: bool = True) -> str | None:
+    """``value`` checked to be a string (or None where ``optional``)."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise SchemaError(f"{what} must be a string, got {value!r}")
+    return value
+
+
 def _frozen_dict(value: Mapping[str, Any] | None, what: str) -> dict[str, str]:
     if value is None:
         return {}
@@ -133,11 +142,11 @@ class Collection:
         if "kinematics" not in d or "branches" not in d:
             raise SchemaError(f"collection {name!r} needs `kinematics` and `branches`")
         return cls(
-            kinematics=d["kinematics"],
+            kinematics=_text(d["kinematics"], f"collection {name!r} kinematics", False),
             branches=_frozen_dict(d["branches"], f"collection {name!r} branches"),
             fields=_frozen_dict(d.get("fields"), f"collection {name!r} fields"),
             labels=_frozen_dict(d.get("labels"), f"collection {name!r} labels"),
-            counter=d.get("counter"),
+            counter=_text(d.get("counter"), f"collection {name!r} counter"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -207,15 +216,16 @@ class Schema:
         name = d.get("name", name)
         if not name:
             raise SchemaError("a schema needs a `name`")
+        name = _text(name, "the schema's `name`", False)
         colls = d.get("collections") or {}
         if not isinstance(colls, Mapping):
             raise SchemaError(f"schema {name!r}: `collections` must be a mapping")
         return cls(
             name=name,
-            tree=d.get("tree"),
+            tree=_text(d.get("tree"), f"schema {name!r} tree"),
             collections={k: Collection.from_dict(k, v) for k, v in colls.items()},
             event=_frozen_dict(d.get("event"), f"schema {name!r} event"),
-            description=d.get("description", ""),
+            description=_text(d.get("description", ""), f"schema {name!r} description") or "",
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -98,6 +98,17 @@ class TreeWriter:
             raise
         return self
 
+    def add_metadata(self, metadata: Mapping[str, str]) -> None:
+        """Write more ``TObjString`` metadata (known only once the entries are written)."""
+        if self._file is None:
+            raise RuntimeError("TreeWriter.add_metadata called outside its `with` block")
+        try:
+            for key, value in metadata.items():
+                self._file[key] = str(value)
+                self.metadata[key] = str(value)
+        except OSError as err:
+            raise os_error(self.path, err) from err
+
     def extend(self, branches: Mapping[str, Any]) -> None:
         """Append one chunk; every branch must hold the same number of entries."""
         if self._file is None:

@@ -118,10 +118,15 @@ def _traceable():
 
 def onnx_metadata(loaded, task: str, decode_k: int | None = None) -> dict[str, str]:
     """The ``metadata_props`` (string → string; lists and dicts as JSON) of an exported model
-    (of a matcher exported with ``decode=True``: ``decode_k`` its candidates per head)."""
+    (of a matcher exported with ``decode=True``: ``decode_k`` its candidates per head); with
+    ``domain`` the model's training domain (:meth:`hepattn.tasks.domain.Domain.to_dict`:
+    per input feature its range before standardization and, under ``standardized``, in the
+    graph's standardized ``x`` units, for the caller's own checks), where it has one."""
     task = TASK_ALIASES.get(task, task)
     hooks = EXPORTS[task](loaded, decode_k is not None, decode_k or DEFAULT_DECODE_K)
     meta = {"hepattn_version": __version__, "source_model": str(loaded.path), **hooks.metadata()}
+    if getattr(loaded, "domain", None) is not None:
+        meta["domain"] = loaded.domain.to_dict()
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
 
 

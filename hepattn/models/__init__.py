@@ -8,6 +8,8 @@ A model directory holds
 - ``weights.sha256``: its SHA-256 (``sha256sum`` format), checked before it is loaded;
 - ``standardization.json``: the fitted input standardization(s), by name;
 - ``metrics.json``: validation metrics at save time;
+- ``domain.json``: the domain of the training data (:mod:`hepattn.tasks.domain`): what
+  inference checks its inputs against (older models have none, and are not checked);
 - ``card.md``: the model card (training command, data, budget, measured accuracy).
 
 ``resolve_model("default", task)`` gives the bundled model of a task; the bundled matcher of a
@@ -74,6 +76,7 @@ class SavedModel:
     state_dict: dict[str, torch.Tensor]
     standardizers: dict[str, Standardizer]
     metrics: dict[str, Any]
+    domain: dict[str, Any] | None = None
 
 
 def bundled_matcher(topology: str | os.PathLike) -> Path:
@@ -135,6 +138,7 @@ def save_model(
     standardizers: dict[str, Standardizer],
     metrics: dict[str, Any] | None = None,
     card: str | None = None,
+    domain: dict[str, Any] | None = None,
 ) -> Path:
     """Write a model directory (files replaced one by one, each atomically), with the
     SHA-256 of ``weights.pt`` in ``weights.sha256``."""
@@ -159,6 +163,8 @@ def save_model(
     put("standardization.json", lambda p: p.write_text(json.dumps(std, indent=2) + "\n"))
     if metrics is not None:
         put("metrics.json", lambda p: p.write_text(json.dumps(metrics, indent=2) + "\n"))
+    if domain is not None:
+        put("domain.json", lambda p: p.write_text(json.dumps(domain, indent=1) + "\n"))
     if card is not None:
         put("card.md", lambda p: p.write_text(card))
     return d
@@ -299,11 +305,12 @@ def load_saved(path: str | os.PathLike, task: str, former: tuple[str, ...] = ())
         )
     state = _load_weights(d / WEIGHTS)
     std = _load_standardizers(d / "standardization.json")
-    metrics_path = d / "metrics.json"
+    metrics_path, domain_path = d / "metrics.json", d / "domain.json"
     return SavedModel(
         path=d,
         config=config,
         state_dict=state,
         standardizers=std,
         metrics=_read(metrics_path, json.loads, "JSON") if metrics_path.exists() else {},
+        domain=_read(domain_path, json.loads, "JSON") if domain_path.exists() else None,
     )

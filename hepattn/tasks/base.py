@@ -35,6 +35,7 @@ import torch
 
 from hepattn.config import Config
 from hepattn.data import Events, PaddedDataset, PadSpec, Standardizer
+from hepattn.data.btag import BtagPolicy
 from hepattn.data.outputs import write_json
 from hepattn.data.schema import get_schema
 from hepattn.errors import DataError, HepattnError, SchemaMismatchError
@@ -46,6 +47,7 @@ from hepattn.models import (
     resolve_model,
     save_model,
 )
+from hepattn.tasks.domain import Domain, DomainTally, Quantity, domain_summary
 from hepattn.tasks.trainer import TrainOptions, train_task
 from hepattn.tasks.weights import check_weight_field, read_weights
 
@@ -73,6 +75,8 @@ class Task:
         net: the network (a loaded model's, in eval mode), or None before training.
         path: the model directory it was loaded from, or None.
         metrics: the validation metrics saved with the model.
+        domain: the domain of its training data, checked at inference
+            (:mod:`hepattn.tasks.domain`); None for models saved without one.
     """
 
     #: The ``task`` key of ``config.yaml``: ``"tagger"``, ``"matcher"``.
@@ -95,12 +99,15 @@ class Task:
         net: torch.nn.Module | None = None,
         path: Path | None = None,
         metrics: dict | None = None,
+        domain: Domain | None = None,
     ) -> None:
         self.run = run
         self.standardizers = dict(standardizers or {})
         self.net = net
         self.path = path
         self.metrics = dict(metrics or {})
+        #: the domain of the training data (:mod:`hepattn.tasks.domain`); None: not recorded
+        self.domain = domain
 
     # ---- hooks -------------------------------------------------------------------------
 
@@ -128,12 +135,13 @@ class Task:
         select: Callable[[Events], Events] | None = None,
         friends=None,
         entry_start: int = 0,
+        btag: BtagPolicy | None = None,
     ) -> Events:
         """Read entries [``entry_start``, ``entry_stop``) of ``paths`` — ROOT files through
         ``schema``, in-memory arrays, or SPANet-layout HDF5 — as the model reads them
         (:meth:`input_layout`, the main collection padded by ``spec``), through the one reader
-        entry :func:`~hepattn.data.read_inputs` (``nonfinite``, ``select`` and ``friends`` as
-        there)."""
+        entry :func:`~hepattn.data.read_inputs` (``nonfinite``, ``select``, ``friends`` and
+        ``btag`` as there)."""
         from hepattn.data import read_inputs
 
         colls, _ = self.input_layout()
@@ -150,6 +158,7 @@ class Task:
             friends=friends,
             collection=self.run.data.collection,
             topology=self.input_topology(),
+            btag=btag,
         )
 
     def input_topology(self):
@@ -225,6 +234,8 @@ class Task:
         select: Callable[[Events], Events] | None = None,
         friends=None,
         entry_start: int = 0,
+        btag: BtagPolicy | None = None,
+        domain: str = "warn",
     ) -> Events:
         """Read ``paths`` as this model expects (features, padding), optionally with labels
         (and then the event weights of ``data.weight``, :mod:`hepattn.tasks.weights`);
@@ -239,7 +250,12 @@ class Task:
         schema lacks is an error rather than unweighted events. ``select``: keep only these
         events of each chunk read (a validation split). ``friends``: one friend file per
         input file (``hepattn label`` output), read for the branches the inputs lack
-        (:func:`~hepattn.data.root.iterate_branches`); ROOT inputs only.
+        (:func:`~hepattn.data.root.iterate_branches`); ROOT inputs only. ``btag``: b-tag
+        values outside [0, 1] (:class:`~hepattn.data.btag.BtagPolicy`: defaults replaced,
+        others refused or dropped; default: refused), for the network and the baselines
+        alike. ``domain``: inputs outside the loaded model's domain are counted and warned
+        about (``"warn"``), refused (``"error"``) or not checked (``"ignore"``)
+        (:mod:`hepattn.tasks.domain`; with ``check`` only).
         """
         from hepattn.data import input_format
 
@@ -270,6 +286,7 @@ class Task:
                 select,
                 friends=friends,
                 entry_start=entry_start,
+                btag=btag,
             )
         except SchemaMismatchError as err:
             if schema is not None or self.path is None:
@@ -281,6 +298,7 @@ class Task:
         ev = self._finish(ev, need_labels, require_weight, label)
         if check and self.path is not None:
             self.check_inputs(ev, name)
+            self.check_domain(ev, domain)
         return ev
 
     def _finish(self, ev: Events, need_labels: bool, require_weight: bool, schema: str) -> Events:
@@ -336,6 +354,72 @@ class Task:
                     feature,
                 )
 
+    def quantities(self, ev: Events) -> dict[str, Quantity]:
+        """What the domain records and checks (:mod:`hepattn.tasks.domain`): every feature of
+        every collection the model reads, per object (``<collection>.<feature>``, with the
+        standardization the network applies), the objects per event before truncation
+        (``<collection>.count``) and the event-level inputs (``event.<field>``)."""
+        colls, event = self.input_layout()
+        main = self.run.data.collection
+        out: dict[str, Quantity] = {}
+        for name in colls:
+            objs = ev[name]
+            std = self.standardizers.get("objects" if name == main else name)
+            for i, feature in enumerate(objs.features):
+                norm = None
+                if std is not None and feature in std.features:
+                    j = std.features.index(feature)
+                    norm = (float(std.mean[j]), float(std.std[j]))
+                out[f"{name}.{feature}"] = Quantity(objs.values[..., i], objs.mask, norm)
+            if objs.counts is not None:
+                out[f"{name}.count"] = Quantity(objs.counts.astype(np.float64))
+        for field in event:
+            out[f"event.{field}"] = Quantity(np.asarray(ev.event[field], np.float64))
+        return out
+
+    def object_counts(self, ev: Events) -> dict[str, np.ndarray]:
+        """Objects per event before truncation of the collection the model cuts at
+        ``max_objects`` (the main one; one-object collections take their leading object by
+        design)."""
+        counts = ev[self.run.data.collection].counts
+        return {} if counts is None else {self.run.data.collection: counts}
+
+    def measure_domain(self, ev: Events, source: str = "") -> Domain:
+        """The domain of the training events ``ev`` (after :meth:`fit_standardizers`)."""
+        caps = {self.run.data.collection: int(self.spec(False).max_objects)}
+        return Domain.measure(self.quantities(ev), caps, source)
+
+    def record_domain(self, paths, source: str, entry_stop: int | None = None) -> Domain:
+        """Measure the domain of a saved model from (a part of) its training files and write
+        it into the model directory: ``domain.json`` and the card's "Domain" section
+        (replaced where there is one); the weights are not touched. For models saved before
+        domains were recorded, from the start of the same training recipe."""
+        from hepattn.data.outputs import write_text
+
+        if self.path is None:
+            raise ModelError("record_domain needs a saved model (Task.load)")
+        ev = self.read(paths, need_labels=True, entry_stop=entry_stop, check=False)
+        self.domain = self.measure_domain(ev, source)
+        write_json(self.path / "domain.json", self.domain.to_dict())
+        card_path = self.path / "card.md"
+        card = card_path.read_text() if card_path.exists() else ""
+        card = card.split("\n## Domain\n")[0].rstrip("\n")
+        write_text(card_path, card + "\n\n" + self.domain.card())
+        return self.domain
+
+    def check_domain(self, ev: Events, policy: str = "warn") -> DomainTally | None:
+        """Count (or refuse, ``policy="error"``) the inputs outside the model's domain
+        (:meth:`Domain.check`); nothing for a model without a recorded domain."""
+        if self.domain is None or policy == "ignore":
+            return None
+
+        def where(i: int) -> str:
+            return f"{ev.files[ev.file_index[i]]}: entry {ev.entry[i]}"
+
+        return self.domain.check(
+            self.quantities(ev), self.object_counts(ev), where, str(self.path), policy
+        )
+
     def dataset(self, ev: Events) -> PaddedDataset:
         """A dataset of the standardized inputs of ``ev``."""
         objs = self.standardizers.get("objects")
@@ -354,7 +438,10 @@ class Task:
         return {"task": self.name, **self.run.to_dict()}
 
     def save_model(self, model: torch.nn.Module, directory: Path, metrics: dict) -> None:
-        save_model(directory, self.saved_config(), model, self.standardizers, metrics)
+        domain = None if self.domain is None else self.domain.to_dict()
+        save_model(
+            directory, self.saved_config(), model, self.standardizers, metrics, domain=domain
+        )
 
     #: Task names models of this task were saved under before (loaded as this task).
     former_names: ClassVar[tuple[str, ...]] = ()
@@ -383,6 +470,8 @@ class Task:
         task = cls(run, saved.standardizers, None, saved.path)
         check_standardizers(saved, task.standardizer_features())
         task.metrics = saved.metrics
+        if saved.domain is not None:
+            task.domain = Domain.from_dict(saved.domain, str(saved.path / "domain.json"))
         task.net = task.build()
         load_state(saved, task.net)
         task.net.eval()
@@ -452,42 +541,16 @@ class Task:
         train_paths,
         val_paths,
         out_dir,
-        *,
-        val_fraction: float | None = None,
-        schema: str | None = None,
-        tree: str | None = None,
-        resume: bool = False,
-        force_resume: bool = False,
-        progress: bool = False,
-        max_train: int | None = None,
-        nonfinite: str = "error",
-        command: str = "",
-        stream: bool = False,
-        chunk_entries: int = 20_000,
-        friends=None,
-        val_friends=None,
+        **options: Any,
     ) -> dict:
         """Train a model of this task end to end; the best one lands in ``out_dir/best``.
 
-        :func:`hepattn.tasks.trainer.train_task` with these keywords as its
-        :class:`~hepattn.tasks.trainer.TrainOptions` (their meaning is documented there).
-        Returns the summary also written to ``out_dir/best/training.json``.
+        :func:`hepattn.tasks.trainer.train_task` with the keywords ``options`` as its
+        :class:`~hepattn.tasks.trainer.TrainOptions` (``val_fraction``, ``schema``, ``tree``,
+        ``resume``, ``stream``, ``btag``, …: their meaning is documented there). Returns the
+        summary also written to ``out_dir/best/training.json``.
         """
-        options = TrainOptions(
-            val_fraction=val_fraction,
-            schema=schema,
-            tree=tree,
-            resume=resume,
-            force_resume=force_resume,
-            progress=progress,
-            max_train=max_train,
-            nonfinite=nonfinite,
-            command=command,
-            stream=stream,
-            chunk_entries=chunk_entries,
-            friends=friends,
-            val_friends=val_friends,
-        )
+        options = TrainOptions(**options)
         return train_task(cls, run, train_paths, val_paths, out_dir, options)
 
     def read_labelled(
@@ -498,10 +561,14 @@ class Task:
         nonfinite: str = "error",
         friends=None,
         weight: str | None = None,
+        *,
+        btag: BtagPolicy | None = None,
+        domain: str = "warn",
     ) -> Events:
         """Labelled events to measure this model on (:meth:`read` with labels), weighted by
         the event field ``weight`` (:meth:`apply_weight`: None keeps the model's
-        ``data.weight`` where the files have it, ``"none"`` is unweighted)."""
+        ``data.weight`` where the files have it, ``"none"`` is unweighted); ``btag`` and
+        ``domain`` as :meth:`read`."""
         return self.read(
             paths,
             schema=schema,
@@ -510,6 +577,8 @@ class Task:
             nonfinite=nonfinite,
             friends=friends,
             require_weight=self.apply_weight(weight),
+            btag=btag,
+            domain=domain,
         )
 
     def evaluate_files(
@@ -524,14 +593,22 @@ class Task:
         nonfinite: str = "error",
         friends=None,
         weight: str | None = None,
+        btag: BtagPolicy | None = None,
+        domain: str = "warn",
     ) -> tuple[dict, list[Path]]:
-        """``hepattn eval``: the report on labelled files (with ``model`` and ``files``), and
-        the files written — ``out_dir/metrics.json`` and the plots, ``json_path``.
-        ``friends``: one friend file per input (the labels), as :meth:`read`; ``weight``: the
-        event weights of the metrics (:meth:`apply_weight`)."""
-        ev = self.read_labelled(paths, schema, tree, nonfinite, friends, weight)
+        """``hepattn eval``: the report on labelled files (with ``model``, ``files`` and the
+        inputs outside the model's ``domain``), and the files written —
+        ``out_dir/metrics.json`` and the plots, ``json_path``. ``friends``: one friend file
+        per input (the labels), as :meth:`read`; ``weight``: the event weights of the
+        metrics (:meth:`apply_weight`); ``btag``, ``domain`` as :meth:`read`."""
+        with domain_summary() as tally:
+            ev = self.read_labelled(
+                paths, schema, tree, nonfinite, friends, weight, btag=btag, domain=domain
+            )
         report, arrays = self.report(ev, progress)
         report = {"model": str(self.path), "files": ev.files, **report}
+        if self.domain is not None and domain != "ignore":
+            report["domain"] = tally.to_dict()
         written: list[Path] = []
         if out_dir is not None:
             out = Path(out_dir)

@@ -17,7 +17,9 @@ import numpy as np
 import torch
 
 from hepattn.baselines.registry import BaselineOptions
+from hepattn.data.btag import BtagPolicy
 from hepattn.metrics.matching import definitions, efficiency_table, format_table
+from hepattn.tasks.domain import domain_summary
 from hepattn.tasks.matching import Matcher
 from hepattn.tasks.weights import weight_note, weighted_by
 from hepattn.topology import topology_from_dict
@@ -76,6 +78,8 @@ def compare(
     btag_wp: float | None = None,
     friends=None,
     weight: str | None = None,
+    btag: BtagPolicy | None = None,
+    domain: str = "warn",
 ) -> dict:
     """The network and its topology's baseline on the labelled events of ``input_files``.
 
@@ -86,7 +90,9 @@ def compare(
     :func:`hepattn.baselines.btag.btag_rule`), ``chi2_mode`` is the all-hadronic χ²'s form;
     both tables weighted by the event field ``weight`` (None: the model's ``data.weight``
     where the files have it; ``"none"``: unweighted; :meth:`~hepattn.tasks.base.Task.
-    apply_weight`).
+    apply_weight`). ``btag``: b-tag values outside [0, 1], for both methods
+    (:class:`~hepattn.data.btag.BtagPolicy`); ``domain``: the inputs outside the model's
+    domain warned about, refused or not checked (:mod:`hepattn.tasks.domain`).
 
     Returns ``rows`` (per multiplicity row, per method — ``network`` and the baseline's
     method, ``chi2`` or ``pairing`` —: the efficiencies with their errors and the events in
@@ -95,11 +101,16 @@ def compare(
     ``topology_declaration`` (:meth:`~hepattn.topology.Topology.declaration`), ``baseline`` (its
     rule in words, also under its method's name), ``runtime_ms_per_event_<n>jets``,
     ``model``, ``files``, ``events`` (read), ``events_ge<n>_jets``, ``weighted`` (the
-    weight field, or None) and ``definitions``; with the all-hadronic χ² also ``chi2_mode``.
+    weight field, or None) and ``definitions``; with the all-hadronic χ² also ``chi2_mode``;
+    for a model with a recorded domain and ``domain`` not ``"ignore"``, ``domain``: the
+    counts of inputs outside it (:meth:`~hepattn.tasks.domain.DomainTally.to_dict`).
     """
     matcher = Matcher.load(model, topology)
     topo = matcher.topology
-    ev = matcher.read_labelled(input_files, schema, tree, nonfinite, friends, weight)
+    with domain_summary() as tally:
+        ev = matcher.read_labelled(
+            input_files, schema, tree, nonfinite, friends, weight, btag=btag, domain=domain
+        )
     w = ev.derived.get("weight")
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     net, _, _ = matcher.predict(ev, progress=progress)
@@ -128,6 +139,8 @@ def compare(
         "definitions": definitions(topo),
         "tables": tables,
     }
+    if matcher.domain is not None and domain != "ignore":
+        out["domain"] = tally.to_dict()
     if "chi2_mode" in base.options:
         from hepattn.baselines.chi2 import DEFAULT_MODE
 

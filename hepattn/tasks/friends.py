@@ -168,13 +168,15 @@ def write_friend(
     chunks: Iterable[tuple[Mapping[str, Any], Mapping[str, str]]],
     tree: str = "hepattn",
     finish: Callable[[], None] | None = None,
+    trailer: Callable[[], Mapping[str, str]] | None = None,
 ) -> int:
     """Write ``(branches, metadata)`` chunks as one TTree ``tree`` in ``output``; return the
     number of entries written.
 
     The file is opened when the first chunk is ready (its ``metadata`` are written; those
     of later chunks must be equal) and renamed into place after the last, once ``finish()``
-    (a check of the whole output) has returned; any error leaves nothing under ``output``.
+    (a check of the whole output) has returned; ``trailer()``: metadata known only then
+    (counts over all chunks). Any error leaves nothing under ``output``.
     """
     from hepattn.data.writer import TreeWriter
 
@@ -194,6 +196,8 @@ def write_friend(
             del branches
         if finish is not None:
             finish()
+        if trailer is not None:
+            writer.add_metadata(trailer())
     return writer.num_entries
 
 
@@ -230,17 +234,21 @@ def write_friends(
     an output before it is renamed into place, ``written(output, entries)`` follows each.
     Jobs run in order: an error stops the command, the outputs of the jobs before it
     complete, none for the job at fault. The reader's notes (objects over ``max_objects``,
-    dropped objects) are logged once per job (:func:`~hepattn.data.reader.one_summary`).
-    Returns the number of chunks.
+    dropped objects) are logged once per job (:func:`~hepattn.data.reader.one_summary`), and
+    so are the inputs outside the model's domain (``read["domain"]``,
+    :func:`~hepattn.tasks.domain.domain_summary`), whose counts each output records as the
+    JSON string ``domain``. Returns the number of chunks.
 
     When there is more than one chunk in all, the run is inside
     :func:`hepattn._memory.bounded_heap`, so that peak memory does not grow from chunk to
     chunk (see that module for the cost).
     """
     import contextlib
+    import json
 
     from hepattn._memory import bounded_heap
     from hepattn.data.reader import one_summary
+    from hepattn.tasks.domain import domain_summary
 
     plan = [
         (entry_ranges(task, inputs, chunk_entries, read.get("schema"), read.get("tree")), out)
@@ -251,8 +259,22 @@ def write_friends(
         for ranges, output in plan:
             chunks = answers(task, ranges, compute, progress, **read)
             check = None if finish is None else functools.partial(finish, output)
-            with one_summary():  # the reader's notes once per output, not once per chunk
-                n = write_friend(output, chunks, tree=output_tree, finish=check)
+            checked = (
+                read.get("check", True)
+                and getattr(task, "domain", None) is not None
+                and read.get("domain", "warn") != "ignore"
+            )
+            # the reader's notes and the domain counts once per output, not once per chunk
+            with one_summary(), domain_summary() as tally:
+                n = write_friend(
+                    output,
+                    chunks,
+                    tree=output_tree,
+                    finish=check,
+                    trailer=(lambda t=tally: {"domain": json.dumps(t.to_dict())})
+                    if checked
+                    else None,
+                )
             if written is not None:
                 written(output, n)
     return n_chunks

@@ -33,8 +33,11 @@ from hepattn.config import Config, ConfigError, check
 from hepattn.data import Events, PadSpec, Standardizer
 from hepattn.errors import DataError
 from hepattn.nn.tagger_nets import TaggerNet, build_network, model_config
+from hepattn.physics.kinematics import pt
+from hepattn.physics.substructure import jet_mass
 from hepattn.prong_classes import CLASSES
 from hepattn.tasks.base import Task, refuse
+from hepattn.tasks.domain import Quantity
 from hepattn.tasks.presets import KINDS
 from hepattn.tasks.weights import batch_weights, weighted_loss, weighted_ratio
 from hepattn.training.loop import TrainingConfig
@@ -231,6 +234,24 @@ class Tagger(Task):
         if self.run.kind == "mass_hl":
             ev.derived["hl"] = _hl_inputs(ev, d.collection)
         return ev
+
+    def quantities(self, ev: Events) -> dict[str, Quantity]:
+        """The towers' features and count (:meth:`Task.quantities`), the jet's pT and mass
+        from its towers (``jet.pt``, ``jet.mass``, GeV: the window of the training files), and
+        for the Mass+HL kind its 17 inputs (``jet.<feature>``)."""
+        out = super().quantities(ev)
+        objs = ev[self.run.data.collection]
+        p4 = torch.from_numpy(objs.p4).double()
+        mask = torch.from_numpy(objs.mask)
+        jet = p4.masked_fill(~mask.unsqueeze(-1), 0.0).sum(-2)  # (B, 4)
+        out["jet.pt"] = Quantity(pt(jet).numpy())
+        out["jet.mass"] = Quantity(jet_mass(p4, mask).double().numpy())
+        if self.run.kind == "mass_hl" and "hl" in ev.derived:
+            std = self.standardizers.get("jet")
+            for j, name in enumerate(["jet_mass", *_hl_names()]):
+                norm = None if std is None else (float(std.mean[j]), float(std.std[j]))
+                out[f"jet.{name}"] = Quantity(ev.derived["hl"][:, j].astype(np.float64), None, norm)
+        return out
 
     def fit_standardizers(self, ev: Events) -> dict[str, Standardizer]:
         if self.run.kind != "mass_hl":

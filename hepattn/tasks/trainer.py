@@ -54,6 +54,8 @@ class TrainOptions:
         friends: one friend file per training file (``hepattn label`` output), read for the
             branches the files lack (:func:`~hepattn.data.root.iterate_branches`).
         val_friends: the same per validation file (with validation files only).
+        btag: b-tag values outside [0, 1] in the files
+            (:class:`~hepattn.data.btag.BtagPolicy`; default: refused).
     """
 
     val_fraction: float | None = None
@@ -69,6 +71,7 @@ class TrainOptions:
     chunk_entries: int = 20_000
     friends: Any = None
     val_friends: Any = None
+    btag: Any = None
 
 
 def describe_files(files) -> str:
@@ -129,14 +132,16 @@ def train_task(
         "tree": opts.tree,
         "nonfinite": opts.nonfinite,
         "require_weight": True,
+        "btag": opts.btag,
     }
     head = task.read(train_paths, entry_stop=head_stop, friends=friends, **read)
     offsets = None
+    train_part = head if split is None else split.part(head, "train")  # what the files hold
     if split is None:
         ev_train = task.trainable(head)
         ev_val = task.trainable(task.read(val_paths, friends=opts.val_friends, **read))
     else:
-        ev_train = task.trainable(split.part(head, "train"))
+        ev_train = task.trainable(train_part)
         if opts.stream:  # one chunked pass over the training files, keeping the validation part
             offsets = file_offsets(train_paths, opts.tree, get_schema(run.data.schema))
             keep = functools.partial(split.part, which="val", offsets=offsets)
@@ -151,6 +156,15 @@ def train_task(
             f"no training {task_cls.unit} carries a loss in {ev_train.files}: nothing to learn from"
         )
     task.standardizers = task.fit_standardizers(ev_train)
+    # the domain of the events the training files hold, also those without a loss (an event
+    # of too few jets gets no answer, not a wrong one)
+    task.domain = task.measure_domain(
+        train_part,
+        f"the first {len(train_part):,} {task_cls.unit} of the training files, read before "
+        "streaming"
+        if opts.stream
+        else f"all {len(train_part):,} {task_cls.unit} of the training files",
+    )
     train_set = task.dataset(ev_train)
     n_train, files = len(ev_train), ev_train.files
     if opts.stream:
@@ -209,6 +223,7 @@ def _stream(task, paths, head: Events, opts: TrainOptions, split, offsets):
         entry_stop=opts.max_train,
         nonfinite=opts.nonfinite,
         friends=opts.friends,
+        btag=opts.btag,
     )
     read = min(ds.num_entries, opts.chunk_entries)
     ds.expected_events = max(1, round(ds.num_entries * len(head) / max(read, 1)))
@@ -256,7 +271,7 @@ def _fit(task, train_set, val_set, out_dir, info, paths, split, opts: TrainOptio
     if is_main():  # under torchrun only rank 0 writes
         best_dir = Path(out_dir) / "best"
         card = task.card_template.format(**info, val_percent=100 * best["val_score"])
-        write_text(best_dir / "card.md", card)
+        write_text(best_dir / "card.md", card.rstrip("\n") + "\n\n" + task.domain.card())
         record = {f"split_{k}" if k != "val_fraction" else k: v for k, v in split.items()}
         write_json(best_dir / "training.json", {**summary, **record, **paths})
     return summary

@@ -10,7 +10,9 @@ import pytest
 import uproot
 
 from hepattn.data import PadSpec, iterate_events, read_events
+from hepattn.data.btag import BtagPolicy
 from hepattn.data.writer import write_tree
+from hepattn.errors import DataError
 from tests.conftest import JETS, SCHEMA, jets_array
 
 FEATURES = ("pt", "eta", "phi", "mass", "btag")
@@ -100,10 +102,15 @@ def test_many_files_and_glob(tmp_path):
     np.testing.assert_array_equal(ev3.entry, [3, 0, 1])
 
 
+#: HZZ's Jet_btag is a discriminant (−1, or 1.4 … 4.7), not a score: read as stored
+KEEP = BtagPolicy(out_of_range="keep")
+
+
 def test_hzz_cartesian_matches_direct_uproot_read(hzz_path):
-    ev = read_events(
-        hzz_path, "cartesian", {"jets": PadSpec(("px", "py", "pz", "energy", "btag", "pt"), 6)}
-    )
+    spec = {"jets": PadSpec(("px", "py", "pz", "energy", "btag", "pt"), 6)}
+    with pytest.raises(DataError, match="'Jet_btag' holds 2410 b-tag default values"):
+        read_events(hzz_path, "cartesian", spec)
+    ev = read_events(hzz_path, "cartesian", spec, btag=KEEP)
     raw = uproot.open(hzz_path)["events"].arrays(
         ["Jet_Px", "Jet_Py", "Jet_Pz", "Jet_E", "Jet_btag"]
     )
@@ -128,8 +135,8 @@ def raw_weight(path):
 
 def test_hzz_tlorentzvector_objects_equal_cartesian(hzz_path, hzz_objects_path):
     spec = {"jets": PadSpec(("pt", "eta", "phi", "mass", "btag"), 6)}
-    a = read_events(hzz_path, "cartesian", spec)["jets"]
-    b = read_events(hzz_objects_path, "cartesian-objects", spec)["jets"]
+    a = read_events(hzz_path, "cartesian", spec, btag=KEEP)["jets"]
+    b = read_events(hzz_objects_path, "cartesian-objects", spec, btag=KEEP)["jets"]
     np.testing.assert_array_equal(a.mask, b.mask)
     np.testing.assert_array_equal(a.index, b.index)
     np.testing.assert_allclose(a.values, b.values, rtol=1e-4, atol=1e-2)  # mass: cancellation

@@ -66,12 +66,12 @@ def jets_from_root(
     reading = bar(progress, total, "reading", "events")
     for chunk in iterate_branches(paths, schema, branches, tree, "200 MB"):
         reading.update(chunk.stop - chunk.start)
-        raw = prepare_collection(chunk, collection, coll, "error", {}, {})
+        raw = prepare_collection(chunk, collection, coll, "error")
         jets.append({**_kinematics(raw, coll), "btag": raw[btag], "label": raw[label]})
         events.append(event_fields(chunk, schema))
         for c in objects:
             oc = schema.collection(c)
-            raw = prepare_collection(chunk, c, oc, "error", {}, {})
+            raw = prepare_collection(chunk, c, oc, "error")
             others[c].append({**_kinematics(raw, oc), **{k: raw[k] for k in oc.fields}})
     reading.close()
     out = {k: ak.concatenate([j[k] for j in jets]) for k in jets[0]}
