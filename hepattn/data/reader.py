@@ -181,6 +181,23 @@ def check_jagged(chunk: Chunk, name: str, coll: Collection, raw: dict[str, ak.Ar
             )
 
 
+def _check_numbers(chunk: Chunk, coll: Collection, raw: dict[str, ak.Array]) -> None:
+    """Every branch read holds numbers; kinematics not booleans (a branch of another type
+    than the schema means: a file written by something else)."""
+    for role, branch in coll.all_branches().items():
+        arr = raw[role]
+        for part in [arr[f] for f in arr.fields] if arr.fields else [arr]:
+            dtype = np.asarray(ak.flatten(part, axis=None)).dtype
+            kinematic = role in coll.branches
+            if dtype.kind not in "iuf" + ("" if kinematic else "b"):
+                what = "a kinematic quantity" if kinematic else "a value per object"
+                raise DataError(
+                    f"{_where(chunk, branch)} holds {dtype} values, but {what} "
+                    f"({role!r} of collection) must be a number: is it the branch the schema "
+                    "means?"
+                )
+
+
 def _finite_flat(arr: ak.Array) -> np.ndarray | None:
     """Per-object "all finite" flags of a jagged numeric array, or None if not floating."""
     flat = ak.flatten(arr, axis=None)
@@ -209,6 +226,7 @@ def prepare_collection(
     notes = _Notes() if notes is None else notes
     raw = {role: chunk.arrays[branch] for role, branch in coll.all_branches().items()}
     check_jagged(chunk, name, coll, raw)
+    _check_numbers(chunk, coll, raw)
     if coll.kinematics == "tlorentzvector":
         p4 = raw["p4"]
         raw["p4"] = ak.zip(

@@ -153,3 +153,18 @@ def test_the_shipped_samples_are_inside_the_bundled_models_domains(caplog):
             Matcher.load("default", topology).read(f"samples/{sample}.root")
         task_class("tagger").load("default").read("samples/prongs.root")
     assert not _warnings(caplog, "domain:")
+
+
+def test_compare_and_eval_json_record_the_counts(tmp_path, capsys):
+    from tests.tasks.test_matching_task import slice_file
+
+    src = slice_file(tmp_path / "ev.root", 0, 200)
+    out = tmp_path / "c.json"
+    assert main(["compare", str(src), "--json", str(out), "--timing-events", "10"]) == 0
+    domain = json.loads(out.read_text())["domain"]
+    assert domain["events"] == 200 and domain["policy"] == "warn"
+    ev = tmp_path / "e.json"
+    assert main(["eval", "matcher", str(src), "--json", str(ev), "--no-progress"]) == 0
+    assert json.loads(ev.read_text())["domain"]["events"] == 200
+    assert main(["eval", "matcher", str(src), "--json", str(ev), "--domain", "ignore"]) == 0
+    assert "domain" not in json.loads(ev.read_text())
