@@ -27,6 +27,10 @@ Training (one run per row and model, written to ``benchmarks/results/tagger_phys
 as soon as it is done; finished runs are skipped, ``--resume`` continues a cut one)::
 
     python benchmarks/bench_tagger_physics.py --rows card particle_level --models mass_hl
+    python benchmarks/bench_tagger_physics.py --data DATA --rows card particle_level \
+        card_baselines --models mass_hl mass_hl135          # the 135 N-subjettiness values
+    python benchmarks/bench_tagger_physics.py --data DATA --rows card_baselines \
+        --models pfn_1p2m                                   # its lr grid, chosen on validation
 
 Truth physics of the test files (prong distances, softest prong, resolvable prongs at the
 HCAL cell, QCD composition, mass and pT before/after the flat weights, constituent counts)::
@@ -530,8 +534,9 @@ def _sizes_effect(rows: dict) -> str:
     )
     grid = b.get("lr_grid")
     chosen = (
-        f", lr {lr:g} chosen on validation from {', '.join(grid)} (lr {a.get('lr', 1e-3):g} "
-        "for the small one)"
+        f"; lr {lr:.0e} chosen on validation from "
+        + ", ".join(f"{float(x):.0e}" for x in grid)
+        + f", the small one at {a.get('lr', 1e-3):.0e}"
         if grid
         else ""
     )

@@ -534,7 +534,10 @@ def nsubjettiness_basis(
     axes ``a_k`` (:func:`exclusive_kt_axes`, one clustering per jet for every N and β);
     ``τ_N^(β) = 0`` for jets with at most ``N`` towers and for empty jets. The defaults give
     the 135 values of :data:`NSUB_FEATURES`. Computed in chunks of ``chunk_size`` jets on
-    ``num_threads`` intra-op threads, as :func:`high_level_features`.
+    ``num_threads`` intra-op threads, as :func:`high_level_features`; one thread takes about
+    1.6 CPU s per 1000 card jets (56 towers on average) and 5.7 s per 1000 particle-level jets
+    (126 constituents), against 1.0 s and 4.9 s for the 16 features of
+    :func:`high_level_features` (generated prong jets, 2 shared cores).
 
     Args:
         p4: ``(B, N, 4)`` tower 4-momenta ``(px, py, pz, E)`` in GeV.

@@ -394,7 +394,7 @@ def fit(
             "epoch": state.epoch,
             "train_loss": total / max(n, 1),
             "seconds": round(time.perf_counter() - t0, 1),
-            "cpu_seconds": round(budget.seconds(), 2),  # cumulative, all legs
+            "cpu_seconds": round(budget.seconds(), 3),  # cumulative, all legs
             **({"cpu_budget_spent": True} if budget.hit else {}),
             **{f"val_{k}": v for k, v in metrics.items()},
         }

@@ -116,7 +116,7 @@ def test_cpu_budget_stops_training_and_says_so(tmp_path):
     cfg = TrainingConfig(epochs=30, batch_size=8, lr=0.05, warmup_steps=2, patience=2)
     free = fit(Task(), torch.nn.Linear(3, 1), data(), data(16), collate, cfg, tmp_path / "free")
     cpu = [h["cpu_seconds"] for h in free]
-    assert cpu == sorted(cpu) and cpu[0] > 0 and "cpu_budget_spent" not in free[-1]
+    assert cpu == sorted(cpu) and cpu[-1] > 0 and "cpu_budget_spent" not in free[-1]
     assert ended_by(free, cfg) == "early_stopping"
     short = TrainingConfig(epochs=1, batch_size=8, warmup_steps=2)
     one = fit(Task(), torch.nn.Linear(3, 1), data(), data(16), collate, short, tmp_path / "one")
