@@ -32,6 +32,23 @@ same)::
 
     python benchmarks/bench_tagger.py --plots data/prongs_test.root
 
+The PFN at the paper's size (``pfn_1p2m``) and the Mass + HL network on the jet mass and 135
+N-subjettiness values (``mass_hl135``) are further ``--models`` choices. A model with a
+learning-rate grid (:data:`hepattn.tasks.presets.LR_GRIDS`: ``pfn_1p2m`` 3e-4, 1e-4) trains
+once per rate and keeps the best on the validation set; its run file records ``lr`` and
+``lr_grid`` (each rate's validation accuracy, epochs and CPU seconds), and its
+``cpu_seconds`` include the whole grid.
+
+Equal CPU budget: ``--cpu-budget transformer`` trains each model again, stopping once it has
+spent the transformer's training CPU seconds at the same curve point (or ``--cpu-budget 600``:
+seconds), unless early stopping or the epoch cap comes first (give a large ``--epochs``);
+each run goes to ``tagger_runs/budget_<jets>_<model>.json`` with ``cpu_budget_s``,
+``cpu_seconds``, ``train_loop_cpu_seconds`` (what the cap counts) and ``ended_by``
+(``cpu_budget``, ``early_stopping`` or ``epoch_cap``), and the curve gains ``equal_cpu``::
+
+    python benchmarks/bench_tagger.py --train ... --val ... --test ... --threads 1 \
+        --curve 2000 20000 --models pfn pfn_1p2m mass_hl --cpu-budget transformer --epochs 400
+
 Rebuild ``tagger.json`` and the learning curve from the run files (no training)::
 
     python benchmarks/bench_tagger.py --merge
@@ -53,48 +70,69 @@ from pathlib import Path
 
 import torch
 
-from hepattn.tasks.presets import TAGGER_KINDS, run_config_dict
+from hepattn.tasks.presets import LR_GRIDS, TAGGER_KINDS, run_config_dict
 from hepattn.tasks.tagging import Tagger, TaggerRunConfig, classification_report
+from hepattn.tasks.trainer import TrainOptions, train_lr_grid, train_task
 from hepattn.training import stopped_early
 
 RESULTS = Path(__file__).parent / "results"
 RUNS = RESULTS / "tagger_runs"
 WORK = Path("runs/bench_tagger")  # the default --work
-#: Extra model names: a tagger kind with other model settings (issue 22: the PFN at the
-#: paper's size, 1,187,847 parameters against its 1,205,895).
-SIZED = {"pfn_1p2m": ("pfn", {"phi_sizes": [256, 512, 512], "f_sizes": [512, 512, 512]})}
-MODELS = (*TAGGER_KINDS, *SIZED)
+#: Every tagger kind and variant (``pfn_1p2m``: the PFN at the paper's size; ``mass_hl135``:
+#: Mass + HL on 135 N-subjettiness values; :data:`hepattn.tasks.presets.VARIANTS`).
+MODELS = TAGGER_KINDS
+#: The models of the learning curve (``--models`` default; always listed in its JSON).
+CURVE_MODELS = ("transformer", "transformer_no_interaction", "pfn", "mass_hl")
 #: Early-stopping patience of the runs recorded before run files stored it (issue 12's curve:
 #: ``--epochs 20 --patience 4``).
 RECORDED_PATIENCE = 4
 
 
-def run_config(model: str, args: argparse.Namespace) -> TaggerRunConfig:
-    kind, sizes = SIZED.get(model, (model, {}))
-    cfg = run_config_dict("tagger", kind=kind)
-    cfg["model"] = {**cfg["model"], **sizes}
+def run_config(
+    model: str, args: argparse.Namespace, cpu_budget_s: float | None = None
+) -> TaggerRunConfig:
+    cfg = run_config_dict("tagger", kind=model)
     cfg["training"].update(  # patience is no command-line override of `hepattn train`
-        epochs=args.epochs, threads=args.threads, seed=args.seed, patience=args.patience
+        epochs=args.epochs,
+        threads=args.threads,
+        seed=args.seed,
+        patience=args.patience,
+        cpu_budget_s=cpu_budget_s,
     )
     return TaggerRunConfig.from_dict(cfg)
 
 
-def run_model(model: str, args: argparse.Namespace, jets_per_class: int | None = None) -> dict:
+def run_model(
+    model: str,
+    args: argparse.Namespace,
+    jets_per_class: int | None = None,
+    cpu_budget: tuple[float, str] | None = None,
+) -> dict:
     """Train ``model`` (on the first ``jets_per_class`` × 7 training jets when given: the
     training files hold blocks of 250 jets cycling through the classes, so the head of the
-    file is balanced) and evaluate it on the test set."""
-    run = run_config(model, args)
-    out = Path(args.work) / (model if jets_per_class is None else f"{jets_per_class}/{model}")
+    file is balanced; under ``cpu_budget`` = (seconds, where they come from) until that many
+    training CPU seconds are spent) and evaluate it on the test set. A model with a
+    learning-rate grid (:data:`LR_GRIDS`) is trained once per rate, the best on validation
+    kept."""
+    budget_s = None if cpu_budget is None else cpu_budget[0]
+    run = run_config(model, args, budget_s)
+    name = model if cpu_budget is None else f"{model}@cpu"
+    out = Path(args.work) / (name if jets_per_class is None else f"{jets_per_class}/{name}")
     size = "" if jets_per_class is None else f" --curve {jets_per_class}"
-    summary = Tagger.train(
-        run,
-        args.train,
-        args.val,
-        out,
+    budget = "" if cpu_budget is None else f" --cpu-budget {args.cpu_budget}"
+    options = TrainOptions(
         resume=args.resume,
         max_train=None if jets_per_class is None else 7 * jets_per_class,
-        command=f"python benchmarks/bench_tagger.py --models {model}{size} (see its docstring)",
+        command=f"python benchmarks/bench_tagger.py --models {model}{size}{budget} "
+        "(see its docstring)",
     )
+    cpu0 = time.process_time()
+    if model in LR_GRIDS:
+        grid = LR_GRIDS[model]
+        summary, out = train_lr_grid(Tagger, run, args.train, args.val, out, grid, options)
+    else:
+        summary = train_task(Tagger, run, args.train, args.val, out, options)
+    cpu = time.process_time() - cpu0
     tagger = Tagger.load(out / "best")
     ev = tagger.read(args.test, need_labels=True)
     t0 = time.perf_counter()
@@ -114,8 +152,18 @@ def run_model(model: str, args: argparse.Namespace, jets_per_class: int | None =
         "best_epoch": summary["best_epoch"],
         "epoch_cap": args.epochs,
         "patience": args.patience,
+        "lr": summary["lr"],
+        **({"lr_grid": summary["lr_grid"]} if "lr_grid" in summary else {}),
         "train_seconds": round(summary["seconds"], 1),
         **legs(out),
+        "cpu_seconds": round(cpu, 1),
+        "train_loop_cpu_seconds": summary["cpu_seconds"],
+        "ended_by": summary["ended_by"],
+        **(
+            {}
+            if cpu_budget is None
+            else {"cpu_budget_s": round(cpu_budget[0], 1), "cpu_budget_of": cpu_budget[1]}
+        ),
         "inference_ms_per_jet": round(1e3 * infer / max(len(ev), 1), 3),
         "train_jets": summary["train_jets"],
         "test_jets": report["n_jets"],
@@ -124,6 +172,26 @@ def run_model(model: str, args: argparse.Namespace, jets_per_class: int | None =
         if not torch.cuda.is_available()
         else torch.cuda.get_device_name(),
     }
+
+
+def cpu_budget(spec: str, jets_per_class: int | None) -> tuple[float, str]:
+    """The CPU seconds of ``--cpu-budget spec`` and where they come from: ``spec`` seconds,
+    or the training CPU seconds of model ``spec``'s run at the same curve point (its
+    ``train_loop_cpu_seconds``, else for runs recorded before those were, its wall seconds
+    over all legs on one thread, an upper bound of its CPU time)."""
+    try:
+        return float(spec), "seconds given"
+    except ValueError:
+        pass
+    name = f"curve_{jets_per_class}_{spec}.json" if jets_per_class else f"{spec}.json"
+    path = RUNS / name
+    if not path.exists():
+        raise SystemExit(f"--cpu-budget {spec}: no run file {path} to take the budget from")
+    run = json.loads(path.read_text())
+    for key in ("train_loop_cpu_seconds", "train_seconds_all_legs", "train_seconds"):
+        if run.get(key):
+            return float(run[key]), f"{spec} ({name}: {key})"
+    raise SystemExit(f"{path} records no training time")
 
 
 def legs(out: Path) -> dict:
@@ -193,17 +261,35 @@ def converged(run: dict) -> bool:
     return stopped_early(run["epochs"], run["best_epoch"], run.get("patience", RECORDED_PATIENCE))
 
 
+#: Keys of a budget run kept in ``equal_cpu`` of ``tagger.json`` and the learning curve.
+EQUAL_CPU_KEYS = (
+    "accuracy",
+    "accuracy_err",
+    "epochs",
+    "best_epoch",
+    "cpu_budget_s",
+    "cpu_seconds",
+    "train_loop_cpu_seconds",
+    "ended_by",
+)
+
+
 def merge() -> dict:
     """``tagger.json``: the models trained on the most jets of the learning curve (all on the
     same data), or, without curve runs, the full-file runs ``<model>.json``; each model gets
-    ``converged`` (:func:`converged`)."""
+    ``converged`` (:func:`converged`) and, where a budget run exists, ``equal_cpu``."""
     sizes = sorted({int(p.stem.split("_")[1]) for p in RUNS.glob("curve_*_*.json")})
     models = {}
     for model in MODELS:
-        path = RUNS / (f"curve_{sizes[-1]}_{model}.json" if sizes else f"{model}.json")
+        tail = f"{sizes[-1]}_{model}" if sizes else model
+        path = RUNS / f"curve_{tail}.json" if sizes else RUNS / f"{model}.json"
         if path.exists():
             models[model] = json.loads(path.read_text())
             models[model]["converged"] = converged(models[model])
+            budget = RUNS / f"budget_{tail}.json"
+            if budget.exists():
+                b = json.loads(budget.read_text())
+                models[model]["equal_cpu"] = {k: b.get(k) for k in EQUAL_CPU_KEYS}
     speeds_path = RESULTS / "tagger_throughput.json"
     speeds = json.loads(speeds_path.read_text()) if speeds_path.exists() else {}
     for model, speed in speeds.items():
@@ -240,8 +326,14 @@ def merge_curve() -> dict:
             got = got[old["jets_per_class"].index(n)] if got else None
         return got
 
+    budgets = {}
+    for path in RUNS.glob("budget_*_*.json"):
+        size, model = path.stem[len("budget_") :].split("_", 1)
+        if size.isdigit():  # not a full-file run, budget_<model>.json
+            budgets.setdefault(model, {})[int(size)] = json.loads(path.read_text())
+
     out = {"jets_per_class": sizes, "models": {}}
-    for model in (m for m in MODELS if m in TAGGER_KINDS or m in runs):
+    for model in (m for m in MODELS if m in CURVE_MODELS or m in runs):
         per = runs.get(model, {})
         out["models"][model] = {
             "accuracy": [per[n]["accuracy"] if n in per else None for n in sizes],
@@ -251,6 +343,11 @@ def merge_curve() -> dict:
             "epochs": [per[n]["epochs"] if n in per else None for n in sizes],
             "converged": [converged(per[n]) if n in per else None for n in sizes],
         }
+        if model in budgets:  # the same model at another model's CPU budget
+            b = budgets[model]
+            out["models"][model]["equal_cpu"] = {
+                k: [b[n].get(k) if n in b else None for n in sizes] for k in EQUAL_CPU_KEYS
+            }
     (RESULTS / "tagger_learning_curve.json").write_text(json.dumps(out, indent=2) + "\n")
     try:
         import matplotlib
@@ -316,13 +413,20 @@ def main() -> None:
         help="learning curve: train each model on the first JETS_PER_CLASS × 7 training jets "
         "for each value; the largest also fills tagger.json",
     )
-    p.add_argument("--models", nargs="+", default=list(TAGGER_KINDS), choices=MODELS)
+    p.add_argument("--models", nargs="+", default=list(CURVE_MODELS), choices=MODELS)
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--patience", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--work", default="runs/bench_tagger", help="training output directories")
     p.add_argument("--resume", action="store_true")
+    p.add_argument(
+        "--cpu-budget",
+        metavar="SECONDS_OR_MODEL",
+        help="train the models again, each stopped once it has spent this many training CPU "
+        "seconds, or those of this model's run at the same point (e.g. transformer); written "
+        "to budget_<jets>_<model>.json",
+    )
     p.add_argument(
         "--merge",
         action="store_true",
@@ -353,22 +457,28 @@ def main() -> None:
         p.error("--train, --val and --test are needed to train (or give --throughput-data)")
     for size in sorted(args.curve or []):
         for model in args.models:
-            path = RUNS / f"curve_{size}_{model}.json"
+            prefix = "curve" if args.cpu_budget is None else "budget"
+            path = RUNS / f"{prefix}_{size}_{model}.json"
             if path.exists():
                 continue  # finished in an earlier session (an interrupted one: --resume)
-            result = run_model(model, args, size)
+            budget = None if args.cpu_budget is None else cpu_budget(args.cpu_budget, size)
+            result = run_model(model, args, size, budget)
             path.write_text(json.dumps(result, indent=2) + "\n")
-            if size == max(args.curve):
+            if size == max(args.curve) and budget is None:
                 (RUNS / f"{model}.json").write_text(json.dumps(result, indent=2) + "\n")
-                merge()
+            merge()
             merge_curve()
-            print(json.dumps({f"{model}@{size}": {k: result[k] for k in ("accuracy", "params")}}))
+            keys = ("accuracy", "params", "cpu_seconds", "ended_by")
+            print(json.dumps({f"{model}@{size}": {k: result[k] for k in keys}}))
     if args.curve:
         return
     for model in args.models:
-        result = run_model(model, args)
-        (RUNS / f"{model}.json").write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps({model: {k: result[k] for k in ("accuracy", "accuracy_err", "params")}}))
+        budget = None if args.cpu_budget is None else cpu_budget(args.cpu_budget, None)
+        result = run_model(model, args, cpu_budget=budget)
+        name = f"{model}.json" if budget is None else f"budget_{model}.json"
+        (RUNS / name).write_text(json.dumps(result, indent=2) + "\n")
+        keys = ("accuracy", "accuracy_err", "params", "cpu_seconds", "ended_by")
+        print(json.dumps({model: {k: result[k] for k in keys}}))
         merge()
 
 

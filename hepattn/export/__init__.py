@@ -16,7 +16,7 @@ Inputs (float32 unless stated):
 - ``mask: bool[B, N]``: True = real object. Objects are sorted by decreasing p_T, real ones
   first; values in padded slots are ignored;
 - for a ``mass_hl`` tagger only ``hl[B, 17]``: jet mass + 16 substructure features,
-  standardized.
+  standardized (``hl[B, 136]``, jet mass + 135 N-subjettiness values, for ``mass_hl135``).
 
 Outputs: a tagger gives ``probabilities[B, 7]`` (softmax over the classes 1, 2, 3, 4b, 4q, 6,
 8). A matcher, any topology (``task="matcher"``; the former name ``"topology-matcher"`` is

@@ -1,8 +1,9 @@
 """ONNX export hooks of the tagger (:mod:`hepattn.export`): graph, example inputs, metadata.
 
 Inputs ``x[B, N, F]``, ``p4[B, N, 4]``, ``mask: bool[B, N]`` (a PFN has no ``p4``); a
-``mass_hl`` tagger ``hl[B, 17]`` instead. Output ``probabilities[B, 7]``, the softmax over
-the classes (:data:`hepattn.prong_classes.CLASSES`).
+``mass_hl`` tagger ``hl[B, 17]`` (``hl[B, 136]`` with the 135 N-subjettiness inputs) instead.
+Output ``probabilities[B, 7]``, the softmax over the classes
+(:data:`hepattn.prong_classes.CLASSES`).
 """
 
 from __future__ import annotations
@@ -110,8 +111,12 @@ class TaggerExport:
 
             std = self.loaded.standardizers["jet"]
             meta["inputs"] = {"hl": {"dtype": "float32", "shape": ["B", len(std.features)]}}
+            what = {
+                "hl16": "16 high-level substructure features",
+                "nsub135": "135 N-subjettiness values tau_N^beta, N = 1..45, beta = 0.5, 1, 2",
+            }[run.model.get("inputs", "hl16")]
             meta["preprocessing"] = (
-                "hl = (jet mass, 16 high-level substructure features) computed from the jet's "
+                f"hl = (jet mass, {what}) computed from the jet's "
                 f"towers (the {HL_MAX_TOWERS} leading in pT), in the order "
                 "of feature_names, standardized as (value - feature_means) / feature_stds."
             )

@@ -4,8 +4,9 @@ A tagger's ``kind`` picks its network: ``transformer`` (:class:`~hepattn.nn.tagg
 TransformerTagger`, P-MHA on or off through ``model.encoder.interaction.enabled``), ``pfn``
 (:class:`~hepattn.baselines.pfn.PFN` on the same per-tower features) or ``mass_hl``
 (:class:`~hepattn.baselines.mass_hl.MassHLNet` on jet mass + 16 high-level substructure
-features). :func:`model_config` checks the kind's config, :func:`build_network` builds the
-network, and :class:`TaggerNet` gives all three the same call. The number of classes is
+features, or with ``model.inputs: nsub135`` on jet mass + 135 N-subjettiness values).
+:func:`model_config` checks the kind's config, :func:`build_network` builds the network, and
+:class:`TaggerNet` gives all three the same call. The number of classes is
 that of :data:`hepattn.prong_classes.CLASSES`.
 """
 
@@ -54,9 +55,10 @@ def model_config(kind: str, model: dict, n_features: int) -> Config:
 
         return PFNConfig.from_dict({**model, "input_dim": n_features, "num_classes": k})
     if kind == "mass_hl":
-        from hepattn.baselines.mass_hl import MassHLConfig
+        from hepattn.baselines.mass_hl import INPUT_SETS, MassHLConfig
 
-        return MassHLConfig.from_dict({**model, "num_classes": k})
+        width = len(INPUT_SETS.get(model.get("inputs", "hl16"), ()))  # 0: refused as unknown
+        return MassHLConfig.from_dict({"input_dim": width, **model, "num_classes": k})
     raise ConfigError(f"unknown tagger kind {kind!r}; choose one of {NETWORK_KINDS}")
 
 

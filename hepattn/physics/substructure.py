@@ -22,9 +22,11 @@ Exclusive-kT axes (:func:`exclusive_kt_axes`)
     fewer than ``n`` towers gets its towers as axes. The steps are many small tensor
     operations; on the CPU they run on one intra-op thread (the setting is restored
     afterwards), which avoids thread hand-offs that cost several times the work on a busy CPU.
-N-subjettiness (:func:`nsubjettiness`), β = 1
-    ``τ_N = Σ_i pT_i · min_k ΔR(i, a_k) / (R0 · Σ_i pT_i)``, R0 = 1.2, with the ``N``
-    exclusive-kT axes ``a_k``. ``τ_N = 0`` when the jet has at most ``N`` towers.
+N-subjettiness (:func:`nsubjettiness`, :func:`nsubjettiness_basis`)
+    ``τ_N^(β) = Σ_i pT_i · min_k ΔR(i, a_k)^β / (R0^β · Σ_i pT_i)``, R0 = 1.2, with the ``N``
+    exclusive-kT axes ``a_k`` (the same axes for every β). ``τ_N = 0`` when the jet has at
+    most ``N`` towers (each tower is its own axis). Since ``x ↦ x^β`` is increasing, the
+    nearest axis does not depend on β: one ``min_k ΔR²`` per ``N`` serves all β.
 Energy correlation functions (:func:`energy_correlations`)
     With ``z_i = pT_i / pT_J`` and ``pT_J = Σ_i pT_i`` (the scalar sum over all towers),
     ``e2^(β) = Σ_{i<j} z_i z_j ΔR_ij^β``,
@@ -50,6 +52,14 @@ n_towers        number of towers in the jet
 
 With the jet mass (:func:`jet_mass`, ``m = sqrt(max(E² − |p|², 0))`` of the summed towers)
 these make the 17 inputs of the Mass + HL baseline (``hepattn.baselines.mass_hl``).
+
+The N-subjettiness basis (:data:`NSUB_FEATURES`, :func:`nsubjettiness_basis`)
+-----------------------------------------------------------------------------
+The 135 values ``τ_N^(β)`` for ``N = 1 … 45`` and ``β ∈ {0.5, 1, 2}`` (Datta & Larkoski's
+basis, arXiv:1704.08249, with exclusive-kT axes), ordered N-major:
+``tau_1_b0.5, tau_1_b1, tau_1_b2, tau_2_b0.5, …, tau_45_b2``. With the jet mass they are the
+136 inputs of the paper's larger high-level baseline (REFERENCE §3: "135 N-subjettiness
+values plus mass").
 """
 
 from __future__ import annotations
@@ -58,7 +68,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 import torch
@@ -88,8 +98,16 @@ HL_FEATURES: tuple[str, ...] = (
     "n_towers",
 )
 
-#: Largest number of subjets / N-subjettiness axes computed.
+#: Largest number of subjets / N-subjettiness axes computed for :data:`HL_FEATURES`.
 MAX_SUBJETS = 8
+#: Largest N of the N-subjettiness basis (:data:`NSUB_FEATURES`).
+NSUB_MAX_N = 45
+#: Angular exponents β of the N-subjettiness basis.
+NSUB_BETAS: tuple[float, ...] = (0.5, 1.0, 2.0)
+#: Names of the 135 values of :func:`nsubjettiness_basis`, in order (N-major).
+NSUB_FEATURES: tuple[str, ...] = tuple(
+    f"tau_{n}_b{beta:g}" for n in range(1, NSUB_MAX_N + 1) for beta in NSUB_BETAS
+)
 #: N-subjettiness normalization radius R0 (the jet radius of the prong samples).
 R0 = 1.2
 #: Clamp of the denominators of τ ratios, C2 and D2.
@@ -98,6 +116,8 @@ RATIO_EPS = 1e-12
 ECF_MAX_TOWERS = 128
 
 _DTYPE = torch.float64
+#: Rapidity given to missing N-subjettiness axes: far from every tower, ``_FAR²`` ≫ ``_FAR``.
+_FAR = 1e6
 
 
 class ECF(NamedTuple):
@@ -321,37 +341,67 @@ def exclusive_kt_axes(p4: Tensor, mask: Tensor, max_n: int = MAX_SUBJETS) -> tup
     return _exclusive_kt(_towers(p4, mask), max_n)
 
 
-def _nsubjettiness(towers: _Towers, axes: Tensor, axes_mask: Tensor, r0: float) -> Tensor:
-    """τ_N of canonical towers for the given axes ``(B, M, M, 4)``; returns ``(B, M)``."""
+def _angular_power(dr2: Tensor, beta: float) -> Tensor:
+    """``ΔR^β`` from ``ΔR²`` (exact square root for β = 1, no root for β = 2)."""
+    if beta == 1.0:
+        return dr2.sqrt()
+    if beta == 2.0:
+        return dr2
+    return dr2.pow(0.5 * beta)
+
+
+def _nsubjettiness(
+    towers: _Towers, axes: Tensor, axes_mask: Tensor, r0: float, betas: Sequence[float]
+) -> Tensor:
+    """τ_N^(β) of canonical towers for the given axes ``(B, M, M, 4)``: ``(B, M, len(betas))``.
+
+    The axes of ``N`` subjets are the first ``N`` slots of ``axes[:, N − 1]`` (sorted, padding
+    last), so only those enter; a missing axis sits at rapidity :data:`_FAR` instead of being
+    masked, and a tower with no axis at all (empty jet) gets distance 0.
+    """
     y, ph = towers.y.unsqueeze(-1), towers.phi.unsqueeze(-1)  # (B, N, 1)
-    ya, pha = rapidity(axes), phi(axes)  # (B, M, M)
-    norm = (r0 * towers.pt.sum(-1)).clamp(min=RATIO_EPS)  # (B,)
+    ya = rapidity(axes).masked_fill_(~axes_mask, _FAR).unsqueeze(1)  # (B, 1, M, M)
+    pha = phi(axes).masked_fill_(~axes_mask, 0.0).unsqueeze(1)
+    sum_pt = towers.pt.sum(-1)  # (B,)
+    norms = [(r0**beta * sum_pt).clamp(min=RATIO_EPS) for beta in betas]  # (B,) each
     taus = []
     for n in range(axes.shape[1]):
-        dr2 = _dr2(y, ph, ya[:, n].unsqueeze(1), pha[:, n].unsqueeze(1))  # (B, N, M)
-        dr2 = dr2.masked_fill_(~axes_mask[:, n].unsqueeze(1), float("inf"))
-        dmin = dr2.min(-1).values  # (B, N)
-        dmin = dmin.masked_fill_(torch.isinf(dmin), 0.0).sqrt_()  # no axis (empty jet): 0
-        taus.append((towers.pt * dmin).sum(-1) / norm)  # (B,)
-    return torch.stack(taus, dim=-1)  # (B, M)
+        dr2 = _dr2(y, ph, ya[:, :, n, : n + 1], pha[:, :, n, : n + 1])  # (B, N, n + 1)
+        dmin2 = dr2.min(-1).values  # (B, N) ΔR² to the nearest axis, for every β
+        dmin2 = dmin2.masked_fill_(dmin2 > _FAR, 0.0)  # no axis (empty jet): 0
+        taus.append(
+            torch.stack(
+                [
+                    (towers.pt * _angular_power(dmin2, beta)).sum(-1) / norm
+                    for beta, norm in zip(betas, norms, strict=True)
+                ],
+                dim=-1,
+            )
+        )  # (B, len(betas))
+    return torch.stack(taus, dim=1)  # (B, M, len(betas))
 
 
-def nsubjettiness(p4: Tensor, mask: Tensor, max_n: int = MAX_SUBJETS, r0: float = R0) -> Tensor:
-    """N-subjettiness ``τ_N = Σ_i pT_i min_k ΔR(i, a_k) / (R0 Σ_i pT_i)``, β = 1.
+def nsubjettiness(
+    p4: Tensor, mask: Tensor, max_n: int = MAX_SUBJETS, r0: float = R0, beta: float = 1.0
+) -> Tensor:
+    """N-subjettiness ``τ_N^(β) = Σ_i pT_i min_k ΔR(i, a_k)^β / (R0^β Σ_i pT_i)``.
 
     The axes ``a_k`` are the ``N`` exclusive-kT subjets of :func:`exclusive_kt_axes`.
 
     Args:
         p4: ``(B, N, 4)`` tower 4-momenta. mask: ``(B, N)`` bool, True for real towers.
         max_n: τ_N is computed for ``N = 1 … max_n``. r0: the normalization radius R0.
+        beta: the angular exponent β (> 0).
 
     Returns:
         ``(B, max_n)`` float64, column ``N − 1`` holding τ_N (0 for jets with ≤ N towers and
         for empty jets).
     """
+    if beta <= 0:
+        raise ValueError(f"beta must be > 0, got {beta}")
     towers = _towers(p4, mask)
     axes, axes_mask = _exclusive_kt(towers, max_n)
-    return _nsubjettiness(towers, axes, axes_mask, r0)
+    return _nsubjettiness(towers, axes, axes_mask, r0, (beta,))[..., 0]
 
 
 def _energy_correlations(towers: _Towers, beta: float, max_towers: int | None) -> ECF:
@@ -400,6 +450,31 @@ def jet_mass(p4: Tensor, mask: Tensor) -> Tensor:
     return invariant_mass(jet).to(torch.float32)
 
 
+def _chunked(
+    compute: Callable[[_Towers], Tensor],
+    p4: Tensor,
+    mask: Tensor,
+    width: int,
+    chunk_size: int,
+    num_threads: int | None,
+    what: str,
+) -> Tensor:
+    """``compute`` of the canonical towers of each chunk of ``chunk_size`` jets, concatenated
+    as ``(B, width)`` float32, run on ``num_threads`` intra-op threads on the CPU (restored
+    afterwards; None: torch's setting)."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be ≥ 1, got {chunk_size}")
+    start = time.perf_counter()
+    out = []
+    with _intra_op_threads(num_threads if p4.device.type == "cpu" else None):
+        for lo in range(0, p4.shape[0], chunk_size):
+            towers = _towers(p4[lo : lo + chunk_size], mask[lo : lo + chunk_size])
+            out.append(compute(towers).to(torch.float32))
+    result = torch.cat(out) if out else p4.new_zeros(0, width, dtype=torch.float32)
+    logger.debug("%s: %d jets in %.3f s", what, p4.shape[0], time.perf_counter() - start)
+    return result
+
+
 @torch.no_grad()
 def high_level_features(
     p4: Tensor,
@@ -428,22 +503,59 @@ def high_level_features(
     Returns:
         ``(B, 16)`` float32 on the device of ``p4``, columns in :data:`HL_FEATURES` order.
     """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be ≥ 1, got {chunk_size}")
-    start = time.perf_counter()
-    out = []
-    with _intra_op_threads(num_threads if p4.device.type == "cpu" else None):
-        for lo in range(0, p4.shape[0], chunk_size):
-            towers = _towers(p4[lo : lo + chunk_size], mask[lo : lo + chunk_size])
-            axes, axes_mask = _exclusive_kt(towers, MAX_SUBJETS)
-            tau = _nsubjettiness(towers, axes, axes_mask, R0)  # (b, 8)
-            ecf = _energy_correlations(towers, 1.0, ecf_max_towers)
-            ratios = tau[:, 1:5] / tau[:, 0:4].clamp(min=RATIO_EPS)  # (b, 4): τ21, τ32, τ43, τ54
-            n_towers = towers.mask.sum(-1).to(_DTYPE)
-            feats = torch.cat(
-                [tau, ratios, torch.stack([ecf.e2, ecf.c2, ecf.d2, n_towers], dim=-1)], dim=-1
-            )  # (b, 16)
-            out.append(feats.to(torch.float32))
-    result = torch.cat(out) if out else p4.new_zeros(0, len(HL_FEATURES), dtype=torch.float32)
-    logger.debug("high_level_features: %d jets in %.3f s", p4.shape[0], time.perf_counter() - start)
-    return result
+
+    def compute(towers: _Towers) -> Tensor:
+        axes, axes_mask = _exclusive_kt(towers, MAX_SUBJETS)
+        tau = _nsubjettiness(towers, axes, axes_mask, R0, (1.0,))[..., 0]  # (b, 8)
+        ecf = _energy_correlations(towers, 1.0, ecf_max_towers)
+        ratios = tau[:, 1:5] / tau[:, 0:4].clamp(min=RATIO_EPS)  # (b, 4): τ21, τ32, τ43, τ54
+        n_towers = towers.mask.sum(-1).to(_DTYPE)
+        extra = torch.stack([ecf.e2, ecf.c2, ecf.d2, n_towers], dim=-1)
+        return torch.cat([tau, ratios, extra], dim=-1)  # (b, 16)
+
+    return _chunked(
+        compute, p4, mask, len(HL_FEATURES), chunk_size, num_threads, "high_level_features"
+    )
+
+
+@torch.no_grad()
+def nsubjettiness_basis(
+    p4: Tensor,
+    mask: Tensor,
+    max_n: int = NSUB_MAX_N,
+    betas: Sequence[float] = NSUB_BETAS,
+    r0: float = R0,
+    chunk_size: int = 256,
+    num_threads: int | None = 1,
+) -> Tensor:
+    """The N-subjettiness basis ``τ_N^(β)``, ``N = 1 … max_n``, ``β ∈ betas``.
+
+    ``τ_N^(β) = Σ_i pT_i min_k ΔR(i, a_k)^β / (R0^β Σ_i pT_i)`` with the ``N`` exclusive-kT
+    axes ``a_k`` (:func:`exclusive_kt_axes`, one clustering per jet for every N and β);
+    ``τ_N^(β) = 0`` for jets with at most ``N`` towers and for empty jets. The defaults give
+    the 135 values of :data:`NSUB_FEATURES`. Computed in chunks of ``chunk_size`` jets on
+    ``num_threads`` intra-op threads, as :func:`high_level_features`; one thread takes about
+    1.6 CPU s per 1000 card jets (56 towers on average) and 5.7 s per 1000 particle-level jets
+    (126 constituents), against 1.0 s and 4.9 s for the 16 features of
+    :func:`high_level_features` (generated prong jets, 2 shared cores).
+
+    Args:
+        p4: ``(B, N, 4)`` tower 4-momenta ``(px, py, pz, E)`` in GeV.
+        mask: ``(B, N)`` bool, True for real towers; padded slots may hold anything.
+        max_n: the largest N. betas: the angular exponents (each > 0). r0: the radius R0.
+        chunk_size: jets processed at once. num_threads: see :func:`high_level_features`.
+
+    Returns:
+        ``(B, max_n · len(betas))`` float32 on the device of ``p4``, N-major: column
+        ``(N − 1) · len(betas) + j`` holds ``τ_N^(betas[j])``.
+    """
+    if max_n < 1 or not betas or min(betas) <= 0:
+        raise ValueError(f"need max_n ≥ 1 and betas > 0, got max_n={max_n}, betas={betas}")
+    betas = tuple(float(b) for b in betas)
+
+    def compute(towers: _Towers) -> Tensor:
+        axes, axes_mask = _exclusive_kt(towers, max_n)
+        return _nsubjettiness(towers, axes, axes_mask, r0, betas).flatten(1)  # (b, M · β)
+
+    width = max_n * len(betas)
+    return _chunked(compute, p4, mask, width, chunk_size, num_threads, "nsubjettiness_basis")

@@ -11,7 +11,9 @@ one front, in :mod:`hepattn.nn.tagger_nets`):
   ``model.encoder.interaction.enabled``; the ``transformer_no_interaction`` preset);
 - ``pfn``: :class:`~hepattn.baselines.pfn.PFN` on the same per-tower features;
 - ``mass_hl``: :class:`~hepattn.baselines.mass_hl.MassHLNet` on jet mass + 16 high-level
-  substructure features computed from all towers (up to :data:`HL_MAX_TOWERS`).
+  substructure features computed from all towers (up to :data:`HL_MAX_TOWERS`); with
+  ``model.inputs: nsub135`` (the ``mass_hl135`` preset) on jet mass + the 135 N-subjettiness
+  values ``τ_N^(β)``, N = 1…45, β = 0.5, 1, 2.
 
 :class:`Tagger` is the task (:class:`~hepattn.tasks.base.Task`): ``Tagger.train(run, ...)``
 trains one, ``Tagger.load(dir)`` loads one, ``tagger.predict(ev)`` gives probabilities.
@@ -107,22 +109,28 @@ class TaggerRunConfig(Config):
             raise ConfigError(f"TaggerRunConfig.model: {err}") from None
 
 
-def _hl_inputs(ev: Events, collection: str, chunk: int = 2048) -> np.ndarray:
-    from hepattn.baselines.mass_hl import MASS_HL_FEATURES, mass_hl_inputs
+def _hl_set(run: TaggerRunConfig) -> str:
+    """The Mass+HL input set of ``run`` (:data:`hepattn.baselines.mass_hl.INPUT_SETS`)."""
+    return run.model.get("inputs", "hl16")
+
+
+def _hl_inputs(ev: Events, collection: str, inputs: str, chunk: int = 2048) -> np.ndarray:
+    from hepattn.baselines.mass_hl import INPUT_SETS, mass_hl_inputs
 
     towers = ev[collection]
     parts = []
     for s in range(0, len(ev), chunk):
         p4 = torch.from_numpy(towers.p4[s : s + chunk]).double()
         mask = torch.from_numpy(towers.mask[s : s + chunk])
-        parts.append(mass_hl_inputs(p4, mask).float().numpy())
-    return np.concatenate(parts) if parts else np.zeros((0, len(MASS_HL_FEATURES)), np.float32)
+        parts.append(mass_hl_inputs(p4, mask, inputs=inputs).float().numpy())
+    return np.concatenate(parts) if parts else np.zeros((0, len(INPUT_SETS[inputs])), np.float32)
 
 
-def _hl_names() -> list[str]:
-    from hepattn.physics.substructure import HL_FEATURES
+def _hl_names(inputs: str) -> list[str]:
+    """Standardizer names of the set's inputs (the jet mass is ``jet_mass``)."""
+    from hepattn.baselines.mass_hl import INPUT_SETS
 
-    return list(HL_FEATURES)
+    return ["jet_mass", *INPUT_SETS[inputs][1:]]
 
 
 def classification_report(
@@ -232,7 +240,7 @@ class Tagger(Task):
             )
             ev.derived["label"] = labels.astype(np.int64)
         if self.run.kind == "mass_hl":
-            ev.derived["hl"] = _hl_inputs(ev, d.collection)
+            ev.derived["hl"] = _hl_inputs(ev, d.collection, _hl_set(self.run))
         return ev
 
     def quantities(self, ev: Events) -> dict[str, Quantity]:
@@ -256,14 +264,14 @@ class Tagger(Task):
     def fit_standardizers(self, ev: Events) -> dict[str, Standardizer]:
         if self.run.kind != "mass_hl":
             return super().fit_standardizers(ev)
-        hl = ev.derived["hl"][:, None, :]  # (B, 1, 17): one "object" per jet
-        names = ["jet_mass", *_hl_names()]
+        hl = ev.derived["hl"][:, None, :]  # (B, 1, F): one "object" per jet
+        names = _hl_names(_hl_set(self.run))
         return {"jet": Standardizer.fit(hl, np.ones(hl.shape[:2], bool), names)}
 
     def standardizer_features(self) -> dict[str, tuple[str, ...] | int]:
         if self.run.kind != "mass_hl":
             return super().standardizer_features()
-        return {"jet": 1 + len(_hl_names())}
+        return {"jet": len(_hl_names(_hl_set(self.run)))}
 
     def standardized(self, ev: Events) -> Events:
         """For the Mass+HL kind, ``ev`` with its HL inputs standardized (a copy)."""

@@ -25,7 +25,7 @@ from hepattn.data.schema import get_schema
 from hepattn.errors import DataError, HepattnError
 from hepattn.training.distributed import is_main
 
-__all__ = ["TrainOptions", "describe_files", "train_task"]
+__all__ = ["TrainOptions", "describe_files", "train_lr_grid", "train_task"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,6 +200,40 @@ def train_task(
     return _fit(task, train_set, task.dataset(ev_val), out_dir, info, paths, record, opts)
 
 
+def train_lr_grid(
+    task_cls: type,
+    run,
+    train_paths,
+    val_paths,
+    out_dir,
+    grid,
+    options: TrainOptions | None = None,
+) -> tuple[dict, Path]:
+    """Train ``run`` once per peak learning rate of ``grid`` and keep the one that scores
+    best on the validation set (the first of equals).
+
+    Each candidate is a whole :func:`train_task` run (the run's epoch cap, early stopping and
+    seed) in ``out_dir/lr_<lr>``; the test set plays no part in the choice. Returns the
+    chosen run's summary, with ``lr`` the chosen rate, ``lr_grid`` mapping each rate (as
+    ``f"{lr:g}"``) to its run's ``val_score``, ``epochs``, ``best_epoch`` and ``cpu_seconds``
+    (the training loop's), and ``lr_grid_cpu_seconds`` their sum; and the chosen run's
+    directory (its model in ``best/``).
+    """
+    if not grid:
+        raise HepattnError("the learning-rate grid is empty")
+    runs = {}
+    for lr in grid:
+        cand = dataclasses.replace(run, training=dataclasses.replace(run.training, lr=float(lr)))
+        where = Path(out_dir) / f"lr_{lr:g}"
+        runs[lr] = (train_task(task_cls, cand, train_paths, val_paths, where, options), where)
+    chosen = max(grid, key=lambda lr: runs[lr][0]["val_score"])
+    keys = ("val_score", "epochs", "best_epoch", "cpu_seconds")
+    table = {f"{lr:g}": {k: runs[lr][0][k] for k in keys} for lr in grid}
+    summary, where = runs[chosen]
+    total = sum(v["cpu_seconds"] for v in table.values())
+    return {**summary, "lr_grid": table, "lr_grid_cpu_seconds": round(total, 1)}, where
+
+
 def _stream(task, paths, head: Events, opts: TrainOptions, split, offsets):
     """A shuffled :class:`RootStreamDataset` of the training files for ``--stream`` (of
     their training part under ``split``, an :class:`~hepattn.data.split.EntrySplit` with
@@ -234,7 +268,7 @@ def _fit(task, train_set, val_set, out_dir, info, paths, split, opts: TrainOptio
     """Run :func:`hepattn.training.loop.fit`, then write the card and the summary
     (``split``: the validation split's record, compared on resume)."""
     from hepattn.data import collate
-    from hepattn.training.loop import fit, pick_device
+    from hepattn.training.loop import ended_by, fit, pick_device
 
     t0 = time.perf_counter()
     net = task.build()
@@ -259,6 +293,8 @@ def _fit(task, train_set, val_set, out_dir, info, paths, split, opts: TrainOptio
         "epochs": len(history),
         "seconds": info["seconds"] + time.perf_counter() - t0,
         "best_epoch": best["epoch"],
+        "cpu_seconds": history[-1].get("cpu_seconds", 0.0),
+        "ended_by": ended_by(history, cfg),
         "device": str(pick_device(cfg.device)),
         "threads": torch.get_num_threads(),
         "max_epochs": cfg.epochs,

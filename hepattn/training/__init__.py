@@ -4,6 +4,7 @@ from hepattn.training.checkpoint import CheckpointError, load_checkpoint, save_c
 from hepattn.training.loop import (
     TrainingConfig,
     TrainingError,
+    ended_by,
     fit,
     pick_device,
     seed_everything,
@@ -14,6 +15,7 @@ __all__ = [
     "CheckpointError",
     "TrainingConfig",
     "TrainingError",
+    "ended_by",
     "fit",
     "load_checkpoint",
     "pick_device",

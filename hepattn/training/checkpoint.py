@@ -184,7 +184,16 @@ def save_training(
 #: Run-config keys a resumed run may change (how long and where it runs, not what it learns).
 RESUMABLE_CHANGES = frozenset(
     f"training.{k}"
-    for k in ("epochs", "patience", "device", "threads", "num_workers", "compile", "amp")
+    for k in (
+        "epochs",
+        "patience",
+        "cpu_budget_s",
+        "device",
+        "threads",
+        "num_workers",
+        "compile",
+        "amp",
+    )
 )
 
 

@@ -12,8 +12,9 @@ The task object supplies what differs between tasks:
 
 :func:`fit` handles the rest: device choice, AdamW with linear warm-up then cosine decay,
 gradient clipping, a checkpoint every epoch (``last.pt``, atomic, resumable), the best model
-on validation kept in ``best/``, early stopping, progress bars (only if asked: the CLI owns
-output), per-epoch history in ``history.json``, and a clear error on a non-finite loss that
+on validation kept in ``best/``, early stopping, an optional CPU-time budget
+(``cpu_budget_s``; :func:`ended_by` says what ended a run), progress bars (only if asked: the
+CLI owns output), per-epoch history in ``history.json``, and a clear error on a non-finite loss that
 leaves the last good checkpoint in place. The pieces: :mod:`hepattn.training.loaders` (the
 loaders, sharding and length bucketing), :func:`_epoch` (one pass, with no per-step
 GPU→CPU synchronisation: the loss is read every :data:`SYNC_EVERY` steps), and
@@ -57,6 +58,7 @@ __all__ = [
     "TrainableTask",
     "TrainingConfig",
     "TrainingError",
+    "ended_by",
     "fit",
     "pick_device",
     "seed_everything",
@@ -94,6 +96,13 @@ class TrainingConfig(Config):
             own longest event; see :mod:`hepattn.data.buckets`); still random across epochs
             and sharded over ranks.
         bucket_window: global batches per sorting window of the bucketing.
+        cpu_budget_s: stop once training has spent this many CPU seconds (None: no cap):
+            the process time of the training steps and validations, summed over resumed
+            legs (DataLoader workers not counted), checked after every step (under torchrun
+            every :data:`SYNC_EVERY` steps, on the largest of the ranks' times); the epoch in
+            progress ends there and is validated like any other. Reading and preparing the
+            data before the first epoch is not counted. The learning-rate schedule still
+            spans ``epochs``.
     """
 
     epochs: int = 20
@@ -111,12 +120,18 @@ class TrainingConfig(Config):
     compile: bool = False
     bucket: bool = True
     bucket_window: int = 50
+    cpu_budget_s: float | None = None
 
     def __post_init__(self) -> None:
         where = type(self).__name__
         for name in ("epochs", "batch_size", "patience", "bucket_window"):
             check(getattr(self, name) > 0, where, f"{name} must be positive")
         check(self.lr > 0, where, "lr must be positive")
+        check(
+            self.cpu_budget_s is None or self.cpu_budget_s > 0,
+            where,
+            "cpu_budget_s must be positive (or null: no cap)",
+        )
 
 
 class TrainableTask(Protocol):
@@ -178,6 +193,47 @@ def validate(task: TrainableTask, model: torch.nn.Module, loader: DataLoader, de
     )
 
 
+class _CpuBudget:
+    """The CPU seconds a run has spent (this leg's process time plus ``spent`` of earlier
+    legs) against ``cfg.cpu_budget_s``; :meth:`exhausted` is the same on every rank."""
+
+    def __init__(self, cfg: TrainingConfig, spent: float, distributed: bool) -> None:
+        self.budget, self.before, self.distributed = cfg.cpu_budget_s, spent, distributed
+        self.start = time.process_time()
+        self.hit = False
+
+    def seconds(self) -> float:
+        return self.before + time.process_time() - self.start
+
+    def exhausted(self, step: int) -> bool:
+        """Whether the budget is spent (checked at every step, or under torchrun every
+        :data:`SYNC_EVERY` steps, where ranks agree on the largest time)."""
+        if self.budget is None or self.hit:
+            return self.hit
+        if self.distributed:
+            if step % SYNC_EVERY:
+                return False
+            (over,) = dist_utils.all_reduce_sum(float(self.seconds() >= self.budget))
+            self.hit = over > 0
+        else:
+            self.hit = self.seconds() >= self.budget
+        return self.hit
+
+
+def ended_by(history: list[dict], cfg: TrainingConfig) -> str:
+    """What ended a finished run of :func:`fit` with ``history``: ``"early_stopping"`` (the
+    last ``patience`` epochs brought no better score, :func:`stopped_early`), else
+    ``"cpu_budget"`` (``cpu_budget_s`` spent), else ``"epoch_cap"``."""
+    if not history:
+        return "epoch_cap"
+    best = max(history, key=lambda h: h["val_score"])["epoch"]
+    if stopped_early(len(history), best, cfg.patience):
+        return "early_stopping"
+    if history[-1].get("cpu_budget_spent"):
+        return "cpu_budget"
+    return "epoch_cap"
+
+
 def _epoch(
     task: TrainableTask,
     net: torch.nn.Module,
@@ -190,8 +246,10 @@ def _epoch(
     state: TrainState,
     bar,
     where: Path,
+    budget: _CpuBudget,
 ) -> tuple[float, int]:
-    """One pass over the training loader; returns (sum of batch losses × events, events).
+    """One pass over the training loader, cut short when ``budget`` is spent; returns (sum of
+    batch losses × events, events).
 
     The losses stay on the device: the host reads them (one synchronisation) only every
     :data:`SYNC_EVERY` steps and at the end of the epoch, to check that they are finite and
@@ -221,6 +279,8 @@ def _epoch(
             checked = _checked(total, state, since, where)
             since = state.step
             bar.set_postfix(loss=f"{checked / n:.4f}")
+        if budget.exhausted(state.step):
+            break
     return _checked(total, state, since, where), n
 
 
@@ -304,15 +364,28 @@ def fit(
         log.info("resumed from %s after epoch %d", out / "last.pt", state.epoch)
     elif resume:
         log.warning("--resume: no checkpoint in %s, starting afresh", out)
+    spent = state.history[-1].get("cpu_seconds", 0.0) if state.history else 0.0
+    budget = _CpuBudget(cfg, spent, distributed)
 
-    while state.epoch < cfg.epochs and state.bad_epochs < cfg.patience:
+    while state.epoch < cfg.epochs and state.bad_epochs < cfg.patience and not budget.hit:
         model.train()
         loaders.epoch_source.set_epoch(state.epoch)
         t0 = time.perf_counter()
         desc = f"epoch {state.epoch + 1}/{cfg.epochs}"
         with progress_bar(progress and main, loaders.steps_per_epoch, desc, "step") as bar:
             total, n = _epoch(
-                task, net, model, loaders, optimizer, scheduler, cfg, device, state, bar, out
+                task,
+                net,
+                model,
+                loaders,
+                optimizer,
+                scheduler,
+                cfg,
+                device,
+                state,
+                bar,
+                out,
+                budget,
             )
         total, n = dist_utils.all_reduce_sum(total, n)
         metrics = validate(task, model, loaders.val, device)
@@ -321,6 +394,8 @@ def fit(
             "epoch": state.epoch,
             "train_loss": total / max(n, 1),
             "seconds": round(time.perf_counter() - t0, 1),
+            "cpu_seconds": round(budget.seconds(), 3),  # cumulative, all legs
+            **({"cpu_budget_spent": True} if budget.hit else {}),
             **{f"val_{k}": v for k, v in metrics.items()},
         }
         state.history.append(record)
@@ -342,8 +417,8 @@ def fit(
 def stopped_early(epochs: int, best_epoch: int, patience: int) -> bool:
     """Whether a finished run of ``epochs`` epochs, best at ``best_epoch`` (1-based), ended by
     early stopping: the loop stops once ``epochs − best_epoch ≥ patience`` epochs brought no
-    better validation score. False means the epoch cap ended a run that was still improving
-    within its patience, i.e. it did not converge."""
+    better validation score. False means the epoch cap (or a CPU budget, :func:`ended_by`)
+    ended a run that was still improving within its patience, i.e. it did not converge."""
     return epochs - best_epoch >= patience
 
 
@@ -359,3 +434,5 @@ def _end_of_epoch(record: dict, metrics: dict, improved: bool, state: TrainState
     )
     if state.bad_epochs >= cfg.patience:
         log.info("early stopping: no improvement for %d epochs", state.bad_epochs)
+    elif record.get("cpu_budget_spent"):
+        log.info("CPU budget of %.0f s spent (%.0f s)", cfg.cpu_budget_s, record["cpu_seconds"])

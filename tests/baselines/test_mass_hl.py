@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from hepattn.baselines import MassHLConfig, MassHLNet, count_parameters, mass_hl_inputs
-from hepattn.baselines.mass_hl import MASS_HL_FEATURES
+from hepattn.baselines.mass_hl import INPUT_SETS, MASS_HL_FEATURES, MASS_NSUB_FEATURES
 from hepattn.config import ConfigError
-from hepattn.physics.substructure import high_level_features, jet_mass
+from hepattn.nn.tagger_nets import build_network
+from hepattn.physics.substructure import high_level_features, jet_mass, nsubjettiness_basis
 
 
 def towers(rng: np.random.Generator, b: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,3 +56,21 @@ def test_config_validation():
     assert MassHLConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError):
         MassHLConfig(dropout=1.5)
+
+
+def test_nsub135_inputs_and_network():
+    p4, mask = towers(np.random.default_rng(2), 4, 60)
+    inputs = mass_hl_inputs(p4, mask, inputs="nsub135")
+    assert len(MASS_NSUB_FEATURES) == 136 and INPUT_SETS["nsub135"] == MASS_NSUB_FEATURES
+    assert inputs.shape == (4, 136) and torch.isfinite(inputs).all()
+    torch.testing.assert_close(inputs[:, 0], jet_mass(p4, mask))
+    torch.testing.assert_close(inputs[:, 1:], nsubjettiness_basis(p4, mask))
+    net = build_network("mass_hl", {"inputs": "nsub135", "hidden": [32]}, n_features=7)
+    assert net.net.config.input_dim == 136
+    assert net(None, None, None, torch.randn(4, 136)).shape == (4, 7)
+    with pytest.raises(ValueError, match="inputs must be one of"):
+        mass_hl_inputs(p4, mask, inputs="nsub")
+    with pytest.raises(ConfigError, match="inputs must be one of"):
+        MassHLConfig(inputs="nsub")
+    with pytest.raises(ConfigError, match="input_dim must be 136"):
+        MassHLConfig(inputs="nsub135")  # the default input_dim is the 17 of hl16

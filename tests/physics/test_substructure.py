@@ -10,12 +10,16 @@ import torch
 
 from hepattn.physics.substructure import (
     HL_FEATURES,
+    NSUB_BETAS,
+    NSUB_FEATURES,
+    NSUB_MAX_N,
     R0,
     energy_correlations,
     exclusive_kt_axes,
     high_level_features,
     jet_mass,
     nsubjettiness,
+    nsubjettiness_basis,
 )
 
 FEATURE = {name: k for k, name in enumerate(HL_FEATURES)}
@@ -191,3 +195,59 @@ def test_exclusive_kt_matches_fastjet():
             ref = np.array([[j.px(), j.py(), j.pz(), j.E()] for j in subjets])
             ours = axes[b, n - 1][axes_mask[b, n - 1]].numpy()
             np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=1e-9, err_msg=f"jet {b}, n={n}")
+
+
+def test_nsubjettiness_basis_names():
+    assert len(NSUB_FEATURES) == 135 == NSUB_MAX_N * len(NSUB_BETAS)
+    assert NSUB_FEATURES[:4] == ("tau_1_b0.5", "tau_1_b1", "tau_1_b2", "tau_2_b0.5")
+    assert NSUB_FEATURES[-1] == "tau_45_b2" and len(set(NSUB_FEATURES)) == 135
+
+
+def test_nsubjettiness_basis_by_hand():
+    """τ_N^β = Σ_i pT_i min_k ΔR(i, a_k)^β / (R0^β Σ_i pT_i) on the two- and three-tower jets:
+    N = 1 about the jet axis, N = 2 of the three towers about the kT subjets (A + C, B), and
+    τ_N = 0 once every tower is its own axis (N ≥ number of towers, up to N = 45)."""
+    p4, mask = batch(TWO, THREE)
+    basis = nsubjettiness_basis(p4, mask)
+    assert basis.shape == (2, 135) and basis.dtype == torch.float32
+    tau = basis.view(2, NSUB_MAX_N, len(NSUB_BETAS)).double()  # [jet, N − 1, β]
+    a, b, c = THREE
+    ac, jet3, jet2 = a + c, THREE.sum(0), TWO.sum(0)
+    for j, beta in enumerate(NSUB_BETAS):
+        tau1_two = (100 * dr(TWO[0], jet2) ** beta + 50 * dr(TWO[1], jet2) ** beta) / (
+            150 * R0**beta
+        )
+        pts = (100.0, 80.0, 10.0)
+        tau1_three = sum(pt * dr(t, jet3) ** beta for pt, t in zip(pts, THREE, strict=True)) / (
+            190 * R0**beta
+        )
+        tau2_three = (100 * dr(a, ac) ** beta + 10 * dr(c, ac) ** beta) / (190 * R0**beta)
+        assert tau[0, 0, j].item() == pytest.approx(tau1_two, rel=1e-6)
+        assert tau[1, 0, j].item() == pytest.approx(tau1_three, rel=1e-6)
+        assert tau[1, 1, j].item() == pytest.approx(tau2_three, rel=1e-6)
+        # the scalar function at one β gives the same values
+        single = nsubjettiness(p4, mask, max_n=3, beta=beta)
+        torch.testing.assert_close(single[1], tau[1, :3, j], rtol=1e-6, atol=0.0)
+    assert torch.all(tau[0, 1:] == 0.0) and torch.all(tau[1, 2:] == 0.0)
+    torch.testing.assert_close(
+        tau[:, :8, 1].float(), high_level_features(p4, mask)[:, :8], rtol=1e-6, atol=0.0
+    )
+
+
+def test_nsubjettiness_basis_invariances_and_degenerate_jets():
+    rng = np.random.default_rng(4)
+    jets = [np.zeros((0, 4)), massless([40.0], [0.1], [0.2]), random_jet(rng, 60, 0.4)]
+    jets.append(random_jet(rng, 50, 0.3, phi0=math.pi))  # straddles φ = ±π
+    p4, mask = batch(*jets)
+    ref = nsubjettiness_basis(p4, mask)
+    assert torch.isfinite(ref).all() and torch.all(ref[:2] == 0.0)  # empty and one tower
+    assert torch.all(ref[2:, -3:] > 0.0)  # 50+ towers: τ_45 > 0
+    tau = ref.view(4, NSUB_MAX_N, 3)
+    perm = torch.randperm(p4.shape[1])
+    torch.testing.assert_close(
+        nsubjettiness_basis(p4[:, perm], mask[:, perm], chunk_size=3), ref, rtol=1e-5, atol=1e-7
+    )
+    small = nsubjettiness_basis(p4, mask, max_n=4, betas=(2.0,))
+    torch.testing.assert_close(small, tau[:, :4, 2])
+    with pytest.raises(ValueError, match="betas > 0"):
+        nsubjettiness_basis(p4, mask, betas=(0.0,))

@@ -207,14 +207,14 @@ def test_saved_tagger_loads_and_predicts(trained):
     np.testing.assert_array_equal(tagger.predict(ev), prob)
 
 
-@pytest.mark.parametrize("kind", ["pfn", "mass_hl", "transformer_no_interaction"])
+@pytest.mark.parametrize("kind", ["pfn", "mass_hl", "mass_hl135", "transformer_no_interaction"])
 def test_every_kind_trains_saves_and_predicts(trained, tmp_path, kind):
     d, _ = trained
     cfg = run_config_dict("tagger", kind=kind, training={"seed": 1, "epochs": 1, "threads": 1})
     cfg["training"].update(batch_size=16, warmup_steps=2)
     if kind == "pfn":
         cfg["model"].update(phi_sizes=[16, 16], f_sizes=[16])
-    if kind == "mass_hl":
+    if kind.startswith("mass_hl"):
         cfg["model"].update(hidden=[16, 16])
     if kind.startswith("transformer"):
         cfg["model"] = TINY["model"] | {
@@ -223,10 +223,36 @@ def test_every_kind_trains_saves_and_predicts(trained, tmp_path, kind):
     run = TaggerRunConfig.from_dict(cfg)
     summary = Tagger.train(run, [d / "train.root"], [d / "val.root"], tmp_path / kind)
     assert summary["epochs"] == 1
+    assert summary["ended_by"] == "epoch_cap" and summary["cpu_seconds"] > 0
     tagger = Tagger.load(tmp_path / kind / "best")
     assert tagger.run.kind == cfg["kind"]
+    if kind == "mass_hl135":  # the jet mass and 135 N-subjettiness values, standardized
+        assert tagger.run.model["inputs"] == "nsub135"
+        assert len(tagger.standardizers["jet"].features) == 136
     prob = tagger.predict(tagger.read(d / "val.root"))
     assert prob.shape == (21, 7) and np.isfinite(prob).all()
+
+
+def test_learning_rate_grid_keeps_the_best_on_validation(trained, tmp_path):
+    from hepattn.tasks.trainer import train_lr_grid
+
+    d, _ = trained
+    cfg = run_config_dict("tagger", kind="pfn", training={"seed": 1, "epochs": 2, "threads": 1})
+    cfg["training"].update(batch_size=16, warmup_steps=2)
+    cfg["model"].update(phi_sizes=[16, 16], f_sizes=[16])
+    run = TaggerRunConfig.from_dict(cfg)
+    summary, where = train_lr_grid(
+        Tagger, run, [d / "train.root"], [d / "val.root"], tmp_path, (1e-2, 1e-5)
+    )
+    grid = summary["lr_grid"]
+    assert set(grid) == {"0.01", "1e-05"}
+    chosen = max(grid, key=lambda k: grid[k]["val_score"])
+    assert summary["lr"] == float(chosen) and where == tmp_path / f"lr_{chosen}"
+    assert summary["val_score"] == grid[chosen]["val_score"]
+    assert Tagger.load(where / "best").run.training.lr == float(chosen)
+    assert summary["lr_grid_cpu_seconds"] == pytest.approx(
+        sum(g["cpu_seconds"] for g in grid.values()), abs=0.1
+    )
 
 
 def _train_cli(d, out, cfg, *extra):

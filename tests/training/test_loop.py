@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from hepattn.training.loop import TrainingConfig, TrainingError, fit
+from hepattn.training.loop import TrainingConfig, TrainingError, ended_by, fit
 from tests.training.ddp_worker import collate
 
 
@@ -107,3 +107,41 @@ def test_stopped_early_matches_the_loop(tmp_path):
     best = 1 + max(range(len(scores)), key=scores.__getitem__)  # first best, as the loop
     assert len(history) < cfg.epochs  # this run stops itself
     assert stopped_early(len(history), best, cfg.patience)
+
+
+def test_cpu_budget_stops_training_and_says_so(tmp_path):
+    """A spent CPU budget ends the epoch at the step that spends it, which is then validated
+    and recorded; the history carries the cumulative CPU seconds."""
+    torch.manual_seed(0)
+    cfg = TrainingConfig(epochs=30, batch_size=8, lr=0.05, warmup_steps=2, patience=2)
+    free = fit(Task(), torch.nn.Linear(3, 1), data(), data(16), collate, cfg, tmp_path / "free")
+    cpu = [h["cpu_seconds"] for h in free]
+    assert cpu == sorted(cpu) and cpu[-1] > 0 and "cpu_budget_spent" not in free[-1]
+    assert ended_by(free, cfg) == "early_stopping"
+    short = TrainingConfig(epochs=1, batch_size=8, warmup_steps=2)
+    one = fit(Task(), torch.nn.Linear(3, 1), data(), data(16), collate, short, tmp_path / "one")
+    assert ended_by(one, short) == "epoch_cap"
+
+    capped = TrainingConfig(**{**cfg.to_dict(), "cpu_budget_s": 1e-9})
+    out = tmp_path / "capped"
+    history = fit(Task(), torch.nn.Linear(3, 1), data(), data(16), collate, capped, out)
+    assert len(history) == 1 and history[0]["cpu_budget_spent"]
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 1  # of 8 in an epoch
+    assert (out / "best" / "weights.pt").exists()
+    assert ended_by(history, capped) == "cpu_budget"
+    with pytest.raises(Exception, match="cpu_budget_s must be positive"):
+        TrainingConfig(cpu_budget_s=0.0)
+
+
+def test_cpu_budget_counts_earlier_legs_on_resume(tmp_path):
+    torch.manual_seed(0)
+    cfg = TrainingConfig(epochs=2, batch_size=8, lr=0.05, warmup_steps=2, patience=5)
+    model = torch.nn.Linear(3, 1)
+    first = fit(Task(), model, data(), data(16), collate, cfg, tmp_path, run_config={"a": 1})
+    spent = first[-1]["cpu_seconds"]
+    more = TrainingConfig(**{**cfg.to_dict(), "epochs": 10, "cpu_budget_s": spent})
+    history = fit(
+        Task(), model, data(), data(16), collate, more, tmp_path, run_config={"a": 1}, resume=True
+    )
+    assert len(history) == 3 and history[-1]["cpu_budget_spent"]  # one step of epoch 3
+    assert history[-1]["cpu_seconds"] >= spent
