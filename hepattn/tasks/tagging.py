@@ -246,7 +246,7 @@ class Tagger(Task):
     def quantities(self, ev: Events) -> dict[str, Quantity]:
         """The towers' features and count (:meth:`Task.quantities`), the jet's pT and mass
         from its towers (``jet.pt``, ``jet.mass``, GeV: the window of the training files), and
-        for the Mass+HL kind its 17 inputs (``jet.<feature>``)."""
+        for the Mass+HL kind its inputs (``jet.<feature>``)."""
         out = super().quantities(ev)
         objs = ev[self.run.data.collection]
         p4 = torch.from_numpy(objs.p4).double()
@@ -256,7 +256,7 @@ class Tagger(Task):
         out["jet.mass"] = Quantity(jet_mass(p4, mask).double().numpy())
         if self.run.kind == "mass_hl" and "hl" in ev.derived:
             std = self.standardizers.get("jet")
-            for j, name in enumerate(["jet_mass", *_hl_names()]):
+            for j, name in enumerate(_hl_names(_hl_set(self.run))):
                 norm = None if std is None else (float(std.mean[j]), float(std.std[j]))
                 out[f"jet.{name}"] = Quantity(ev.derived["hl"][:, j].astype(np.float64), None, norm)
         return out
