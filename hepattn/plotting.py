@@ -107,3 +107,52 @@ def efficiency_png(
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
+
+
+def _save(fig, plt, path) -> None:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def reliability_png(diagrams: dict[str, dict], path: str | os.PathLike, title: str = "") -> None:
+    """Reliability diagrams, ``{name: hepattn.metrics.calibration.reliability(...)}``:
+    observed frequency (binomial errors) against the mean prediction per bin, the diagonal
+    for a calibrated model, and the ECE in the legend."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.6, ls="--")
+    for name, r in diagrams.items():
+        rows = [b for b in r["bins"] if b["count"]]
+        ax.errorbar(
+            [b["predicted"] for b in rows],
+            [b["observed"] for b in rows],
+            yerr=[b["observed_err"] for b in rows],
+            fmt="o-",
+            ms=3,
+            capsize=2,
+            label=f"{name} (ECE {r['ece']:.3f}, {r['n']:,})",
+        )
+    ax.set_xlabel("predicted probability (bin mean)")
+    ax.set_ylabel("observed frequency")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    _save(fig, plt, path)
+
+
+def purity_png(curves: dict[str, dict], path: str | os.PathLike, title: str = "") -> None:
+    """Purity (fraction correct among the kept events) against the fraction of events kept,
+    ``{name: hepattn.metrics.calibration.purity_curve(...)}``."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for name, c in curves.items():
+        ax.plot(100 * np.asarray(c["kept"]), 100 * np.asarray(c["purity"]), "o-", ms=3, label=name)
+    ax.set_xlabel("events kept [%]")
+    ax.set_ylabel("correct among kept [%]")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    _save(fig, plt, path)

@@ -62,6 +62,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if name == "matcher":
             add_topology(t, model=True)
             add_btag_policy(t)
+            t.add_argument(
+                "--calibration",
+                metavar="DIR",
+                help="also measure how far the probabilities can be trusted: reliability "
+                "diagrams and ECE of each resonance's assignment and detection probability, "
+                "purity against efficiency of cutting on them beside the baseline's score; "
+                "writes DIR/calibration.json, reliability_<R>.png, purity.png",
+            )
         add_weight(
             t,
             "for weighted metrics",
@@ -82,11 +90,14 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.output) if args.output else None
     topology = checked_topology(args) if args.task == "matcher" else None
+    cal = getattr(args, "calibration", None)
     check_outputs(
         [*args.data, *(args.friend or [])],
         (out, "output directory", True),
         *((out / name if out else None, "output", False) for name in WRITES[args.task]),
         (args.json, "--json file", False),
+        (cal, "--calibration directory", True),
+        (Path(cal) / "calibration.json" if cal else None, "output", False),
         files=model_files(args.model, args.task, topology),
     )
     cls = task_class(args.task)
@@ -103,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         weight=args.weight,
         btag=btag_policy(args),
         domain=args.domain,
+        calibration_dir=cal,
     )
     print(task.format_report(report))
     if written:

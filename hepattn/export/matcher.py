@@ -6,7 +6,10 @@ collection C of the topology in declaration order ``C_x[B, 1, F_C]``, ``C_p4[B, 
 …]`` (one jet axis per jet daughter, head order), then ``detection[B, R]`` (models with the
 detection head), then ``log_prob_<alias>`` for each alias a resonance declares (the
 all-hadronic graph's ``log_prob_top1``, ``log_prob_top2`` of earlier versions); with
-decoding inside, ``assignment`` and ``probability`` (:func:`decode_io`).
+decoding inside, ``assignment`` and ``probability`` (:func:`decode_io`). A model with a
+stored calibration (:mod:`hepattn.tasks.calibration`) has its maps in the graph: ``detection``
+and ``probability`` are the calibrated probabilities ``hepattn match`` writes (the ``log_prob``
+distributions are the network's own); the metadata's ``calibration`` holds the maps.
 """
 
 from __future__ import annotations
@@ -35,9 +38,12 @@ class _LogProbs(nn.Module):
     """``(x, p4, mask, [<c>_x, <c>_p4, <c>_mask per other collection]) -> (log P per
     resonance, [detection probabilities (B, R)], log P per alias)``."""
 
-    def __init__(self, net: nn.Module, with_aliases: bool = True) -> None:
+    def __init__(
+        self, net: nn.Module, with_aliases: bool = True, detection: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.net = net
+        self.calibrate_detection = detection  # the model's calibration map, or None
         self.topology = net.topology
         self.others = [c.name for c in self.topology.collections if c.name != JETS]
         self.transverse = any(c.transverse for c in self.topology.collections)
@@ -62,18 +68,56 @@ class _LogProbs(nn.Module):
             for head, (xh, sh) in zip(self.net.heads, heads, strict=True)
         ]
         det = () if detection is None else (torch.sigmoid(detection),)
+        if det and self.calibrate_detection is not None:
+            det = (self.calibrate_detection(det[0]),)
         return (*logp, *det, *(logp[i].clone() for i, _ in self.aliases))
+
+
+class _Calibration(nn.Module):
+    """The model's isotonic maps (:mod:`hepattn.tasks.calibration`) as elementwise graph
+    operations: ``p (B, R) -> f_r(p)``, ``f(p) = y_0 + Σ_i s_i · min(max(p − x_i, 0), x_{i+1}
+    − x_i)`` with ``s_i`` the slope between knots i and i + 1 — :func:`numpy.interp` of the
+    knots (constant beyond them; NaN stays NaN), exportable without a search."""
+
+    def __init__(self, knots: list[tuple[list[float], list[float]]]) -> None:
+        super().__init__()
+        k = max(len(x) for x, _ in knots)
+        xs = torch.tensor([x + [x[-1]] * (k - len(x)) for x, _ in knots], dtype=torch.float64)
+        ys = torch.tensor([y + [y[-1]] * (k - len(y)) for _, y in knots], dtype=torch.float64)
+        dx, dy = xs[:, 1:] - xs[:, :-1], ys[:, 1:] - ys[:, :-1]  # (R, K − 1)
+        slope = torch.where(dx > 0, dy / dx.clamp_min(1e-300), torch.zeros_like(dx))
+        self.register_buffer("x0", xs[:, :-1].float(), persistent=False)
+        self.register_buffer("width", dx.float(), persistent=False)
+        self.register_buffer("slope", slope.float(), persistent=False)
+        self.register_buffer("y0", ys[:, 0].float(), persistent=False)
+
+    @classmethod
+    def of(cls, record: dict, topology: Topology, kind: str) -> _Calibration:
+        """The maps of ``kind`` (``"assignment"`` or ``"detection"``), one per resonance in
+        topology order (identity where the record has none)."""
+        knots = []
+        for res in topology.resonances:
+            m = record["resonances"].get(res.name, {}).get(kind)
+            knots.append((list(m["x"]), list(m["y"])) if m else ([0.0, 1.0], [0.0, 1.0]))
+        return cls(knots)
+
+    def forward(self, p: Tensor) -> Tensor:
+        d = torch.minimum((p.unsqueeze(-1) - self.x0).clamp(min=0.0), self.width)  # (B, R, K-1)
+        return self.y0 + (self.slope * d).sum(-1)
 
 
 class _Decode(nn.Module):
     """:class:`_LogProbs` followed by the fixed-k joint decoding: ``inputs -> (assignment
     int64[B, P], probability float32[B, R])``."""
 
-    def __init__(self, inner: _LogProbs, topology: Topology, k: int) -> None:
+    def __init__(
+        self, inner: _LogProbs, topology: Topology, k: int, calibrate: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.inner = inner
         self.topology = topology
         self.k = k
+        self.calibrate = calibrate  # the assignment probabilities' map, or None
         mult = [r.log_multiplicity for r in topology.resonances]
         self.register_buffer(
             "other", torch.tensor(other_collection_flags(topology)), persistent=False
@@ -86,7 +130,8 @@ class _Decode(nn.Module):
         logps = self.inner(x, p4, mask, *other)[: len(self.topology.resonances)]
         out, logp = decode_fixed_k(self.topology, logps, self.k)
         out = torch.where(self.other, torch.zeros_like(out), out)  # the collection's object
-        return out, (logp + self.mult).exp()
+        prob = (logp + self.mult).exp()
+        return out, prob if self.calibrate is None else self.calibrate(prob)
 
 
 class MatcherExport:
@@ -109,8 +154,15 @@ class MatcherExport:
             )
 
     def module(self) -> nn.Module:
-        inner = _LogProbs(self.loaded.net.eval(), with_aliases=not self.decode)
-        return _Decode(inner, self.topology, self.decode_k) if self.decode else inner
+        record = getattr(self.loaded, "calibration", None)
+        det = None
+        if record is not None and self.detection:
+            det = _Calibration.of(record, self.topology, "detection")
+        inner = _LogProbs(self.loaded.net.eval(), with_aliases=not self.decode, detection=det)
+        if not self.decode:
+            return inner
+        assign = None if record is None else _Calibration.of(record, self.topology, "assignment")
+        return _Decode(inner, self.topology, self.decode_k, assign)
 
     def inputs(self) -> tuple[tuple[Tensor, ...], list[str], dict[str, dict[int, str]]]:
         """(example arguments, input names, their dynamic axes)."""
@@ -145,6 +197,9 @@ class MatcherExport:
 
     def metadata(self) -> dict[str, Any]:
         meta = matcher_metadata(self.loaded, self.detection)
+        record = getattr(self.loaded, "calibration", None)
+        if record is not None:  # applied in the graph to detection (and probability)
+            meta["calibration"] = record
         if self.decode:
             meta.pop("head_order", None)  # the axes of log_prob outputs the graph does not have
             meta.update(decode_metadata(self.topology, self.decode_k))

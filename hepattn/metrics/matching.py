@@ -52,6 +52,7 @@ from hepattn.topology import JETS, REPORT_METRICS, TTBAR_ALLHAD, Topology
 __all__ = [
     "as_n_jets",
     "as_weights",
+    "best_pairing",
     "definitions",
     "efficiency_table",
     "format_cell",
@@ -154,7 +155,7 @@ def _match(p: np.ndarray, t: np.ndarray, pr: int, tr: int, topology: Topology) -
     return same_rest & (np.sort(pred[:, :k], axis=1) == np.sort(true[:, :k], axis=1)).all(axis=1)
 
 
-def _correct(p: np.ndarray, t: np.ndarray, topology: Topology) -> np.ndarray:
+def _options(p: np.ndarray, t: np.ndarray, topology: Topology) -> tuple[np.ndarray, np.ndarray]:
     rec = _reconstructable(t, topology)
     n_res = len(topology.resonances)
     options = np.stack(
@@ -164,7 +165,22 @@ def _correct(p: np.ndarray, t: np.ndarray, topology: Topology) -> np.ndarray:
         ]
     )  # (perms, B, R)
     best = np.argmax(options.sum(axis=2), axis=0)  # (B,); the first (identity) on ties
+    return best, options
+
+
+def _correct(p: np.ndarray, t: np.ndarray, topology: Topology) -> np.ndarray:
+    best, options = _options(p, t, topology)
     return options[best, np.arange(len(best))]
+
+
+def best_pairing(
+    pred: np.ndarray, truth: np.ndarray, topology: Topology = TTBAR_ALLHAD
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(best int[B], options bool[perms, B, R])``: per event the index of the resonance
+    permutation (:attr:`~hepattn.topology.Topology.permutations`, predicted ``perm[r]`` ↔
+    true ``r``) with the most correct resonances (ties: the identity), and for every
+    permutation whether each true resonance is correctly reconstructed under it."""
+    return _options(*_pair(pred, truth, topology), topology)
 
 
 def resonance_correct(

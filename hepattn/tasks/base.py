@@ -595,12 +595,15 @@ class Task:
         weight: str | None = None,
         btag: BtagPolicy | None = None,
         domain: str = "warn",
+        calibration_dir: str | os.PathLike | None = None,
     ) -> tuple[dict, list[Path]]:
         """``hepattn eval``: the report on labelled files (with ``model``, ``files`` and the
         inputs outside the model's ``domain``), and the files written —
         ``out_dir/metrics.json`` and the plots, ``json_path``. ``friends``: one friend file
         per input (the labels), as :meth:`read`; ``weight``: the event weights of the
-        metrics (:meth:`apply_weight`); ``btag``, ``domain`` as :meth:`read`."""
+        metrics (:meth:`apply_weight`); ``btag``, ``domain`` as :meth:`read`;
+        ``calibration_dir``: also the reliability of the model's probabilities
+        (:meth:`write_calibration`)."""
         with domain_summary() as tally:
             ev = self.read_labelled(
                 paths, schema, tree, nonfinite, friends, weight, btag=btag, domain=domain
@@ -616,7 +619,14 @@ class Task:
             written += self.plot(report, arrays, out)
         if json_path is not None:
             written.append(write_json(json_path, report))
+        if calibration_dir is not None:
+            written += self.write_calibration(ev, Path(calibration_dir), progress)
         return report, written
+
+    def write_calibration(self, ev: Events, out_dir: Path, progress: bool = False) -> list[Path]:
+        """Write how far the model's probabilities can be trusted on labelled ``ev`` into
+        ``out_dir`` (the files written); a task without probabilities to check refuses."""
+        raise HepattnError(f"the {self.name} has no calibration report")
 
     def refuse_nan(self, ev: Events, nan: np.ndarray) -> None:
         """A :class:`~hepattn.models.ModelError` if the model answered NaN for an entry

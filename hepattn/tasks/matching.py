@@ -107,6 +107,19 @@ class Matcher(Task):
 
     former_names = (LEGACY_TASK,)
 
+    #: the isotonic maps of its probabilities (:mod:`hepattn.tasks.calibration`), or None
+    calibration: dict | None = None
+
+    @classmethod
+    def load_dir(cls, path: str | os.PathLike):
+        """:meth:`Task.load_dir`, with the model's probability calibration where it has one
+        (``calibration_map.json``, bound to its weights by hash)."""
+        from hepattn.tasks.calibration import load_calibration
+
+        task = super().load_dir(path)
+        task.calibration = load_calibration(task.path)
+        return task
+
     @classmethod
     def upgrade_config(cls, config: dict) -> dict:
         return upgrade_saved_config(config)
@@ -332,13 +345,19 @@ class Matcher(Task):
 
     @torch.no_grad()
     def predict(
-        self, ev: Events, batch_size: int | None = None, progress: bool = False
+        self,
+        ev: Events,
+        batch_size: int | None = None,
+        progress: bool = False,
+        calibrated: bool = True,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """``(slots int64[B, n_partons], prob float32[B, R], detection float32[B, R] or
         None)``: jet slots (padded, pT-sorted; −1 none; non-jet daughters 0; map them to the
         file's own jet order with :func:`slots_to_file_order`), each chosen tuple's
         probability with unordered exchangeable daughters (NaN where none), each resonance's
-        detection probability (None for a matcher without the detection head)."""
+        detection probability (None for a matcher without the detection head). With
+        ``calibrated`` and a calibration stored with the model, both probabilities pass
+        through its maps (:mod:`hepattn.tasks.calibration`)."""
         slots, probs, dets = [], [], []
         for batch in self.predict_batches(ev, batch_size, progress, "matching"):
             outputs, head_mask = self.forward(self.net, batch)
@@ -357,6 +376,10 @@ class Matcher(Task):
         enough = ev.derived["n_jets"] >= self.topology.n_jet_daughters
         self.refuse_nan(ev, np.isnan(prob).any(axis=1) & enough)
         slots_all[:, [p for c in self.others() for p in self.topology.partons_from(c.name)]] = 0
+        if calibrated and self.calibration is not None:
+            from hepattn.tasks.calibration import calibrate
+
+            prob, det = calibrate(self.calibration, self.topology, prob, det)
         return slots_all, prob.astype(np.float32), None if det is None else det.astype(np.float32)
 
     def baseline(
@@ -469,6 +492,13 @@ class Matcher(Task):
         table = efficiency_table(slots, ev.derived["truth"], ev.derived["n_jets"], self.topology, w)
         report = {"events": len(ev), "topology": self.topology.name, "rows": table}
         return {**report, "weighted": weighted_by(self, ev)}, {}
+
+    def write_calibration(self, ev: Events, out_dir: Path, progress: bool = False) -> list[Path]:
+        """Reliability diagrams and ECE of the assignment and detection probabilities, and
+        purity against efficiency beside the baseline (:mod:`hepattn.tasks.calibration`)."""
+        from hepattn.tasks.calibration import calibration_report, write_calibration
+
+        return write_calibration(calibration_report(self, ev, progress), out_dir)
 
     def format_report(self, report: dict) -> str:
         from hepattn.metrics.matching import format_table
