@@ -18,7 +18,9 @@ before the parton shower (first copies after the decay), matched to jets uniquel
 ΔR < 0.4.
 
 Output (one entry per event, tree ``events``): the branches of
-:data:`hepattn.generate.ttbar.BRANCHES` with four partons, and ``mhh`` (truth m_HH).
+:data:`hepattn.generate.ttbar.BRANCHES` with four partons, ``mhh`` (the four b quarks' mass) and
+the truth regression targets ``truth_hh_mass``, ``truth_h1_pt``, ``truth_h2_pt`` (the Higgs
+bosons at their decay; H1 the Higgs of b1, b2).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from hepattn.physics.kinematics import invariant_mass
 
 __all__ = ["FORMAT", "SETTINGS", "HH4bConfig", "generate_hh4b", "higgs_partons"]
 
-FORMAT = "hh4b-v1"
+FORMAT = "hh4b-v2"  # v2: truth regression targets
 TOPOLOGY = "hh-4b"
 SETTINGS = (
     "Higgs:useBSM = on",
@@ -63,12 +65,29 @@ class HH4bConfig(ResolvedConfig):
     """Settings of an HH → 4b sample (:class:`~hepattn.generate.resolved.ResolvedConfig`)."""
 
 
-def higgs_partons(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[int]:
-    """Record indices of (b1, b2, b3, b4): the b quarks of the first, then the second Higgs."""
+def higgs_bosons(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[int]:
+    """Record indices of the two Higgs bosons of the heavy scalar's decay (H1, then H2)."""
     x = np.flatnonzero(pdgid == 35)
     if len(x) == 0:
         raise DataError("no heavy scalar (pdgId 35) in an HH event")
-    higgs = [d for d in chain.daughters(chain.bottom_copy(int(x[0]))) if chain.pdgid(d) == 25]
+    return [d for d in chain.daughters(chain.bottom_copy(int(x[0]))) if chain.pdgid(d) == 25]
+
+
+def hh_truth(chain: EventChain | ArrayChain, parts) -> dict[str, float]:
+    """The truth regression targets: ``truth_hh_mass`` and ``truth_h1_pt``, ``truth_h2_pt``
+    (the Higgs bosons at their decay, H1 the one of b1, b2)."""
+    p4 = np.stack([parts.px, parts.py, parts.pz, parts.e], -1)
+    h = [chain.bottom_copy(i) for i in higgs_bosons(chain, parts.pdgid)]
+    return {
+        "truth_hh_mass": float(invariant_mass(p4[h].sum(0))),
+        "truth_h1_pt": float(np.hypot(*p4[h[0], :2])),
+        "truth_h2_pt": float(np.hypot(*p4[h[1], :2])),
+    }
+
+
+def higgs_partons(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[int]:
+    """Record indices of (b1, b2, b3, b4): the b quarks of the first, then the second Higgs."""
+    higgs = higgs_bosons(chain, pdgid)
     out: list[int] = []
     for h in higgs:
         out.extend(decay_products(chain, h))
@@ -99,6 +118,7 @@ def generate_chunk(config: HH4bConfig, chunk: Chunk) -> ChunkResult:
             "weight": ev.weight,
             "event": chunk.index * EVENT_STRIDE + ev.number,
             "mhh": float(invariant_mass(p4.sum(0))),
+            **hh_truth(ev.chain, parts),
         }
         rows.add(reco, parts, idx, config.cuts, scalars)
         if len(rows) == chunk.size:

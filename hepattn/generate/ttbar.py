@@ -25,7 +25,8 @@ before the parton shower (first copies after the decay):
   reconstructed lepton is the W's (same flavour, ΔR < 0.1).
 
 Output (one entry per event, tree ``events``): see ``samples/README.md`` and
-:data:`BRANCHES` (+ :data:`LJETS_BRANCHES` for lepton+jets).
+:data:`BRANCHES`, the truth regression targets :data:`TRUTH_BRANCHES` (+ :data:`LJETS_BRANCHES`
+for lepton+jets, with its own truth targets).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from hepattn.generate.pythia import (
 from hepattn.generate.resolved import ResolvedConfig, Rows, reconstruct, run_resolved
 from hepattn.generate.runner import Chunk, ChunkResult
 from hepattn.generate.source import events
+from hepattn.physics.kinematics import invariant_mass
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +59,14 @@ __all__ = [
     "CHANNELS",
     "FORMAT",
     "LJETS_BRANCHES",
+    "TRUTH_BRANCHES",
+    "ttbar_truth",
     "TtbarConfig",
     "generate_chunk",
     "generate_ttbar",
 ]
 
-FORMAT = "ttbar-v1"
+FORMAT = "ttbar-v2"  # v2: truth regression targets
 #: Channels and the topology each one's parton order follows.
 CHANNELS = {"allhad": "ttbar-allhad", "ljets": "ttbar-ljets"}
 PROCESS = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "24:onMode = off")
@@ -106,6 +110,16 @@ LJETS_BRANCHES = {
     "lepton_truth": "1 if the lepton is the W's (same flavour, dR < 0.1), else 0",
     "met_pt": "missing transverse momentum [GeV]: -(towers + muons)",
     "met_phi": "azimuth of the missing transverse momentum",
+    "truth_nu_px": "truth neutrino px [GeV] (the W's, at its decay)",
+    "truth_nu_py": "truth neutrino py [GeV]",
+    "truth_nu_pz": "truth neutrino pz [GeV]",
+    "truth_nu_eta": "truth neutrino pseudorapidity",
+    "truth_t_had_pt": "truth pT of the hadronically decaying top [GeV] (at its decay)",
+    "truth_t_lep_pt": "truth pT of the leptonically decaying top [GeV] (at its decay)",
+}
+#: Truth regression targets of every tt̄ file (both channels).
+TRUTH_BRANCHES = {
+    "truth_ttbar_mass": "truth invariant mass of the top pair [GeV] (the tops at their decay)",
 }
 #: Event numbers are ``chunk.index * EVENT_STRIDE + i`` (i: generated event in the chunk).
 EVENT_STRIDE = 10_000_000
@@ -178,6 +192,28 @@ def ljets_partons(chain: EventChain | ArrayChain, pdgid: np.ndarray) -> list[int
     return had[0] + lep[0]
 
 
+def ttbar_truth(chain: EventChain | ArrayChain, parts, ljets: bool) -> dict[str, float]:
+    """The truth regression targets of a tt̄ event: ``truth_ttbar_mass`` (the top and the
+    anti-top at their decay), and for lepton+jets the neutrino's px, py, pz, η and the pT of
+    the hadronic and the leptonic top (:data:`TRUTH_BRANCHES`, :data:`LJETS_BRANCHES`)."""
+    p4 = np.stack([parts.px, parts.py, parts.pz, parts.e], -1)
+    tops = [chain.bottom_copy(int(np.flatnonzero(parts.pdgid == t)[0])) for t in (6, -6)]
+    out = {"truth_ttbar_mass": float(invariant_mass(p4[tops].sum(0)))}
+    if ljets:
+        decays = top_decays(chain, parts.pdgid)
+        had = next(i for i, (_, d) in enumerate(decays) if all(abs(parts.pdgid[j]) <= 5 for j in d))
+        nu = p4[decays[1 - had][1][1]]
+        out.update(
+            truth_nu_px=float(nu[0]),
+            truth_nu_py=float(nu[1]),
+            truth_nu_pz=float(nu[2]),
+            truth_nu_eta=float(np.arcsinh(nu[2] / max(np.hypot(nu[0], nu[1]), 1e-9))),
+            truth_t_had_pt=float(np.hypot(*p4[tops[had], :2])),
+            truth_t_lep_pt=float(np.hypot(*p4[tops[1 - had], :2])),
+        )
+    return out
+
+
 def generate_chunk(config: TtbarConfig, chunk: Chunk) -> ChunkResult:
     """Generate ``chunk.size`` events passing the channel's selection and ``config.min_jets``,
     as writer branches."""
@@ -225,6 +261,7 @@ def generate_chunk(config: TtbarConfig, chunk: Chunk) -> ChunkResult:
             scalars = {**scalars, "met_pt": met, "met_phi": met_phi}
         else:
             idx = np.asarray(top_partons(ev.chain, parts.pdgid))
+        scalars.update(ttbar_truth(ev.chain, parts, ljets))
         rows.add(reco, parts, idx, config.cuts, scalars)
         if len(rows) == chunk.size:
             break

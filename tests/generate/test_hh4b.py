@@ -35,7 +35,7 @@ def arrays(sample):
 def test_schema_and_metadata(sample, arrays):
     with uproot.open(sample) as f:
         assert str(f["topology"]) == "hh-4b"
-        assert str(f["hepattn_format"]) == "hh4b-v1" and str(f["seed"]) == "5"
+        assert str(f["hepattn_format"]) == "hh4b-v2" and str(f["seed"]) == "5"
         assert "gg->X->hh->bbbb" in str(f["generator"])
         assert set(JET + PARTON + ["mhh", "weight", "event"]) <= set(f["events"].keys())
         assert f["events"].num_entries == EVENTS
@@ -91,3 +91,14 @@ def test_same_seed_same_file_min_jets_and_bad_arguments(tmp_path, arrays):
         HH4bConfig(n_events=3, min_jets=-2)
     with pytest.raises(DataError, match="unknown detector"):
         HH4bConfig(n_events=3, detector="cms")
+
+
+def test_truth_regression_targets(arrays):
+    """m_HH of the Higgs bosons equals the four b quarks' (their decay products); each Higgs'
+    pT is that of its two b quarks."""
+    a = arrays
+    np.testing.assert_allclose(a.truth_hh_mass, a.mhh, rtol=1e-4)
+    for h, cols in (("h1", [0, 1]), ("h2", [2, 3])):
+        pt, phi = (ak.to_numpy(a[f"parton_{k}"])[:, cols] for k in ("pt", "phi"))
+        ptsum = np.hypot((pt * np.cos(phi)).sum(1), (pt * np.sin(phi)).sum(1))
+        np.testing.assert_allclose(a[f"truth_{h}_pt"], ptsum, rtol=2e-3, atol=0.1)

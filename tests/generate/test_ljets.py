@@ -66,7 +66,7 @@ def test_schema_and_metadata(sample, arrays):
     a = arrays
     with uproot.open(sample) as f:
         assert str(f["topology"]) == "ttbar-ljets"
-        assert str(f["hepattn_format"]) == "ttbar-v1" and str(f["seed"]) == "4"
+        assert str(f["hepattn_format"]) == "ttbar-v2" and str(f["seed"]) == "4"
         assert "lepton+jets" in str(f["generator"])
         tree = f["events"]
         assert set(JET + PARTON + list(LJETS_BRANCHES) + ["weight", "event"]) <= set(tree.keys())
@@ -198,3 +198,18 @@ def test_ljets_partons_on_hand_made_records():
         ljets_partons(allhad, allhad.array)
     with pytest.raises(DataError, match="hadronic W"):
         top_partons(chain, chain.array)
+
+
+def test_truth_regression_targets(arrays):
+    """The neutrino is the ν parton (slot 5); the tops' pT and the pair's mass are those of
+    b q q and b ℓ ν within the shower's reach (partons before the shower, the tops at decay)."""
+    a = arrays
+    pt, eta, phi = (ak.to_numpy(a[f"parton_{k}"])[:, 5] for k in ("pt", "eta", "phi"))
+    np.testing.assert_allclose(a.truth_nu_px, pt * np.cos(phi), atol=0.05, rtol=1e-3)
+    np.testing.assert_allclose(a.truth_nu_py, pt * np.sin(phi), atol=0.05, rtol=1e-3)
+    np.testing.assert_allclose(a.truth_nu_pz, pt * np.sinh(eta), atol=0.05, rtol=1e-3)
+    np.testing.assert_allclose(a.truth_nu_eta, eta, atol=1e-3)
+    m = ak.to_numpy(a.truth_ttbar_mass)
+    assert np.all(m > 2 * 160) and np.all(ak.to_numpy(a.truth_t_had_pt) >= 0)
+    # the six decay products carry the pair's mass, less what the shower radiates before
+    assert np.median(p4_mass(a, [0, 1, 2, 3, 4, 5]) / m) == pytest.approx(1.0, abs=0.05)
