@@ -170,6 +170,23 @@ def save_model(
     return d
 
 
+def set_card_section(card: str | os.PathLike, title: str, body: str) -> None:
+    """Put the section ``## title`` with ``body`` into the model card ``card`` (replacing the
+    section of that title where there is one, else at the end), atomically."""
+    import re
+
+    path = Path(card)
+    text = path.read_text() if path.exists() else ""
+    section = f"## {title}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text).rstrip("\n") + "\n"
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
 def _read(path: Path, parse, what: str):
     """``parse(text)`` of ``path``; a :class:`ModelError` naming it if unreadable."""
     try:

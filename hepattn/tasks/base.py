@@ -394,17 +394,15 @@ class Task:
         it into the model directory: ``domain.json`` and the card's "Domain" section
         (replaced where there is one); the weights are not touched. For models saved before
         domains were recorded, from the start of the same training recipe."""
-        from hepattn.data.outputs import write_text
-
         if self.path is None:
             raise ModelError("record_domain needs a saved model (Task.load)")
         ev = self.read(paths, need_labels=True, entry_stop=entry_stop, check=False)
         self.domain = self.measure_domain(ev, source)
+        from hepattn.models import set_card_section
+
         write_json(self.path / "domain.json", self.domain.to_dict())
-        card_path = self.path / "card.md"
-        card = card_path.read_text() if card_path.exists() else ""
-        card = card.split("\n## Domain\n")[0].rstrip("\n")
-        write_text(card_path, card + "\n\n" + self.domain.card())
+        title, _, body = self.domain.card().partition("\n")
+        set_card_section(self.path / "card.md", title.removeprefix("## "), body)
         return self.domain
 
     def check_domain(self, ev: Events, policy: str = "warn") -> DomainTally | None:

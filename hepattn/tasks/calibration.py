@@ -117,10 +117,11 @@ CALIBRATION_FILE = "calibration_map.json"
 
 
 def fit_calibration(matcher, ev: Events, progress: bool = False, source: str = "") -> dict:
-    """Isotonic maps of each resonance's assignment and detection probability, fitted on the
-    labelled events ``ev`` (validation events, never test events) as
+    """A map of each resonance's assignment and detection probability (identity, Platt or
+    isotonic, chosen by cross-validation: :func:`~hepattn.metrics.calibration.choose_map`),
+    fitted on the labelled events ``ev`` (validation events, never test events) as
     :func:`calibration_report` measures them; the record :func:`save_calibration` writes."""
-    from hepattn.metrics.calibration import fit_isotonic
+    from hepattn.metrics.calibration import choose_map
 
     topo = matcher.topology
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
@@ -130,29 +131,12 @@ def fit_calibration(matcher, ev: Events, progress: bool = False, source: str = "
     maps: dict[str, dict] = {}
     for r, res in enumerate(topo.resonances):  # decoding orders them: one map each
         sel = present[:, r] & np.isfinite(prob[:, r])
-        x, y = fit_isotonic(prob[sel, r], correct[sel, r])
-        maps[res.name] = {"assignment": {"x": x, "y": y, "values": int(sel.sum())}}
-    for group in exchangeable_groups(topo) if det is not None else ():
-        # the detection head is symmetric in the resonances the topology exchanges: one map
-        x, y = fit_isotonic(det[enough][:, group].ravel(), present[enough][:, group].ravel())
-        detection = {"x": x, "y": y, "values": int(enough.sum()) * len(group)}
-        for r in group:
-            maps[topo.resonances[r].name]["detection"] = detection
-    return {"method": "isotonic", "fitted_on": source or ", ".join(ev.files), "resonances": maps}
-
-
-def exchangeable_groups(topology) -> list[list[int]]:
-    """The resonances the topology's symmetries exchange, grouped (all-hadronic tt̄: the two
-    tops; lepton+jets: each top alone): one calibration serves a group, fitted on all of it."""
-    group = list(range(len(topology.resonances)))
-    for perm in topology.permutations:
-        for r, q in enumerate(perm):
-            a, b = group[r], group[q]
-            group = [min(a, b) if g in (a, b) else g for g in group]
-    out: dict[int, list[int]] = {}
-    for r, g in enumerate(group):
-        out.setdefault(g, []).append(r)
-    return list(out.values())
+        maps[res.name] = {"assignment": {**choose_map(prob[sel, r], correct[sel, r]),
+                                         "values": int(sel.sum())}}  # fmt: skip
+        if det is not None:
+            p, o = det[enough, r], present[enough, r]
+            maps[res.name]["detection"] = {**choose_map(p, o), "values": len(p)}
+    return {"fitted_on": source or ", ".join(ev.files), "resonances": maps}
 
 
 def save_calibration(matcher, record: dict) -> Path:

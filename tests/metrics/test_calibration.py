@@ -7,8 +7,10 @@ import pytest
 
 from hepattn.metrics.calibration import (
     apply_isotonic,
+    choose_map,
     ece,
     fit_isotonic,
+    fit_platt,
     outcomes,
     purity_curve,
     reliability,
@@ -65,3 +67,16 @@ def test_outcomes_follow_the_pairing_of_the_efficiencies():
     truth2 = np.array([[0, 1, 2, 3, -1, 5]])  # true t2 not reconstructable: nothing right,
     correct, present = outcomes(pred, truth2, TTBAR_ALLHAD)  # so the identity pairing
     assert correct.tolist() == [[False, False]] and present.tolist() == [[True, False]]
+
+
+def test_platt_and_the_cross_validated_choice():
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.01, 0.99, 20_000)
+    z = np.log(p / (1 - p))
+    o = rng.uniform(size=p.size) < 1 / (1 + np.exp(-(0.5 * z - 0.3)))  # overconfident
+    x, y = fit_platt(p, o)
+    assert ece(apply_isotonic(p, x, y), o) < 0.01 and np.all(np.diff(y) >= 0)
+    chosen = choose_map(p, o)
+    assert chosen["method"] == "platt" and chosen["cv_ece"]["identity"] > 0.05
+    calibrated = rng.uniform(size=p.size) < p  # already calibrated: little to gain
+    assert choose_map(p, calibrated)["cv_ece"]["identity"] < 0.02

@@ -35,9 +35,12 @@ def test_fit_store_apply_and_bind_to_the_weights(model, tmp_path):
     assert m.calibration is None
     record = fit_calibration(m, m.read_labelled(val))
     assert set(record["resonances"]) == {"t1", "t2"}
-    det = record["resonances"]["t1"]["detection"]
-    assert det is record["resonances"]["t2"]["detection"]  # the tops share one map
-    assert np.all(np.diff(record["resonances"]["t1"]["assignment"]["y"]) >= 0)
+    for r in ("t1", "t2"):
+        for kind in ("assignment", "detection"):
+            m_ = record["resonances"][r][kind]
+            assert m_["method"] in ("identity", "platt", "isotonic")
+            assert set(m_["cv_ece"]) == {"identity", "platt", "isotonic"}
+            assert np.all(np.diff(m_["y"]) >= 0)  # monotone
     save_calibration(m, record)
     m2 = Matcher.load(model)
     sha = (model / "weights.sha256").read_text().split()[0]
