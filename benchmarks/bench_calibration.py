@@ -68,9 +68,11 @@ def card_text(record: dict, entry: dict, test: str) -> str:
     """The card's "Calibration" section: per resonance the map chosen and the ECE before and
     after it on the held-out file."""
     lines = [
-        f"`calibration_map.json`: per resonance a map of the assignment and the detection "
-        f"probability, fitted on {record['fitted_on']} (the validation seed), chosen among "
-        "identity, Platt and isotonic by two-fold cross-validated ECE "
+        f"`calibration_map.json`: per resonance and jet-multiplicity row (< n, n, n + 1, "
+        f"≥ n + 2 jets for n = {record['jet_thresholds'][0]} jet daughters) a map of the "
+        f"assignment and the detection probability, fitted on {record['fitted_on']} (the "
+        "validation seed), each chosen among identity, Platt and isotonic by two-fold "
+        "cross-validated ECE "
         "(`benchmarks/bench_calibration.py --save`); applied by `match`, `compare`, `eval`, "
         "`hepattn.api` and the exported ONNX graph. ECE on the held-out "
         f"`{test}`, raw → calibrated:",
@@ -81,7 +83,8 @@ def card_text(record: dict, entry: dict, test: str) -> str:
         for kind in ("assignment", "detection"):
             if kind in maps:
                 e = entry[res][kind]
-                cells.append(f"{kind} ({maps[kind]['method']}) {e['ece_raw']:.3f} → {e['ece']:.3f}")
+                how = "/".join(r["method"] for r in maps[kind]["rows"])
+                cells.append(f"{kind} ({how}) {e['ece_raw']:.3f} → {e['ece']:.3f}")
         lines.append(f"- {res}: " + "; ".join(cells))
     return "\n".join(lines)
 

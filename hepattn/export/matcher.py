@@ -69,41 +69,53 @@ class _LogProbs(nn.Module):
         ]
         det = () if detection is None else (torch.sigmoid(detection),)
         if det and self.calibrate_detection is not None:
-            det = (self.calibrate_detection(det[0]),)
+            det = (self.calibrate_detection(det[0], mask.sum(-1)),)
         return (*logp, *det, *(logp[i].clone() for i, _ in self.aliases))
 
 
 class _Calibration(nn.Module):
-    """The model's isotonic maps (:mod:`hepattn.tasks.calibration`) as elementwise graph
-    operations: ``p (B, R) -> f_r(p)``, ``f(p) = y_0 + Σ_i s_i · min(max(p − x_i, 0), x_{i+1}
-    − x_i)`` with ``s_i`` the slope between knots i and i + 1 — :func:`numpy.interp` of the
-    knots (constant beyond them; NaN stays NaN), exportable without a search."""
+    """The model's calibration maps (:mod:`hepattn.tasks.calibration`) as elementwise graph
+    operations: ``(p (B, R), n_jets (B,)) -> f_{r,k}(p)`` with k the event's jet-multiplicity
+    row, ``f(p) = y_0 + Σ_i s_i · min(max(p − x_i, 0), x_{i+1} − x_i)`` (``s_i`` the slope
+    between knots i and i + 1) — :func:`numpy.interp` of the knots (constant beyond them; NaN
+    stays NaN), exportable without a search."""
 
-    def __init__(self, knots: list[tuple[list[float], list[float]]]) -> None:
+    def __init__(self, knots: list[list[tuple[list[float], list[float]]]], thresholds) -> None:
         super().__init__()
-        k = max(len(x) for x, _ in knots)
-        xs = torch.tensor([x + [x[-1]] * (k - len(x)) for x, _ in knots], dtype=torch.float64)
-        ys = torch.tensor([y + [y[-1]] * (k - len(y)) for _, y in knots], dtype=torch.float64)
-        dx, dy = xs[:, 1:] - xs[:, :-1], ys[:, 1:] - ys[:, :-1]  # (R, K − 1)
+        k = max(len(x) for rows in knots for x, _ in rows)
+
+        def pad(v: list[float]) -> list[float]:
+            return list(v) + [v[-1]] * (k - len(v))
+
+        xs = torch.tensor([[pad(x) for x, _ in rows] for rows in knots], dtype=torch.float64)
+        ys = torch.tensor([[pad(y) for _, y in rows] for rows in knots], dtype=torch.float64)
+        dx, dy = xs[..., 1:] - xs[..., :-1], ys[..., 1:] - ys[..., :-1]  # (R, rows, K − 1)
         slope = torch.where(dx > 0, dy / dx.clamp_min(1e-300), torch.zeros_like(dx))
-        self.register_buffer("x0", xs[:, :-1].float(), persistent=False)
+        self.register_buffer("x0", xs[..., :-1].float(), persistent=False)
         self.register_buffer("width", dx.float(), persistent=False)
         self.register_buffer("slope", slope.float(), persistent=False)
-        self.register_buffer("y0", ys[:, 0].float(), persistent=False)
+        self.register_buffer("y0", ys[..., 0].float(), persistent=False)
+        self.register_buffer("thresholds", torch.tensor(thresholds), persistent=False)
 
     @classmethod
     def of(cls, record: dict, topology: Topology, kind: str) -> _Calibration:
         """The maps of ``kind`` (``"assignment"`` or ``"detection"``), one per resonance in
-        topology order (identity where the record has none)."""
+        topology order and jet-multiplicity row (identity where the record has none)."""
+        thresholds = list(record["jet_thresholds"])
+        identity = [([0.0, 1.0], [0.0, 1.0])] * (len(thresholds) + 1)
         knots = []
         for res in topology.resonances:
             m = record["resonances"].get(res.name, {}).get(kind)
-            knots.append((list(m["x"]), list(m["y"])) if m else ([0.0, 1.0], [0.0, 1.0]))
-        return cls(knots)
+            knots.append([(r["x"], r["y"]) for r in m["rows"]] if m else identity)
+        return cls(knots, thresholds)
 
-    def forward(self, p: Tensor) -> Tensor:
-        d = torch.minimum((p.unsqueeze(-1) - self.x0).clamp(min=0.0), self.width)  # (B, R, K-1)
-        return self.y0 + (self.slope * d).sum(-1)
+    def forward(self, p: Tensor, n_jets: Tensor) -> Tensor:
+        rows = (n_jets.unsqueeze(-1) >= self.thresholds).sum(-1)  # (B,)
+        onehot = rows.unsqueeze(-1) == torch.arange(self.y0.shape[1])  # (B, rows)
+        d = p[..., None, None] - self.x0  # (B, R, rows, K − 1)
+        d = torch.minimum(d.clamp(min=0.0), self.width)
+        f = self.y0 + (self.slope * d).sum(-1)  # (B, R, rows)
+        return (f * onehot.unsqueeze(1)).sum(-1)
 
 
 class _Decode(nn.Module):
@@ -131,7 +143,7 @@ class _Decode(nn.Module):
         out, logp = decode_fixed_k(self.topology, logps, self.k)
         out = torch.where(self.other, torch.zeros_like(out), out)  # the collection's object
         prob = (logp + self.mult).exp()
-        return out, prob if self.calibrate is None else self.calibrate(prob)
+        return out, prob if self.calibrate is None else self.calibrate(prob, mask.sum(-1))
 
 
 class MatcherExport:

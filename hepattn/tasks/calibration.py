@@ -58,7 +58,7 @@ def calibration_report(
     slots, raw_prob, raw_det = matcher.predict(ev, progress=progress, calibrated=False)
     prob, det = raw_prob, raw_det
     if matcher.calibration is not None:
-        prob, det = calibrate(matcher.calibration, topo, raw_prob, raw_det)
+        prob, det = calibrate(matcher.calibration, topo, raw_prob, raw_det, n_jets)
     enough = n_jets >= topo.n_jet_daughters
     correct, present = outcomes(slots, truth, topo)
     resonances = {}
@@ -116,27 +116,63 @@ def write_calibration(report: dict, out_dir: str | Path) -> list[Path]:
 CALIBRATION_FILE = "calibration_map.json"
 
 
-def fit_calibration(matcher, ev: Events, progress: bool = False, source: str = "") -> dict:
-    """A map of each resonance's assignment and detection probability (identity, Platt or
-    isotonic, chosen by cross-validation: :func:`~hepattn.metrics.calibration.choose_map`),
-    fitted on the labelled events ``ev`` (validation events, never test events) as
-    :func:`calibration_report` measures them; the record :func:`save_calibration` writes."""
+#: A jet-multiplicity row gets its own map when it holds at least this many fitting values
+#: (else the map of all rows).
+ROW_MIN = 300
+
+
+def jet_thresholds(topology) -> list[int]:
+    """The jet-multiplicity rows of the maps (those of the efficiency tables): fewer than n
+    jet daughters, n, n + 1, ≥ n + 2 — row ``k`` = thresholds ≤ n_jets."""
+    n = topology.n_jet_daughters
+    return [n, n + 1, n + 2]
+
+
+def jet_row(n_jets: np.ndarray, thresholds: list[int]) -> np.ndarray:
+    """``int[B]``: each event's row (the number of ``thresholds`` ≤ its jets)."""
+    return np.searchsorted(np.asarray(thresholds), np.asarray(n_jets), side="right")
+
+
+def _fit_rows(p: np.ndarray, o: np.ndarray, rows: np.ndarray, n_rows: int) -> dict:
+    """One map per jet-multiplicity row (the all-rows map where a row is small)."""
     from hepattn.metrics.calibration import choose_map
 
+    overall = {**choose_map(p, o), "values": len(p)}
+    per_row = []
+    for k in range(n_rows):
+        sel = rows == k
+        per_row.append({**choose_map(p[sel], o[sel]), "values": int(sel.sum())}
+                       if sel.sum() >= ROW_MIN else overall)  # fmt: skip
+    return {**overall, "rows": per_row}
+
+
+def fit_calibration(matcher, ev: Events, progress: bool = False, source: str = "") -> dict:
+    """Maps of each resonance's assignment and detection probability, one per
+    jet-multiplicity row (:func:`jet_thresholds`; the calibration differs with the number of
+    jets, e.g. where only one top can be complete), each the identity, Platt or isotonic as
+    chosen by cross-validation (:func:`~hepattn.metrics.calibration.choose_map`), fitted on
+    the labelled events ``ev`` (validation events, never test events) as
+    :func:`calibration_report` measures them; the record :func:`save_calibration` writes."""
     topo = matcher.topology
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     slots, prob, det = matcher.predict(ev, progress=progress, calibrated=False)
     enough = n_jets >= topo.n_jet_daughters
     correct, present = outcomes(slots, truth, topo)
+    thresholds = jet_thresholds(topo)
+    rows = jet_row(n_jets, thresholds)
+    n_rows = len(thresholds) + 1
     maps: dict[str, dict] = {}
     for r, res in enumerate(topo.resonances):  # decoding orders them: one map each
         sel = present[:, r] & np.isfinite(prob[:, r])
-        maps[res.name] = {"assignment": {**choose_map(prob[sel, r], correct[sel, r]),
-                                         "values": int(sel.sum())}}  # fmt: skip
+        maps[res.name] = {"assignment": _fit_rows(prob[sel, r], correct[sel, r], rows[sel], n_rows)}
         if det is not None:
             p, o = det[enough, r], present[enough, r]
-            maps[res.name]["detection"] = {**choose_map(p, o), "values": len(p)}
-    return {"fitted_on": source or ", ".join(ev.files), "resonances": maps}
+            maps[res.name]["detection"] = _fit_rows(p, o, rows[enough], n_rows)
+    return {
+        "fitted_on": source or ", ".join(ev.files),
+        "jet_thresholds": thresholds,
+        "resonances": maps,
+    }
 
 
 def save_calibration(matcher, record: dict) -> Path:
@@ -164,10 +200,15 @@ def load_calibration(directory: Path) -> dict | None:
         record = json.loads(path.read_text())
         want = record["weights_sha256"]
         maps = record["resonances"]
+        if len(record["jet_thresholds"]) + 1 != len(
+            next(iter(next(iter(maps.values())).values()))["rows"]
+        ):
+            raise ValueError("one map per jet-multiplicity row is needed")
         for r in maps.values():
-            for m in r.values():
-                if len(m["x"]) != len(m["y"]) or not m["x"]:
-                    raise ValueError("knots x and y differ in length")
+            for kind in r.values():
+                for m in kind["rows"]:
+                    if len(m["x"]) != len(m["y"]) or not m["x"]:
+                        raise ValueError("knots x and y differ in length")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise ModelError(f"{path}: not a calibration record ({err})") from None
     if want != file_sha256(Path(directory) / WEIGHTS):
@@ -178,18 +219,20 @@ def load_calibration(directory: Path) -> dict | None:
     return record
 
 
-def calibrate(record: dict, topology, prob: np.ndarray, det: np.ndarray | None):
-    """``(prob, det)`` through the record's maps (resonances without a map unchanged)."""
+def calibrate(record: dict, topology, prob: np.ndarray, det: np.ndarray | None, n_jets: np.ndarray):
+    """``(prob, det)`` through the record's maps, each event by its jet-multiplicity row
+    (resonances without a map unchanged)."""
     from hepattn.metrics.calibration import apply_isotonic
 
     prob = prob.copy()
     det = None if det is None else det.copy()
+    rows = jet_row(n_jets, record["jet_thresholds"])
     for r, res in enumerate(topology.resonances):
         maps = record["resonances"].get(res.name, {})
-        if "assignment" in maps:
-            prob[:, r] = apply_isotonic(
-                prob[:, r], maps["assignment"]["x"], maps["assignment"]["y"]
-            )
-        if det is not None and "detection" in maps:
-            det[:, r] = apply_isotonic(det[:, r], maps["detection"]["x"], maps["detection"]["y"])
+        for kind, values in (("assignment", prob), ("detection", det)):
+            if values is None or kind not in maps:
+                continue
+            for k, m in enumerate(maps[kind]["rows"]):
+                sel = rows == k
+                values[sel, r] = apply_isotonic(values[sel, r], m["x"], m["y"])
     return prob, det

@@ -379,7 +379,7 @@ class Matcher(Task):
         if calibrated and self.calibration is not None:
             from hepattn.tasks.calibration import calibrate
 
-            prob, det = calibrate(self.calibration, self.topology, prob, det)
+            prob, det = calibrate(self.calibration, self.topology, prob, det, ev.derived["n_jets"])
         return slots_all, prob.astype(np.float32), None if det is None else det.astype(np.float32)
 
     def baseline(

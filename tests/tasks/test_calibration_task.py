@@ -35,12 +35,15 @@ def test_fit_store_apply_and_bind_to_the_weights(model, tmp_path):
     assert m.calibration is None
     record = fit_calibration(m, m.read_labelled(val))
     assert set(record["resonances"]) == {"t1", "t2"}
+    assert record["jet_thresholds"] == [6, 7, 8]
     for r in ("t1", "t2"):
         for kind in ("assignment", "detection"):
-            m_ = record["resonances"][r][kind]
-            assert m_["method"] in ("identity", "platt", "isotonic")
-            assert set(m_["cv_ece"]) == {"identity", "platt", "isotonic"}
-            assert np.all(np.diff(m_["y"]) >= 0)  # monotone
+            maps = record["resonances"][r][kind]
+            assert len(maps["rows"]) == 4
+            for m_ in (maps, *maps["rows"]):
+                assert m_["method"] in ("identity", "platt", "isotonic")
+                assert set(m_["cv_ece"]) == {"identity", "platt", "isotonic"}
+                assert np.all(np.diff(m_["y"]) >= 0)  # monotone
     save_calibration(m, record)
     m2 = Matcher.load(model)
     sha = (model / "weights.sha256").read_text().split()[0]
@@ -89,18 +92,26 @@ def test_eval_writes_the_diagrams_and_curves(model, tmp_path, capsys):
 
 
 def test_the_onnx_graph_applies_the_same_maps(tmp_path):
-    """The graph's elementwise form equals numpy's interpolation of the knots, NaN kept."""
+    """The graph's elementwise form equals numpy's interpolation of each row's knots, NaN
+    kept; the row follows the number of jets."""
     import torch
 
     from hepattn.export.matcher import _Calibration
     from hepattn.metrics.calibration import apply_isotonic
 
     rng = np.random.default_rng(1)
-    maps = [([0.1, 0.25, 0.4, 0.9], [0.0, 0.3, 0.35, 0.95]), ([0.5], [0.7])]
-    module = _Calibration(maps)
+    a = ([0.1, 0.25, 0.4, 0.9], [0.0, 0.3, 0.35, 0.95])
+    b = ([0.5], [0.7])
+    maps = [[a, b, a, b], [b, b, a, a]]  # per resonance, per row
+    module = _Calibration(maps, [6, 7, 8])
     p = rng.uniform(-0.1, 1.1, (500, 2)).astype(np.float32)
     p[0, 0] = np.nan
-    got = module(torch.from_numpy(p)).numpy()
-    for r, (x, y) in enumerate(maps):
-        np.testing.assert_allclose(got[:, r], apply_isotonic(p[:, r], x, y), atol=1e-6)
+    n_jets = rng.integers(3, 12, 500)
+    got = module(torch.from_numpy(p), torch.from_numpy(n_jets)).numpy()
+    rows = np.searchsorted([6, 7, 8], n_jets, side="right")
+    for r in range(2):
+        for k in range(4):
+            sel = rows == k
+            x, y = maps[r][k]
+            np.testing.assert_allclose(got[sel, r], apply_isotonic(p[sel, r], x, y), atol=1e-6)
     assert np.isnan(got[0, 0])
