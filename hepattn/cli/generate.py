@@ -1,4 +1,5 @@
-"""``hepattn generate ttbar|hh4b|prongs``: realistic samples from Pythia 8 + FastJet + towers."""
+"""``hepattn generate ttbar|hh4b|qcd|prongs``: realistic samples from Pythia 8 + FastJet +
+towers."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "generate",
-        help="generate ttbar or prong-class samples (Pythia 8, FastJet, calorimeter model)",
+        help="generate ttbar, HH, QCD multijet or prong-class samples (Pythia 8, FastJet, "
+        "calorimeter model)",
         description="Generate realistic samples. Output is written in chunks next to the file "
         "(FILE.parts/) and merged at the end; re-run the same command to resume.",
     )
@@ -64,6 +66,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--min-jets", type=int, default=0, help="keep only events with at least this many jets"
     )
     _common(hh)
+    qc = sub.add_parser(
+        "qcd",
+        help="QCD multijet background, R=0.4 jets, the signal files' layout (no partons)",
+        description="Pythia's hard 2->2 QCD processes above a pT-hat threshold, reconstructed "
+        "as the signal samples; the file records Pythia's cross-section of what it generated "
+        "(cross_section_pb, cross_section_err_pb) and n_generated, so that the events can be "
+        "weighted to physical proportions: each stands for cross_section_pb / n_generated pb.",
+    )
+    qc.add_argument("-n", "--events", type=int, default=10_000, help="events to write")
+    qc.add_argument(
+        "--min-jets",
+        type=int,
+        default=4,
+        help="keep only events with at least this many jets (default 4)",
+    )
+    qc.add_argument(
+        "--pthat-min",
+        type=float,
+        default=100.0,
+        metavar="GEV",
+        help="threshold on the hard process's pT (PhaseSpace:pTHatMin, default 100): well below "
+        "the leading-jet pT your selection keeps, high enough to populate it",
+    )
+    qc.add_argument(
+        "--heavy-flavour",
+        action="store_true",
+        help="only hard processes with a b b-bar final state (gg, qq-bar -> b b-bar): the "
+        "background that survives b-tagging, at its own cross-section",
+    )
+    _common(qc)
     pr = sub.add_parser("prongs", help=f"boosted R=1.2 jets of {','.join(CLASSES)} prongs + towers")
     pr.add_argument("-n", "--jets", type=int, default=1000, help="jets per class")
     pr.add_argument(
@@ -140,6 +172,20 @@ def _run(args: argparse.Namespace) -> int:
                 "--plots: validation plots are written for all-hadronic ttbar and prong "
                 "samples only; none written for this one"
             )
+    elif args.process == "qcd":
+        from hepattn.generate.qcd import QcdConfig, generate_qcd
+
+        config = QcdConfig(
+            n_events=args.events,
+            min_jets=args.min_jets,
+            pthat_min=args.pthat_min,
+            heavy_flavour=args.heavy_flavour,
+            **common,
+        )
+        path = generate_qcd(args.output, config, jobs=args.jobs, progress=progress)
+        summary = plots.qcd_summary(path)
+        n = summary["events"]
+        table = _qcd_table(summary)
     else:
         from hepattn.generate.prongs import ProngsConfig, generate_prongs
 
@@ -202,6 +248,20 @@ def _resolved_table(s: dict[str, float]) -> str:
             f"{s['mhh_p10']:.0f} / {s['mhh_median']:.0f} / {s['mhh_p90']:.0f} GeV"
         )
     return "\n".join(lines)
+
+
+def _qcd_table(s: dict[str, float]) -> str:
+    return "\n".join(
+        [
+            f"events {s['events']}; mean jets {s['mean_jets']:.2f}; jets 4 / 5 / 6 / 7 / >=8: "
+            + " / ".join(f"{s[f'frac_{n}_jets']:.3f}" for n in range(4, 8))
+            + f" / {s['frac_ge8_jets']:.3f}",
+            f"leading jet pT 10 / 50 %: {s['lead_pt_p10']:.0f} / {s['lead_pt_median']:.0f} GeV; "
+            f"b-tags per event {s['mean_btags']:.2f}, >= 2: {s['frac_ge2_btags']:.3f}",
+            f"cross-section {s['cross_section_pb']:.4g} +- {s['cross_section_err_pb']:.2g} pb "
+            f"generated; {s['pb_per_event']:.4g} pb per generated event",
+        ]
+    )
 
 
 def _ttbar_table(s: dict[str, float]) -> str:

@@ -156,6 +156,27 @@ def hh4b_summary(path: str | os.PathLike) -> dict[str, float]:
     }
 
 
+def qcd_summary(path: str | os.PathLike) -> dict[str, float]:
+    """Validation numbers of a QCD multijet file: multiplicities, the leading jet's pT, the
+    b-tagged jets per event, and the cross-section the events stand for."""
+    with uproot.open(path) as f:
+        a = f["events"].arrays(["njet", "nparton", "parton_jet", "jet_pt", "jet_btag"])
+        sigma, n_gen = float(str(f["cross_section_pb"])), int(str(f["n_generated"]))
+        err = float(str(f["cross_section_err_pb"]))
+    lead = np.asarray(ak.fill_none(ak.firsts(a["jet_pt"]), 0.0))
+    nb = np.asarray(ak.sum(a["jet_btag"], axis=1))
+    return {
+        **_jet_counts(a, 0),
+        "lead_pt_p10": float(np.percentile(lead, 10)),
+        "lead_pt_median": float(np.median(lead)),
+        "mean_btags": float(np.mean(nb)),
+        "frac_ge2_btags": float(np.mean(nb >= 2)),
+        "cross_section_pb": sigma,
+        "cross_section_err_pb": err,
+        "pb_per_event": sigma / n_gen if n_gen else float("nan"),
+    }
+
+
 def prong_summary(path: str | os.PathLike) -> dict[str, dict[str, float]]:
     """Per class: number of jets, fraction with all prongs contained, mean mass and towers."""
     with uproot.open(path) as f:

@@ -206,7 +206,9 @@ class Rows:
         q_index = np.flatnonzero(quark)
         parton_jet = np.full(len(partons), -1, np.int32)
         parton_jet[q_index] = q_jet
-        jet_parton = np.where(jet_q >= 0, q_index[np.maximum(jet_q, 0)], -1)
+        jet_parton = np.full(len(jet_q), -1, np.int64)  # no partons (a background): all −1
+        if q_index.size:
+            jet_parton = np.where(jet_q >= 0, q_index[np.maximum(jet_q, 0)], -1)
         p4 = np.stack([parts.px, parts.py, parts.pz, parts.e], -1)[partons]
         self.jets.append(
             (

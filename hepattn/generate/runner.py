@@ -69,6 +69,10 @@ class ChunkResult:
 
     branches: dict[str, Any]
     n_generated: int
+    #: Pythia's cross-section estimate of the chunk's generated events and its error (pb);
+    #: recorded per chunk and combined in the file (weighted by generated events)
+    cross_section_pb: float | None = None
+    cross_section_err_pb: float | None = None
 
 
 def parts_dir(output: str | os.PathLike) -> Path:
@@ -93,6 +97,9 @@ def _run_one(
         "cpu_s": f"{cpu_s:.3f}",
         "sha256": digest(result.branches),
     }
+    if result.cross_section_pb is not None:
+        metadata["cross_section_pb"] = repr(float(result.cross_section_pb))
+        metadata["cross_section_err_pb"] = repr(float(result.cross_section_err_pb or 0.0))
     write_tree(_chunk_path(parts, chunk.index), result.branches, tree=tree, metadata=metadata)
     entries = len(next(iter(result.branches.values())))
     return chunk.index, entries, result.n_generated
@@ -266,6 +273,7 @@ def run_chunks(
         **metadata,
         "n_generated": str(sum(n_generated(p) for p in paths)),
         "cpu_s": f"{sum(cpu_seconds(p) for p in paths):.1f}",
+        **combined_cross_section(paths),
     }
     with TreeWriter(output, tree=tree, metadata=metadata) as writer:
         for pos, path in enumerate(paths):
@@ -288,6 +296,30 @@ def run_chunks(
         len(chunks),
     )
     return output
+
+
+def combined_cross_section(paths: Sequence[Path]) -> dict[str, str]:
+    """``cross_section_pb`` and ``cross_section_err_pb`` of the chunks together: their
+    estimates averaged with the generated events as weights, σ = Σ nᵢσᵢ / Σ nᵢ, δσ =
+    √(Σ (nᵢδσᵢ)²) / Σ nᵢ; nothing when a chunk has none."""
+    rows = []
+    for p in paths:
+        with uproot.open(p) as f:
+            if "cross_section_pb" not in f:
+                return {}
+            rows.append(
+                (
+                    int(str(f["n_generated"])),
+                    float(str(f["cross_section_pb"])),
+                    float(str(f["cross_section_err_pb"])),
+                )
+            )
+    n = sum(r[0] for r in rows)
+    if not rows or n == 0:
+        return {}
+    sigma = sum(k * s for k, s, _ in rows) / n
+    err = float(np.sqrt(sum((k * e) ** 2 for k, _, e in rows))) / n
+    return {"cross_section_pb": repr(sigma), "cross_section_err_pb": repr(err)}
 
 
 def chunk_plan(n: int, chunk_size: int) -> list[Chunk]:

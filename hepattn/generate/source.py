@@ -65,7 +65,9 @@ class GenEvent:
     """One generated event: its record, history, weight and position in the chunk's stream.
 
     ``number``: 0-based count of events generated in the chunk before this one, vetoed ones
-    included; ``preselected``: False when a dry-run preselection would have vetoed it.
+    included; ``preselected``: False when a dry-run preselection would have vetoed it;
+    ``sigma_pb``, ``sigma_err_pb``: Pythia's running ``sigmaGen`` and ``sigmaErr`` (after the
+    preselection's vetoes) in pb.
     """
 
     parts: Particles
@@ -73,6 +75,9 @@ class GenEvent:
     weight: float
     number: int
     preselected: bool = True
+    #: Pythia's estimate of the generated process's cross-section so far, and its error (pb)
+    sigma_pb: float = float("nan")
+    sigma_err_pb: float = float("nan")
 
 
 def _hooks(cuts: Preselection, dry_run: bool) -> Any:
@@ -112,6 +117,15 @@ def _hooks(cuts: Preselection, dry_run: bool) -> Any:
     return Hooks()
 
 
+#: picobarn per millibarn (Pythia's cross-sections are in mb)
+PB_PER_MB = 1e9
+
+
+def _sigma(info: Any) -> tuple[float, float]:
+    """Pythia's running cross-section estimate and its error, in pb."""
+    return info.sigmaGen() * PB_PER_MB, info.sigmaErr() * PB_PER_MB
+
+
 def events(
     settings: tuple[str, ...],
     seed: int,
@@ -140,8 +154,9 @@ def events(
                 continue
             keep = True if hooks is None else hooks.last_keep
             parts = read_particles(pythia.event)
+            info = pythia.infoPython()
             yield GenEvent(
-                parts, EventChain(pythia.event), pythia.infoPython().weight(), number, keep
+                parts, EventChain(pythia.event), info.weight(), number, keep, *_sigma(info)
             )
             number += 1
     while True:
@@ -151,6 +166,7 @@ def events(
         # Vetoed events were generated (and replaced) before the batch's events; spread them
         # in front so that event numbers stay increasing and count every generated event.
         number += vetoed
+        sigma = _sigma(pythia.infoPython())
         for parts, weight in read_batch(batch):
-            yield GenEvent(parts, ArrayChain(parts), weight, number)
+            yield GenEvent(parts, ArrayChain(parts), weight, number, True, *sigma)
             number += 1
