@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from hepattn.cli._options import add_output, add_progress, add_topology, check_outputs
+from hepattn.cli._options import (
+    add_btag_policy,
+    add_output,
+    add_progress,
+    add_topology,
+    btag_policy,
+    check_outputs,
+)
 from hepattn.errors import HepattnError
 
 FORMATS = ("spanet-h5",)
@@ -42,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--tree", help="tree to read (default: the schema's)")
     add_topology(p)
+    add_btag_policy(p)
     add_progress(p)
     p.set_defaults(func=run, late_positional="output_file")
 
@@ -68,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         tree=args.tree,
         progress=wanted(args.no_progress),
         topology=topology,
+        btag_policy=btag_policy(args),
     )
     print(
         f"converted {s.events:,} events to {s.path} (SPANet layout of topology "

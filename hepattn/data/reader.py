@@ -57,6 +57,8 @@ __all__ = [
     "PadSpec",
     "event_fields",
     "iterate_events",
+    "log_notes",
+    "new_notes",
     "prepare_collection",
     "read_events",
 ]
@@ -500,6 +502,16 @@ def one_summary() -> Iterator[None]:
         yield
     finally:
         _NOTES.reset(token)
+    _log_summary(notes)
+
+
+def new_notes() -> _Notes:
+    """Empty reader notes, for a caller of :func:`prepare_collection` to fill."""
+    return _Notes()
+
+
+def log_notes(notes: _Notes) -> None:
+    """Log the notes a caller of :func:`prepare_collection` collected (once per read)."""
     _log_summary(notes)
 
 

@@ -126,3 +126,28 @@ def test_dropped_objects_leave_the_others_their_file_positions(tmp_path):
     j = ev["jets"]
     assert j.mask.sum(1).tolist() == [2, 1]
     assert j.index[0, :2].tolist() == [0, 2]  # pT order 0 > 2; jet 1 dropped
+
+
+def test_convert_to_spanet_applies_the_policy(tmp_path):
+    """``hepattn convert`` reads b-tags through the same policy: NanoAOD defaults refused,
+    or replaced with --btag-default."""
+    pytest.importorskip("h5py")
+    from hepattn.data.spanet import write_spanet_h5
+
+    path = nano(tmp_path / "nano.root", [[0.2, 0.9], [0.5, -1.0, 0.1]])
+    schema = {"name": "n", "tree": "Events", "collections": {"jets": {
+        "kinematics": "ptetaphim",
+        "branches": {"pt": "Jet_pt", "eta": "Jet_eta", "phi": "Jet_phi", "mass": "Jet_mass"},
+        "fields": {"btag": "Jet_btagDeepFlavB"}, "labels": {"parton": "Jet_parton"}}}}  # fmt: skip
+    import uproot
+
+    counts = [2, 3]
+    labels = ak.unflatten(np.full(5, -1, np.int32), counts)
+    arrays = uproot.open(path)["Events"].arrays()
+    jets = ak.zip({k: arrays[f"Jet_{k}"] for k in ("pt", "eta", "phi", "mass", "btagDeepFlavB")})
+    jets = ak.with_field(jets, labels, "parton")
+    write_tree(path, {"Jet": jets}, "Events")
+    with pytest.raises(DataError, match="--btag-default"):
+        write_spanet_h5(tmp_path / "a.h5", path, schema=schema)
+    s = write_spanet_h5(tmp_path / "b.h5", path, schema=schema, btag_policy=BtagPolicy(0.0))
+    assert s.events == 2

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import awkward as ak
 import numpy as np
 
+from hepattn.data.btag import BtagPolicy
 from hepattn.data.features import to_vector
-from hepattn.data.reader import Events, event_fields, prepare_collection
+from hepattn.data.reader import Events, event_fields, log_notes, new_notes, prepare_collection
 from hepattn.data.root import Paths, iterate_branches, open_tree, resolve_paths
 from hepattn.data.schema import Schema
 from hepattn.data.spanet.layout import KINEMATIC_INPUTS
@@ -41,9 +42,11 @@ def jets_from_root(
     tree: str | None,
     progress: bool = False,
     objects: Sequence[str] = (),
+    btag_policy: BtagPolicy | None = None,
 ) -> tuple[dict[str, ak.Array], dict[str, np.ndarray], dict[str, dict[str, ak.Array]]]:
     """Jagged pt, eta, phi, mass, btag, label in file order, the event fields, and the
-    jagged pt, eta, phi, mass and fields of each collection of ``objects``."""
+    jagged pt, eta, phi, mass and fields of each collection of ``objects`` (b-tag values
+    outside [0, 1] by ``btag_policy``, :mod:`hepattn.data.btag`)."""
     coll = schema.collection(collection)
     for what, name, have in (("field", btag, coll.fields), ("label", label, coll.labels)):
         if name not in have:
@@ -64,16 +67,18 @@ def jets_from_root(
     others: dict[str, list[dict[str, ak.Array]]] = {c: [] for c in objects}
     total = sum(open_tree(p, tree, schema).num_entries for p in resolve_paths(paths))
     reading = bar(progress, total, "reading", "events")
+    notes = new_notes()
     for chunk in iterate_branches(paths, schema, branches, tree, "200 MB"):
         reading.update(chunk.stop - chunk.start)
-        raw = prepare_collection(chunk, collection, coll, "error")
+        raw = prepare_collection(chunk, collection, coll, "error", notes, btag_policy)
         jets.append({**_kinematics(raw, coll), "btag": raw[btag], "label": raw[label]})
         events.append(event_fields(chunk, schema))
         for c in objects:
             oc = schema.collection(c)
-            raw = prepare_collection(chunk, c, oc, "error")
+            raw = prepare_collection(chunk, c, oc, "error", notes, btag_policy)
             others[c].append({**_kinematics(raw, oc), **{k: raw[k] for k in oc.fields}})
     reading.close()
+    log_notes(notes)  # b-tag defaults replaced, objects dropped: one warning each
     out = {k: ak.concatenate([j[k] for j in jets]) for k in jets[0]}
     ev = {k: np.concatenate([e[k] for e in events]) for k in events[0]}
     objs = {

@@ -22,6 +22,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepattn.data.btag import BtagPolicy
 from hepattn.data.outputs import atomic_path
 from hepattn.data.reader import Events
 from hepattn.data.root import Paths, schema_for
@@ -111,6 +112,7 @@ def write_spanet_h5(
     compression: str | None = "gzip",
     progress: bool = False,
     topology: str | os.PathLike | Topology | None = None,
+    btag_policy: BtagPolicy | None = None,
 ) -> SpanetSummary:
     """Write jets, the topology's other inputs and the parton targets in the SPANet layout
     (:mod:`hepattn.data.spanet.layout`); atomic.
@@ -135,6 +137,8 @@ def write_spanet_h5(
         topology: a built-in topology's name, a YAML file or a
             :class:`~hepattn.topology.Topology`; None: all-hadronic tt̄ (the layout written
             before topologies existed, unchanged).
+        btag_policy: b-tag values outside [0, 1] in ROOT files
+            (:class:`~hepattn.data.btag.BtagPolicy`; default: refused).
 
     Returns:
         A :class:`SpanetSummary` (events, M, events with all / some resonances
@@ -155,7 +159,7 @@ def write_spanet_h5(
         schema = schema_for(source, schema, tree, [collection, *single])
         check_schema(schema, topo)
         jets, fields, raw_objects = jets_from_root(
-            source, schema, collection, label, btag, tree, progress, single
+            source, schema, collection, label, btag, tree, progress, single, btag_policy
         )
         objects = {}
         for name, obj in raw_objects.items():
