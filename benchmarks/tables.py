@@ -505,6 +505,23 @@ def calibration_table() -> str:
         "Floor: the ECE a perfectly calibrated model shows on the same events (outcomes drawn "
         "from its own probabilities, 20 draws): what the finite sample alone gives."
     )
+    cells = [(m, n, k, r[k]) for m, res in d.items() for n, r in res.items() for k in r]
+    cells = [c for c in cells if c[3]["ece"] is not None]
+    missed = [c for c in cells if c[3]["ece"] > 0.02]
+    floor += (
+        f" Target ECE ≤ 0.02 after calibration: met in {len(cells) - len(missed)} of "
+        f"{len(cells)} cells"
+        + (
+            "; not in "
+            + ", ".join(
+                f"`{m}` {n} {k} ({c['ece']:.3f}, floor {c['ece_floor']:.3f})"
+                for m, n, k, c in missed
+            )
+            if missed
+            else ""
+        )
+        + "."
+    )
     return "\n".join(rows) + "\n\n" + floor + "\n\n" + "\n".join(notes)
 
 
