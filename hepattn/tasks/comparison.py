@@ -80,6 +80,8 @@ def compare(
     weight: str | None = None,
     btag: BtagPolicy | None = None,
     domain: str = "warn",
+    variations=(),
+    vary_options=None,
 ) -> dict:
     """The network and its topology's baseline on the labelled events of ``input_files``.
 
@@ -103,7 +105,11 @@ def compare(
     ``model``, ``files``, ``events`` (read), ``events_ge<n>_jets``, ``weighted`` (the
     weight field, or None) and ``definitions``; with the all-hadronic χ² also ``chi2_mode``;
     for a model with a recorded domain and ``domain`` not ``"ignore"``, ``domain``: the
-    counts of inputs outside it (:meth:`~hepattn.tasks.domain.DomainTally.to_dict`).
+    counts of inputs outside it (:meth:`~hepattn.tasks.domain.DomainTally.to_dict`). With
+    ``variations`` (:mod:`hepattn.tasks.systematics`, options ``vary_options``), both methods
+    are re-run on each varied copy of the events: ``variations: {name: {"rows": …, "shift":
+    {row: {method: Δε}}}}`` with Δε the change of the topology's first efficiency column
+    (ε_event).
     """
     matcher = Matcher.load(model, topology)
     topo = matcher.topology
@@ -141,11 +147,48 @@ def compare(
     }
     if matcher.domain is not None and domain != "ignore":
         out["domain"] = tally.to_dict()
+    if variations:
+        out["variations"] = _variations(matcher, ev, tables, variations, vary_options, options)
     if "chi2_mode" in base.options:
         from hepattn.baselines.chi2 import DEFAULT_MODE
 
         out["chi2_mode"] = chi2_mode or DEFAULT_MODE
     return out
+
+
+def _variations(matcher, ev, nominal: dict, names, vary_options, options) -> dict:
+    """Both methods' tables on each varied copy of ``ev`` and their shift from ``nominal``."""
+    from hepattn.tasks.systematics import vary
+
+    topo = matcher.topology
+    truth, n_jets, w = ev.derived["truth"], ev.derived["n_jets"], ev.derived.get("weight")
+    column = topo.report_columns[0]
+    out = {}
+    for name in names:
+        varied = vary(ev, matcher.run.data.collection, name, vary_options)
+        net, _, _ = matcher.predict(varied)
+        base, result = matcher.baseline(varied, options.btag_wp, options.chi2_mode)
+        tables = {
+            base.method: efficiency_table(result.slots, truth, n_jets, topo, w),
+            "network": efficiency_table(net, truth, n_jets, topo, w),
+        }
+        rows = {r: {m: dict(t[r]) for m, t in tables.items()} for r in tables["network"]}
+        shift = {
+            r: {m: t[r][column] - nominal[m][r][column] for m, t in tables.items()} for r in rows
+        }
+        out[name] = {"rows": rows, "shift": shift, "column": column}
+    return out
+
+
+def format_variations(result: dict) -> str:
+    """One line per variation and method: the shift of the first efficiency column per row
+    (percentage points)."""
+    lines = []
+    for name, v in result.get("variations", {}).items():
+        for method in next(iter(v["shift"].values())):
+            cells = ", ".join(f"{r} {100 * s[method]:+.2f}" for r, s in v["shift"].items())
+            lines.append(f"{name:>9} {method:>8}: Δ{v['column']} [points] {cells}")
+    return "\n".join(lines)
 
 
 def format_comparison(result: dict) -> str:
@@ -171,5 +214,10 @@ def format_comparison(result: dict) -> str:
             "",
             f"runtime per {jets}-jet event (1 CPU thread): {base} {rt[base]:.3f} ms, "
             f"network {rt['network']:.3f} ms (batched)",
+            *(
+                ["", "systematic variations:", format_variations(result)]
+                if result.get("variations")
+                else []
+            ),
         ]
     )
