@@ -118,6 +118,25 @@ def _common(t: argparse.ArgumentParser, default_config: str) -> None:
     )
     t.add_argument("--compile", action="store_true", help="wrap the model in torch.compile")
     t.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    t.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="fine-tune: start from this model's weights and standardization ('default': the "
+        "bundled one; a model directory); the run must describe the same network (refused "
+        "otherwise, naming the difference)",
+    )
+    t.add_argument(
+        "--refit-standardization",
+        action="store_true",
+        help="with --init-from: fit the input standardization on this training set",
+    )
+    t.add_argument(
+        "--freeze",
+        action="append",
+        choices=("encoder",),
+        default=[],
+        help="with --init-from: do not train this part of the network (repeatable)",
+    )
     add_nonfinite(t)
     add_btag_policy(t)
     add_progress(t)
@@ -179,6 +198,9 @@ def run(args: argparse.Namespace) -> int:
         friends=args.friend,
         val_friends=args.val_friend,
         btag=btag_policy(args),
+        init_from=args.init_from,
+        refit_standardization=args.refit_standardization,
+        freeze=tuple(args.freeze),
         command="hepattn " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     if not is_main():  # under torchrun, rank 0 reports

@@ -56,6 +56,11 @@ class TrainOptions:
         val_friends: the same per validation file (with validation files only).
         btag: b-tag values outside [0, 1] in the files
             (:class:`~hepattn.data.btag.BtagPolicy`; default: refused).
+        init_from: start from this saved model's weights and standardization (a model
+            directory or ``"default"``; :mod:`hepattn.tasks.finetune`), None: from scratch.
+        refit_standardization: with ``init_from``, fit the standardization on this training
+            set instead of keeping the model's.
+        freeze: parts of the network not trained (``("encoder",)``).
     """
 
     val_fraction: float | None = None
@@ -72,6 +77,9 @@ class TrainOptions:
     friends: Any = None
     val_friends: Any = None
     btag: Any = None
+    init_from: Any = None
+    refit_standardization: bool = False
+    freeze: tuple[str, ...] = ()
 
 
 def describe_files(files) -> str:
@@ -125,6 +133,12 @@ def train_task(
     if opts.schema is not None:
         run = dataclasses.replace(run, data=dataclasses.replace(run.data, schema=opts.schema))
     task = task_cls(run)
+    base = None
+    if opts.init_from is not None:  # a bad model or another network fails before reading
+        from hepattn.tasks.finetune import check_same_network, load_init
+
+        base = load_init(task_cls, run, opts.init_from)
+        check_same_network(base, run)
     max_train, friends, chunk = opts.max_train, opts.friends, opts.chunk_entries
     head_stop = min(chunk, max_train or chunk) if opts.stream else max_train
     read = {
@@ -156,6 +170,8 @@ def train_task(
             f"no training {task_cls.unit} carries a loss in {ev_train.files}: nothing to learn from"
         )
     task.standardizers = task.fit_standardizers(ev_train)
+    if base is not None and not opts.refit_standardization:
+        task.standardizers = dict(base.standardizers)  # the inputs as the model knows them
     # the domain of the events the training files hold, also those without a loss (an event
     # of too few jets gets no answer, not a wrong one)
     task.domain = task.measure_domain(
@@ -197,7 +213,7 @@ def train_task(
         "val_paths": [str(Path(f).resolve()) for f in val_files],
     }
     record = split.record() if split is not None else {"val_fraction": None, "rule": "files"}
-    return _fit(task, train_set, task.dataset(ev_val), out_dir, info, paths, record, opts)
+    return _fit(task, train_set, task.dataset(ev_val), out_dir, info, paths, record, opts, base)
 
 
 def train_lr_grid(
@@ -264,14 +280,22 @@ def _stream(task, paths, head: Events, opts: TrainOptions, split, offsets):
     return ds
 
 
-def _fit(task, train_set, val_set, out_dir, info, paths, split, opts: TrainOptions) -> dict:
-    """Run :func:`hepattn.training.loop.fit`, then write the card and the summary
-    (``split``: the validation split's record, compared on resume)."""
+def _fit(
+    task, train_set, val_set, out_dir, info, paths, split, opts: TrainOptions, base=None
+) -> dict:
+    """Run :func:`hepattn.training.loop.fit` (from ``base``'s weights when fine-tuning),
+    then write the card and the summary (``split``: the validation split's record, compared
+    on resume)."""
     from hepattn.data import collate
     from hepattn.training.loop import ended_by, fit, pick_device
 
     t0 = time.perf_counter()
     net = task.build()
+    if base is not None:
+        from hepattn.tasks.finetune import freeze
+
+        net.load_state_dict(base.net.state_dict())
+        info["frozen_params"] = freeze(net, opts.freeze)
     cfg = task.run.training
     history = fit(
         task,
@@ -302,12 +326,25 @@ def _fit(task, train_set, val_set, out_dir, info, paths, split, opts: TrainOptio
         "batch_size": cfg.batch_size,
         "lr": cfg.lr,
     }
+    if base is not None:
+        info["init_from"] = str(base.path)
     summary = {k: v for k, v in info.items() if isinstance(v, int | float | str)}
     summary.update({k: v for k, v in best.items() if k.startswith("val_")})
     if is_main():  # under torchrun only rank 0 writes
         best_dir = Path(out_dir) / "best"
         card = task.card_template.format(**info, val_percent=100 * best["val_score"])
         write_text(best_dir / "card.md", card.rstrip("\n") + "\n\n" + task.domain.card())
+        if base is not None:
+            from hepattn.models import set_card_section
+
+            std = "refitted on this training set" if opts.refit_standardization else "kept"
+            frozen = ", ".join(opts.freeze) or "nothing"
+            set_card_section(
+                best_dir / "card.md",
+                "Initialized from",
+                f"Fine-tuned from `{base.path}` (its weights; its standardization {std}; "
+                f"frozen: {frozen}, {info['frozen_params']:,} parameters).",
+            )
         record = {f"split_{k}" if k != "val_fraction" else k: v for k, v in split.items()}
         write_json(best_dir / "training.json", {**summary, **record, **paths})
     return summary
