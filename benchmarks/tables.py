@@ -549,6 +549,25 @@ def systematics_table() -> str:
     return "\n".join(rows) + "\n\n" + note
 
 
+def finetune_table() -> str:
+    """As is, from scratch and fine-tuned, per task, on the held-out target-domain events."""
+    d = json.loads((RESULTS / "finetune.json").read_text())
+    rows = [
+        "| task | metric | bundled as is | trained from scratch | fine-tuned | training / test "
+        "| epochs (scratch / fine-tuned) | CPU s (scratch / fine-tuned) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for task, r in d.items():
+        rows.append(
+            f"| {task} | {r['metric']} | {100 * r['as_is']:.1f} % | {100 * r['scratch']:.1f} % "
+            f"| {100 * r['fine_tuned']:.1f} % | {r['train_events']:,} / {r['test_events']:,} "
+            f"| {r['epochs']['scratch']} / {r['epochs']['fine_tuned']} "
+            f"| {r['cpu_seconds']['scratch']:.0f} / {r['cpu_seconds']['fine_tuned']:.0f} |"
+        )
+    domains = {r["target_domain"] for r in d.values()}
+    return "\n".join(rows) + f"\n\nTarget domain: {', '.join(sorted(domains))}."
+
+
 TABLES = {
     "generate": generate_table,
     "tagger_throughput": tagger_throughput_table,
@@ -562,6 +581,7 @@ TABLES = {
     "tagger_physics": tagger_physics_table,
     "calibration": calibration_table,
     "systematics": systematics_table,
+    "finetune": finetune_table,
 }
 
 
