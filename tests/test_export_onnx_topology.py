@@ -97,7 +97,8 @@ def torch_reference(task: Matcher, feed: dict) -> list[np.ndarray]:
     batch = SimpleNamespace(x=feed["x"], p4=feed["p4"], mask=feed["mask"], derived=derived)
     n = feed["x"].shape[1]
     with torch.no_grad():
-        (heads, detection), head_mask = task.forward(task.net, batch)
+        outputs, head_mask = task.forward(task.net, batch)
+        heads, detection = outputs.heads, outputs.detection
         out = []
         for head, (xh, sh) in zip(task.net.heads, heads, strict=True):
             lp = head_logprobs(head, xh, sh, head_mask, backend="torch")

@@ -26,6 +26,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+import numpy as np
+
 from hepattn.data.btag import BtagPolicy
 from hepattn.data.reader import ARRAYS, Events, PadSpec, read_events
 from hepattn.data.root import Paths
@@ -77,6 +79,8 @@ def read_inputs(
     collection: str | None = None,
     topology: str | os.PathLike | Topology | None = None,
     btag: BtagPolicy | None = None,
+    targets: Mapping[str, str] | None = None,
+    require_targets: bool = False,
 ) -> Events:
     """Padded :class:`Events` of ROOT files, in-memory arrays or SPANet HDF5 files, by the
     format of ``paths`` (:func:`input_format`).
@@ -114,6 +118,9 @@ def read_inputs(
             (:class:`~hepattn.data.btag.BtagPolicy`; default: refused). SPANet HDF5 files
             hold what ``hepattn convert`` read through that policy; their values are checked
             against a model's domain (:mod:`hepattn.tasks.domain`).
+        targets, require_targets: event-level target branches (name → branch) read into
+            :attr:`Events.targets` (:func:`~hepattn.data.reader.iterate_events`). SPANet HDF5
+            files give none yet: NaN targets, or a DataError with ``require_targets``.
 
     Returns:
         :class:`Events`, as :func:`~hepattn.data.read_events` or
@@ -142,7 +149,12 @@ def read_inputs(
         )
     fmt = input_format(paths)
     if fmt == "spanet-h5":
-        return _read_hdf5(
+        if targets and require_targets:
+            raise DataError(
+                f"SPANet HDF5 inputs carry no regression targets here yet ({sorted(targets)}): "
+                "train the regressions on ROOT files"
+            )
+        ev = _read_hdf5(
             paths,
             collections,
             collection,
@@ -154,6 +166,8 @@ def read_inputs(
             select,
             friends,
         )
+        ev.targets = {name: np.full(len(ev), np.nan) for name in targets or {}}
+        return ev
     if fmt == "arrays":
         if tree is not None:
             raise DataError(f"a tree ({tree!r}) applies to ROOT files, not to an {ARRAYS}")
@@ -178,6 +192,8 @@ def read_inputs(
         select=select,
         friends=friends,
         btag=btag,
+        targets=targets,
+        require_targets=require_targets,
     )
 
 

@@ -59,7 +59,8 @@ class _LogProbs(nn.Module):
         inp = combine_collections(self.topology, parts)
         types = inp.types if self.net.config.encoder.num_types else None
         transverse = inp.transverse if self.transverse else None
-        heads, detection = self.net(inp.x, inp.p4, inp.mask, types, transverse)
+        out = self.net(inp.x, inp.p4, inp.mask, types, transverse)
+        heads, detection = out.heads, out.detection
         n = x.shape[1]  # the jets come first in the set; the other slots are never chosen
         logp = [
             head_logprobs(head, xh, sh, inp.head_mask, backend="torch")[

@@ -1,0 +1,123 @@
+"""Regression heads of the matcher end to end (issue 24): a tiny all-hadronic matcher trained
+with the declared tt̄ mass regression on slices of the shipped sample (its target written
+beside them: the six partons' invariant mass, some events without it), its loss going down,
+the outputs ``hepattn match`` writes, files without the target, and older matchers
+unchanged."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+import yaml
+
+from hepattn.cli import main
+from hepattn.errors import DataError
+from hepattn.tasks.matching import Matcher, MatcherRunConfig
+from tests.tasks.test_matching_task import SAMPLE, TINY, slice_file
+
+HALF_LOG_2PI_E = 0.5 * np.log(2 * np.pi * np.e)  # NLL of N(0, 1) targets predicted as N(0, 1)
+
+
+def with_mass(path, start, stop, missing_every=0):
+    """:func:`slice_file` with ``truth_ttbar_mass``: the invariant mass of the six partons
+    (NaN in every ``missing_every``-th event)."""
+    p = uproot.open(SAMPLE)["events"].arrays(
+        [f"parton_{x}" for x in ("pt", "eta", "phi", "mass")], entry_start=start, entry_stop=stop
+    )
+    pt, eta, phi, m = (p[f"parton_{x}"] for x in ("pt", "eta", "phi", "mass"))
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    e = np.sqrt(px**2 + py**2 + pz**2 + m**2)
+    s = [np.asarray(ak.sum(v, axis=1), np.float64) for v in (px, py, pz, e)]
+    mass = np.sqrt(np.maximum(s[3] ** 2 - s[0] ** 2 - s[1] ** 2 - s[2] ** 2, 0)).astype(np.float32)
+    if missing_every:
+        mass[::missing_every] = np.nan
+    slice_file(path, start, stop, extra={"truth_ttbar_mass": mass})
+    return path, mass
+
+
+def regression_config(epochs=3):
+    cfg = copy.deepcopy(TINY)
+    cfg["model"]["regressions"] = "all"
+    cfg["training"]["epochs"] = epochs
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("regression")
+    train, _ = with_mass(d / "train.root", 0, 1500, missing_every=7)
+    val, _ = with_mass(d / "val.root", 1500, 2000)
+    summary = Matcher.train(
+        MatcherRunConfig.from_dict(regression_config()), [train], [val], d / "run"
+    )
+    return d, summary
+
+
+def test_regression_loss_decreases_and_is_saved_with_the_model(trained):
+    d, summary = trained
+    history = json.loads((d / "run" / "history.json").read_text())
+    nll = [h["val_regression_nll_EVENT_ttbar_mass"] for h in history]
+    assert len(nll) == 3 and nll[-1] < nll[0]
+    assert nll[-1] < HALF_LOG_2PI_E  # better than the training mean and std
+    best = d / "run" / "best"
+    config = yaml.safe_load((best / "config.yaml").read_text())
+    assert config["model"]["regressions"] == ["EVENT_ttbar_mass"]  # "all" spelled out
+    record = json.loads((best / "standardization.json").read_text())["regression"]
+    assert record["features"] == ["EVENT_ttbar_mass"]
+    _, mass = with_mass(d / "check.root", 0, 1500, missing_every=7)
+    finite = mass[np.isfinite(mass)]  # the trainable events are a subset: same ballpark
+    assert abs(record["mean"][0] - finite.mean()) < 0.2 * finite.std()
+    assert 0.5 < record["std"][0] / finite.std() < 2
+
+
+def test_match_writes_value_and_sigma_also_for_files_without_the_target(trained, tmp_path):
+    d, _ = trained
+    model = d / "run" / "best"
+    src = slice_file(tmp_path / "old.root", 2000, 2300)  # an older file: no truth_ttbar_mass
+    out = tmp_path / "out.root"
+    assert main(["match", str(src), "-o", str(out), "--model", str(model)]) == 0
+    t = uproot.open(out)["hepattn"]
+    value = t["EVENT_ttbar_mass"].array(library="np")
+    sigma = t["EVENT_ttbar_mass_sigma"].array(library="np")
+    assert value.shape == sigma.shape == (300,)
+    assert np.isfinite(value).all() and (sigma > 0).all()
+    assert 100 < np.median(value) < 2000 and 1 < np.median(sigma) < 2000  # GeV, not standardized
+    matcher = Matcher.load(model)
+    got = matcher.predict_regressions(matcher.read(src))
+    np.testing.assert_array_equal(got["EVENT_ttbar_mass"][0], value)
+    np.testing.assert_array_equal(got["EVENT_ttbar_mass"][1], sigma)
+    # evaluating on a file without the target: its regression is left out, nothing breaks
+    ev = matcher.read(src, need_labels=True)
+    assert np.isnan(ev.derived["regression_raw"]).all()
+
+
+def test_training_on_files_without_the_target_is_one_line(tmp_path):
+    train = slice_file(tmp_path / "train.root", 0, 300)
+    with pytest.raises(DataError) as err:
+        Matcher.train(MatcherRunConfig.from_dict(regression_config(1)), [train], [train], tmp_path)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "no branch 'truth_ttbar_mass'" in message
+    assert "regression 'EVENT_ttbar_mass' (topology 'ttbar-allhad', regressions[0]" in message
+
+
+def test_matchers_without_regressions_load_and_answer_as_before(tmp_path):
+    """The bundled matchers (saved before regressions) have no heads and write no branches."""
+    src = slice_file(tmp_path / "a.root", 0, 200)
+    for topology in ("ttbar-allhad", "ttbar-ljets", "hh-4b"):
+        matcher = Matcher.load(None, topology=topology)
+        assert matcher.regressions == () and not matcher.net.regressions
+        assert "regression" not in matcher.standardizers
+        assert "regressions" not in matcher.run.model
+    matcher = Matcher.load(None, topology="ttbar-allhad")
+    ev = matcher.read(src, need_labels=True)
+    assert "regression_raw" not in ev.derived and ev.targets == {}
+    branches, metadata = matcher.match(ev)
+    assert not any(k.startswith("EVENT_") or k.endswith("_sigma") for k in branches)
+    assert matcher.predict_regressions(ev) == {}
+    assert "_sigma" not in metadata["sentinels"]
