@@ -586,11 +586,18 @@ def topology_from_dict(data: Any, where: str = "topology") -> Topology:
         collections,
         _defaults(data.get("defaults", {}), where),
         _report(data.get("report", {}), names, where),
-        _regressions(data.get("regressions", []), names, where),
+        _regressions(data.get("regressions", []), resonances, where),
     )
 
 
-def _regressions(data: Any, resonances: list[str], where: str) -> tuple[Regression, ...]:
+def _regressions(
+    data: Any, resonances: tuple[Resonance, ...], where: str
+) -> tuple[Regression, ...]:
+    names = [r.name for r in resonances]
+
+    def daughters_of(res: str) -> tuple[str, ...]:
+        return next(r for r in resonances if r.name == res).daughters
+
     if data is None:
         return ()
     if not isinstance(data, list):
@@ -609,8 +616,8 @@ def _regressions(data: Any, resonances: list[str], where: str) -> tuple[Regressi
         if not name.isidentifier():
             _fail(where, f"{key}.name", f"{name!r} must be a name (letters, digits, _)")
         res = spec.get("resonance")
-        if res is not None and res not in resonances:
-            _fail(where, f"{key}.resonance", f"{res!r} is not a resonance ({resonances})")
+        if res is not None and res not in names:
+            _fail(where, f"{key}.resonance", f"{res!r} is not a resonance ({names})")
         weight = spec.get("weight", 1.0)
         if (
             isinstance(weight, bool)
@@ -619,6 +626,15 @@ def _regressions(data: Any, resonances: list[str], where: str) -> tuple[Regressi
             or weight < 0
         ):
             _fail(where, f"{key}.weight", f"must be a number >= 0, got {weight!r}")
+        if res is not None:
+            taken = {"prob", "detection", *daughters_of(res)}
+            if name in taken:
+                _fail(
+                    where,
+                    f"{key}.name",
+                    f"{name!r} would write {res}_{name}, a branch of the assignment "
+                    f"(taken for {res!r}: {sorted(taken)})",
+                )
         reg = Regression(name, spec["field"], res, float(weight))
         if any(r.key == reg.key for r in out):
             owner = f"resonance {res!r}" if res is not None else "the event"

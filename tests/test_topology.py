@@ -215,6 +215,14 @@ def bad(**change):
             },
             r"regressions\[1\]\.name: 'pt' is declared twice for resonance 'H'",
         ),
+        (
+            {"regressions": [{"name": "b1", "field": "f", "resonance": "H"}]},
+            r"regressions\[0\]\.name: 'b1' would write H_b1, a branch of the assignment",
+        ),
+        (
+            {"regressions": [{"name": "prob", "field": "f", "resonance": "H"}]},
+            r"regressions\[0\]\.name: 'prob' would write H_prob",
+        ),
     ],
 )
 def test_bad_declarations_name_the_key(change, message):

@@ -121,3 +121,23 @@ def test_matchers_without_regressions_load_and_answer_as_before(tmp_path):
     assert not any(k.startswith("EVENT_") or k.endswith("_sigma") for k in branches)
     assert matcher.predict_regressions(ev) == {}
     assert "_sigma" not in metadata["sentinels"]
+
+
+def test_the_api_returns_the_same_regressions(trained, tmp_path):
+    import hepattn.api as ha
+
+    d, _ = trained
+    model = str(d / "run" / "best")
+    src = slice_file(tmp_path / "api.root", 2000, 2100)
+    a = uproot.open(src)["events"].arrays(filter_name="jet_*")
+    jets = ak.zip({k[4:]: a[k] for k in a.fields})
+    out = ha.match(jets, model=model)
+    matcher = Matcher.load(model)
+    want = matcher.predict_regressions(matcher.read(src))
+    assert out.regression.fields == ["EVENT_ttbar_mass", "EVENT_ttbar_mass_sigma"]
+    np.testing.assert_array_equal(out.regression.EVENT_ttbar_mass, want["EVENT_ttbar_mass"][0])
+    np.testing.assert_array_equal(
+        out.regression.EVENT_ttbar_mass_sigma, want["EVENT_ttbar_mass"][1]
+    )
+    assert len(ha.match(jets[:0], model=model).regression.fields) == 2
+    assert "regression" not in ha.match(jets, model="default").fields
