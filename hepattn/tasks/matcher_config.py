@@ -160,6 +160,7 @@ CARD = """# hepattn jet–parton matcher, topology `{topology}`
 - **Task**: assign jets to the partons {partons} ({symmetries}).
 - **Model**: encoder over {collections} + one symmetric tensor attention head per resonance and
   a detection head, {params:,} trainable parameters; config in `config.yaml`.
+- **Regressions**: {regressions}.
 - **Inputs**: jets of schema `{schema}`, features {features}, leading {max_objects} jets by pT.
 - **Training command**: `{command}`
 - **Training data**: {train_files} — {train_events:,} events with at least one

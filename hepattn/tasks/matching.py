@@ -441,7 +441,24 @@ class Matcher(Task):
             "symmetries": "exchangeable: " + ", ".join(sym) if sym else "no symmetries",
             "collections": ", ".join(c.name for c in topo.collections),
             "all_rec": round(int(all_rec.sum()) * scale),
+            "regressions": self.regressions_note(ev_train),
         }
+
+    def regressions_note(self, ev_train: Events) -> str:
+        """The card's line on the regressions: each key, its field and weight, and the
+        training events with its target (Gaussian NLL on standardized targets)."""
+        if not self.regressions:
+            return "none"
+        raw = ev_train.derived["regression_raw"]
+        parts = [
+            f"`{r.key}` (field `{r.field}`, weight {r.weight:g}, "
+            f"{int(np.isfinite(raw[:, k]).sum()):,} training events with it)"
+            for k, r in enumerate(self.regressions)
+        ]
+        return (
+            ", ".join(parts) + "; value and σ from the pooled event embedding, Gaussian "
+            "negative log-likelihood on standardized targets"
+        )
 
     @torch.no_grad()
     def predict(

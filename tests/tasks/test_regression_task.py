@@ -141,3 +141,11 @@ def test_the_api_returns_the_same_regressions(trained, tmp_path):
     )
     assert len(ha.match(jets[:0], model=model).regression.fields) == 2
     assert "regression" not in ha.match(jets, model="default").fields
+
+
+def test_the_card_names_the_regressions(trained):
+    d, _ = trained
+    card = (d / "run" / "best" / "card.md").read_text()
+    line = next(ln for ln in card.splitlines() if ln.startswith("- **Regressions**"))
+    assert "`EVENT_ttbar_mass` (field `truth_ttbar_mass`, weight 1" in line
+    assert "training events with it" in line

@@ -1,0 +1,90 @@
+"""ONNX export of a matcher with regression heads: each regression's value and σ, in the
+target's units, as outputs named as ``hepattn match`` names its branches — after the heads'
+outputs, which keep their names and order — in both the log P and the decoding graphs."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+from hepattn.data import Standardizer  # noqa: E402
+from hepattn.export import decode_io, export_onnx, topology_io  # noqa: E402
+from hepattn.models import save_model  # noqa: E402
+from hepattn.tasks.matching import Matcher, MatcherRunConfig  # noqa: E402
+from hepattn.tasks.presets import run_config_dict  # noqa: E402
+from hepattn.topology import load_topology  # noqa: E402
+from tests.test_export_onnx_topology import padded_inputs  # noqa: E402
+
+TOPOLOGY = "ttbar-ljets"
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A small untrained ``ttbar-ljets`` matcher with every declared regression, its
+    standardization made up."""
+    d = tmp_path_factory.mktemp("onnx_regression") / "model"
+    cfg = run_config_dict("matcher")
+    cfg["model"].update(topology=TOPOLOGY, regressions="all", tensor_dim=8)
+    cfg["model"]["encoder"].update(dim=16, num_heads=2, num_layers=1, embed_hidden=[16])
+    cfg["data"]["schema"] = load_topology(TOPOLOGY).defaults.schema
+    run = MatcherRunConfig.from_dict(cfg)
+    task = Matcher(run)
+    stds = {}
+    for i, (name, feats) in enumerate(task.standardizer_features().items()):
+        n = len(feats)
+        stds[name] = Standardizer(tuple(feats), (0.1 * i,) * n, (1.0 + 0.5 * i,) * n)
+    stds["regression"] = Standardizer(
+        stds["regression"].features, tuple(range(0, 700, 100)), (1.0, 2.0, 3.0, 0.5, 5, 6, 7)
+    )
+    torch.manual_seed(3)
+    net = task.build().eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    save_model(d, {"task": "matcher", **run.to_dict()}, net, stds)
+    return d
+
+
+def reference(task: Matcher, feed: dict) -> dict[str, np.ndarray]:
+    """Value and σ of each regression from the task's own forward pass."""
+    derived = {k: v for k, v in feed.items() if k not in ("x", "p4", "mask")}
+    batch = SimpleNamespace(x=feed["x"], p4=feed["p4"], mask=feed["mask"], derived=derived)
+    with torch.no_grad():
+        reg = task.forward(task.net, batch)[0].regression.numpy()
+    std = task.standardizers["regression"]
+    out = {}
+    for k, key in enumerate(std.features):
+        out[key] = reg[:, k, 0] * std.std[k] + std.mean[k]
+        out[f"{key}_sigma"] = np.exp(reg[:, k, 1]) * std.std[k]
+    return out
+
+
+@pytest.mark.parametrize("decode", [False, True])
+def test_regression_outputs_match_torch(model, tmp_path, decode):
+    task = Matcher.load(model)
+    keys = [r.key for r in task.regressions]
+    assert len(keys) == 7
+    path = export_onnx(model, "matcher", tmp_path / "m.onnx", decode=decode)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = (decode_io if decode else topology_io)(task.topology)[1]
+    want_names = names + [n for k in keys for n in (k, f"{k}_sigma")]
+    assert [o.name for o in sess.get_outputs()] == want_names
+    feed = padded_inputs(task, 3, 9, seed=5)
+    got = sess.run(None, {k: v.numpy() for k, v in feed.items()})
+    want = reference(task, feed)
+    for name, g in zip(want_names[len(names) :], got[len(names) :], strict=True):
+        assert g.shape == (3,)
+        np.testing.assert_allclose(g, want[name], rtol=1e-4, atol=1e-4, err_msg=name)
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    outputs = json.loads(meta["outputs"])
+    assert list(outputs)[-2:] == ["EVENT_ttbar_mass", "EVENT_ttbar_mass_sigma"]
+    regs = json.loads(meta["regressions"])
+    assert regs["t_had_pt"] == {"field": "truth_t_had_pt", "resonance": "t_had"}
+    assert "in that field's units" in meta["regression_description"]
