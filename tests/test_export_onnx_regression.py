@@ -14,13 +14,9 @@ import torch
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
-from hepattn.data import Standardizer  # noqa: E402
 from hepattn.export import decode_io, export_onnx, topology_io  # noqa: E402
-from hepattn.models import save_model  # noqa: E402
-from hepattn.tasks.matching import Matcher, MatcherRunConfig  # noqa: E402
-from hepattn.tasks.presets import run_config_dict  # noqa: E402
-from hepattn.topology import load_topology  # noqa: E402
-from tests.test_export_onnx_topology import padded_inputs  # noqa: E402
+from hepattn.tasks.matching import Matcher  # noqa: E402
+from tests.test_export_onnx_topology import padded_inputs, tiny_model  # noqa: E402
 
 TOPOLOGY = "ttbar-ljets"
 
@@ -30,26 +26,7 @@ def model(tmp_path_factory):
     """A small untrained ``ttbar-ljets`` matcher with every declared regression, its
     standardization made up."""
     d = tmp_path_factory.mktemp("onnx_regression") / "model"
-    cfg = run_config_dict("matcher")
-    cfg["model"].update(topology=TOPOLOGY, regressions="all", tensor_dim=8)
-    cfg["model"]["encoder"].update(dim=16, num_heads=2, num_layers=1, embed_hidden=[16])
-    cfg["data"]["schema"] = load_topology(TOPOLOGY).defaults.schema
-    run = MatcherRunConfig.from_dict(cfg)
-    task = Matcher(run)
-    stds = {}
-    for i, (name, feats) in enumerate(task.standardizer_features().items()):
-        n = len(feats)
-        stds[name] = Standardizer(tuple(feats), (0.1 * i,) * n, (1.0 + 0.5 * i,) * n)
-    stds["regression"] = Standardizer(
-        stds["regression"].features, tuple(range(0, 700, 100)), (1.0, 2.0, 3.0, 0.5, 5, 6, 7)
-    )
-    torch.manual_seed(3)
-    net = task.build().eval()
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    save_model(d, {"task": "matcher", **run.to_dict()}, net, stds)
-    return d
+    return tiny_model(d, TOPOLOGY, regressions="all")
 
 
 def reference(task: Matcher, feed: dict) -> dict[str, np.ndarray]:
