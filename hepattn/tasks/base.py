@@ -244,6 +244,7 @@ class Task:
         entry_start: int = 0,
         btag: BtagPolicy | None = None,
         domain: str = "warn",
+        require_targets: bool = False,
     ) -> Events:
         """Read ``paths`` as this model expects (features, padding), optionally with labels
         (and then the event weights of ``data.weight``, :mod:`hepattn.tasks.weights`);
@@ -263,7 +264,9 @@ class Task:
         others refused or dropped; default: refused), for the network and the baselines
         alike. ``domain``: inputs outside the loaded model's domain are counted and warned
         about (``"warn"``), refused (``"error"``) or not checked (``"ignore"``)
-        (:mod:`hepattn.tasks.domain`; with ``check`` only).
+        (:mod:`hepattn.tasks.domain`; with ``check`` only). ``require_targets`` (training):
+        with labels, a target branch (:meth:`target_branches`) the inputs lack is an error
+        rather than NaN targets.
         """
         from hepattn.data import input_format
 
@@ -295,7 +298,7 @@ class Task:
                 friends=friends,
                 entry_start=entry_start,
                 btag=btag,
-                require_targets=need_labels and require_weight,
+                require_targets=need_labels and require_targets,
             )
         except SchemaMismatchError as err:
             if schema is not None or self.path is None:
@@ -571,6 +574,7 @@ class Task:
         *,
         btag: BtagPolicy | None = None,
         domain: str = "warn",
+        require_targets: bool = False,
     ) -> Events:
         """Labelled events to measure this model on (:meth:`read` with labels), weighted by
         the event field ``weight`` (:meth:`apply_weight`: None keeps the model's

@@ -132,6 +132,7 @@ def train_task(
         "tree": opts.tree,
         "nonfinite": opts.nonfinite,
         "require_weight": True,
+        "require_targets": True,
         "btag": opts.btag,
     }
     head = task.read(train_paths, entry_stop=head_stop, friends=friends, **read)

@@ -92,8 +92,10 @@ def test_match_writes_value_and_sigma_also_for_files_without_the_target(trained,
     np.testing.assert_array_equal(got["EVENT_ttbar_mass"][0], value)
     np.testing.assert_array_equal(got["EVENT_ttbar_mass"][1], sigma)
     # evaluating on a file without the target: its regression is left out, nothing breaks
-    ev = matcher.read(src, need_labels=True)
+    ev = matcher.read(src, need_labels=True, require_weight=True)
     assert np.isnan(ev.derived["regression_raw"]).all()
+    with pytest.raises(DataError, match="no branch 'truth_ttbar_mass'"):
+        matcher.read(src, need_labels=True, require_targets=True)
 
 
 def test_training_on_files_without_the_target_is_one_line(tmp_path):
