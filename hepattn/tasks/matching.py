@@ -272,8 +272,8 @@ class Matcher(Task):
             missing = [r.key for r in self.regressions if r.key not in ev.targets]
             if missing:
                 raise DataError(
-                    f"regression targets {missing} were not read with these events (streamed "
-                    "training, --stream, does not read them yet): train without --stream"
+                    f"regression targets {missing} were not read with these events: read "
+                    "them with the labels (Matcher.read, or RootStreamDataset's targets=)"
                 )
             raw = np.stack([ev.targets[r.key] for r in self.regressions], axis=1)
             ev.derived["regression_raw"] = np.where(np.isfinite(raw), raw, np.nan)

@@ -259,6 +259,7 @@ def _stream(task, paths, head: Events, opts: TrainOptions, split, offsets):
         nonfinite=opts.nonfinite,
         friends=opts.friends,
         btag=opts.btag,
+        targets=task.target_branches(d.schema),
     )
     read = min(ds.num_entries, opts.chunk_entries)
     ds.expected_events = max(1, round(ds.num_entries * len(head) / max(read, 1)))
