@@ -26,13 +26,11 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-import numpy as np
-
 from hepattn.data.btag import BtagPolicy
 from hepattn.data.reader import ARRAYS, Events, PadSpec, read_events
 from hepattn.data.root import Paths
 from hepattn.data.schema import Schema, get_schema
-from hepattn.data.spanet.layout import H5_SUFFIXES, check_schema
+from hepattn.data.spanet.layout import H5_SUFFIXES, check_schema, regression_dataset
 from hepattn.data.spanet.read import read_spanet_h5
 from hepattn.errors import DataError, SchemaError
 from hepattn.topology import JETS, Topology, topology_from_entry
@@ -119,8 +117,9 @@ def read_inputs(
             hold what ``hepattn convert`` read through that policy; their values are checked
             against a model's domain (:mod:`hepattn.tasks.domain`).
         targets, require_targets: event-level target branches (name → branch) read into
-            :attr:`Events.targets` (:func:`~hepattn.data.reader.iterate_events`). SPANet HDF5
-            files give none yet: NaN targets, or a DataError with ``require_targets``.
+            :attr:`Events.targets` (:func:`~hepattn.data.reader.iterate_events`); from SPANet
+            HDF5 the ``REGRESSIONS`` dataset of the topology's regression of that key
+            (:attr:`~hepattn.topology.Regression.key`).
 
     Returns:
         :class:`Events`, as :func:`~hepattn.data.read_events` or
@@ -149,12 +148,7 @@ def read_inputs(
         )
     fmt = input_format(paths)
     if fmt == "spanet-h5":
-        if targets and require_targets:
-            raise DataError(
-                f"SPANet HDF5 inputs carry no regression targets here yet ({sorted(targets)}): "
-                "train the regressions on ROOT files"
-            )
-        ev = _read_hdf5(
+        return _read_hdf5(
             paths,
             collections,
             collection,
@@ -165,9 +159,9 @@ def read_inputs(
             nonfinite,
             select,
             friends,
+            targets,
+            require_targets,
         )
-        ev.targets = {name: np.full(len(ev), np.nan) for name in targets or {}}
-        return ev
     if fmt == "arrays":
         if tree is not None:
             raise DataError(f"a tree ({tree!r}) applies to ROOT files, not to an {ARRAYS}")
@@ -208,9 +202,12 @@ def _read_hdf5(
     nonfinite: str,
     select: Callable[[Events], Events] | None,
     friends: Paths | None,
+    targets: Mapping[str, str] | None = None,
+    require_targets: bool = False,
 ) -> Events:
     """:func:`read_inputs` of SPANet HDF5 files: the options checked, the PadSpecs mapped onto
-    :func:`read_spanet_h5`'s arguments."""
+    :func:`read_spanet_h5`'s arguments (a target by its key: the topology's regression's
+    ``REGRESSIONS`` dataset)."""
     if friends is not None:
         raise DataError(FRIENDS_HDF5)
     if tree is not None:
@@ -249,5 +246,7 @@ def _read_hdf5(
         objects=objects,
         entry_start=entry_start,
         entry_stop=entry_stop,
+        regressions={k: regression_dataset(topo.regression(k)) for k in targets or {}},
+        require_regressions=require_targets,
     )
     return ev if select is None else select(ev)

@@ -467,11 +467,11 @@ class MissingTargetError(DataError):
 
 
 def target_fields(
-    chunk: Chunk, targets: Mapping[str, str], required: bool, notes: _Notes
+    chunk: Chunk, targets: Mapping[str, str], required: bool, notes: _Notes | None = None
 ) -> dict[str, np.ndarray]:
     """``float64[B]`` per target (name → branch) of ``chunk``: NaN where the file lacks the
     branch (a :class:`MissingTargetError` when ``required``); non-finite values kept (the
-    task masks them) and counted in ``notes``."""
+    task masks them) and counted in ``notes`` (when given)."""
     out = {}
     n = chunk.stop - chunk.start
     arrays = chunk.arrays
@@ -496,7 +496,7 @@ def target_fields(
             )
         values = values.astype(np.float64)
         bad = int((~np.isfinite(values)).sum())
-        if bad:
+        if bad and notes is not None:
             notes.nonfinite_targets[branch] = notes.nonfinite_targets.get(branch, 0) + bad
         out[name] = values
     return out
