@@ -642,7 +642,30 @@ class Matcher(Task):
         w = ev.derived.get("weight")
         table = efficiency_table(slots, ev.derived["truth"], ev.derived["n_jets"], self.topology, w)
         report = {"events": len(ev), "topology": self.topology.name, "rows": table}
+        regressions = self.regression_report(ev, progress)
+        if regressions:
+            report["regressions"] = regressions
         return {**report, "weighted": weighted_by(self, ev)}, {}
+
+    def regression_report(self, ev: Events, progress: bool = False) -> dict[str, dict]:
+        """Per regression of the model, on labelled ``ev`` (unweighted): resolution, bias,
+        pull width and events with a target (:func:`~hepattn.metrics.regression.
+        regression_metrics`). A target of a resonance that is exchangeable with another is
+        left out (its prediction follows the network's resonance order)."""
+        from hepattn.metrics.regression import regression_metrics
+
+        if not self.regressions or "regression_raw" not in ev.derived:
+            return {}
+        regs = self.regressions
+        grouped = {self.topology.resonances[i].name for g in self.topology.groups for i in g}
+        raw = ev.derived["regression_raw"]
+        out = {}
+        for k, (key, (value, sigma)) in enumerate(
+            self.predict_regressions(ev, None, progress).items()
+        ):
+            if regs[k].resonance not in grouped:
+                out[key] = regression_metrics(value, sigma, raw[:, k])
+        return out
 
     def write_calibration(self, ev: Events, out_dir: Path, progress: bool = False) -> list[Path]:
         """Reliability diagrams and ECE of the assignment and detection probabilities, and
@@ -655,7 +678,16 @@ class Matcher(Task):
         from hepattn.metrics.matching import format_table
 
         title = f"{report['events']:,} events, model {report['model']}" + weight_note(report)
-        return format_table({"network": report["rows"]}, self.topology, title)
+        text = format_table({"network": report["rows"]}, self.topology, title)
+        for key, m in report.get("regressions", {}).items():
+            if m["events"]:
+                text += (
+                    f"\n{key}: resolution {m['resolution']:.4g}, bias {m['bias']:+.4g}, pull "
+                    f"width {m['pull_width']:.3f} ({m['events']:,} events with the target)"
+                )
+            else:
+                text += f"\n{key}: no event with the target"
+        return text
 
     def plot(self, report: dict, arrays: dict, out_dir: Path) -> list[Path]:
         from hepattn.plotting import efficiency_png

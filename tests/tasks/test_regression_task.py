@@ -178,3 +178,12 @@ def test_streamed_training_reads_the_targets_with_each_chunk(trained, tmp_path):
     )
     y = np.array([float(item["derived"]["regression_target"][0]) for item in ds])
     assert np.isnan(y).any() and np.isfinite(y).sum() > 0.8 * len(y)  # every 7th missing
+
+
+def test_eval_reports_resolution_bias_and_pulls(trained, tmp_path, capsys):
+    d, _ = trained
+    args = ["eval", "matcher", str(d / "val.root"), "--model", str(d / "run" / "best")]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    m = json.loads((tmp_path / "metrics.json").read_text())["regressions"]["EVENT_ttbar_mass"]
+    assert m["events"] > 0 and m["resolution"] > 0 and 0.1 < m["pull_width"] < 10
+    assert "EVENT_ttbar_mass: resolution" in capsys.readouterr().out
