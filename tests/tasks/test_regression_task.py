@@ -187,3 +187,24 @@ def test_eval_reports_resolution_bias_and_pulls(trained, tmp_path, capsys):
     m = json.loads((tmp_path / "metrics.json").read_text())["regressions"]["EVENT_ttbar_mass"]
     assert m["events"] > 0 and m["resolution"] > 0 and 0.1 < m["pull_width"] < 10
     assert "EVENT_ttbar_mass: resolution" in capsys.readouterr().out
+
+
+def test_train_matcher_regressions_option(trained, tmp_path):
+    from hepattn.tasks.presets import load_run_config
+
+    d, _ = trained
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    out = tmp_path / "run"
+    args = ["train", "matcher", "--config", str(config), "--train", str(d / "train.root")]
+    args += ["--val", str(d / "val.root"), "-o", str(out), "--regressions", "all"]
+    assert main([*args, "--no-progress"]) == 0
+    saved = yaml.safe_load((out / "best" / "config.yaml").read_text())
+    assert saved["model"]["regressions"] == ["EVENT_ttbar_mass"]
+    lj = load_run_config("matcher", topology="ttbar-ljets", regressions="EVENT_nu_pz, t_had_pt")
+    assert lj.model["regressions"] == ["EVENT_nu_pz", "t_had_pt"]
+    cfg = tmp_path / "with.yaml"
+    cfg.write_text(yaml.safe_dump(regression_config()))
+    assert "regressions" not in load_run_config("matcher", cfg, regressions="none").model
+    with pytest.raises(Exception, match="declares no regression 'EVENT_nu_pz'"):
+        load_run_config("matcher", topology="hh-4b", regressions="EVENT_nu_pz")
