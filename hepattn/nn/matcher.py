@@ -347,8 +347,9 @@ def matcher_loss_terms(
     reg = reg_ok = None
     if regression is not None and regression_targets is not None:
         cols = torch.tensor(regression_permutations(topology, regressions), device=ok.device)
-        pred = regression.gather(1, cols[best][..., None].expand(-1, -1, 2))  # (B, K, 2)
-        y = regression_targets.to(pred.dtype)
+        dtype = torch.promote_types(regression.dtype, torch.float32)  # not bf16 under AMP
+        pred = regression.to(dtype).gather(1, cols[best][..., None].expand(-1, -1, 2))  # (B, K, 2)
+        y = regression_targets.to(dtype)
         reg, reg_ok = gaussian_nll(pred[..., 0], pred[..., 1], y), torch.isfinite(y)
     if detection is None:
         bce = torch.zeros_like(per_event)
