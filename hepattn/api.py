@@ -174,7 +174,9 @@ def match(
         of its jet **in the event's own jet order** (−1: none; a lepton or MET daughter: 0),
         ``prob`` with one field per resonance (the chosen jets' probability, NaN: none) and,
         for matchers with the detection head, ``detection`` (probability that the resonance
-        is reconstructable) — the branches of ``hepattn match``.
+        is reconstructable) and, for matchers with regression heads, ``regression`` with
+        ``EVENT_<name>`` / ``<R>_<name>`` and its ``_sigma`` per regression (in the target's
+        units) — the branches of ``hepattn match``.
     """
     matcher = load("matcher", model, topology)
     main = matcher.run.data.collection
@@ -185,6 +187,8 @@ def match(
     n, r = topo.n_partons, len(topo.resonances)
     assignment, prob = np.zeros((0, n), np.int32), np.zeros((0, r), np.float32)
     det = prob if matcher.has_detection else None
+    keys = [k for reg in matcher.regressions for k in (reg.key, f"{reg.key}_sigma")]
+    regression = dict.fromkeys(keys, np.zeros(0, np.float32))
     if _length(inputs, main) > 0:
         checks = {
             "domain": domain,
@@ -196,10 +200,13 @@ def match(
         assignment, prob = branches["assignment"], branches["prob"]
         if det is not None:
             det = np.stack([branches[f"{res.name}_detection"] for res in topo.resonances], 1)
+        regression = {k: branches[k] for k in keys}
     fields = {
         "assignment": ak.zip({q: assignment[:, p] for p, q in enumerate(topo.qualified)}),
         "prob": ak.zip({res.name: prob[:, i] for i, res in enumerate(topo.resonances)}),
     }
     if det is not None:
         fields["detection"] = ak.zip({res.name: det[:, i] for i, res in enumerate(topo.resonances)})
+    if regression:
+        fields["regression"] = ak.zip(regression)
     return ak.zip(fields, depth_limit=1)

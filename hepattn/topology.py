@@ -42,6 +42,9 @@ file of that name)::
       baseline: chi2-ljets          # the classical baseline (hepattn.baselines.registry)
       model: matcher-ttbar-ljets    # the bundled matcher (hepattn/models/<model>)
       genpart: ttbar-semileptonic   # how `hepattn label` finds its partons in GenPart
+    regressions:            # optional: truth quantities the matcher may regress (value + σ)
+      - {name: nu_pz, field: truth_nu_pz}                       # event-level
+      - {name: pt, field: truth_t_had_pt, resonance: t_had, weight: 0.5}   # per resonance
     report:                 # optional: the efficiency tables (hepattn.metrics.matching)
       columns: [event, t_had, t_lep]     # default: event and each resonance
       labels: {}                         # column headers other than ε_<column>
@@ -80,6 +83,7 @@ __all__ = [
     "TTBAR_ALLHAD",
     "Source",
     "Defaults",
+    "Regression",
     "Report",
     "Resonance",
     "Topology",
@@ -227,6 +231,31 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Regression:
+    """A truth quantity the matcher may regress (a value and its uncertainty), as SPANet's
+    event file declares its regressions.
+
+    Attributes:
+        name: e.g. ``"nu_pz"``; unique among the event-level regressions, and among those of
+            one resonance.
+        field: the event-level field of the input that holds the target: an event field of
+            the schema, else a branch of the file (``truth_nu_pz``).
+        resonance: the resonance it belongs to (``t_had``), or None: event-level.
+        weight: the weight of its loss in the matcher's loss.
+    """
+
+    name: str
+    field: str
+    resonance: str | None = None
+    weight: float = 1.0
+
+    @property
+    def key(self) -> str:
+        """The name of its outputs: ``EVENT_<name>`` or ``<resonance>_<name>``."""
+        return f"{self.resonance or 'EVENT'}_{self.name}"
+
+
+@dataclass(frozen=True)
 class Topology:
     """A declared event topology.
 
@@ -240,6 +269,7 @@ class Topology:
         collections: the input collections daughters are drawn from.
         defaults: the schema, baseline and bundled model of the topology.
         report: the columns of its efficiency tables.
+        regressions: the truth quantities a matcher may regress (:class:`Regression`).
     """
 
     name: str
@@ -248,6 +278,17 @@ class Topology:
     collections: tuple[Source, ...] = field(default=(Source(JETS),))
     defaults: Defaults = field(default=Defaults())
     report: Report = field(default=Report())
+    regressions: tuple[Regression, ...] = ()
+
+    def regression(self, key: str) -> Regression:
+        """The declared regression of :attr:`Regression.key` ``key`` (``EVENT_nu_pz``)."""
+        for r in self.regressions:
+            if r.key == key:
+                return r
+        known = [r.key for r in self.regressions]
+        raise TopologyError(
+            f"topology {self.name!r} declares no regression {key!r} (it declares {known})"
+        )
 
     @cached_property
     def partons(self) -> tuple[str, ...]:
@@ -379,6 +420,16 @@ class Topology:
                 "labels": dict(self.report.labels),
                 "aliases": dict(self.report.aliases),
             }
+        if self.regressions:
+            out["regressions"] = [
+                {
+                    "name": r.name,
+                    "field": r.field,
+                    **({"resonance": r.resonance} if r.resonance is not None else {}),
+                    **({"weight": r.weight} if r.weight != 1.0 else {}),
+                }
+                for r in self.regressions
+            ]
         return out
 
 
@@ -483,7 +534,10 @@ def topology_from_dict(data: Any, where: str = "topology") -> Topology:
             daughter or resonance, duplicate names, unknown keys.
     """
     data = _mapping(data, where, "(top level)")
-    allowed = {"name", "collections", "resonances", "exchangeable", "defaults", "report"}
+    allowed = {
+        *("name", "collections", "resonances", "exchangeable", "defaults", "report"),
+        "regressions",
+    }
     _unknown(data, allowed, where, "(top level)")
     for key in ("name", "collections", "resonances"):
         if key not in data:
@@ -532,7 +586,61 @@ def topology_from_dict(data: Any, where: str = "topology") -> Topology:
         collections,
         _defaults(data.get("defaults", {}), where),
         _report(data.get("report", {}), names, where),
+        _regressions(data.get("regressions", []), resonances, where),
     )
+
+
+def _regressions(
+    data: Any, resonances: tuple[Resonance, ...], where: str
+) -> tuple[Regression, ...]:
+    names = [r.name for r in resonances]
+
+    def daughters_of(res: str) -> tuple[str, ...]:
+        return next(r for r in resonances if r.name == res).daughters
+
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        _fail(where, "regressions", f"expected a list of regressions, got {data!r}")
+    out: list[Regression] = []
+    for i, spec in enumerate(data):
+        key = f"regressions[{i}]"
+        spec = _mapping(spec, where, key)
+        _unknown(spec, {"name", "field", "resonance", "weight"}, where, key)
+        for k in ("name", "field"):
+            if k not in spec:
+                _fail(where, f"{key}.{k}", "missing")
+            if not isinstance(spec[k], str) or not spec[k]:
+                _fail(where, f"{key}.{k}", f"must be a non-empty string, got {spec[k]!r}")
+        name = spec["name"]
+        if not name.isidentifier():
+            _fail(where, f"{key}.name", f"{name!r} must be a name (letters, digits, _)")
+        res = spec.get("resonance")
+        if res is not None and res not in names:
+            _fail(where, f"{key}.resonance", f"{res!r} is not a resonance ({names})")
+        weight = spec.get("weight", 1.0)
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not math.isfinite(weight)
+            or weight < 0
+        ):
+            _fail(where, f"{key}.weight", f"must be a number >= 0, got {weight!r}")
+        if res is not None:
+            taken = {"prob", "detection", *daughters_of(res)}
+            if name in taken:
+                _fail(
+                    where,
+                    f"{key}.name",
+                    f"{name!r} would write {res}_{name}, a branch of the assignment "
+                    f"(taken for {res!r}: {sorted(taken)})",
+                )
+        reg = Regression(name, spec["field"], res, float(weight))
+        if any(r.key == reg.key for r in out):
+            owner = f"resonance {res!r}" if res is not None else "the event"
+            _fail(where, f"{key}.name", f"{name!r} is declared twice for {owner}")
+        out.append(reg)
+    return tuple(out)
 
 
 def _defaults(data: Any, where: str) -> Defaults:

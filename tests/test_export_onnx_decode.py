@@ -187,8 +187,11 @@ def allhad_parity(path, matcher, ev) -> float:
     same = (slots_to_file_order(assignment, jets.index) == branches["assignment"]).all(axis=1)
     ok = same[:, None]
     np.testing.assert_array_equal(np.isnan(probability)[same], np.isnan(branches["prob"])[same])
+    # the calibration map's slope (steep where an isotonic step is) multiplies the float32
+    # differences of the two graphs' raw probabilities
+    atol = 2e-4 if matcher.calibration is None else 2e-3
     np.testing.assert_allclose(
-        np.where(ok, probability, 0), np.where(ok, branches["prob"], 0), atol=2e-4, rtol=0
+        np.where(ok, probability, 0), np.where(ok, branches["prob"], 0), atol=atol, rtol=0
     )
     return report(f"ttbar-allhad, {len(ev):,} events of the shipped sample", same)
 

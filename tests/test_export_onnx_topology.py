@@ -30,11 +30,12 @@ TOPOLOGIES = ["ttbar-ljets", "hh-4b"]
 SHAPES = [(3, 9), (1, 4)]
 
 
-def tiny_model(directory, topology: str):
+def tiny_model(directory, topology: str, **model):
     """A small untrained topology matcher saved as a model directory (its standardization
-    made up): what the export reads is the network and the records, not the training."""
+    made up): what the export reads is the network and the records, not the training.
+    ``model``: more keys of the run config's model section (``regressions``)."""
     cfg = run_config_dict("topology-matcher")
-    cfg["model"]["topology"] = topology
+    cfg["model"].update(topology=topology, **model)
     cfg["model"]["encoder"].update(dim=16, num_heads=2, num_layers=1, embed_hidden=[16])
     cfg["model"]["tensor_dim"] = 8
     cfg["data"]["schema"] = load_topology(topology).defaults.schema
@@ -97,7 +98,8 @@ def torch_reference(task: Matcher, feed: dict) -> list[np.ndarray]:
     batch = SimpleNamespace(x=feed["x"], p4=feed["p4"], mask=feed["mask"], derived=derived)
     n = feed["x"].shape[1]
     with torch.no_grad():
-        (heads, detection), head_mask = task.forward(task.net, batch)
+        outputs, head_mask = task.forward(task.net, batch)
+        heads, detection = outputs.heads, outputs.detection
         out = []
         for head, (xh, sh) in zip(task.net.heads, heads, strict=True):
             lp = head_logprobs(head, xh, sh, head_mask, backend="torch")

@@ -66,6 +66,7 @@ def test_builtin_allhad_equals_the_former_declaration():
         resonances=tuple(dataclasses.replace(r, aliases=()) for r in TTBAR_ALLHAD.resonances),
         defaults=Defaults(),
         report=Report(),
+        regressions=(),
     )
     assert structure == former  # the same partons and symmetries; declared extras besides
     assert load_topology("ttbar-allhad") is TTBAR_ALLHAD
@@ -189,6 +190,39 @@ def bad(**change):
         ({"report": {"labels": {"nope": "x"}}}, r"report\.labels: 'nope' is neither"),
         ({"report": {"aliases": {"full": ""}}}, r"report\.aliases\.full: must be a non-empty"),
         ({"resonances__H__aliases": ["t_had"]}, r"resonances: an alias repeats"),
+        ({"regressions": {"name": "x"}}, r"regressions: expected a list"),
+        ({"regressions": [{"name": "x"}]}, r"regressions\[0\]\.field: missing"),
+        ({"regressions": [{"name": "x", "field": 3}]}, r"regressions\[0\]\.field: must be"),
+        ({"regressions": [{"name": "a b", "field": "f"}]}, r"regressions\[0\]\.name: 'a b'"),
+        (
+            {"regressions": [{"name": "pt", "field": "f", "resonance": "top"}]},
+            r"regressions\[0\]\.resonance: 'top' is not a resonance",
+        ),
+        (
+            {"regressions": [{"name": "m", "field": "f", "weight": -1}]},
+            r"regressions\[0\]\.weight: must be a number >= 0",
+        ),
+        (
+            {"regressions": [{"name": "m", "field": "f", "unit": "GeV"}]},
+            r"regressions\[0\]: unknown keys \['unit'\]",
+        ),
+        (
+            {
+                "regressions": [
+                    {"name": "pt", "field": "f", "resonance": "H"},
+                    {"name": "pt", "field": "g", "resonance": "H"},
+                ]
+            },
+            r"regressions\[1\]\.name: 'pt' is declared twice for resonance 'H'",
+        ),
+        (
+            {"regressions": [{"name": "b1", "field": "f", "resonance": "H"}]},
+            r"regressions\[0\]\.name: 'b1' would write H_b1, a branch of the assignment",
+        ),
+        (
+            {"regressions": [{"name": "prob", "field": "f", "resonance": "H"}]},
+            r"regressions\[0\]\.name: 'prob' would write H_prob",
+        ),
     ],
 )
 def test_bad_declarations_name_the_key(change, message):
@@ -236,3 +270,40 @@ def test_declarations_carry_their_defaults_report_and_aliases():
     mine = topology_from_dict(yaml.safe_load(readme_example()), "mine.yaml")
     assert mine.defaults.baseline is None and mine.partons_from("lepton") == (4,)
     assert mine.defaults.schema == "hepattn-ttbar-ljets"
+
+
+def test_regressions_are_declared_beside_the_resonances_and_round_trip():
+    """SPANet's event file declares regressions beside the particles: event-level ones, and
+    per resonance, each naming the field that holds its target and its loss weight."""
+    from hepattn.topology import TOPOLOGIES, Regression
+
+    data = yaml.safe_load(readme_example())
+    data["regressions"] = [
+        {"name": "nu_pz", "field": "truth_nu_pz"},
+        {"name": "pt", "field": "truth_t_had_pt", "resonance": "t_had", "weight": 0.5},
+        {"name": "pt", "field": "truth_h_pt", "resonance": "H"},
+    ]
+    t = topology_from_dict(data, "mine.yaml")
+    assert t.regressions[1] == Regression("pt", "truth_t_had_pt", "t_had", 0.5)
+    assert [r.key for r in t.regressions] == ["EVENT_nu_pz", "t_had_pt", "H_pt"]
+    assert t.regression("H_pt").field == "truth_h_pt"
+    with pytest.raises(TopologyError, match="declares no regression 'EVENT_mass'"):
+        t.regression("EVENT_mass")
+    declared = t.declaration()["regressions"]
+    assert declared[0] == {"name": "nu_pz", "field": "truth_nu_pz"}  # defaults left out
+    assert declared[1]["weight"] == 0.5
+    assert topology_from_dict(t.declaration(), "round trip") == t
+    # the built-ins declare the generators' truth targets (formats ttbar-v2, hh4b-v2)
+    keys = {n: {r.key: r.field for r in t.regressions} for n, t in TOPOLOGIES.items()}
+    assert keys["ttbar-ljets"] == {
+        **{f"EVENT_nu_{c}": f"truth_nu_{c}" for c in ("px", "py", "pz", "eta")},
+        "t_had_pt": "truth_t_had_pt",
+        "t_lep_pt": "truth_t_lep_pt",
+        "EVENT_ttbar_mass": "truth_ttbar_mass",
+    }
+    assert keys["ttbar-allhad"] == {"EVENT_ttbar_mass": "truth_ttbar_mass"}
+    assert keys["hh-4b"] == {
+        "EVENT_hh_mass": "truth_hh_mass",
+        "H1_pt": "truth_h1_pt",
+        "H2_pt": "truth_h2_pt",
+    }

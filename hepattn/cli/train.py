@@ -57,6 +57,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "hepattn/configs/matcher.yaml, its topology and schema set by --topology",
     )
     add_topology(m)
+    m.add_argument(
+        "--regressions",
+        metavar="all|KEY,...|none",
+        help="regression heads for the topology's declared regressions: all, keys such as "
+        "EVENT_nu_pz,t_had_pt, or none (overrides the config's model.regressions; default: "
+        "the config's, none in the bundled one)",
+    )
 
 
 def _common(t: argparse.ArgumentParser, default_config: str) -> None:
@@ -174,7 +181,12 @@ def run(args: argparse.Namespace) -> int:
     task = args.task
     topology = checked_topology(args) if task == "matcher" else None
     run_config = load_run_config(
-        task, args.config, topology=topology, kind=kind, training=overrides
+        task,
+        args.config,
+        topology=topology,
+        regressions=getattr(args, "regressions", None),
+        kind=kind,
+        training=overrides,
     )
     if args.weight is not None:
         weight = None if args.weight.lower() == "none" else args.weight

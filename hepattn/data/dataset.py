@@ -171,7 +171,9 @@ class RootStreamDataset(IterableDataset):
     ``chunk_entries``; range ``r`` goes to shard ``r mod (world_size · num_workers)``. With
     ``shuffle`` the order of ranges and of events within a range change every epoch (call
     :meth:`set_epoch`), seeded by ``seed``. ``transform`` (``Events → Events``) runs on each
-    chunk after reading: a task's label checks, derived fields, event selection.
+    chunk after reading: a task's label checks, derived fields, event selection. ``targets``:
+    event-level target branches (name → branch) every file must hold, read into each chunk's
+    :attr:`~hepattn.data.reader.Events.targets` (a matcher's regressions).
 
     ``len()`` is ``expected_events``: the number of entries unless set (e.g. to the entries
     times the fraction a selecting ``transform`` keeps); the training loop uses it only to
@@ -196,6 +198,7 @@ class RootStreamDataset(IterableDataset):
         entry_stop: int | None = None,
         friends: Paths | None = None,
         btag: BtagPolicy | None = None,
+        targets: Mapping[str, str] | None = None,
     ) -> None:
         self.paths = [str(p) for p in resolve_paths(paths)]
         found = resolve_friends(friends, [Path(p) for p in self.paths])
@@ -211,6 +214,8 @@ class RootStreamDataset(IterableDataset):
         self.seed = seed
         self.nonfinite = nonfinite
         self.btag = btag
+        #: event-level target branches read with each chunk, required (regressions)
+        self.targets = dict(targets or {})
         self.transform = transform
         self.epoch = 0
         #: (batch, window) to yield each chunk in length-bucketed batches (set by the training
@@ -258,6 +263,8 @@ class RootStreamDataset(IterableDataset):
                 nonfinite=self.nonfinite,
                 friends=self.friends,
                 btag=self.btag,
+                targets=self.targets,
+                require_targets=bool(self.targets),
             ):
                 if self.transform is not None:
                     events = self.transform(events)

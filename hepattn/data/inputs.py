@@ -30,7 +30,7 @@ from hepattn.data.btag import BtagPolicy
 from hepattn.data.reader import ARRAYS, Events, PadSpec, read_events
 from hepattn.data.root import Paths
 from hepattn.data.schema import Schema, get_schema
-from hepattn.data.spanet.layout import H5_SUFFIXES, check_schema
+from hepattn.data.spanet.layout import H5_SUFFIXES, check_schema, regression_dataset
 from hepattn.data.spanet.read import read_spanet_h5
 from hepattn.errors import DataError, SchemaError
 from hepattn.topology import JETS, Topology, topology_from_entry
@@ -77,6 +77,8 @@ def read_inputs(
     collection: str | None = None,
     topology: str | os.PathLike | Topology | None = None,
     btag: BtagPolicy | None = None,
+    targets: Mapping[str, str] | None = None,
+    require_targets: bool = False,
 ) -> Events:
     """Padded :class:`Events` of ROOT files, in-memory arrays or SPANet HDF5 files, by the
     format of ``paths`` (:func:`input_format`).
@@ -114,6 +116,10 @@ def read_inputs(
             (:class:`~hepattn.data.btag.BtagPolicy`; default: refused). SPANet HDF5 files
             hold what ``hepattn convert`` read through that policy; their values are checked
             against a model's domain (:mod:`hepattn.tasks.domain`).
+        targets, require_targets: event-level target branches (name → branch) read into
+            :attr:`Events.targets` (:func:`~hepattn.data.reader.iterate_events`); from SPANet
+            HDF5 the ``REGRESSIONS`` dataset of the topology's regression of that key
+            (:attr:`~hepattn.topology.Regression.key`).
 
     Returns:
         :class:`Events`, as :func:`~hepattn.data.read_events` or
@@ -153,6 +159,8 @@ def read_inputs(
             nonfinite,
             select,
             friends,
+            targets,
+            require_targets,
         )
     if fmt == "arrays":
         if tree is not None:
@@ -178,6 +186,8 @@ def read_inputs(
         select=select,
         friends=friends,
         btag=btag,
+        targets=targets,
+        require_targets=require_targets,
     )
 
 
@@ -192,9 +202,12 @@ def _read_hdf5(
     nonfinite: str,
     select: Callable[[Events], Events] | None,
     friends: Paths | None,
+    targets: Mapping[str, str] | None = None,
+    require_targets: bool = False,
 ) -> Events:
     """:func:`read_inputs` of SPANet HDF5 files: the options checked, the PadSpecs mapped onto
-    :func:`read_spanet_h5`'s arguments."""
+    :func:`read_spanet_h5`'s arguments (a target by its key: the topology's regression's
+    ``REGRESSIONS`` dataset)."""
     if friends is not None:
         raise DataError(FRIENDS_HDF5)
     if tree is not None:
@@ -233,5 +246,7 @@ def _read_hdf5(
         objects=objects,
         entry_start=entry_start,
         entry_stop=entry_stop,
+        regressions={k: regression_dataset(topo.regression(k)) for k in targets or {}},
+        require_regressions=require_targets,
     )
     return ev if select is None else select(ev)

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ARRAYS",
     "Events",
+    "MissingTargetError",
     "PadSpec",
     "event_fields",
     "iterate_events",
@@ -93,6 +94,8 @@ class Events:
         derived: name -> ``[B, ...]`` arrays a task derives from the events (checked labels,
             training targets, jet counts, …), kept apart from the schema's ``event`` fields
             so that no user field name can collide with them.
+        targets: name -> ``float64[B]`` event-level target values read as the file holds
+            them (``targets=`` of :func:`iterate_events`; NaN where the file lacks the branch).
     """
 
     collections: dict[str, PaddedCollection]
@@ -101,6 +104,7 @@ class Events:
     file_index: np.ndarray
     files: list[str] = field(default_factory=list)
     derived: dict[str, np.ndarray] = field(default_factory=dict)
+    targets: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.entry)
@@ -117,6 +121,7 @@ class Events:
             file_index=self.file_index[sel],
             files=self.files,
             derived={k: v[sel] for k, v in self.derived.items()},
+            targets={k: v[sel] for k, v in self.targets.items()},
         )
 
     @classmethod
@@ -133,6 +138,7 @@ class Events:
             file_index=np.concatenate([r[p.file_index] for r, p in zip(remap, parts, strict=True)]),
             files=files,
             derived={k: np.concatenate([p.derived[k] for p in parts]) for k in parts[0].derived},
+            targets={k: np.concatenate([p.targets[k] for p in parts]) for k in parts[0].targets},
         )
 
 
@@ -453,6 +459,51 @@ def event_fields(chunk: Chunk, schema: Schema) -> dict[str, np.ndarray]:
     return out
 
 
+class MissingTargetError(DataError):
+    """A target branch (``targets=`` of :func:`iterate_events`) the input lacks, where it is
+    required (training). ``path``, ``name`` and ``branch`` say which."""
+
+    def __init__(self, path: str, name: str, branch: str) -> None:
+        self.path, self.name, self.branch = path, name, branch
+        super().__init__(f"{path}: no branch {branch!r} for the target {name!r}")
+
+
+def target_fields(
+    chunk: Chunk, targets: Mapping[str, str], required: bool, notes: _Notes | None = None
+) -> dict[str, np.ndarray]:
+    """``float64[B]`` per target (name → branch) of ``chunk``: NaN where the file lacks the
+    branch (a :class:`MissingTargetError` when ``required``); non-finite values kept (the
+    task masks them) and counted in ``notes`` (when given)."""
+    out = {}
+    n = chunk.stop - chunk.start
+    arrays = chunk.arrays
+    have = set(arrays.fields) if isinstance(arrays, ak.Array) else set(arrays)
+    for name, branch in targets.items():
+        if branch not in have:
+            if required:
+                raise MissingTargetError(str(chunk.path), name, branch)
+            out[name] = np.full(n, np.nan)
+            continue
+        arr = chunk.arrays[branch]
+        if arr.ndim != 1:
+            raise DataError(
+                f"{_where(chunk, branch)} holds a list per entry, but the target {name!r} needs "
+                "one value per entry"
+            )
+        values = np.asarray(arr)
+        if values.dtype.kind not in "iuf":
+            raise DataError(
+                f"{_where(chunk, branch)} holds {values.dtype} values, but the target {name!r} "
+                "must be a number"
+            )
+        values = values.astype(np.float64)
+        bad = int((~np.isfinite(values)).sum())
+        if bad and notes is not None:
+            notes.nonfinite_targets[branch] = notes.nonfinite_targets.get(branch, 0) + bad
+        out[name] = values
+    return out
+
+
 @dataclass
 class _Notes:
     """The reader's notes, of one read or summed over reads (:func:`one_summary`)."""
@@ -464,6 +515,7 @@ class _Notes:
     #: branch → {"count", "values" (the defaults seen), "used" (what replaced them)}
     btag_defaults: dict[str, dict] = field(default_factory=dict)
     btag_dropped: dict[str, int] = field(default_factory=dict)
+    nonfinite_targets: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: _Notes) -> None:
         for name, s in other.stats.items():
@@ -477,6 +529,7 @@ class _Notes:
             (self.dropped, other.dropped),
             (self.negative_mass, other.negative_mass),
             (self.btag_dropped, other.btag_dropped),
+            (self.nonfinite_targets, other.nonfinite_targets),
         ):
             for branch, n in theirs.items():
                 mine[branch] = mine.get(branch, 0) + n
@@ -547,6 +600,12 @@ def _log_summary(notes: _Notes) -> None:
             values,
             d["used"],
         )
+    for branch, n in notes.nonfinite_targets.items():
+        log.warning(
+            "branch %r: %d entries with a non-finite target (NaN/inf), left out of its loss",
+            branch,
+            n,
+        )
     for branch, n in notes.btag_dropped.items():
         log.warning(
             "branch %r: %d objects with b-tag values outside [0, 1] dropped "
@@ -597,13 +656,18 @@ def iterate_events(
     nonfinite: str = "error",
     friends: Paths | None = None,
     btag: BtagPolicy | None = None,
+    targets: Mapping[str, str] | None = None,
+    require_targets: bool = False,
 ) -> Iterator[Events]:
     """Yield padded :class:`Events` chunk by chunk from one file, many files or a glob — or,
     given a mapping of branch name → array, from that in-memory input (one chunk; ``tree``,
     ``step_size`` and the entry range do not apply). ``friends``: one friend file per input
     file, whose trees give the branches the inputs lack
     (:func:`~hepattn.data.root.iterate_branches`). ``btag``: what to do with b-tag values
-    outside [0, 1] (:mod:`hepattn.data.btag`; default: refuse them)."""
+    outside [0, 1] (:mod:`hepattn.data.btag`; default: refuse them). ``targets``: name →
+    event-level branch of target values (regressions) put in :attr:`Events.targets`
+    (:func:`target_fields`: NaN where the input lacks the branch, a
+    :class:`MissingTargetError` there with ``require_targets``)."""
     schema = get_schema(schema)
     if nonfinite not in ("error", "drop"):
         raise ValueError(f"nonfinite must be 'error' or 'drop', got {nonfinite!r}")
@@ -614,14 +678,24 @@ def iterate_events(
         stats={name: TruncationStats() for name in colls},
         max_objects={name: c.max_objects for name, c in collections.items()},
     )
+    targets = dict(targets or {})
     files: list[Path | str] = []
     if isinstance(paths, Mapping):
         if friends is not None:
             raise DataError(f"friend files apply to ROOT input, not to an {ARRAYS}")
-        chunks: Iterator[Chunk] = iter([_array_chunk(paths, branches)])
+        have = [b for b in targets.values() if b in paths and b not in branches]
+        chunks: Iterator[Chunk] = iter([_array_chunk(paths, [*branches, *have])])
     else:
         chunks = iterate_branches(
-            paths, schema, branches, tree, step_size, entry_start, entry_stop, friends
+            paths,
+            schema,
+            branches,
+            tree,
+            step_size,
+            entry_start,
+            entry_stop,
+            friends,
+            optional=tuple(targets.values()),
         )
     for chunk in chunks:
         if not files or files[-1] != chunk.path:
@@ -642,6 +716,7 @@ def iterate_events(
             entry=np.arange(chunk.start, chunk.stop, dtype=np.int64),
             file_index=np.zeros(n, dtype=np.int64),
             files=[str(chunk.path)],
+            targets=target_fields(chunk, targets, require_targets, notes),
         )
     _log_summary(notes)
 

@@ -347,8 +347,12 @@ def iterate_branches(
     entry_start: int = 0,
     entry_stop: int | None = None,
     friends: Paths | None = None,
+    optional: Sequence[str] = (),
 ) -> Iterator[Chunk]:
     """Yield :class:`Chunk` s of ``branches`` from every file, in file then entry order.
+
+    ``optional``: branches read where a file (or its friend) has them and left out of the
+    chunk's arrays where it has not (regression targets, needed only to train).
 
     ``friends``: friend files (``hepattn label`` output, …), one per input file in the same
     order (:func:`resolve_friends`; each read through :func:`open_friend`, which refuses a
@@ -371,8 +375,10 @@ def iterate_branches(
         ft = None if friend_files is None else open_friend(friend_files[i], t, path)
         check_branches(t, schema, branches, ft)
         own = _branch_names(t)
-        main_branches = [b for b in branches if b in own]
-        friend_branches = [b for b in branches if b not in own]
+        have = own | (_branch_names(ft) if ft is not None else set())
+        wanted = [*branches, *(b for b in optional if b in have and b not in branches)]
+        main_branches = [b for b in wanted if b in own]
+        friend_branches = [b for b in wanted if b not in own]
         n = t.num_entries
         if n == 0:
             log.warning("%s: tree %r has zero entries; skipped", path, t.name)

@@ -9,7 +9,10 @@ all-hadronic graph's ``log_prob_top1``, ``log_prob_top2`` of earlier versions); 
 decoding inside, ``assignment`` and ``probability`` (:func:`decode_io`). A model with a
 stored calibration (:mod:`hepattn.tasks.calibration`) has its maps in the graph: ``detection``
 and ``probability`` are the calibrated probabilities ``hepattn match`` writes (the ``log_prob``
-distributions are the network's own); the metadata's ``calibration`` holds the maps.
+distributions are the network's own); the metadata's ``calibration`` holds the maps. A
+model with regression heads has, last, per regression ``<key>[B]`` and ``<key>_sigma[B]``
+(``EVENT_nu_pz``, ``t_had_pt``: the value and its σ in the target's units, as ``hepattn match``
+writes them), in both forms.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from hepattn.export.matcher_metadata import (
     decode_metadata,
     matcher_metadata,
     other_collection_flags,
+    regression_metadata,
     topology_io,
 )
 from hepattn.export.tagger import example_objects
@@ -36,12 +40,21 @@ __all__ = ["MatcherExport", "decode_io", "topology_io"]
 
 class _LogProbs(nn.Module):
     """``(x, p4, mask, [<c>_x, <c>_p4, <c>_mask per other collection]) -> (log P per
-    resonance, [detection probabilities (B, R)], log P per alias)``."""
+    resonance, [detection probabilities (B, R)], log P per alias, [value (B,), σ (B,) per
+    regression])``; ``regression``: the model's ``"regression"`` standardization record."""
 
     def __init__(
-        self, net: nn.Module, with_aliases: bool = True, detection: nn.Module | None = None
+        self,
+        net: nn.Module,
+        with_aliases: bool = True,
+        detection: nn.Module | None = None,
+        regression=None,
     ) -> None:
         super().__init__()
+        if net.regressions:
+            mean, std = torch.tensor(regression.mean), torch.tensor(regression.std)
+            self.register_buffer("reg_mean", mean.float(), persistent=False)
+            self.register_buffer("reg_std", std.float(), persistent=False)
         self.net = net
         self.calibrate_detection = detection  # the model's calibration map, or None
         self.topology = net.topology
@@ -59,7 +72,8 @@ class _LogProbs(nn.Module):
         inp = combine_collections(self.topology, parts)
         types = inp.types if self.net.config.encoder.num_types else None
         transverse = inp.transverse if self.transverse else None
-        heads, detection = self.net(inp.x, inp.p4, inp.mask, types, transverse)
+        out = self.net(inp.x, inp.p4, inp.mask, types, transverse)
+        heads, detection = out.heads, out.detection
         n = x.shape[1]  # the jets come first in the set; the other slots are never chosen
         logp = [
             head_logprobs(head, xh, sh, inp.head_mask, backend="torch")[
@@ -70,7 +84,12 @@ class _LogProbs(nn.Module):
         det = () if detection is None else (torch.sigmoid(detection),)
         if det and self.calibrate_detection is not None:
             det = (self.calibrate_detection(det[0], mask.sum(-1)),)
-        return (*logp, *det, *(logp[i].clone() for i, _ in self.aliases))
+        reg: tuple[Tensor, ...] = ()
+        if out.regression is not None:
+            value = out.regression[..., 0] * self.reg_std + self.reg_mean  # (B, K)
+            sigma = out.regression[..., 1].exp() * self.reg_std
+            reg = tuple(t for k in range(value.shape[1]) for t in (value[:, k], sigma[:, k]))
+        return (*logp, *det, *(logp[i].clone() for i, _ in self.aliases), *reg)
 
 
 class _Calibration(nn.Module):
@@ -136,14 +155,18 @@ class _Decode(nn.Module):
         )
         self.register_buffer("mult", torch.tensor(mult, dtype=torch.float32), persistent=False)
 
-    def forward(self, x: Tensor, p4: Tensor, mask: Tensor, *other: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, p4: Tensor, mask: Tensor, *other: Tensor) -> tuple[Tensor, ...]:
         from hepattn.nn.decoding import decode_fixed_k
 
-        logps = self.inner(x, p4, mask, *other)[: len(self.topology.resonances)]
+        inner = self.inner(x, p4, mask, *other)
+        logps = inner[: len(self.topology.resonances)]
+        n_reg = 2 * len(self.inner.net.regressions)
+        reg = inner[len(inner) - n_reg :] if n_reg else ()
         out, logp = decode_fixed_k(self.topology, logps, self.k)
         out = torch.where(self.other, torch.zeros_like(out), out)  # the collection's object
         prob = (logp + self.mult).exp()
-        return out, prob if self.calibrate is None else self.calibrate(prob, mask.sum(-1))
+        prob = prob if self.calibrate is None else self.calibrate(prob, mask.sum(-1))
+        return (out, prob, *reg)
 
 
 class MatcherExport:
@@ -153,6 +176,7 @@ class MatcherExport:
         self.loaded = loaded
         self.topology = loaded.topology
         self.detection = loaded.has_detection
+        self.regressions = [r.key for r in loaded.regressions]
         self.decode = decode
         self.decode_k = decode_k
 
@@ -170,7 +194,12 @@ class MatcherExport:
         det = None
         if record is not None and self.detection:
             det = _Calibration.of(record, self.topology, "detection")
-        inner = _LogProbs(self.loaded.net.eval(), with_aliases=not self.decode, detection=det)
+        inner = _LogProbs(
+            self.loaded.net.eval(),
+            with_aliases=not self.decode,
+            detection=det,
+            regression=self.loaded.standardizers.get("regression"),
+        )
         if not self.decode:
             return inner
         assign = None if record is None else _Calibration.of(record, self.topology, "assignment")
@@ -192,9 +221,9 @@ class MatcherExport:
 
     def outputs(self) -> tuple[list[str], dict[str, dict[int, str]]]:
         if self.decode:
-            names = decode_io(self.topology)[1]
+            names = decode_io(self.topology, self.regressions)[1]
             return names, {name: {0: "batch"} for name in names}
-        names = topology_io(self.topology, self.detection)[1]
+        names = topology_io(self.topology, self.detection, self.regressions)[1]
         res = {f"log_prob_{r.name}": r for r in self.topology.resonances}
         res.update(
             {f"log_prob_{a}": self.topology.resonances[i] for i, a in aliases(self.topology)}
@@ -215,4 +244,7 @@ class MatcherExport:
         if self.decode:
             meta.pop("head_order", None)  # the axes of log_prob outputs the graph does not have
             meta.update(decode_metadata(self.topology, self.decode_k))
+            reg = regression_metadata(self.loaded.regressions)
+            meta["outputs"].update(reg.pop("outputs", {}))
+            meta.update(reg)
         return meta

@@ -13,6 +13,8 @@ __all__ = [
     "decode_metadata",
     "matcher_metadata",
     "other_collection_flags",
+    "regression_metadata",
+    "regression_outputs",
     "topology_io",
 ]
 
@@ -22,8 +24,17 @@ def aliases(topology: Topology) -> list[tuple[int, str]]:
     return [(i, a) for i, r in enumerate(topology.resonances) for a in r.aliases]
 
 
-def topology_io(topology: Topology, detection: bool = True) -> tuple[list[str], list[str]]:
-    """(input names, output names) of an exported matcher of ``topology`` (module doc)."""
+def regression_outputs(regressions=()) -> list[str]:
+    """The outputs of the regression heads (keys of :class:`~hepattn.topology.Regression`),
+    the names ``hepattn match`` writes: ``<key>``, ``<key>_sigma`` for each."""
+    return [name for key in regressions for name in (key, f"{key}_sigma")]
+
+
+def topology_io(
+    topology: Topology, detection: bool = True, regressions=()
+) -> tuple[list[str], list[str]]:
+    """(input names, output names) of an exported matcher of ``topology`` (module doc);
+    ``regressions``: the keys of the model's regressions, whose outputs come last."""
     inputs = ["x", "p4", "mask"]
     for c in topology.collections:
         if c.name != JETS:
@@ -31,12 +42,31 @@ def topology_io(topology: Topology, detection: bool = True) -> tuple[list[str], 
     outputs = [f"log_prob_{r.name}" for r in topology.resonances]
     outputs += ["detection"] if detection else []
     outputs += [f"log_prob_{a}" for _, a in aliases(topology)]
-    return inputs, outputs
+    return inputs, outputs + regression_outputs(regressions)
 
 
-def decode_io(topology: Topology) -> tuple[list[str], list[str]]:
+def decode_io(topology: Topology, regressions=()) -> tuple[list[str], list[str]]:
     """(input names, output names) of a matcher exported with ``decode=True``."""
-    return topology_io(topology)[0], ["assignment", "probability"]
+    return topology_io(topology)[0], ["assignment", "probability", *regression_outputs(regressions)]
+
+
+def regression_metadata(regressions) -> dict[str, Any]:
+    """The outputs of the regression heads and their meaning (empty without regressions)."""
+    if not regressions:
+        return {}
+    return {
+        "outputs": {
+            name: {"dtype": "float32", "shape": ["B"]}
+            for name in regression_outputs([r.key for r in regressions])
+        },
+        "regressions": {r.key: {"field": r.field, "resonance": r.resonance} for r in regressions},
+        "regression_description": (
+            "<key>[b] = the regressed value of the event's target (regressions: the input "
+            "field it was trained on), in that field's units; <key>_sigma[b] = its Gaussian "
+            "uncertainty (the network's σ, same units). EVENT_<name> are event-level, "
+            "<R>_<name> belong to resonance R (the resonance whose jets assignment gives as R)."
+        ),
+    }
 
 
 def other_collection_flags(topology: Topology) -> list[bool]:
@@ -49,7 +79,7 @@ def matcher_metadata(loaded, detection: bool = True) -> dict[str, Any]:
     topo = loaded.topology
     data = loaded.run.data
     std = loaded.standardizers["objects"]
-    inputs, outputs = topology_io(topo, detection)
+    inputs, outputs = topology_io(topo, detection, [r.key for r in loaded.regressions])
     meta: dict[str, Any] = {
         "task": "matcher",
         "kind": "matcher",
@@ -117,6 +147,9 @@ def matcher_metadata(loaded, detection: bool = True) -> dict[str, Any]:
                 **meta["outputs"][f"log_prob_{r.name}"],
                 "alias_of": f"log_prob_{r.name}",
             }
+    reg = regression_metadata(loaded.regressions)
+    meta["outputs"].update(reg.pop("outputs", {}))
+    meta.update(reg)
     assert list(meta["outputs"]) == outputs
     meta["assignment_order"] = topo.order_string
     meta["head_order"] = {

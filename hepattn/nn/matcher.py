@@ -20,12 +20,22 @@ resonance are left out of the assignment mean. The detection head gives per reso
 probability that it is reconstructable; its binary cross-entropy (weight ``w``) is taken in
 the resonance order π chosen by the assignment loss. A matcher saved before the detection
 head existed is rebuilt without it (``detection: false``): its loss and outputs lack it.
+
+Regression heads (``regressions``: keys of the topology's declared regressions,
+:class:`hepattn.topology.Regression`; none by default, as for every matcher saved before
+them): one MLP on the pooled event embedding predicts, per regression, the mean μ and log σ
+of its standardized target y; its loss is the Gaussian negative log-likelihood
+``(y − μ)² / 2σ² + log σ + ½ log 2π`` over the events whose target is finite, each
+regression's mean weighted by its declared weight and added to ``L``. A per-resonance
+regression of an exchangeable resonance (the pT of H1 in ``hh-4b``) is compared in the
+resonance order π chosen by the assignment loss: head π(r)'s prediction with true r's target.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import NamedTuple
 
 import torch
@@ -41,14 +51,21 @@ from hepattn.nn.pooling import masked_mean
 from hepattn.topology import TTBAR_ALLHAD, Topology, load_topology
 
 __all__ = [
+    "LOG_SIGMA_RANGE",
     "JetPartonMatcher",
     "LossTerms",
     "MatcherConfig",
     "matcher_loss",
     "matcher_loss_terms",
     "complete_targets",
+    "gaussian_nll",
     "permutation_nll",
+    "regression_permutations",
 ]
+
+#: The range log σ of a regression head is clamped to (standardized units).
+LOG_SIGMA_RANGE = (-7.0, 7.0)
+LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +81,9 @@ class MatcherConfig(Config):
         detection_weight: weight w of the detection loss.
         detection: whether the network has the detection head (matchers saved before it
             existed have not).
+        regressions: keys of the topology's declared regressions the network regresses
+            (``EVENT_nu_pz``, ``t_had_pt``: :attr:`hepattn.topology.Regression.key`); none
+            (matchers saved before regressions existed have none).
     """
 
     encoder: EncoderConfig
@@ -72,9 +92,15 @@ class MatcherConfig(Config):
     backend: str = "auto"
     detection_weight: float = 1.0
     detection: bool = True
+    regressions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         where = type(self).__name__
+        check(
+            len(set(self.regressions)) == len(self.regressions),
+            where,
+            f"regressions named twice in {list(self.regressions)}",
+        )
         check(self.tensor_dim > 0, where, "tensor_dim must be positive")
         check(self.detection_weight >= 0, where, "detection_weight must be ≥ 0")
         check(self.backend in BACKENDS, where, f"backend must be one of {BACKENDS}")
@@ -82,11 +108,13 @@ class MatcherConfig(Config):
 
 class MatcherOutputs(NamedTuple):
     """What :meth:`JetPartonMatcher.forward` returns: per resonance the inputs of its head's
-    scoring ``(x_r: (B, N, D), S_r)``, and the detection logits ``(B, R)`` (None without the
-    detection head)."""
+    scoring ``(x_r: (B, N, D), S_r)``, the detection logits ``(B, R)`` (None without the
+    detection head), and per regression the standardized mean and log σ ``(B, K, 2)`` (None
+    without regressions)."""
 
     heads: list[tuple[Tensor, Tensor]]
     detection: Tensor | None
+    regression: Tensor | None = None
 
 
 class JetPartonMatcher(nn.Module):
@@ -118,6 +146,15 @@ class JetPartonMatcher(nn.Module):
         )
         if config.detection:
             self.detection = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, len(self.heads)))
+        #: the declared regressions the network regresses, in ``config.regressions`` order
+        self.regressions = tuple(self.topology.regression(k) for k in config.regressions)
+        if self.regressions:
+            self.regression = nn.Sequential(
+                nn.LayerNorm(dim),
+                nn.Linear(dim, dim),
+                nn.GELU(),
+                nn.Linear(dim, 2 * len(self.regressions)),
+            )
 
     def forward(
         self,
@@ -129,9 +166,15 @@ class JetPartonMatcher(nn.Module):
     ) -> MatcherOutputs:
         h = self.encoder(x, p4, mask, types, transverse)  # (B, N, d)
         heads = [head(h) for head in self.heads]
-        if not self.config.detection:
+        if not self.config.detection and not self.regressions:
             return MatcherOutputs(heads, None)
-        return MatcherOutputs(heads, self.detection(masked_mean(h, mask)))  # (B, R)
+        pooled = masked_mean(h, mask)  # (B, d)
+        det = self.detection(pooled) if self.config.detection else None  # (B, R)
+        reg = None
+        if self.regressions:
+            reg = self.regression(pooled).unflatten(-1, (len(self.regressions), 2))  # (B, K, 2)
+            reg = torch.stack([reg[..., 0], reg[..., 1].clamp(*LOG_SIGMA_RANGE)], dim=-1)
+        return MatcherOutputs(heads, det, reg)
 
     def target_logprob(self, heads, mask: Tensor, targets: list[Tensor]) -> Tensor:
         """``float[B, R heads, R true]``: log P that head h gives true resonance t (unordered
@@ -147,15 +190,43 @@ class JetPartonMatcher(nn.Module):
             out[h][t] = lp[:, 0] + topo.resonances[h].log_multiplicity
         return torch.stack([torch.stack(row, dim=1) for row in out], dim=1)  # (B, R, R)
 
-    def loss(self, outputs: MatcherOutputs, mask: Tensor, targets: list[Tensor]):
-        """(mean loss, ``bool[B]`` events used by the assignment loss); see the module."""
-        t = self.loss_terms(outputs, mask, targets)
-        return matcher_loss(t, self.config.detection_weight), t.used
+    @property
+    def regression_weights(self) -> tuple[float, ...]:
+        """The declared loss weight of each regression, in ``config.regressions`` order."""
+        return tuple(r.weight for r in self.regressions)
 
-    def loss_terms(self, outputs: MatcherOutputs, mask: Tensor, targets: list[Tensor]) -> LossTerms:
+    def loss(
+        self,
+        outputs: MatcherOutputs,
+        mask: Tensor,
+        targets: list[Tensor],
+        regression_targets: Tensor | None = None,
+    ):
+        """(mean loss, ``bool[B]`` events used by the assignment loss); see the module.
+        ``regression_targets``: ``float[B, K]`` standardized, NaN where missing."""
+        t = self.loss_terms(outputs, mask, targets, regression_targets)
+        loss = matcher_loss(t, self.config.detection_weight, self.regression_weights)
+        return loss, t.used
+
+    def loss_terms(
+        self,
+        outputs: MatcherOutputs,
+        mask: Tensor,
+        targets: list[Tensor],
+        regression_targets: Tensor | None = None,
+    ) -> LossTerms:
         """The per-event terms of :meth:`loss` (:func:`matcher_loss_terms`)."""
         logp = self.target_logprob(outputs.heads, mask, targets)
-        return matcher_loss_terms(self.topology, logp, outputs.detection, targets, mask)
+        return matcher_loss_terms(
+            self.topology,
+            logp,
+            outputs.detection,
+            targets,
+            mask,
+            outputs.regression,
+            regression_targets,
+            self.regressions,
+        )
 
     @torch.no_grad()
     def decode(
@@ -216,12 +287,45 @@ class LossTerms(NamedTuple):
     """Per-event terms of the matcher's loss: the assignment NLL (``float[B]``, 0 where no
     resonance is reconstructable) over the ``used`` events, the detection BCE (``float[B]``,
     mean over the resonances; zeros without the detection head) over the ``real`` events
-    (with at least one object)."""
+    (with at least one object), and per regression the Gaussian NLL ``reg: float[B, K]`` (0
+    where unused) over the events ``reg_ok: bool[B, K]`` with a finite target (None without
+    regressions)."""
 
     nll: Tensor
     used: Tensor
     bce: Tensor
     real: Tensor
+    reg: Tensor | None = None
+    reg_ok: Tensor | None = None
+
+
+def gaussian_nll(mean: Tensor, log_sigma: Tensor, target: Tensor) -> Tensor:
+    """``(y − μ)² / 2σ² + log σ + ½ log 2π`` elementwise; 0 where ``target`` is not finite
+    (no gradient flows from there)."""
+    ok = torch.isfinite(target)
+    y = torch.where(ok, target, mean.detach())
+    nll = 0.5 * ((y - mean) * torch.exp(-log_sigma)) ** 2 + log_sigma + 0.5 * LOG_2PI
+    return torch.where(ok, nll, torch.zeros_like(nll))
+
+
+def regression_permutations(topology: Topology, regressions) -> tuple[tuple[int, ...], ...]:
+    """Per resonance permutation π of ``topology`` (:attr:`~hepattn.topology.Topology.
+    permutations`), the regression column compared with each target column k: the column of
+    the same name for resonance π(r) where k belongs to resonance r and that column exists,
+    else k itself (event-level regressions are never exchanged)."""
+    names = [r.name for r in topology.resonances]
+    where = {(r.resonance, r.name): k for k, r in enumerate(regressions)}
+    out = []
+    for perm in topology.permutations:
+        cols = []
+        for k, reg in enumerate(regressions):
+            if reg.resonance is None:
+                cols.append(k)
+                continue
+            head = names[perm[names.index(reg.resonance)]]
+            cols.append(where.get((head, reg.name), k))
+        out.append(tuple(cols))
+    return tuple(out)
 
 
 def matcher_loss_terms(
@@ -230,22 +334,45 @@ def matcher_loss_terms(
     detection: Tensor | None,
     targets: list[Tensor],
     mask: Tensor,
+    regression: Tensor | None = None,
+    regression_targets: Tensor | None = None,
+    regressions=(),
 ) -> LossTerms:
-    """The per-event terms of the module's loss (:class:`LossTerms`)."""
+    """The per-event terms of the module's loss (:class:`LossTerms`). ``regression``:
+    ``(B, K, 2)`` standardized mean and log σ of the declared ``regressions``;
+    ``regression_targets``: ``float[B, K]`` standardized targets, NaN where missing (no
+    regression terms when either is None)."""
     ok = complete_targets(targets)  # (B, R)
     per_event, best = permutation_nll(logp, ok, topology.permutations)
+    reg = reg_ok = None
+    if regression is not None and regression_targets is not None:
+        cols = torch.tensor(regression_permutations(topology, regressions), device=ok.device)
+        dtype = torch.promote_types(regression.dtype, torch.float32)  # not bf16 under AMP
+        pred = regression.to(dtype).gather(1, cols[best][..., None].expand(-1, -1, 2))  # (B, K, 2)
+        y = regression_targets.to(dtype)
+        reg, reg_ok = gaussian_nll(pred[..., 0], pred[..., 1], y), torch.isfinite(y)
     if detection is None:
-        return LossTerms(per_event, ok.any(dim=1), torch.zeros_like(per_event), mask.any(dim=1))
-    perms = torch.tensor(topology.permutations, device=ok.device)[best]  # (B, R): π[t]
-    # head π[t] should detect true resonance t
-    det_target = torch.zeros_like(ok).scatter(1, perms, ok).to(detection.dtype)
-    bce = F.binary_cross_entropy_with_logits(detection, det_target, reduction="none").mean(1)
-    return LossTerms(per_event, ok.any(dim=1), bce, mask.any(dim=1))
+        bce = torch.zeros_like(per_event)
+    else:
+        perms = torch.tensor(topology.permutations, device=ok.device)[best]  # (B, R): π[t]
+        # head π[t] should detect true resonance t
+        det_target = torch.zeros_like(ok).scatter(1, perms, ok).to(detection.dtype)
+        bce = F.binary_cross_entropy_with_logits(detection, det_target, reduction="none").mean(1)
+    return LossTerms(per_event, ok.any(dim=1), bce, mask.any(dim=1), reg, reg_ok)
 
 
-def matcher_loss(t: LossTerms, detection_weight: float = 1.0) -> Tensor:
+def matcher_loss(
+    t: LossTerms, detection_weight: float = 1.0, regression_weights: tuple[float, ...] = ()
+) -> Tensor:
     """The module's loss from its terms: the mean assignment NLL over the used events plus
-    ``detection_weight`` × the mean detection BCE over the real events."""
+    ``detection_weight`` × the mean detection BCE over the real events plus, per regression,
+    its weight × its mean Gaussian NLL over the events with a finite target."""
     nll = t.nll[t.used].mean() if t.used.any() else t.nll.sum() * 0.0
     bce = t.bce[t.real].mean() if t.real.any() else t.bce.sum() * 0.0
-    return nll + detection_weight * bce
+    loss = nll + detection_weight * bce
+    if t.reg is not None:
+        for k, w in enumerate(regression_weights):
+            ok = t.reg_ok[:, k]
+            term = t.reg[:, k][ok].mean() if ok.any() else t.reg[:, k].sum() * 0.0
+            loss = loss + w * term
+    return loss

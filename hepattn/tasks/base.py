@@ -136,12 +136,14 @@ class Task:
         friends=None,
         entry_start: int = 0,
         btag: BtagPolicy | None = None,
+        require_targets: bool = False,
     ) -> Events:
         """Read entries [``entry_start``, ``entry_stop``) of ``paths`` — ROOT files through
         ``schema``, in-memory arrays, or SPANet-layout HDF5 — as the model reads them
         (:meth:`input_layout`, the main collection padded by ``spec``), through the one reader
         entry :func:`~hepattn.data.read_inputs` (``nonfinite``, ``select``, ``friends`` and
-        ``btag`` as there)."""
+        ``btag`` as there); with labels also the :meth:`target_branches` (regression
+        targets), which a file must then hold when ``require_targets`` (training)."""
         from hepattn.data import read_inputs
 
         colls, _ = self.input_layout()
@@ -159,7 +161,13 @@ class Task:
             collection=self.run.data.collection,
             topology=self.input_topology(),
             btag=btag,
+            targets=self.target_branches(schema) if spec.labels else None,
+            require_targets=require_targets,
         )
+
+    def target_branches(self, schema) -> dict[str, str]:
+        """Event-level target branches read with the labels (name → branch; default none)."""
+        return {}
 
     def input_topology(self):
         """The declared topology the inputs must serve (:mod:`hepattn.topology`), or None."""
@@ -236,6 +244,7 @@ class Task:
         entry_start: int = 0,
         btag: BtagPolicy | None = None,
         domain: str = "warn",
+        require_targets: bool = False,
     ) -> Events:
         """Read ``paths`` as this model expects (features, padding), optionally with labels
         (and then the event weights of ``data.weight``, :mod:`hepattn.tasks.weights`);
@@ -255,7 +264,9 @@ class Task:
         others refused or dropped; default: refused), for the network and the baselines
         alike. ``domain``: inputs outside the loaded model's domain are counted and warned
         about (``"warn"``), refused (``"error"``) or not checked (``"ignore"``)
-        (:mod:`hepattn.tasks.domain`; with ``check`` only).
+        (:mod:`hepattn.tasks.domain`; with ``check`` only). ``require_targets`` (training):
+        with labels, a target branch (:meth:`target_branches`) the inputs lack is an error
+        rather than NaN targets.
         """
         from hepattn.data import input_format
 
@@ -287,6 +298,7 @@ class Task:
                 friends=friends,
                 entry_start=entry_start,
                 btag=btag,
+                require_targets=need_labels and require_targets,
             )
         except SchemaMismatchError as err:
             if schema is not None or self.path is None:
@@ -562,6 +574,7 @@ class Task:
         *,
         btag: BtagPolicy | None = None,
         domain: str = "warn",
+        require_targets: bool = False,
     ) -> Events:
         """Labelled events to measure this model on (:meth:`read` with labels), weighted by
         the event field ``weight`` (:meth:`apply_weight`: None keeps the model's

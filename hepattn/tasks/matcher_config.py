@@ -65,7 +65,10 @@ class MatcherRunConfig(Config):
     """A whole matcher run (one YAML file): ``model`` (with ``topology``), data, optimisation.
 
     The model section is checked (:class:`~hepattn.nn.matcher.MatcherConfig`) when the run
-    config is built, so a bad key fails when the YAML is loaded.
+    config is built, so a bad key fails when the YAML is loaded. ``model.regressions``: the
+    keys of the topology's declared regressions to regress (``[EVENT_nu_pz, t_had_pt]``), or
+    ``all``, which stands for every one the topology declares (the saved config lists them);
+    absent: no regression heads.
     """
 
     model: dict = dataclasses.field(default_factory=dict)
@@ -73,6 +76,12 @@ class MatcherRunConfig(Config):
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
 
     def __post_init__(self) -> None:
+        if self.model.get("regressions") == "all":
+            try:
+                keys = [r.key for r in topology_from_entry(self.model.get("topology")).regressions]
+            except TopologyError as err:
+                raise ConfigError(f"MatcherRunConfig.model: {err}") from None
+            object.__setattr__(self, "model", {**self.model, "regressions": keys})
         try:
             network_config(self.model, self.data)
         except (ConfigError, TopologyError) as err:
@@ -106,6 +115,14 @@ def network_config(model: dict, data: MatcherDataConfig) -> MatcherConfig:
             raise ConfigError(
                 f"topology {topology.name!r}: collection {c.name!r} needs max_objects: 1 "
                 "(only the jets may hold several objects)"
+            )
+    declared = [r.key for r in topology.regressions]
+    regressions = model.get("regressions", [])
+    for key in regressions if isinstance(regressions, list | tuple) else []:
+        if key not in declared:
+            raise ConfigError(
+                f"regressions: topology {topology.name!r} declares no regression {key!r} "
+                f"(it declares {declared}; or write `regressions: all`)"
             )
     n_col = len(topology.collections)
     enc = {
@@ -143,6 +160,7 @@ CARD = """# hepattn jet–parton matcher, topology `{topology}`
 - **Task**: assign jets to the partons {partons} ({symmetries}).
 - **Model**: encoder over {collections} + one symmetric tensor attention head per resonance and
   a detection head, {params:,} trainable parameters; config in `config.yaml`.
+- **Regressions**: {regressions}.
 - **Inputs**: jets of schema `{schema}`, features {features}, leading {max_objects} jets by pT.
 - **Training command**: `{command}`
 - **Training data**: {train_files} — {train_events:,} events with at least one

@@ -20,6 +20,16 @@ non-jet collection (standardized with their own standardization), ``n_jets``; wi
 ``truth`` (``int[B, n_partons]`` jet slots in parton order, −1 where none; non-jet daughters
 0) and ``target_<r>`` (resonance r's jet slots in head order).
 
+Regressions (a run config's ``model.regressions``: keys of the topology's declared
+:class:`~hepattn.topology.Regression` s; none for every matcher saved before them): with the
+labels the target branches are read too (each regression's ``field``: an event field of the
+schema, else a branch of the file; one the file lacks is an error when training, NaN
+targets when evaluating), ``regression_target`` (``float32[B, K]``, standardized with the
+model's ``"regression"`` record, NaN where the target is missing or not finite: left out of
+that regression's loss). :meth:`Matcher.predict_regressions` gives each regression's value
+and σ in the target's own units; ``hepattn match`` writes them as ``EVENT_<name>``,
+``EVENT_<name>_sigma`` and ``<R>_<name>``, ``<R>_<name>_sigma``.
+
 Predictions name jets **in the input file's own jet order** (:func:`slots_to_file_order`).
 The classical baseline of the topology (:mod:`hepattn.baselines.registry`) runs through the
 same reading (:meth:`Matcher.baseline`). Saved matchers of earlier versions load and answer
@@ -38,6 +48,8 @@ import numpy as np
 import torch
 
 from hepattn.data import Events, PadSpec, Standardizer
+from hepattn.data.reader import MissingTargetError
+from hepattn.data.standardize import MIN_STD
 from hepattn.errors import DataError
 from hepattn.nn.inputs import Inputs, combine_collections
 from hepattn.nn.matcher import JetPartonMatcher
@@ -60,6 +72,7 @@ from hepattn.tasks.weights import (
 from hepattn.topology import (
     JETS,
     TTBAR_ALLHAD,
+    Regression,
     Topology,
     topology_name,
 )
@@ -132,6 +145,37 @@ class Matcher(Task):
     def has_detection(self) -> bool:
         """Whether the network has the detection head (matchers saved before it had not)."""
         return bool(self.run.model.get("detection", True))
+
+    @property
+    def regressions(self) -> tuple[Regression, ...]:
+        """The declared regressions the network regresses (none for older matchers)."""
+        keys = network_config(self.run.model, self.run.data).regressions
+        return tuple(self.topology.regression(k) for k in keys)
+
+    def target_branches(self, schema) -> dict[str, str]:
+        """Each regression's target branch by key: its ``field``, through the schema's event
+        fields where the schema maps it."""
+        if not self.regressions:
+            return {}
+        from hepattn.data.schema import get_schema
+
+        event = get_schema(schema).event if schema is not None else {}
+        return {r.key: event.get(r.field, r.field) for r in self.regressions}
+
+    def read_source(self, paths, schema, spec, *args, **kwargs) -> Events:
+        """:meth:`Task.read_source`; a regression target the training files lack is one
+        line naming the branch and the topology's declaration."""
+        try:
+            return super().read_source(paths, schema, spec, *args, **kwargs)
+        except MissingTargetError as err:
+            reg = self.topology.regression(err.name)
+            i = self.topology.regressions.index(reg)
+            raise DataError(
+                f"{err.path}: no branch {err.branch!r}, the target of regression "
+                f"{reg.key!r} (topology {self.topology.name!r}, regressions[{i}]: field "
+                f"{reg.field!r}) that model.regressions trains; give files that hold it "
+                "(format ttbar-v2 / hh4b-v2) or train without it"
+            ) from None
 
     def others(self):
         """The topology's collections other than the jets."""
@@ -224,6 +268,15 @@ class Matcher(Task):
         ev.derived["truth"] = truth
         for r, idx in enumerate(topo.jet_head_index):
             ev.derived[f"target_{r}"] = truth[:, list(idx)]
+        if self.regressions:
+            missing = [r.key for r in self.regressions if r.key not in ev.targets]
+            if missing:
+                raise DataError(
+                    f"regression targets {missing} were not read with these events: read "
+                    "them with the labels (Matcher.read, or RootStreamDataset's targets=)"
+                )
+            raw = np.stack([ev.targets[r.key] for r in self.regressions], axis=1)
+            ev.derived["regression_raw"] = np.where(np.isfinite(raw), raw, np.nan)
         return ev
 
     def reconstructable(self, ev: Events) -> np.ndarray:
@@ -242,12 +295,32 @@ class Matcher(Task):
         for c in self.others():
             x, mask = ev.derived[f"{c.name}_x"], ev.derived[f"{c.name}_mask"]
             out[c.name] = Standardizer.fit(x, mask, self.standardizer_features()[c.name])
+        if self.regressions:
+            out["regression"] = self.fit_regression(ev.derived["regression_raw"])
         return out
+
+    def fit_regression(self, raw: np.ndarray) -> Standardizer:
+        """The ``"regression"`` record: mean and std of each target ``raw: float[B, K]``
+        over its finite values; a target without any is a :class:`DataError`."""
+        mean, std = [], []
+        for k, reg in enumerate(self.regressions):
+            col = raw[:, k][np.isfinite(raw[:, k])]
+            if len(col) == 0:
+                raise DataError(
+                    f"regression {reg.key!r} (field {reg.field!r}): no training event has a "
+                    "finite target"
+                )
+            s = float(col.std())
+            mean.append(float(col.mean()))
+            std.append(s if s >= MIN_STD else 1.0)
+        return Standardizer(tuple(r.key for r in self.regressions), tuple(mean), tuple(std))
 
     def standardizer_features(self) -> dict[str, tuple[str, ...] | int]:
         out = super().standardizer_features()
         for c in self.others():
             out[c.name] = ("log_pt",) if c.transverse else tuple(self.run.data.object_features)
+        if self.regressions:
+            out["regression"] = tuple(r.key for r in self.regressions)
         return out
 
     def standardized(self, ev: Events) -> Events:
@@ -256,6 +329,11 @@ class Matcher(Task):
             std = self.standardizers[c.name]
             x = derived[f"{c.name}_x"]
             derived[f"{c.name}_x"] = std.transform(x, derived[f"{c.name}_mask"]).astype(np.float32)
+        raw = derived.pop("regression_raw", None)
+        if raw is not None:
+            std = self.standardizers["regression"]
+            y = (raw - np.asarray(std.mean)) / np.asarray(std.std)
+            derived["regression_target"] = y.astype(np.float32)  # NaN where missing
         return dataclasses.replace(ev, derived=derived)
 
     def build(self) -> JetPartonMatcher:
@@ -281,17 +359,27 @@ class Matcher(Task):
     def targets(self, batch) -> list[torch.Tensor]:
         return [batch.derived[f"target_{r}"] for r in range(len(self.topology.resonances))]
 
+    def loss_terms(self, model: JetPartonMatcher, batch):
+        """``(outputs, head_mask, terms)``: the network on the batch and its loss terms
+        (:func:`~hepattn.nn.matcher.matcher_loss_terms`), regressions included."""
+        outputs, head_mask = self.forward(model, batch)
+        reg = batch.derived.get("regression_target") if model.regressions else None
+        return outputs, head_mask, model.loss_terms(outputs, head_mask, self.targets(batch), reg)
+
     def loss(self, model: JetPartonMatcher, batch) -> torch.Tensor:
         """The assignment NLL over the events with a reconstructable resonance plus
-        ``detection_weight`` × the detection BCE over the events with jets, each a weighted
-        mean ``Σ w ℓ / Σ |w|`` (:func:`~hepattn.tasks.weights.weighted_loss`; w = 1
+        ``detection_weight`` × the detection BCE over the events with jets plus each
+        regression's weight × its Gaussian NLL over the events with a finite target, each a
+        weighted mean ``Σ w ℓ / Σ |w|`` (:func:`~hepattn.tasks.weights.weighted_loss`; w = 1
         unweighted)."""
-        outputs, head_mask = self.forward(model, batch)
-        t = model.loss_terms(outputs, head_mask, self.targets(batch))
+        _, _, t = self.loss_terms(model, batch)
         w = batch_weights(batch)
         loss = weighted_loss(t.nll, w, t.used)
         if model.config.detection:
             loss = loss + model.config.detection_weight * weighted_loss(t.bce, w, t.real)
+        if t.reg is not None:
+            for k, weight in enumerate(model.regression_weights):
+                loss = loss + weight * weighted_loss(t.reg[:, k], w, t.reg_ok[:, k])
         return loss
 
     @torch.no_grad()
@@ -302,11 +390,16 @@ class Matcher(Task):
 
         model.eval()
         sums = dict.fromkeys(("nll", "n_used", "bce", "n_real", "correct", "n_res"), 0.0)
+        for reg in model.regressions:
+            sums[f"reg_{reg.key}"] = sums[f"n_reg_{reg.key}"] = 0.0
         for batch in loader:
             batch = batch.to(device)
-            outputs, head_mask = self.forward(model, batch)
-            t = model.loss_terms(outputs, head_mask, self.targets(batch))
+            outputs, head_mask, t = self.loss_terms(model, batch)
             w = batch_weights(batch).to(t.nll.dtype)
+            for k, reg in enumerate(model.regressions if t.reg is not None else ()):
+                ok = t.reg_ok[:, k]
+                sums[f"reg_{reg.key}"] += float((t.reg[:, k] * w)[ok].sum())
+                sums[f"n_reg_{reg.key}"] += float(w[ok].sum())
             sums["nll"] += float((t.nll * w)[t.used].sum())
             sums["n_used"] += float(w[t.used].sum())
             sums["bce"] += float((t.bce * w)[t.real].sum())
@@ -328,7 +421,14 @@ class Matcher(Task):
         loss = nll
         if net.detection:
             loss += net.detection_weight * weighted_ratio(sums["bce"], sums["n_real"], "bce")
-        return {"loss": loss, "resonance_efficiency": eff, "score": eff}
+        out = {}
+        for reg in self.regressions:
+            if f"reg_{reg.key}" not in sums:
+                continue
+            value = weighted_ratio(sums[f"reg_{reg.key}"], sums[f"n_reg_{reg.key}"], reg.key)
+            out[f"regression_nll_{reg.key}"] = value
+            loss += reg.weight * value
+        return {"loss": loss, "resonance_efficiency": eff, "score": eff, **out}
 
     def card_info(self, ev_train: Events, scale: float) -> dict[str, Any]:
         topo = self.topology
@@ -341,7 +441,24 @@ class Matcher(Task):
             "symmetries": "exchangeable: " + ", ".join(sym) if sym else "no symmetries",
             "collections": ", ".join(c.name for c in topo.collections),
             "all_rec": round(int(all_rec.sum()) * scale),
+            "regressions": self.regressions_note(ev_train),
         }
+
+    def regressions_note(self, ev_train: Events) -> str:
+        """The card's line on the regressions: each key, its field and weight, and the
+        training events with its target (Gaussian NLL on standardized targets)."""
+        if not self.regressions:
+            return "none"
+        raw = ev_train.derived["regression_raw"]
+        parts = [
+            f"`{r.key}` (field `{r.field}`, weight {r.weight:g}, "
+            f"{int(np.isfinite(raw[:, k]).sum()):,} training events with it)"
+            for k, r in enumerate(self.regressions)
+        ]
+        return (
+            ", ".join(parts) + "; value and σ from the pooled event embedding, Gaussian "
+            "negative log-likelihood on standardized targets"
+        )
 
     @torch.no_grad()
     def predict(
@@ -381,6 +498,31 @@ class Matcher(Task):
 
             prob, det = calibrate(self.calibration, self.topology, prob, det, ev.derived["n_jets"])
         return slots_all, prob.astype(np.float32), None if det is None else det.astype(np.float32)
+
+    @torch.no_grad()
+    def predict_regressions(
+        self, ev: Events, batch_size: int | None = None, progress: bool = False
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per regression key (``EVENT_nu_pz``, ``t_had_pt``) its value and σ, each
+        ``float32[B]`` in the target's own units (the model's ``"regression"`` record undone);
+        empty for a matcher without regression heads."""
+        regs = self.regressions
+        if not regs:
+            return {}
+        parts = []
+        for batch in self.predict_batches(ev, batch_size, progress, "regressing"):
+            outputs, _ = self.forward(self.net, batch)
+            parts.append(outputs.regression.float().numpy())
+        out = np.concatenate(parts) if parts else np.zeros((0, len(regs), 2), np.float32)
+        self.refuse_nan(ev, np.isnan(out).any(axis=(1, 2)))
+        std = self.standardizers["regression"]
+        mean, scale = np.asarray(std.mean), np.asarray(std.std)
+        value = out[..., 0] * scale + mean  # (B, K)
+        sigma = np.exp(out[..., 1]) * scale
+        return {
+            r.key: (value[:, k].astype(np.float32), sigma[:, k].astype(np.float32))
+            for k, r in enumerate(regs)
+        }
 
     def baseline(
         self,
@@ -425,9 +567,10 @@ class Matcher(Task):
         0, its collection's one object) and per resonance R and daughter d ``R_d`` (the same
         indices); with the network ``prob float32[B, R]`` and per resonance ``R_prob`` (the
         chosen tuple's probability, NaN: none) and ``R_detection`` (the probability that R
-        is reconstructable, when the model has the detection head); with the topology's
-        baseline (``method`` its name, :meth:`baseline_method`) its score branch (``chi2``,
-        ``dhh``; inf: no assignment)."""
+        is reconstructable, when the model has the detection head), and per regression of the
+        model (:meth:`predict_regressions`) ``EVENT_<name>`` / ``<R>_<name>`` and its
+        ``_sigma``; with the topology's baseline (``method`` its name,
+        :meth:`baseline_method`) its score branch (``chi2``, ``dhh``; inf: no assignment)."""
         topo = self.topology
         metadata = {
             "topology": topo.name,
@@ -441,6 +584,9 @@ class Matcher(Task):
                 extra[f"{res.name}_prob"] = prob[:, r]
                 if det is not None:
                     extra[f"{res.name}_detection"] = det[:, r]
+            for key, (value, sigma) in self.predict_regressions(ev, progress=progress).items():
+                extra[key] = value
+                extra[f"{key}_sigma"] = sigma
             metadata["model"] = str(self.path)
         elif method == self.baseline_method():
             base, result = self.baseline(ev, btag_wp, chi2_mode, progress)
@@ -471,6 +617,11 @@ class Matcher(Task):
             "resonance (network; for a top: no triplet); R_detection: the probability that R "
             "is reconstructable (network with the detection head)"
         )
+        if self.regressions:
+            text += (
+                "; EVENT_<name>, R_<name> and their _sigma: the regressed value and its "
+                "Gaussian uncertainty, in the target's units (network with regression heads)"
+            )
         base = BASELINES.get(topo.defaults.baseline)
         if base is not None:
             text += f"; {base.score} = inf: fewer than {n} jets, no assignment ({base.method})"
@@ -491,7 +642,30 @@ class Matcher(Task):
         w = ev.derived.get("weight")
         table = efficiency_table(slots, ev.derived["truth"], ev.derived["n_jets"], self.topology, w)
         report = {"events": len(ev), "topology": self.topology.name, "rows": table}
+        regressions = self.regression_report(ev, progress)
+        if regressions:
+            report["regressions"] = regressions
         return {**report, "weighted": weighted_by(self, ev)}, {}
+
+    def regression_report(self, ev: Events, progress: bool = False) -> dict[str, dict]:
+        """Per regression of the model, on labelled ``ev`` (unweighted): resolution, bias,
+        pull width and events with a target (:func:`~hepattn.metrics.regression.
+        regression_metrics`). A target of a resonance that is exchangeable with another is
+        left out (its prediction follows the network's resonance order)."""
+        from hepattn.metrics.regression import regression_metrics
+
+        if not self.regressions or "regression_raw" not in ev.derived:
+            return {}
+        regs = self.regressions
+        grouped = {self.topology.resonances[i].name for g in self.topology.groups for i in g}
+        raw = ev.derived["regression_raw"]
+        out = {}
+        for k, (key, (value, sigma)) in enumerate(
+            self.predict_regressions(ev, None, progress).items()
+        ):
+            if regs[k].resonance not in grouped:
+                out[key] = regression_metrics(value, sigma, raw[:, k])
+        return out
 
     def write_calibration(self, ev: Events, out_dir: Path, progress: bool = False) -> list[Path]:
         """Reliability diagrams and ECE of the assignment and detection probabilities, and
@@ -504,7 +678,16 @@ class Matcher(Task):
         from hepattn.metrics.matching import format_table
 
         title = f"{report['events']:,} events, model {report['model']}" + weight_note(report)
-        return format_table({"network": report["rows"]}, self.topology, title)
+        text = format_table({"network": report["rows"]}, self.topology, title)
+        for key, m in report.get("regressions", {}).items():
+            if m["events"]:
+                text += (
+                    f"\n{key}: resolution {m['resolution']:.4g}, bias {m['bias']:+.4g}, pull "
+                    f"width {m['pull_width']:.3f} ({m['events']:,} events with the target)"
+                )
+            else:
+                text += f"\n{key}: no event with the target"
+        return text
 
     def plot(self, report: dict, arrays: dict, out_dir: Path) -> list[Path]:
         from hepattn.plotting import efficiency_png

@@ -130,6 +130,7 @@ def load_run_config(
     task: str,
     config: str | os.PathLike | None = None,
     topology: str | None = None,
+    regressions: str | None = None,
     **options: Any,
 ):
     """The validated run config (:attr:`Task.run_config`) of :func:`run_config_dict` (with the
@@ -137,7 +138,9 @@ def load_run_config(
     is a :class:`ConfigError` naming the file. ``topology`` (matcher): the declared
     topology, which wins over the config's; the schema of its generated files (its
     declaration's ``defaults.schema``) becomes the default schema unless the config file
-    names one."""
+    names one. ``regressions`` (matcher; ``hepattn train matcher --regressions``): ``all``,
+    keys of the topology's declared regressions separated by commas (``EVENT_nu_pz,t_had_pt``)
+    or ``none``, which wins over the config's ``model.regressions``."""
     cfg = run_config_dict(task, config, **options)
     if TASK_ALIASES.get(task, task) == "matcher":
         from hepattn.topology import TopologyError, topology_entry, topology_from_entry
@@ -152,6 +155,12 @@ def load_run_config(
             raise ConfigError(f"{config}: model.topology: {err}") from None
         if schema is not None and not own_schema:
             data["schema"] = schema
+        if regressions is not None:
+            model.pop("regressions", None)
+            if regressions == "all":
+                model["regressions"] = "all"
+            elif regressions != "none":
+                model["regressions"] = [k.strip() for k in regressions.split(",") if k.strip()]
     try:
         return task_class(task).run_config.from_dict(cfg)
     except ConfigError as err:

@@ -146,6 +146,7 @@ def train_task(
         "tree": opts.tree,
         "nonfinite": opts.nonfinite,
         "require_weight": True,
+        "require_targets": True,
         "btag": opts.btag,
     }
     head = task.read(train_paths, entry_stop=head_stop, friends=friends, **read)
@@ -274,6 +275,7 @@ def _stream(task, paths, head: Events, opts: TrainOptions, split, offsets):
         nonfinite=opts.nonfinite,
         friends=opts.friends,
         btag=opts.btag,
+        targets=task.target_branches(d.schema),
     )
     read = min(ds.num_entries, opts.chunk_entries)
     ds.expected_events = max(1, round(ds.num_entries * len(head) / max(read, 1)))

@@ -80,7 +80,7 @@ def targets_for(topology, b, seed=0):
 def test_heads_are_exactly_symmetric_under_the_declared_daughter_swaps(name):
     m = matcher(name)
     x, p4, full, types, trans, mask = inputs(m.topology)
-    heads, _ = m(x, p4, full, types, trans)
+    heads = m(x, p4, full, types, trans).heads
     for res, head, (xh, sh) in zip(m.topology.resonances, m.heads, heads, strict=True):
         assert head.order == res.order
         lp = head_logprobs(head, xh, sh, mask)
@@ -96,9 +96,9 @@ def test_permuting_jets_permutes_every_head_and_leaves_detection(name):
     m = matcher(name)
     x, p4, full, types, trans, mask = inputs(m.topology, b=1)
     perm = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(3))
-    h1, d1 = m(x, p4, full, types, trans)
+    h1, d1, _ = m(x, p4, full, types, trans)
     pick = [None if t is None else t[:, perm] for t in (types, trans)]
-    h2, d2 = m(x[:, perm], p4[:, perm], full[:, perm], *pick)
+    h2, d2, _ = m(x[:, perm], p4[:, perm], full[:, perm], *pick)
     torch.testing.assert_close(d1, d2)
     for head, (x1, s1), (x2, s2) in zip(m.heads, h1, h2, strict=True):
         a = head_logprobs(head, x1, s1, mask)
@@ -179,7 +179,7 @@ def test_detection_targets_follow_the_chosen_resonance_order():
     mask[:] = True
     out = m(x, p4, mask)
     t = [torch.tensor([[0, 1], [2, 3]]), torch.tensor([[-1, 5], [-1, 6]])]  # H2 never
-    _, det = out
+    det = out.detection
     m.config = type(m.config)(**{**m.config.__dict__, "detection_weight": 1.0})
     loss, _ = m.loss(out, mask, t)
     logp = m.target_logprob(out[0], mask, t)

@@ -36,9 +36,10 @@ BRANCHES = [
 ]
 
 
-def slice_file(path, start, stop, shuffle_jets=False, seed=0):
-    """Events [start, stop) of the sample, optionally with each event's jets shuffled; its
-    b-tag working points recorded as the sample records them."""
+def slice_file(path, start, stop, shuffle_jets=False, seed=0, extra=None):
+    """Events [start, stop) of the sample, optionally with each event's jets shuffled and
+    ``extra`` event-level branches; its b-tag working points recorded as the sample records
+    them."""
     t = uproot.open(SAMPLE)["events"]
     a = t.arrays(BRANCHES + ["weight", "event"], entry_start=start, entry_stop=stop)
     jets = ak.zip({b[4:]: a[b] for b in BRANCHES})
@@ -59,6 +60,7 @@ def slice_file(path, start, stop, shuffle_jets=False, seed=0):
             "parton": parton,
             "weight": a["weight"].to_numpy(),
             "event": a["event"].to_numpy(),
+            **(extra or {}),
         },
         tree="events",
         metadata={"btag_working_points": json.dumps(file_working_points(SAMPLE))},

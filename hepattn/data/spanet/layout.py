@@ -12,6 +12,10 @@ Layout (SPANet's ``docs/Dataset.md``; ``B`` events, ``M = MAX_JETS`` jet slots):
     TARGETS/t1/{b, q1, q2}  int64[B]      slot of the jet of each parton of top 1, −1 if none
     TARGETS/t2/{b, q1, q2}  int64[B]      the same for top 2
     WEIGHTS/weight       float32[B]       event weight (written when the source has one)
+    REGRESSIONS/EVENT/<name>        float32[B]   an event-level regression target of the
+                                                 topology (written where the source has it;
+                                                 NaN: missing)
+    REGRESSIONS/<resonance>/<name>  float32[B]   a resonance's regression target
     hepattn/event/<name> [B]              every event-level field of the source (weight, event
                                           number, …), in the order of ``attrs["fields"]``
 
@@ -86,6 +90,12 @@ def spanet_targets(topology: Topology) -> tuple[tuple[str, str, int], ...]:
         for r, off in zip(topology.resonances, topology.offsets, strict=True)
         for i in r.jet_daughters
     )
+
+
+def regression_dataset(regression) -> str:
+    """The dataset of a :class:`~hepattn.topology.Regression` 's targets in SPANet's layout:
+    ``REGRESSIONS/EVENT/<name>`` or ``REGRESSIONS/<resonance>/<name>``."""
+    return f"REGRESSIONS/{regression.resonance or 'EVENT'}/{regression.name}"
 
 
 def require_h5py():

@@ -25,7 +25,7 @@ import numpy as np
 
 from hepattn.data.features import AXIS_FEATURES, FEATURES, ObjectFeatures, to_vector
 from hepattn.data.padding import JaggedLayout, PaddedCollection, TruncationStats
-from hepattn.data.reader import Events
+from hepattn.data.reader import Events, MissingTargetError
 from hepattn.data.root import Paths, resolve_paths
 from hepattn.data.spanet.layout import (
     KINEMATIC_INPUTS,
@@ -185,7 +185,16 @@ def _read_one(
     start: int,
     stop: int | None,
     stats: TruncationStats,
-) -> tuple[PaddedCollection, dict[str, PaddedCollection], dict[str, np.ndarray], np.ndarray, int]:
+    regressions: Mapping[str, str] | None = None,
+    require_regressions: bool = False,
+) -> tuple[
+    PaddedCollection,
+    dict[str, PaddedCollection],
+    dict[str, np.ndarray],
+    np.ndarray,
+    int,
+    dict[str, np.ndarray],
+]:
     with open_h5(path) as f:
         written = f.attrs.get("topology")  # hepattn writes it for all but all-hadronic tt̄
         if written is not None and written != topology.name:
@@ -241,8 +250,17 @@ def _read_one(
             else:
                 feats = objects.get(c.name, KINEMATIC_INPUTS)
                 others[c.name] = _read_object(f, path, c.name, feats, sel, n_total, topology)
+        regs = {}
+        for key, name in (regressions or {}).items():
+            if f.get(name) is None:
+                if require_regressions:
+                    raise MissingTargetError(str(path), key, name)
+                regs[key] = np.full(sel.stop - sel.start, np.nan)
+                continue
+            regs[key] = _event_dataset(f, path, name, sel, n_total).astype(np.float64)
     coll = _padded(path, group, flat, mask, features, max_objects, stats, label)
-    return coll, others, event_fields, np.arange(sel.start, sel.stop, dtype=np.int64), n_total
+    entry = np.arange(sel.start, sel.stop, dtype=np.int64)
+    return coll, others, event_fields, entry, n_total, regs
 
 
 def _read_event_fields(f, path: Path, sel: slice, n_total: int) -> dict[str, np.ndarray]:
@@ -281,6 +299,8 @@ def read_spanet_h5(
     objects: Mapping[str, Sequence[str]] | None = None,
     entry_start: int = 0,
     entry_stop: int | None = None,
+    regressions: Mapping[str, str] | None = None,
+    require_regressions: bool = False,
 ) -> Events:
     """Padded jets of SPANet HDF5 file(s), as :func:`~hepattn.data.reader.read_events` gives.
 
@@ -303,6 +323,11 @@ def read_spanet_h5(
         objects: features of each one-object collection of the topology (a lepton; default
             pt, eta, phi, mass).
         entry_start, entry_stop: event range counted over all files, as one chain.
+        regressions: name → dataset of regression targets (``REGRESSIONS/EVENT/nu_pz``,
+            :func:`~hepattn.data.spanet.layout.regression_dataset`) read into
+            :attr:`Events.targets`: NaN where a file lacks the dataset, a
+            :class:`~hepattn.data.reader.MissingTargetError` there with
+            ``require_regressions``.
 
     Returns:
         :class:`Events` with ``collections[collection]``: values ``float32[B, N, F]``, mask
@@ -334,7 +359,7 @@ def read_spanet_h5(
     for i, path in enumerate(files):
         start = max(entry_start - offset, 0)
         stop = None if entry_stop is None else max(entry_stop - offset, 0)
-        coll, others, event, entry, n_total = _read_one(
+        coll, others, event, entry, n_total, regs = _read_one(
             path,
             features,
             int(max_objects),
@@ -347,6 +372,8 @@ def read_spanet_h5(
             start,
             stop,
             stats,
+            regressions,
+            require_regressions,
         )
         offset += n_total
         if len(entry) == 0 and (i < len(files) - 1 or parts):
@@ -358,6 +385,7 @@ def read_spanet_h5(
                 entry=entry,
                 file_index=np.zeros(len(entry), dtype=np.int64),
                 files=[str(path)],
+                targets=regs,
             )
         )
         if entry_stop is not None and offset >= entry_stop:

@@ -8,14 +8,21 @@ padded :class:`~hepattn.data.reader.Events` (:func:`jets_from_events`,
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import awkward as ak
 import numpy as np
 
 from hepattn.data.btag import BtagPolicy
 from hepattn.data.features import to_vector
-from hepattn.data.reader import Events, event_fields, log_notes, new_notes, prepare_collection
+from hepattn.data.reader import (
+    Events,
+    event_fields,
+    log_notes,
+    new_notes,
+    prepare_collection,
+    target_fields,
+)
 from hepattn.data.root import Paths, iterate_branches, open_tree, resolve_paths
 from hepattn.data.schema import Schema
 from hepattn.data.spanet.layout import KINEMATIC_INPUTS
@@ -42,11 +49,20 @@ def jets_from_root(
     tree: str | None,
     progress: bool = False,
     objects: Sequence[str] = (),
+    targets: Mapping[str, str] | None = None,
     btag_policy: BtagPolicy | None = None,
-) -> tuple[dict[str, ak.Array], dict[str, np.ndarray], dict[str, dict[str, ak.Array]]]:
-    """Jagged pt, eta, phi, mass, btag, label in file order, the event fields, and the
-    jagged pt, eta, phi, mass and fields of each collection of ``objects`` (b-tag values
-    outside [0, 1] by ``btag_policy``, :mod:`hepattn.data.btag`)."""
+) -> tuple[
+    dict[str, ak.Array],
+    dict[str, np.ndarray],
+    dict[str, dict[str, ak.Array]],
+    dict[str, np.ndarray],
+]:
+    """Jagged pt, eta, phi, mass, btag, label in file order, the event fields, the jagged
+    pt, eta, phi, mass and fields of each collection of ``objects``, and the ``targets``
+    (name → branch; NaN where a file lacks the branch: :func:`~hepattn.data.reader.
+    target_fields`); b-tag values outside [0, 1] by ``btag_policy``
+    (:mod:`hepattn.data.btag`)."""
+    targets = dict(targets or {})
     coll = schema.collection(collection)
     for what, name, have in (("field", btag, coll.fields), ("label", label, coll.labels)):
         if name not in have:
@@ -68,8 +84,11 @@ def jets_from_root(
     total = sum(open_tree(p, tree, schema).num_entries for p in resolve_paths(paths))
     reading = bar(progress, total, "reading", "events")
     notes = new_notes()
-    for chunk in iterate_branches(paths, schema, branches, tree, "200 MB"):
+    values: list[dict[str, np.ndarray]] = []
+    optional = tuple(targets.values())
+    for chunk in iterate_branches(paths, schema, branches, tree, "200 MB", optional=optional):
         reading.update(chunk.stop - chunk.start)
+        values.append(target_fields(chunk, targets, False))
         raw = prepare_collection(chunk, collection, coll, "error", notes, btag_policy)
         jets.append({**_kinematics(raw, coll), "btag": raw[btag], "label": raw[label]})
         events.append(event_fields(chunk, schema))
@@ -85,7 +104,8 @@ def jets_from_root(
         c: {k: ak.concatenate([o[k] for o in parts]) for k in parts[0]}
         for c, parts in others.items()
     }
-    return out, ev, objs
+    regs = {k: np.concatenate([v[k] for v in values]) for k in targets}
+    return out, ev, objs, regs
 
 
 def leading_objects(obj: dict[str, ak.Array]) -> tuple[dict[str, np.ndarray], int, int]:

@@ -30,6 +30,7 @@ from hepattn.data.schema import Schema
 from hepattn.data.spanet.layout import (
     KINEMATIC_INPUTS,
     check_schema,
+    regression_dataset,
     require_h5py,
     spanet_targets,
     target_slots,
@@ -155,11 +156,13 @@ def write_spanet_h5(
     if isinstance(source, Events):
         jets, fields = jets_from_events(source, collection, label)
         objects, missing, extra = objects_from_events(source, topo)
+        regressions = dict(source.targets)
     else:
         schema = schema_for(source, schema, tree, [collection, *single])
         check_schema(schema, topo)
-        jets, fields, raw_objects = jets_from_root(
-            source, schema, collection, label, btag, tree, progress, single, btag_policy
+        wanted = {r.key: schema.event.get(r.field, r.field) for r in topo.regressions}
+        jets, fields, raw_objects, regressions = jets_from_root(
+            source, schema, collection, label, btag, tree, progress, single, wanted, btag_policy
         )
         objects = {}
         for name, obj in raw_objects.items():
@@ -247,6 +250,11 @@ def write_spanet_h5(
                     group.create_dataset(name, data=values, **opts)
         for k, (t, q, _) in enumerate(targets):
             f.create_dataset(f"TARGETS/{t}/{q}", data=truth[:, k], **opts)
+        for reg in topo.regressions:  # those the source has (SPANet's REGRESSIONS)
+            values = regressions.get(reg.key)
+            if values is not None and not np.isnan(values).all():
+                data = np.asarray(values, np.float32)
+                f.create_dataset(regression_dataset(reg), data=data, **opts)
         if "weight" in fields:
             f.create_dataset("WEIGHTS/weight", data=fields["weight"], **opts)
         if fields:
