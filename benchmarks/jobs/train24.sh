@@ -12,3 +12,4 @@ sh benchmarks/jobs/reg24.sh
 $PY -m hepattn train matcher --topology ttbar-ljets --regressions all \
   --train data/reg24/ljets_train.root --val data/reg24/ljets_val.root -o runs/ljets24 \
   --threads 1 --no-progress --resume
+$PY benchmarks/bench_regression.py --model runs/ljets24/best
