@@ -6,7 +6,8 @@ samples (held out: never trained or validated on).
 
 Writes ``benchmarks/results/systematics.json``: ``{model: {variation: {row: {method: Δε}}}}``
 (Δε of the topology's first efficiency column, ε_event) and ``systematics_details.json``
-(the sizes of the variations, events, files).
+(the sizes of the variations, events, files). The tagger (on ``samples/prongs.root``):
+the shift of its weighted accuracy (row ``all``) under jes-up and jes-down.
 """
 
 from __future__ import annotations
@@ -57,6 +58,23 @@ def main() -> None:
             "nominal": {row: {m: c["event"] for m, c in v.items()} for row, v in r["rows"].items()},
         }
         print(name, json.dumps(out[name]["jes-up"]["inclusive"]))
+    from hepattn.tasks.presets import task_class
+
+    tagger = task_class("tagger").load("default")
+    names = ("jes-up", "jes-down")  # jer moves the jet axis its relative features use
+    report, _ = tagger.evaluate_files(
+        [ROOT / "samples/prongs.root"], variations=names, vary_options=options
+    )
+    out["tagger"] = {v: x["shift"] for v, x in report["variations"].items()}
+    details["tagger"] = {
+        "file": "samples/prongs.root",
+        "events": report["n_jets"],
+        "column": "accuracy",
+        "jes_sigma": options.jes_sigma,
+        "seed": options.seed,
+        "nominal": {"all": {"network": report["accuracy"]}},
+    }
+    print("tagger", json.dumps(out["tagger"]))
     (RESULTS / "systematics.json").write_text(json.dumps(out, indent=1) + "\n")
     (RESULTS / "systematics_details.json").write_text(json.dumps(details, indent=1) + "\n")
 

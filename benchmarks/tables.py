@@ -540,7 +540,9 @@ def systematics_table() -> str:
                 rows.append(f"| `{model}` | {name} | {m} | {cells} |")
     i = next(iter(info.values()))
     note = (
-        f"σ_JES = {i['jes_sigma']:g} (jet four-momenta × (1 ± σ)), σ_JER = {i['jer_sigma']:g} "
+        f"σ_JES = {i['jes_sigma']:g} (four-momenta × (1 ± σ); the tagger's towers too: row "
+        "`all` is its weighted accuracy), σ_JER = "
+        f"{i['jer_sigma']:g} "
         f"(extra Gaussian smearing, seed {i['seed']}); on the shipped samples ("
         + ", ".join(f"`{m}`: {x['file']}, {x['events']:,} events" for m, x in info.items())
         + "); both methods re-run on the same events, varied: each shift is a difference of "

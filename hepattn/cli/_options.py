@@ -23,7 +23,9 @@ __all__ = [
     "CHUNK_ENTRIES",
     "add_btag_policy",
     "add_domain",
+    "add_vary",
     "btag_policy",
+    "vary_options",
     "add_friend_outputs",
     "add_friend_tree",
     "add_nonfinite",
@@ -136,6 +138,30 @@ def add_domain(p: argparse.ArgumentParser) -> None:
         "line per quantity (default), stop with an error naming the file and entry, or "
         "ignore them. The counts are also stored in the output",
     )
+
+
+def add_vary(p: argparse.ArgumentParser) -> None:
+    """``--vary NAME`` (repeatable) and the sizes of the variations."""
+    p.add_argument(
+        "--vary",
+        action="append",
+        metavar="NAME",
+        help="also run on inputs varied by NAME (repeatable): jes-up, jes-down (four-momenta "
+        "scaled by 1 +- --jes-sigma), jer (extra Gaussian smearing by --jer-sigma), or all; "
+        "prints each variation's shift per row and writes it under 'variations' in the JSON",
+    )
+    p.add_argument("--jes-sigma", type=float, default=0.03, help="JES variation (default 0.03)")
+    p.add_argument(
+        "--jer-sigma", type=float, default=0.05, help="JER extra smearing (default 0.05)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the JER smearing (default 0)")
+
+
+def vary_options(args: argparse.Namespace):
+    """``(names, VaryOptions)`` of ``--vary`` and the sizes (a bad name fails at once)."""
+    from hepattn.tasks.systematics import VaryOptions, varied_names
+
+    return varied_names(args.vary), VaryOptions(args.jes_sigma, args.jer_sigma, args.seed)
 
 
 def add_btag_policy(p: argparse.ArgumentParser) -> None:

@@ -16,11 +16,13 @@ from hepattn.cli._options import (
     add_output,
     add_progress,
     add_topology,
+    add_vary,
     add_weight,
     btag_policy,
     check_outputs,
     checked_topology,
     model_files,
+    vary_options,
 )
 
 
@@ -67,20 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "default: the model's data.weight where the files have it; a field given here must be "
         "in them",
     )
-    p.add_argument(
-        "--vary",
-        action="append",
-        metavar="NAME",
-        help="also run both methods on inputs varied by NAME (repeatable): jes-up, jes-down "
-        "(jet four-momenta scaled by 1 +- --jes-sigma), jer (extra Gaussian smearing by "
-        "--jer-sigma), or all; prints each variation's shift of the first efficiency per row "
-        "and writes the varied tables under 'variations' in the JSON",
-    )
-    p.add_argument("--jes-sigma", type=float, default=0.03, help="JES variation (default 0.03)")
-    p.add_argument(
-        "--jer-sigma", type=float, default=0.05, help="JER extra smearing (default 0.05)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the JER smearing (default 0)")
+    add_vary(p)
     add_nonfinite(p)
     add_domain(p)
     add_progress(p)
@@ -91,11 +80,9 @@ def run(args: argparse.Namespace) -> int:
     from hepattn.data.outputs import write_json
     from hepattn.progress import wanted
     from hepattn.tasks.comparison import compare, format_comparison
-    from hepattn.tasks.systematics import VaryOptions, varied_names
 
     topology = checked_topology(args)
-    variations = varied_names(args.vary)  # an unknown name fails before anything is read
-    vary_options = VaryOptions(args.jes_sigma, args.jer_sigma, args.seed)
+    variations, sizes = vary_options(args)  # an unknown name fails before anything is read
     check_outputs(
         [*args.input, *(args.friend or [])],
         (args.output, "JSON output", False),
@@ -117,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         btag=btag_policy(args),
         domain=args.domain,
         variations=variations,
-        vary_options=vary_options,
+        vary_options=sizes,
     )
     print(format_comparison(result))
     if args.output:

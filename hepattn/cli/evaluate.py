@@ -14,11 +14,13 @@ from hepattn.cli._options import (
     add_output,
     add_progress,
     add_topology,
+    add_vary,
     add_weight,
     btag_policy,
     check_outputs,
     checked_topology,
     model_files,
+    vary_options,
 )
 
 #: The files ``-o DIR`` receives, per task.
@@ -76,6 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "default: the model's data.weight where the files have it; a field given here "
             "must be in them",
         )
+        add_vary(t)
         add_nonfinite(t)
         add_domain(t)
         add_progress(t)
@@ -91,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else None
     topology = checked_topology(args) if args.task == "matcher" else None
     cal = getattr(args, "calibration", None)
+    variations, sizes = vary_options(args)
     check_outputs(
         [*args.data, *(args.friend or [])],
         (out, "output directory", True),
@@ -115,8 +119,13 @@ def run(args: argparse.Namespace) -> int:
         btag=btag_policy(args),
         domain=args.domain,
         calibration_dir=cal,
+        variations=variations,
+        vary_options=sizes,
     )
     print(task.format_report(report))
+    for name, v in report.get("variations", {}).items():
+        cells = ", ".join(f"{r} {100 * s['network']:+.2f}" for r, s in v["shift"].items())
+        print(f"{name:>9}: shift [points] {cells}")
     if written:
         print("wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -607,6 +607,8 @@ class Task:
         btag: BtagPolicy | None = None,
         domain: str = "warn",
         calibration_dir: str | os.PathLike | None = None,
+        variations=(),
+        vary_options=None,
     ) -> tuple[dict, list[Path]]:
         """``hepattn eval``: the report on labelled files (with ``model``, ``files`` and the
         inputs outside the model's ``domain``), and the files written —
@@ -614,7 +616,10 @@ class Task:
         per input (the labels), as :meth:`read`; ``weight``: the event weights of the
         metrics (:meth:`apply_weight`); ``btag``, ``domain`` as :meth:`read`;
         ``calibration_dir``: also the reliability of the model's probabilities
-        (:meth:`write_calibration`)."""
+        (:meth:`write_calibration`); ``variations`` (:mod:`hepattn.tasks.systematics`, sizes
+        ``vary_options``): the report again on each varied copy of the events, under
+        ``variations: {name: {"report", "shift": {row: {"network": Δ}}}}`` (Δ of
+        :meth:`headline`)."""
         with domain_summary() as tally:
             ev = self.read_labelled(
                 paths, schema, tree, nonfinite, friends, weight, btag=btag, domain=domain
@@ -623,6 +628,8 @@ class Task:
         report = {"model": str(self.path), "files": ev.files, **report}
         if self.domain is not None and domain != "ignore":
             report["domain"] = tally.to_dict()
+        if variations:
+            report["variations"] = self._varied_reports(ev, report, variations, vary_options)
         written: list[Path] = []
         if out_dir is not None:
             out = Path(out_dir)
@@ -633,6 +640,25 @@ class Task:
         if calibration_dir is not None:
             written += self.write_calibration(ev, Path(calibration_dir), progress)
         return report, written
+
+    def headline(self, report: dict) -> dict[str, dict[str, float]]:
+        """The figure of merit of a :meth:`report` per row and method (what a systematic
+        variation shifts)."""
+        raise NotImplementedError
+
+    def _varied_reports(self, ev: Events, nominal: dict, names, options) -> dict:
+        """:meth:`report` on each varied copy of ``ev`` and the shift of its :meth:`headline`."""
+        from hepattn.tasks.systematics import vary
+
+        base = self.headline(nominal)
+        out = {}
+        for name in names:
+            varied = self.finish(vary(ev, self.run.data.collection, name, options), True)
+            report, _ = self.report(varied)
+            head = self.headline(report)
+            shift = {r: {m: head[r][m] - v for m, v in row.items()} for r, row in base.items()}
+            out[name] = {"report": report, "shift": shift}
+        return out
 
     def write_calibration(self, ev: Events, out_dir: Path, progress: bool = False) -> list[Path]:
         """Write how far the model's probabilities can be trusted on labelled ``ev`` into

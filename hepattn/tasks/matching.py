@@ -674,6 +674,10 @@ class Matcher(Task):
 
         return write_calibration(calibration_report(self, ev, progress), out_dir)
 
+    def headline(self, report: dict) -> dict[str, dict[str, float]]:
+        column = self.topology.report_columns[0]
+        return {row: {"network": float(v[column])} for row, v in report["rows"].items()}
+
     def format_report(self, report: dict) -> str:
         from hepattn.metrics.matching import format_table
 

@@ -43,7 +43,9 @@ JER_SIGMA = 0.05
 #: How each feature changes when an object's four-momentum is multiplied by ``k``.
 SCALED = {"pt", "energy", "mass", "px", "py", "pz"}  # × k
 LOGS = {"log_pt", "log_e"}  # + log k
-INVARIANT = {"eta", "phi", "rapidity", "deta", "dphi", "dr", "log_pt_rel", "log_e_rel"}
+#: Features relative to the jet axis (the towers' sum): unchanged by a common scale only.
+RELATIVE = {"deta", "dphi", "dr", "log_pt_rel", "log_e_rel"}
+INVARIANT = {"eta", "phi", "rapidity"} | RELATIVE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +100,13 @@ def vary(ev: Events, collection: str, name: str, options: VaryOptions | None = N
             f"variation {name!r}: feature {unknown[0]!r} of collection {collection!r} has no "
             "known behaviour under a change of the energy scale"
         )
+    relative = [f for f in objs.features if f in RELATIVE]
+    if name == "jer" and relative:
+        raise DataError(
+            f"variation 'jer' smears each object apart, which moves the jet axis feature "
+            f"{relative[0]!r} is relative to; it is not supported for this model (jes-up and "
+            "jes-down are: a common scale leaves those features unchanged)"
+        )
     k = _factors(name, objs.mask, options).astype(np.float64)  # (B, N)
     k = np.where(objs.mask, k, 1.0)
     values = objs.values.copy()
@@ -108,4 +117,8 @@ def vary(ev: Events, collection: str, name: str, options: VaryOptions | None = N
             values[..., i] = values[..., i] + np.where(objs.mask, np.log(k), 0.0)
     p4 = (objs.p4 * k[..., None]).astype(objs.p4.dtype)
     varied = dataclasses.replace(objs, values=values.astype(objs.values.dtype), p4=p4)
-    return dataclasses.replace(ev, collections={**ev.collections, collection: varied})
+    # derived arrays copied by reference, the dict itself anew: re-deriving on the copy (a
+    # tagger's high-level inputs) must not touch ev
+    return dataclasses.replace(
+        ev, collections={**ev.collections, collection: varied}, derived=dict(ev.derived)
+    )

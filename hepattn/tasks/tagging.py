@@ -393,6 +393,9 @@ class Tagger(Task):
         report = classification_report(prob, labels, self.weights(ev))
         return report, {"prob": prob, "labels": labels}
 
+    def headline(self, report: dict) -> dict[str, dict[str, float]]:
+        return {"all": {"network": float(report["accuracy"])}}
+
     def format_report(self, report: dict) -> str:
         return format_report(report)
 

@@ -74,3 +74,23 @@ def test_compare_vary_json_contract(events, tmp_path, capsys):
         v["rows"]["inclusive"]["network"]["event"] - d["rows"]["inclusive"]["network"]["event"]
     )
     assert main(["compare", str(src), "--vary", "jes"]) == 1
+
+
+def test_eval_vary_for_the_tagger_and_the_matcher(events, tmp_path, capsys):
+    from tests.tasks.test_tagging_task import prong_file
+
+    jets = prong_file(tmp_path / "p.root", n=70)
+    out = tmp_path / "t.json"
+    assert main(["eval", "tagger", str(jets), "--vary", "jes-down", "--json", str(out)]) == 0
+    v = json.loads(out.read_text())["variations"]["jes-down"]
+    assert set(v["shift"]) == {"all"} and "accuracy" in v["report"]
+    assert "jes-down: shift [points] all" in capsys.readouterr().out
+    # smearing each tower apart moves the axis the tagger's relative features use: refused
+    assert main(["eval", "tagger", str(jets), "--vary", "jer"]) == 1
+    assert "'jer'" in capsys.readouterr().err
+    _, _, src = events
+    out = tmp_path / "m.json"
+    assert main(["eval", "matcher", str(src), "--vary", "all", "--json", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert list(d["variations"]) == ["jes-up", "jes-down", "jer"]
+    assert set(d["variations"]["jer"]["shift"]["inclusive"]) == {"network"}
