@@ -570,6 +570,31 @@ def finetune_table() -> str:
     return "\n".join(rows) + f"\n\nTarget domain: {', '.join(sorted(domains))}."
 
 
+def regression_table() -> str:
+    """Per topology and regression: resolution, bias and pull width of the network, beside
+    the analytic method where there is one."""
+    d = json.loads((RESULTS / "regression.json").read_text())
+    rows = [
+        "| topology | target | network resolution / bias / pull width | analytic resolution / "
+        "bias | events |",
+        "|---|---|---|---|---|",
+    ]
+
+    def cells(r: dict | None, pull: bool) -> str:
+        if r is None or r.get("resolution") is None:
+            return "—"
+        out = f"{r['resolution']:.3g} / {r['bias']:+.3g}"
+        return out + (f" / {r['pull_width']:.2f}" if pull and r.get("pull_width") else "")
+
+    for topo, targets in d.items():
+        for name, r in targets.items():
+            rows.append(
+                f"| {topo} | `{name}` | {cells(r['network'], True)} | "
+                f"{cells(r['analytic'], False)} | {r['events']:,} |"
+            )
+    return "\n".join(rows)
+
+
 TABLES = {
     "generate": generate_table,
     "tagger_throughput": tagger_throughput_table,
@@ -584,6 +609,7 @@ TABLES = {
     "calibration": calibration_table,
     "systematics": systematics_table,
     "finetune": finetune_table,
+    "regression": regression_table,
 }
 
 
