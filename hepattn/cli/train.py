@@ -153,7 +153,7 @@ def _common(t: argparse.ArgumentParser, default_config: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from hepattn.progress import wanted
     from hepattn.tasks.presets import load_run_config, task_class
-    from hepattn.training.distributed import is_main
+    from hepattn.training.distributed import exit_now, is_main
 
     if args.chunk_entries < 1:
         raise HepattnError(f"--chunk-entries must be at least 1, got {args.chunk_entries}")
@@ -216,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
         command="hepattn " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     if not is_main():  # under torchrun, rank 0 reports
+        exit_now(0)
         return 0
     if args.task == "tagger":
         what = f"{run_config.kind} tagger ({result['params']:,} parameters) on "
@@ -232,4 +233,5 @@ def run(args: argparse.Namespace) -> int:
         f"{result['seconds']:.0f} s"
     )
     print(f"{best} (epoch {result['best_epoch']}); model in {args.output}/best")
+    exit_now(0)  # under torchrun: past gloo's teardown (hepattn.training.distributed.exit_now)
     return 0

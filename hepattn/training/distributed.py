@@ -22,6 +22,7 @@ __all__ = [
     "DDP",
     "all_reduce_sum",
     "barrier",
+    "exit_now",
     "init",
     "is_main",
     "local_device",
@@ -114,6 +115,25 @@ def mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
         t = t.cuda()
     dist.all_reduce(t)
     return (t / world_size()).to(value.device, value.dtype).reshape(value.shape)
+
+
+def exit_now(code: int = 0) -> None:
+    """End a torchrun rank at once with ``code``, its output flushed — but only when it was
+    one of several ranks (``WORLD_SIZE`` > 1; else nothing happens).
+
+    Even with the process group destroyed (:func:`shutdown`), gloo's background threads are
+    sometimes still joinable when the interpreter tears down, and the rank aborts
+    (``terminate called without an active exception``) after its work is done and written —
+    torchrun then reports the whole run as failed. Leaving with ``os._exit`` skips that
+    teardown; everything the rank writes is written (atomically) before.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 class DDP(DistributedDataParallel):

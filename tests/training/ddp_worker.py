@@ -13,7 +13,7 @@ import sys
 import torch
 from torch.utils.data import TensorDataset
 
-from hepattn.training.distributed import mean_over_ranks
+from hepattn.training.distributed import exit_now, mean_over_ranks
 from hepattn.training.loop import TrainingConfig, fit
 
 
@@ -84,3 +84,4 @@ def main(out: str, stream: bool = False) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1], stream="--stream" in sys.argv[2:])
+    exit_now()  # as `hepattn train` does under torchrun (hepattn.training.distributed)
