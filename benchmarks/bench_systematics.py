@@ -6,8 +6,12 @@ samples (held out: never trained or validated on).
 
 Writes ``benchmarks/results/systematics.json``: ``{model: {variation: {row: {method: Δε}}}}``
 (Δε of the topology's first efficiency column, ε_event) and ``systematics_details.json``
-(the sizes of the variations, events, files). The tagger (on ``samples/prongs.root``):
-the shift of its weighted accuracy (row ``all``) under jes-up and jes-down.
+(the sizes of the variations, events, files), and ``systematics.png``: the inclusive
+shifts, per variation and model. The b-tag variations use the example scale
+factors ``samples/corrections.json`` (illustrative values, ``samples/make_corrections.py``),
+their shift measured from the table weighted with the central scale factors. The tagger (on
+``samples/prongs.root``): the shift of its weighted accuracy (row ``all``) under jes-up,
+jes-down and jer (towers smeared apart, the relative features recomputed).
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ def main() -> None:
 
     import torch
 
+    from hepattn.tasks.btag_weights import BtagScaleFactors
     from hepattn.tasks.comparison import compare
     from hepattn.tasks.systematics import VARIATIONS, VaryOptions
 
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)
-    options = VaryOptions()
+    corrections = ROOT / "samples" / "corrections.json"
+    options = VaryOptions(btag=BtagScaleFactors(corrections))
     out, details = {}, {}
     for name, (topology, sample) in MODELS.items():
         r = compare(
@@ -55,13 +61,14 @@ def main() -> None:
             "jes_sigma": options.jes_sigma,
             "jer_sigma": options.jer_sigma,
             "seed": options.seed,
+            "btag_sf": "samples/corrections.json (illustrative scale factors)",
             "nominal": {row: {m: c["event"] for m, c in v.items()} for row, v in r["rows"].items()},
         }
         print(name, json.dumps(out[name]["jes-up"]["inclusive"]))
     from hepattn.tasks.presets import task_class
 
     tagger = task_class("tagger").load("default")
-    names = ("jes-up", "jes-down")  # jer moves the jet axis its relative features use
+    names = ("jes-up", "jes-down", "jer")  # towers carry no b-tag
     report, _ = tagger.evaluate_files(
         [ROOT / "samples/prongs.root"], variations=names, vary_options=options
     )
@@ -71,11 +78,20 @@ def main() -> None:
         "events": report["n_jets"],
         "column": "accuracy",
         "jes_sigma": options.jes_sigma,
+        "jer_sigma": options.jer_sigma,
         "seed": options.seed,
         "nominal": {"all": {"network": report["accuracy"]}},
     }
     print("tagger", json.dumps(out["tagger"]))
     (RESULTS / "systematics.json").write_text(json.dumps(out, indent=1) + "\n")
+    from hepattn.plotting import shifts_png
+
+    inclusive = {  # {variation: {model: {method: Δ}}}, the inclusive row of each model
+        v: {m: s[v]["inclusive" if "inclusive" in s[v] else "all"] for m, s in out.items()
+            if v in s}
+        for v in VARIATIONS
+    }  # fmt: skip
+    shifts_png(inclusive, RESULTS / "systematics.png", "shift of ε_event (tagger: accuracy)")
     (RESULTS / "systematics_details.json").write_text(json.dumps(details, indent=1) + "\n")
 
 

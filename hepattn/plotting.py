@@ -156,3 +156,33 @@ def purity_png(curves: dict[str, dict], path: str | os.PathLike, title: str = ""
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=9)
     _save(fig, plt, path)
+
+
+def shifts_png(shifts: dict[str, dict], path: str | os.PathLike, title: str = "") -> None:
+    """The shift of the figure of merit under each systematic variation, in points:
+    ``{variation: {row: {method: Δ}}}`` (the ``shift`` of ``compare --vary`` / ``eval
+    --vary``), one panel per variation, grouped bars per row, one colour per method (a row
+    without a method has no bar)."""
+    plt = pyplot()
+    names = list(shifts)
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(3.4 * len(names), 3.4), sharey=True, squeeze=False
+    )
+    for ax, name in zip(axes[0], names, strict=True):
+        rows = list(shifts[name])
+        methods = list(dict.fromkeys(m for r in rows for m in shifts[name][r]))
+        width = 0.8 / max(len(methods), 1)
+        for k, method in enumerate(methods):
+            x = np.arange(len(rows)) + width * (k - (len(methods) - 1) / 2)
+            y = [100 * shifts[name][r].get(method, np.nan) for r in rows]
+            ax.bar(x, y, width, label=method, color=f"C{k}")
+        ticks = [r.replace(">=", "≥").replace("inclusive", "incl.") for r in rows]
+        ax.set_xticks(range(len(rows)), labels=ticks, fontsize=7, rotation=20)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_title(name)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0][0].set_ylabel("shift [points]")
+    handles = {h.get_label(): h for ax in axes[0] for h in ax.containers}
+    axes[0][0].legend(handles.values(), handles.keys(), fontsize=8)
+    fig.suptitle(title)
+    _save(fig, plt, path)

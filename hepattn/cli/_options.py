@@ -26,6 +26,7 @@ __all__ = [
     "add_vary",
     "btag_policy",
     "vary_options",
+    "vary_plot",
     "add_friend_outputs",
     "add_friend_tree",
     "add_nonfinite",
@@ -141,27 +142,81 @@ def add_domain(p: argparse.ArgumentParser) -> None:
 
 
 def add_vary(p: argparse.ArgumentParser) -> None:
-    """``--vary NAME`` (repeatable) and the sizes of the variations."""
+    """``--vary NAME`` (repeatable), the sizes of the variations and their files."""
     p.add_argument(
         "--vary",
         action="append",
         metavar="NAME",
         help="also run on inputs varied by NAME (repeatable): jes-up, jes-down (four-momenta "
-        "scaled by 1 +- --jes-sigma), jer (extra Gaussian smearing by --jer-sigma), or all; "
-        "prints each variation's shift per row and writes it under 'variations' in the JSON",
+        "scaled by 1 +- --jes-sigma or the --jes-file's sigma), jer (extra Gaussian smearing by "
+        "--jer-sigma), btag-up, btag-down (b-tag scale factors as event weights, --btag-sf), "
+        "or all; prints each variation's shift per row and writes it under 'variations' in "
+        "the JSON",
     )
     p.add_argument("--jes-sigma", type=float, default=0.03, help="JES variation (default 0.03)")
+    p.add_argument(
+        "--jes-file",
+        metavar="FILE.json",
+        help="correctionlib file with the relative JES uncertainty per jet (inputs pt, abseta), "
+        "instead of --jes-sigma; jets outside its bins are not varied, and counted",
+    )
+    p.add_argument(
+        "--jes-name", default="jes_sigma", help="the correction in --jes-file (default jes_sigma)"
+    )
     p.add_argument(
         "--jer-sigma", type=float, default=0.05, help="JER extra smearing (default 0.05)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the JER smearing (default 0)")
+    p.add_argument(
+        "--btag-sf",
+        metavar="FILE.json",
+        help="correctionlib file with the b-tag scale factors (correction --btag-sf-name: "
+        "systematic, working_point, flavor, abseta, pt) and the simulation's efficiencies "
+        "(--btag-eff-name: working_point, flavor, abseta, pt), as samples/corrections.json",
+    )
+    p.add_argument("--btag-sf-name", default="btag_sf", help="default btag_sf")
+    p.add_argument("--btag-eff-name", default="btag_eff", help="default btag_eff")
+    p.add_argument(
+        "--btag-sf-wp", default="M", help="the working point name read in --btag-sf (default M)"
+    )
+    p.add_argument(
+        "--btag-flavour",
+        metavar="BRANCH",
+        help="branch of the jets' truth flavour (5, 4, 0) for --btag-sf (default: the "
+        "schema's jets field 'flavour'; NanoAOD: Jet_hadronFlavour)",
+    )
+    p.add_argument(
+        "--vary-plot", metavar="FILE.png", help="also draw the shifts per variation as a PNG"
+    )
 
 
 def vary_options(args: argparse.Namespace):
-    """``(names, VaryOptions)`` of ``--vary`` and the sizes (a bad name fails at once)."""
-    from hepattn.tasks.systematics import VaryOptions, varied_names
+    """``(names, VaryOptions)`` of ``--vary`` and the sizes (a bad name or file fails at once,
+    before anything is read)."""
+    from hepattn.tasks.systematics import JesFile, VaryOptions, varied_names
 
-    return varied_names(args.vary), VaryOptions(args.jes_sigma, args.jer_sigma, args.seed)
+    names = varied_names(args.vary, btag=args.btag_sf is not None)
+    btag = jes = None
+    if args.btag_sf is not None:
+        from hepattn.tasks.btag_weights import BtagScaleFactors
+
+        btag = BtagScaleFactors(
+            args.btag_sf, args.btag_sf_name, args.btag_eff_name, args.btag_sf_wp,
+            args.btag_flavour,
+        )  # fmt: skip
+    if args.jes_file is not None:
+        jes = JesFile(args.jes_file, args.jes_name)
+    return names, VaryOptions(args.jes_sigma, args.jer_sigma, args.seed, jes, btag)
+
+
+def vary_plot(args: argparse.Namespace, shifts: dict, title: str) -> list:
+    """Draw ``--vary-plot`` from ``{variation: shift}`` (the files written)."""
+    if not args.vary_plot or not shifts:
+        return []
+    from hepattn.plotting import shifts_png
+
+    shifts_png(shifts, args.vary_plot, title)
+    return [args.vary_plot]
 
 
 def add_btag_policy(p: argparse.ArgumentParser) -> None:

@@ -23,6 +23,7 @@ from hepattn.cli._options import (
     checked_topology,
     model_files,
     vary_options,
+    vary_plot,
 )
 
 
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(
         [*args.input, *(args.friend or [])],
         (args.output, "JSON output", False),
+        (args.vary_plot, "--vary-plot file", False),
         files=model_files(args.model, "matcher", topology),
     )
     result = compare(
@@ -107,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
         vary_options=sizes,
     )
     print(format_comparison(result))
+    shifts = {n: v["shift"] for n, v in result.get("variations", {}).items()}
+    for path in vary_plot(args, shifts, f"{result['topology']}: shift of ε per variation"):
+        print(f"wrote {path}")
     if args.output:
         write_json(args.output, {k: v for k, v in result.items() if k != "tables"})
         print(f"wrote {args.output}")

@@ -21,6 +21,7 @@ from hepattn.cli._options import (
     checked_topology,
     model_files,
     vary_options,
+    vary_plot,
 )
 
 #: The files ``-o DIR`` receives, per task.
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hepattn.progress import wanted
+    from hepattn.tasks.comparison import variation_notes
     from hepattn.tasks.presets import task_class
 
     out = Path(args.output) if args.output else None
@@ -100,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         (out, "output directory", True),
         *((out / name if out else None, "output", False) for name in WRITES[args.task]),
         (args.json, "--json file", False),
+        (getattr(args, "vary_plot", None), "--vary-plot file", False),
         (cal, "--calibration directory", True),
         (Path(cal) / "calibration.json" if cal else None, "output", False),
         files=model_files(args.model, args.task, topology),
@@ -126,6 +129,11 @@ def run(args: argparse.Namespace) -> int:
     for name, v in report.get("variations", {}).items():
         cells = ", ".join(f"{r} {100 * s['network']:+.2f}" for r, s in v["shift"].items())
         print(f"{name:>9}: shift [points] {cells}")
+        for line in variation_notes(name, v):
+            print(line)
+    if variations:
+        shifts = {n: v["shift"] for n, v in report["variations"].items()}
+        written += vary_plot(args, shifts, f"{args.task}: shift per variation")
     if written:
         print("wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -629,7 +629,9 @@ class Task:
         if self.domain is not None and domain != "ignore":
             report["domain"] = tally.to_dict()
         if variations:
-            report["variations"] = self._varied_reports(ev, report, variations, vary_options)
+            report["variations"] = self._varied_reports(
+                ev, report, variations, vary_options, schema, tree
+            )
         written: list[Path] = []
         if out_dir is not None:
             out = Path(out_dir)
@@ -646,19 +648,45 @@ class Task:
         variation shifts)."""
         raise NotImplementedError
 
-    def _varied_reports(self, ev: Events, nominal: dict, names, options) -> dict:
-        """:meth:`report` on each varied copy of ``ev`` and the shift of its :meth:`headline`."""
-        from hepattn.tasks.systematics import vary
+    def _varied_reports(self, ev: Events, nominal: dict, names, options, schema, tree) -> dict:
+        """:meth:`report` on each varied copy of ``ev`` and the shift of its :meth:`headline`;
+        the b-tag variations reweight ``ev`` instead, their shift measured from the report
+        with the central scale factors (``reference``)."""
+        from hepattn.tasks.systematics import WEIGHT_VARIATIONS, btag_weights, vary_counted
 
+        collection = self.run.data.collection
         base = self.headline(nominal)
+        weights = None
         out = {}
         for name in names:
-            varied = self.finish(vary(ev, self.run.data.collection, name, options), True)
-            report, _ = self.report(varied)
+            extra, against = {}, base
+            if name in WEIGHT_VARIATIONS:
+                if weights is None:
+                    weights, counted = btag_weights(
+                        ev, collection, options, schema or self.run.data.schema, tree
+                    )
+                    central = self._reweighted(ev, weights["btag-central"])
+                    reference = self.report(central)[0]
+                against = self.headline(reference)
+                report, _ = self.report(self._reweighted(ev, weights[name]))
+                extra = {"reference": "btag-central", "reference_report": reference,
+                         "counted": counted}  # fmt: skip
+            else:
+                varied, counted = vary_counted(ev, collection, name, options)
+                report, _ = self.report(self.finish(varied, True))
+                if counted["outside"]:
+                    extra = {"counted": counted}
             head = self.headline(report)
-            shift = {r: {m: head[r][m] - v for m, v in row.items()} for r, row in base.items()}
-            out[name] = {"report": report, "shift": shift}
+            shift = {r: {m: head[r][m] - v for m, v in row.items()} for r, row in against.items()}
+            out[name] = {"report": report, "shift": shift, **extra}
         return out
+
+    @staticmethod
+    def _reweighted(ev: Events, weight: np.ndarray) -> Events:
+        """``ev`` with the event weights ``weight`` (a shallow copy; ``ev`` is unchanged)."""
+        import dataclasses
+
+        return dataclasses.replace(ev, derived={**ev.derived, "weight": weight})
 
     def write_calibration(self, ev: Events, out_dir: Path, progress: bool = False) -> list[Path]:
         """Write how far the model's probabilities can be trusted on labelled ``ev`` into

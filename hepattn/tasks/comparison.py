@@ -126,7 +126,7 @@ def compare(
         base.method: efficiency_table(result.slots, truth, n_jets, topo, w),
         "network": efficiency_table(net, truth, n_jets, topo, w),
     }
-    rows = {r: {m: dict(t[r]) for m, t in tables.items()} for r in tables["network"]}
+    rows = _rows(tables)
     n = topo.n_jet_daughters
     out = {
         "topology": topo.name,
@@ -148,7 +148,9 @@ def compare(
     if matcher.domain is not None and domain != "ignore":
         out["domain"] = tally.to_dict()
     if variations:
-        out["variations"] = _variations(matcher, ev, tables, variations, vary_options, options)
+        out["variations"] = _variations(
+            matcher, ev, tables, variations, vary_options, options, schema, tree
+        )
     if "chi2_mode" in base.options:
         from hepattn.baselines.chi2 import DEFAULT_MODE
 
@@ -156,28 +158,67 @@ def compare(
     return out
 
 
-def _variations(matcher, ev, nominal: dict, names, vary_options, options) -> dict:
-    """Both methods' tables on each varied copy of ``ev`` and their shift from ``nominal``."""
-    from hepattn.tasks.systematics import vary
+def _variations(matcher, ev, nominal: dict, names, vary_options, options, schema, tree) -> dict:
+    """Both methods' tables on each varied copy of ``ev`` and their shift from ``nominal``;
+    the b-tag variations reweight the events instead, their shift measured from the table
+    weighted with the central scale factors (``reference``, ``reference_rows``)."""
+    from hepattn.tasks.systematics import WEIGHT_VARIATIONS, btag_weights, vary_counted
 
     topo = matcher.topology
-    truth, n_jets, w = ev.derived["truth"], ev.derived["n_jets"], ev.derived.get("weight")
+    collection = matcher.run.data.collection
+    truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     column = topo.report_columns[0]
+    predicted = None  # the nominal answers, which a reweighting does not change
+    reference = None
     out = {}
     for name in names:
-        varied = vary(ev, matcher.run.data.collection, name, vary_options)
-        net, _, _ = matcher.predict(varied)
-        base, result = matcher.baseline(varied, options.btag_wp, options.chi2_mode)
-        tables = {
-            base.method: efficiency_table(result.slots, truth, n_jets, topo, w),
-            "network": efficiency_table(net, truth, n_jets, topo, w),
-        }
-        rows = {r: {m: dict(t[r]) for m, t in tables.items()} for r in tables["network"]}
+        extra = {}
+        if name in WEIGHT_VARIATIONS:
+            if reference is None:
+                net, _, _ = matcher.predict(ev)
+                base, result = matcher.baseline(ev, options.btag_wp, options.chi2_mode)
+                predicted = {base.method: result.slots, "network": net}
+                weights, counted = btag_weights(
+                    ev, collection, vary_options, schema or matcher.run.data.schema, tree,
+                    options.btag_wp,
+                )  # fmt: skip
+                reference = {
+                    m: efficiency_table(s, truth, n_jets, topo, weights["btag-central"])
+                    for m, s in predicted.items()
+                }
+            tables = {
+                m: efficiency_table(s, truth, n_jets, topo, weights[name])
+                for m, s in predicted.items()
+            }
+            against = reference
+            extra = {
+                "reference": "btag-central",
+                "reference_rows": _rows(reference),
+                "counted": counted,
+            }
+        else:
+            varied, counted = vary_counted(ev, collection, name, vary_options)
+            net, _, _ = matcher.predict(varied)
+            base, result = matcher.baseline(varied, options.btag_wp, options.chi2_mode)
+            w = ev.derived.get("weight")
+            tables = {
+                base.method: efficiency_table(result.slots, truth, n_jets, topo, w),
+                "network": efficiency_table(net, truth, n_jets, topo, w),
+            }
+            against = nominal
+            if counted["outside"]:
+                extra = {"counted": counted}
+        rows = _rows(tables)
         shift = {
-            r: {m: t[r][column] - nominal[m][r][column] for m, t in tables.items()} for r in rows
+            r: {m: t[r][column] - against[m][r][column] for m, t in tables.items()} for r in rows
         }
-        out[name] = {"rows": rows, "shift": shift, "column": column}
+        out[name] = {"rows": rows, "shift": shift, "column": column, **extra}
     return out
+
+
+def _rows(tables: dict) -> dict:
+    """``{row: {method: cells}}`` of per-method efficiency tables."""
+    return {r: {m: dict(t[r]) for m, t in tables.items()} for r in tables["network"]}
 
 
 def format_variations(result: dict) -> str:
@@ -188,7 +229,25 @@ def format_variations(result: dict) -> str:
         for method in next(iter(v["shift"].values())):
             cells = ", ".join(f"{r} {100 * s[method]:+.2f}" for r, s in v["shift"].items())
             lines.append(f"{name:>9} {method:>8}: Δ{v['column']} [points] {cells}")
+        lines += variation_notes(name, v)
     return "\n".join(lines)
+
+
+def variation_notes(name: str, v: dict) -> list[str]:
+    """What a variation's lines need said: the reference of a reweighting, the objects
+    outside a correction file's bins."""
+    notes = []
+    if v.get("reference"):
+        notes.append(f"{'':>9} (shift from the table weighted with {v['reference']})")
+    counted = v.get("counted") or {}
+    if counted.get("outside"):
+        what = "factor 1" if name.startswith("btag") else "not varied"
+        total = counted.get("jets", counted.get("objects"))
+        notes.append(
+            f"{'':>9} {counted['outside']:,} of {total:,} objects outside the correction "
+            f"file's bins ({what})"
+        )
+    return notes
 
 
 def format_comparison(result: dict) -> str:
