@@ -30,6 +30,7 @@ __all__ = [
     "add_friend_outputs",
     "add_friend_tree",
     "add_nonfinite",
+    "add_nonfinite_targets",
     "add_input",
     "add_model",
     "add_output",
@@ -284,6 +285,18 @@ def add_nonfinite(p: argparse.ArgumentParser) -> None:
         default="error",
         help="objects with NaN or inf values in the branches read: stop with an error naming "
         "the branch (default), or drop those objects (counted in a warning)",
+    )
+
+
+def add_nonfinite_targets(p: argparse.ArgumentParser) -> None:
+    """``--nonfinite-targets mask|error`` (matchers with regressions)."""
+    p.add_argument(
+        "--nonfinite-targets",
+        choices=("mask", "error"),
+        default="mask",
+        help="regression targets that are NaN or inf: leave those events out of that "
+        "regression's loss and metrics, counted in a warning (default), or stop with an error "
+        "naming the file, branch and first entry",
     )
 
 

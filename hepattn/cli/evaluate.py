@@ -11,6 +11,7 @@ from hepattn.cli._options import (
     add_input,
     add_model,
     add_nonfinite,
+    add_nonfinite_targets,
     add_output,
     add_progress,
     add_topology,
@@ -65,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if name == "matcher":
             add_topology(t, model=True)
             add_btag_policy(t)
+            add_nonfinite_targets(t)
             t.add_argument(
                 "--calibration",
                 metavar="DIR",
@@ -109,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     )
     cls = task_class(args.task)
     task = cls.load(args.model) if topology is None else cls.load(args.model, topology)
+    if args.task == "matcher":
+        task.nonfinite_targets = args.nonfinite_targets
     report, written = task.evaluate_files(
         args.data,
         schema=args.schema,

@@ -11,6 +11,7 @@ from hepattn.cli._options import (
     add_btag_policy,
     add_friend,
     add_nonfinite,
+    add_nonfinite_targets,
     add_output,
     add_progress,
     add_topology,
@@ -64,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "EVENT_nu_pz,t_had_pt, or none (overrides the config's model.regressions; default: "
         "the config's, none in the bundled one)",
     )
+    add_nonfinite_targets(m)
 
 
 def _common(t: argparse.ArgumentParser, default_config: str) -> None:
@@ -203,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         force_resume=args.force_resume,
         nonfinite=args.nonfinite,
+        nonfinite_targets=getattr(args, "nonfinite_targets", "mask"),
         progress=wanted(args.no_progress),
         max_train=args.max_train,
         stream=args.stream,

@@ -602,7 +602,8 @@ def _log_summary(notes: _Notes) -> None:
         )
     for branch, n in notes.nonfinite_targets.items():
         log.warning(
-            "branch %r: %d entries with a non-finite target (NaN/inf), left out of its loss",
+            "branch %r: %d entries with a non-finite target (NaN/inf): those events have none "
+            "(--nonfinite-targets: masked out of its loss and metrics, or refused)",
             branch,
             n,
         )

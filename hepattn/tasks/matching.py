@@ -98,6 +98,9 @@ class Matcher(Task):
     """The matching task, any topology; a trained matcher once loaded (``Matcher.load``)."""
 
     name = "matcher"
+    #: NaN/inf regression targets: ``"mask"`` them out of their loss and metrics (counted by
+    #: the reader) or refuse them (``"error"``, ``--nonfinite-targets``).
+    nonfinite_targets = "mask"
     run_config = MatcherRunConfig
     unit = "events"
     card_template = CARD
@@ -276,8 +279,27 @@ class Matcher(Task):
                     "them with the labels (Matcher.read, or RootStreamDataset's targets=)"
                 )
             raw = np.stack([ev.targets[r.key] for r in self.regressions], axis=1)
+            if self.nonfinite_targets == "error":
+                self._refuse_nonfinite_targets(ev, raw)
             ev.derived["regression_raw"] = np.where(np.isfinite(raw), raw, np.nan)
         return ev
+
+    def _refuse_nonfinite_targets(self, ev: Events, raw: np.ndarray) -> None:
+        """A :class:`DataError` naming the file, branch and first entry of a NaN/inf target
+        (``--nonfinite-targets error``); a branch the file lacks (NaN throughout) is not
+        refused here: its events simply have no target."""
+        bad = ~np.isfinite(raw)
+        for k, r in enumerate(self.regressions):
+            rows = np.flatnonzero(bad[:, k])
+            absent = np.isnan(raw[:, k]).all()  # branch not in these files
+            if len(rows) and not absent:
+                i = int(rows[0])
+                raise DataError(
+                    f"{ev.files[ev.file_index[i]]}: branch {r.field!r} (regression {r.key}) "
+                    f"holds {len(rows):,} NaN/inf values in {len(raw):,} events (first: entry "
+                    f"{ev.entry[i]}, {raw[i, k]}); refused by --nonfinite-targets error (mask: "
+                    "leave those events out of this regression)"
+                )
 
     def reconstructable(self, ev: Events) -> np.ndarray:
         """``bool[B, R]``: each resonance of each labelled event is reconstructable

@@ -44,6 +44,9 @@ class TrainOptions:
         progress: progress bars (the CLI asks for them on a terminal).
         max_train: read at most this many training entries.
         nonfinite: ``"error"`` (default) or ``"drop"`` objects holding NaN/inf.
+        nonfinite_targets: NaN/inf regression targets ``"mask"``-ed out of their loss
+            (default) or refused (``"error"``; :attr:`~hepattn.tasks.matching.Matcher.
+            nonfinite_targets`).
         command: the command line, recorded in the card.
         stream: read the training files chunk by chunk during each epoch
             (:class:`~hepattn.data.RootStreamDataset`, sharded over ranks and loader workers)
@@ -71,6 +74,7 @@ class TrainOptions:
     progress: bool = False
     max_train: int | None = None
     nonfinite: str = "error"
+    nonfinite_targets: str = "mask"
     command: str = ""
     stream: bool = False
     chunk_entries: int = 20_000
@@ -133,6 +137,7 @@ def train_task(
     if opts.schema is not None:
         run = dataclasses.replace(run, data=dataclasses.replace(run.data, schema=opts.schema))
     task = task_cls(run)
+    task.nonfinite_targets = opts.nonfinite_targets
     base = None
     if opts.init_from is not None:  # a bad model or another network fails before reading
         from hepattn.tasks.finetune import check_same_network, load_init
