@@ -374,7 +374,10 @@ def format_cell(value: float, err: float) -> str:
 
 
 def format_table(
-    tables: dict[str, dict], topology: Topology = TTBAR_ALLHAD, title: str = ""
+    tables: dict[str, dict],
+    topology: Topology = TTBAR_ALLHAD,
+    title: str = "",
+    with_definitions: bool = True,
 ) -> str:
     """Markdown table of several methods side by side, with :func:`definitions` under it.
 
@@ -382,7 +385,8 @@ def format_table(
     multiplicities; for each method the columns of the topology's report (ε_event, ε_2^top,
     ε_1^top for tt̄; ε_event and ε_R per resonance by default) in percent with their
     uncertainties. The counts are shown once when every method has the same, otherwise once
-    per method.
+    per method. ``with_definitions=False`` leaves the definitions out (a table printed again,
+    varied, under one already defined).
     """
     if isinstance(topology, str):  # the all-hadronic call of earlier versions: (tables, title)
         topology, title = TTBAR_ALLHAD, topology
@@ -423,5 +427,6 @@ def format_table(
             cells += [format_cell(c[x], c[f"{x}_err"]) for x in columns]
             cells += [] if same else counts(m, r)
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", definitions(topology)]
+    if with_definitions:
+        lines += ["", definitions(topology)]
     return "\n".join(lines)

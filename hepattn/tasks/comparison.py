@@ -221,11 +221,16 @@ def _rows(tables: dict) -> dict:
     return {r: {m: dict(t[r]) for m, t in tables.items()} for r in tables["network"]}
 
 
-def format_variations(result: dict) -> str:
-    """One line per variation and method: the shift of the first efficiency column per row
-    (percentage points)."""
+def format_variations(result: dict, topology=None) -> str:
+    """Per variation its table (with ``topology``, the nominal one's) and one line per
+    method: the shift of the first efficiency column per row (percentage points)."""
     lines = []
     for name, v in result.get("variations", {}).items():
+        if topology is not None:
+            tables = {
+                m: {r: v["rows"][r][m] for r in v["rows"]} for m in next(iter(v["rows"].values()))
+            }
+            lines += ["", format_table(tables, topology, f"varied: {name}", False), ""]
         for method in next(iter(v["shift"].values())):
             cells = ", ".join(f"{r} {100 * s[method]:+.2f}" for r, s in v["shift"].items())
             lines.append(f"{name:>9} {method:>8}: Δ{v['column']} [points] {cells}")
@@ -274,7 +279,7 @@ def format_comparison(result: dict) -> str:
             f"runtime per {jets}-jet event (1 CPU thread): {base} {rt[base]:.3f} ms, "
             f"network {rt['network']:.3f} ms (batched)",
             *(
-                ["", "systematic variations:", format_variations(result)]
+                ["", "systematic variations:", format_variations(result, topo)]
                 if result.get("variations")
                 else []
             ),
