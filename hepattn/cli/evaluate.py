@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(task.format_report(report))
     for name, v in report.get("variations", {}).items():
-        print(f"\nvaried: {name}\n" + task.format_report(v["report"]))
+        varied = {"model": report["model"], "files": report["files"], **v["report"]}
+        print(f"\nvaried: {name}\n" + task.format_report(varied))
         cells = ", ".join(f"{r} {100 * s['network']:+.2f}" for r, s in v["shift"].items())
         print(f"{name:>9}: shift [points] {cells}")
         for line in variation_notes(name, v):
