@@ -176,7 +176,8 @@ def match(
         for matchers with the detection head, ``detection`` (probability that the resonance
         is reconstructable) and, for matchers with regression heads, ``regression`` with
         ``EVENT_<name>`` / ``<R>_<name>`` and its ``_sigma`` per regression (in the target's
-        units) — the branches of ``hepattn match``.
+        units) and, for matchers with classification heads, ``classification`` with
+        ``EVENT_<class>_prob`` per class — the branches of ``hepattn match``.
     """
     matcher = load("matcher", model, topology)
     main = matcher.run.data.collection
@@ -189,6 +190,8 @@ def match(
     det = prob if matcher.has_detection else None
     keys = [k for reg in matcher.regressions for k in (reg.key, f"{reg.key}_sigma")]
     regression = dict.fromkeys(keys, np.zeros(0, np.float32))
+    class_keys = [o for c in matcher.classifications for o in c.outputs()]
+    classes = dict.fromkeys(class_keys, np.zeros(0, np.float32))
     if _length(inputs, main) > 0:
         checks = {
             "domain": domain,
@@ -201,6 +204,7 @@ def match(
         if det is not None:
             det = np.stack([branches[f"{res.name}_detection"] for res in topo.resonances], 1)
         regression = {k: branches[k] for k in keys}
+        classes = {k: branches[k] for k in class_keys}
     fields = {
         "assignment": ak.zip({q: assignment[:, p] for p, q in enumerate(topo.qualified)}),
         "prob": ak.zip({res.name: prob[:, i] for i, res in enumerate(topo.resonances)}),
@@ -209,4 +213,6 @@ def match(
         fields["detection"] = ak.zip({res.name: det[:, i] for i, res in enumerate(topo.resonances)})
     if regression:
         fields["regression"] = ak.zip(regression)
+    if classes:
+        fields["classification"] = ak.zip(classes)
     return ak.zip(fields, depth_limit=1)

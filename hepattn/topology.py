@@ -45,6 +45,8 @@ file of that name)::
     regressions:            # optional: truth quantities the matcher may regress (value + σ)
       - {name: nu_pz, field: truth_nu_pz}                       # event-level
       - {name: pt, field: truth_t_had_pt, resonance: t_had, weight: 0.5}   # per resonance
+    classifications:        # optional: event classes a matcher may tell apart (signal first)
+      - {name: process, classes: [signal, qcd, ttbar], weight: 1.0}
     report:                 # optional: the efficiency tables (hepattn.metrics.matching)
       columns: [event, t_had, t_lep]     # default: event and each resonance
       labels: {}                         # column headers other than ε_<column>
@@ -84,6 +86,7 @@ __all__ = [
     "Source",
     "Defaults",
     "Regression",
+    "Classification",
     "Report",
     "Resonance",
     "Topology",
@@ -256,6 +259,33 @@ class Regression:
 
 
 @dataclass(frozen=True)
+class Classification:
+    """An event-level classification a matcher may learn beside its assignments (SPANet's
+    classification heads): signal against backgrounds.
+
+    Attributes:
+        name: e.g. ``"process"``.
+        classes: the class names; the first is the topology's own events (the *signal*, whose
+            partons the assignment heads learn); the others are backgrounds, whose parton
+            labels are ignored. ``hepattn match`` writes ``EVENT_<class>_prob`` per class.
+        weight: the weight of its cross-entropy in the matcher's loss.
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    weight: float = 1.0
+
+    @property
+    def signal(self) -> str:
+        """The class of the topology's own events (the first)."""
+        return self.classes[0]
+
+    def outputs(self) -> tuple[str, ...]:
+        """The names of its outputs: ``EVENT_<class>_prob`` per class."""
+        return tuple(f"EVENT_{c}_prob" for c in self.classes)
+
+
+@dataclass(frozen=True)
 class Topology:
     """A declared event topology.
 
@@ -270,6 +300,8 @@ class Topology:
         defaults: the schema, baseline and bundled model of the topology.
         report: the columns of its efficiency tables.
         regressions: the truth quantities a matcher may regress (:class:`Regression`).
+        classifications: the event classifications a matcher may learn
+            (:class:`Classification`).
     """
 
     name: str
@@ -279,6 +311,17 @@ class Topology:
     defaults: Defaults = field(default=Defaults())
     report: Report = field(default=Report())
     regressions: tuple[Regression, ...] = ()
+    classifications: tuple[Classification, ...] = ()
+
+    def classification(self, name: str) -> Classification:
+        """The declared classification ``name`` (``process``)."""
+        for c in self.classifications:
+            if c.name == name:
+                return c
+        known = [c.name for c in self.classifications]
+        raise TopologyError(
+            f"topology {self.name!r} declares no classification {name!r} (it declares {known})"
+        )
 
     def regression(self, key: str) -> Regression:
         """The declared regression of :attr:`Regression.key` ``key`` (``EVENT_nu_pz``)."""
@@ -430,6 +473,15 @@ class Topology:
                 }
                 for r in self.regressions
             ]
+        if self.classifications:
+            out["classifications"] = [
+                {
+                    "name": c.name,
+                    "classes": list(c.classes),
+                    **({"weight": c.weight} if c.weight != 1.0 else {}),
+                }
+                for c in self.classifications
+            ]
         return out
 
 
@@ -537,6 +589,7 @@ def topology_from_dict(data: Any, where: str = "topology") -> Topology:
     allowed = {
         *("name", "collections", "resonances", "exchangeable", "defaults", "report"),
         "regressions",
+        "classifications",
     }
     _unknown(data, allowed, where, "(top level)")
     for key in ("name", "collections", "resonances"):
@@ -586,8 +639,57 @@ def topology_from_dict(data: Any, where: str = "topology") -> Topology:
         collections,
         _defaults(data.get("defaults", {}), where),
         _report(data.get("report", {}), names, where),
-        _regressions(data.get("regressions", []), resonances, where),
+        regressions := _regressions(data.get("regressions", []), resonances, where),
+        _classifications(data.get("classifications", []), regressions, where),
     )
+
+
+def _weight(spec: dict, where: str, key: str) -> float:
+    weight = spec.get("weight", 1.0)
+    if (
+        isinstance(weight, bool)
+        or not isinstance(weight, int | float)
+        or not math.isfinite(weight)
+        or weight < 0
+    ):
+        _fail(where, f"{key}.weight", f"must be a number >= 0, got {weight!r}")
+    return float(weight)
+
+
+def _classifications(
+    data: Any, regressions: tuple[Regression, ...], where: str
+) -> tuple[Classification, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        _fail(where, "classifications", f"expected a list of classifications, got {data!r}")
+    out: list[Classification] = []
+    taken = {f"{r.key}" for r in regressions} | {f"{r.key}_sigma" for r in regressions}
+    for i, spec in enumerate(data):
+        key = f"classifications[{i}]"
+        spec = _mapping(spec, where, key)
+        _unknown(spec, {"name", "classes", "weight"}, where, key)
+        for k in ("name", "classes"):
+            if k not in spec:
+                _fail(where, f"{key}.{k}", "missing")
+        name = spec["name"]
+        if not isinstance(name, str) or not name.isidentifier():
+            _fail(where, f"{key}.name", f"must be a name (letters, digits, _), got {name!r}")
+        if any(c.name == name for c in out):
+            _fail(where, f"{key}.name", f"{name!r} is declared twice")
+        classes = _names(spec["classes"], where, f"{key}.classes")
+        if len(classes) < 2:
+            _fail(where, f"{key}.classes", f"at least two classes are needed, got {list(classes)}")
+        for c in classes:
+            if not c.isidentifier():
+                _fail(where, f"{key}.classes", f"{c!r} must be a name (letters, digits, _)")
+        cls = Classification(name, classes, _weight(spec, where, key))
+        clash = [o for o in cls.outputs() if o in taken]
+        if clash:
+            _fail(where, f"{key}.classes", f"output {clash[0]!r} is already another output's")
+        taken.update(cls.outputs())
+        out.append(cls)
+    return tuple(out)
 
 
 def _regressions(
@@ -618,14 +720,7 @@ def _regressions(
         res = spec.get("resonance")
         if res is not None and res not in names:
             _fail(where, f"{key}.resonance", f"{res!r} is not a resonance ({names})")
-        weight = spec.get("weight", 1.0)
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, int | float)
-            or not math.isfinite(weight)
-            or weight < 0
-        ):
-            _fail(where, f"{key}.weight", f"must be a number >= 0, got {weight!r}")
+        weight = _weight(spec, where, key)
         if res is not None:
             taken = {"prob", "detection", *daughters_of(res)}
             if name in taken:

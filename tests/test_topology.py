@@ -67,6 +67,7 @@ def test_builtin_allhad_equals_the_former_declaration():
         defaults=Defaults(),
         report=Report(),
         regressions=(),
+        classifications=(),
     )
     assert structure == former  # the same partons and symmetries; declared extras besides
     assert load_topology("ttbar-allhad") is TTBAR_ALLHAD

@@ -66,10 +66,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the config's, none in the bundled one)",
     )
     add_nonfinite_targets(m)
+    m.add_argument(
+        "--classifications",
+        metavar="all|NAME,...|none",
+        help="event classification heads for the topology's declared classifications (e.g. "
+        "signal against QCD and ttbar); each training and validation file then names its class "
+        "as FILE:CLASS (overrides the config's model.classifications; default: none)",
+    )
+    m.add_argument(
+        "--class-weights",
+        choices=("balanced", "none"),
+        default="balanced",
+        help="with classification heads: weight each class alike in the loss (default), or "
+        "leave the events' own weights",
+    )
 
 
 def _common(t: argparse.ArgumentParser, default_config: str) -> None:
-    t.add_argument("--train", nargs="+", required=True, metavar="FILE", help="training files")
+    t.add_argument(
+        "--train",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="training files (FILE:CLASS with a matcher's classification heads)",
+    )
     t.add_argument(
         "--val",
         nargs="+",
@@ -187,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
         args.config,
         topology=topology,
         regressions=getattr(args, "regressions", None),
+        classifications=getattr(args, "classifications", None),
         kind=kind,
         training=overrides,
     )
@@ -206,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
         force_resume=args.force_resume,
         nonfinite=args.nonfinite,
         nonfinite_targets=getattr(args, "nonfinite_targets", "mask"),
+        class_weights=getattr(args, "class_weights", "balanced"),
         progress=wanted(args.no_progress),
         max_train=args.max_train,
         stream=args.stream,

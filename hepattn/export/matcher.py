@@ -12,7 +12,8 @@ and ``probability`` are the calibrated probabilities ``hepattn match`` writes (t
 distributions are the network's own); the metadata's ``calibration`` holds the maps. A
 model with regression heads has, last, per regression ``<key>[B]`` and ``<key>_sigma[B]``
 (``EVENT_nu_pz``, ``t_had_pt``: the value and its σ in the target's units, as ``hepattn match``
-writes them), in both forms.
+writes them), then per class of its classification heads ``EVENT_<class>_prob[B]``, in both
+forms.
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ class _LogProbs(nn.Module):
             value = out.regression[..., 0] * self.reg_std + self.reg_mean  # (B, K)
             sigma = out.regression[..., 1].exp() * self.reg_std
             reg = tuple(t for k in range(value.shape[1]) for t in (value[:, k], sigma[:, k]))
+        if out.classification is not None:
+            probs = self.net.class_probabilities(out.classification)
+            reg += tuple(p[:, k] for p in probs for k in range(p.shape[1]))
         return (*logp, *det, *(logp[i].clone() for i, _ in self.aliases), *reg)
 
 
@@ -160,7 +164,8 @@ class _Decode(nn.Module):
 
         inner = self.inner(x, p4, mask, *other)
         logps = inner[: len(self.topology.resonances)]
-        n_reg = 2 * len(self.inner.net.regressions)
+        net = self.inner.net
+        n_reg = 2 * len(net.regressions) + sum(len(c.classes) for c in net.classifications)
         reg = inner[len(inner) - n_reg :] if n_reg else ()
         out, logp = decode_fixed_k(self.topology, logps, self.k)
         out = torch.where(self.other, torch.zeros_like(out), out)  # the collection's object
@@ -177,6 +182,7 @@ class MatcherExport:
         self.topology = loaded.topology
         self.detection = loaded.has_detection
         self.regressions = [r.key for r in loaded.regressions]
+        self.classifications = loaded.classifications
         self.decode = decode
         self.decode_k = decode_k
 
@@ -221,9 +227,11 @@ class MatcherExport:
 
     def outputs(self) -> tuple[list[str], dict[str, dict[int, str]]]:
         if self.decode:
-            names = decode_io(self.topology, self.regressions)[1]
+            names = decode_io(self.topology, self.regressions, self.classifications)[1]
             return names, {name: {0: "batch"} for name in names}
-        names = topology_io(self.topology, self.detection, self.regressions)[1]
+        names = topology_io(self.topology, self.detection, self.regressions, self.classifications)[
+            1
+        ]
         res = {f"log_prob_{r.name}": r for r in self.topology.resonances}
         res.update(
             {f"log_prob_{a}": self.topology.resonances[i] for i, a in aliases(self.topology)}
@@ -244,7 +252,7 @@ class MatcherExport:
         if self.decode:
             meta.pop("head_order", None)  # the axes of log_prob outputs the graph does not have
             meta.update(decode_metadata(self.topology, self.decode_k))
-            reg = regression_metadata(self.loaded.regressions)
+            reg = regression_metadata(self.loaded.regressions, self.loaded.classifications)
             meta["outputs"].update(reg.pop("outputs", {}))
             meta.update(reg)
         return meta

@@ -24,17 +24,21 @@ def aliases(topology: Topology) -> list[tuple[int, str]]:
     return [(i, a) for i, r in enumerate(topology.resonances) for a in r.aliases]
 
 
-def regression_outputs(regressions=()) -> list[str]:
-    """The outputs of the regression heads (keys of :class:`~hepattn.topology.Regression`),
-    the names ``hepattn match`` writes: ``<key>``, ``<key>_sigma`` for each."""
-    return [name for key in regressions for name in (key, f"{key}_sigma")]
+def regression_outputs(regressions=(), classifications=()) -> list[str]:
+    """The outputs of the regression heads (keys of :class:`~hepattn.topology.Regression`)
+    and of the classification heads (:class:`~hepattn.topology.Classification`), the names
+    ``hepattn match`` writes: ``<key>``, ``<key>_sigma`` for each regression, then
+    ``EVENT_<class>_prob`` for each class."""
+    out = [name for key in regressions for name in (key, f"{key}_sigma")]
+    return out + [name for c in classifications for name in c.outputs()]
 
 
 def topology_io(
-    topology: Topology, detection: bool = True, regressions=()
+    topology: Topology, detection: bool = True, regressions=(), classifications=()
 ) -> tuple[list[str], list[str]]:
     """(input names, output names) of an exported matcher of ``topology`` (module doc);
-    ``regressions``: the keys of the model's regressions, whose outputs come last."""
+    ``regressions``: the keys of the model's regressions, ``classifications`` its
+    classifications, whose outputs come last."""
     inputs = ["x", "p4", "mask"]
     for c in topology.collections:
         if c.name != JETS:
@@ -42,29 +46,49 @@ def topology_io(
     outputs = [f"log_prob_{r.name}" for r in topology.resonances]
     outputs += ["detection"] if detection else []
     outputs += [f"log_prob_{a}" for _, a in aliases(topology)]
-    return inputs, outputs + regression_outputs(regressions)
+    return inputs, outputs + regression_outputs(regressions, classifications)
 
 
-def decode_io(topology: Topology, regressions=()) -> tuple[list[str], list[str]]:
+def decode_io(
+    topology: Topology, regressions=(), classifications=()
+) -> tuple[list[str], list[str]]:
     """(input names, output names) of a matcher exported with ``decode=True``."""
-    return topology_io(topology)[0], ["assignment", "probability", *regression_outputs(regressions)]
+    tail = regression_outputs(regressions, classifications)
+    return topology_io(topology)[0], ["assignment", "probability", *tail]
 
 
-def regression_metadata(regressions) -> dict[str, Any]:
-    """The outputs of the regression heads and their meaning (empty without regressions)."""
-    if not regressions:
+def regression_metadata(regressions, classifications=()) -> dict[str, Any]:
+    """The outputs of the regression and classification heads and their meaning (empty
+    without them)."""
+    if not regressions and not classifications:
         return {}
+    outputs = {
+        name: {"dtype": "float32", "shape": ["B"]}
+        for name in regression_outputs([r.key for r in regressions], classifications)
+    }
+    if not regressions:
+        return {"outputs": outputs, **_classification_metadata(classifications)}
     return {
-        "outputs": {
-            name: {"dtype": "float32", "shape": ["B"]}
-            for name in regression_outputs([r.key for r in regressions])
-        },
+        **_classification_metadata(classifications),
+        "outputs": outputs,
         "regressions": {r.key: {"field": r.field, "resonance": r.resonance} for r in regressions},
         "regression_description": (
             "<key>[b] = the regressed value of the event's target (regressions: the input "
             "field it was trained on), in that field's units; <key>_sigma[b] = its Gaussian "
             "uncertainty (the network's σ, same units). EVENT_<name> are event-level, "
             "<R>_<name> belong to resonance R (the resonance whose jets assignment gives as R)."
+        ),
+    }
+
+
+def _classification_metadata(classifications) -> dict[str, Any]:
+    if not classifications:
+        return {}
+    return {
+        "classifications": {c.name: list(c.classes) for c in classifications},
+        "classification_description": (
+            "EVENT_<class>_prob[b] = the probability that event b is of that class (softmax "
+            "over each classification's classes; the first class is the topology's own events)"
         ),
     }
 
@@ -79,7 +103,9 @@ def matcher_metadata(loaded, detection: bool = True) -> dict[str, Any]:
     topo = loaded.topology
     data = loaded.run.data
     std = loaded.standardizers["objects"]
-    inputs, outputs = topology_io(topo, detection, [r.key for r in loaded.regressions])
+    inputs, outputs = topology_io(
+        topo, detection, [r.key for r in loaded.regressions], loaded.classifications
+    )
     meta: dict[str, Any] = {
         "task": "matcher",
         "kind": "matcher",
@@ -147,7 +173,7 @@ def matcher_metadata(loaded, detection: bool = True) -> dict[str, Any]:
                 **meta["outputs"][f"log_prob_{r.name}"],
                 "alias_of": f"log_prob_{r.name}",
             }
-    reg = regression_metadata(loaded.regressions)
+    reg = regression_metadata(loaded.regressions, loaded.classifications)
     meta["outputs"].update(reg.pop("outputs", {}))
     meta.update(reg)
     assert list(meta["outputs"]) == outputs

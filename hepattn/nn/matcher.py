@@ -29,6 +29,14 @@ of its standardized target y; its loss is the Gaussian negative log-likelihood
 regression's mean weighted by its declared weight and added to ``L``. A per-resonance
 regression of an exchangeable resonance (the pT of H1 in ``hh-4b``) is compared in the
 resonance order π chosen by the assignment loss: head π(r)'s prediction with true r's target.
+
+Classification heads (``classifications``: names of the topology's declared
+:class:`hepattn.topology.Classification` s; none by default): one MLP on the pooled event
+embedding gives the logits of every class of every classification; each adds its weight × the
+cross-entropy ``−log softmax(z)[c]`` over the events with a class label ``c ≥ 0``. The
+assignment and detection terms stay as they are: a background event has no reconstructable
+resonance, so it carries no assignment loss and teaches the detection head "not
+reconstructable".
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ __all__ = [
     "MatcherConfig",
     "matcher_loss",
     "matcher_loss_terms",
+    "classification_terms",
     "complete_targets",
     "gaussian_nll",
     "permutation_nll",
@@ -84,6 +93,8 @@ class MatcherConfig(Config):
         regressions: keys of the topology's declared regressions the network regresses
             (``EVENT_nu_pz``, ``t_had_pt``: :attr:`hepattn.topology.Regression.key`); none
             (matchers saved before regressions existed have none).
+        classifications: names of the topology's declared classifications the network
+            learns (``process``); none.
     """
 
     encoder: EncoderConfig
@@ -93,9 +104,15 @@ class MatcherConfig(Config):
     detection_weight: float = 1.0
     detection: bool = True
     regressions: tuple[str, ...] = ()
+    classifications: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         where = type(self).__name__
+        check(
+            len(set(self.classifications)) == len(self.classifications),
+            where,
+            f"classifications named twice in {list(self.classifications)}",
+        )
         check(
             len(set(self.regressions)) == len(self.regressions),
             where,
@@ -109,12 +126,14 @@ class MatcherConfig(Config):
 class MatcherOutputs(NamedTuple):
     """What :meth:`JetPartonMatcher.forward` returns: per resonance the inputs of its head's
     scoring ``(x_r: (B, N, D), S_r)``, the detection logits ``(B, R)`` (None without the
-    detection head), and per regression the standardized mean and log σ ``(B, K, 2)`` (None
-    without regressions)."""
+    detection head), per regression the standardized mean and log σ ``(B, K, 2)`` (None
+    without regressions), and the logits of every class of every classification,
+    concatenated ``(B, C)`` (None without classifications)."""
 
     heads: list[tuple[Tensor, Tensor]]
     detection: Tensor | None
     regression: Tensor | None = None
+    classification: Tensor | None = None
 
 
 class JetPartonMatcher(nn.Module):
@@ -155,6 +174,17 @@ class JetPartonMatcher(nn.Module):
                 nn.GELU(),
                 nn.Linear(dim, 2 * len(self.regressions)),
             )
+        #: the declared classifications the network learns, in ``config.classifications`` order
+        self.classifications = tuple(
+            self.topology.classification(n) for n in config.classifications
+        )
+        if self.classifications:
+            self.classification = nn.Sequential(
+                nn.LayerNorm(dim),
+                nn.Linear(dim, dim),
+                nn.GELU(),
+                nn.Linear(dim, sum(len(c.classes) for c in self.classifications)),
+            )
 
     def forward(
         self,
@@ -166,7 +196,7 @@ class JetPartonMatcher(nn.Module):
     ) -> MatcherOutputs:
         h = self.encoder(x, p4, mask, types, transverse)  # (B, N, d)
         heads = [head(h) for head in self.heads]
-        if not self.config.detection and not self.regressions:
+        if not self.config.detection and not self.regressions and not self.classifications:
             return MatcherOutputs(heads, None)
         pooled = masked_mean(h, mask)  # (B, d)
         det = self.detection(pooled) if self.config.detection else None  # (B, R)
@@ -174,7 +204,8 @@ class JetPartonMatcher(nn.Module):
         if self.regressions:
             reg = self.regression(pooled).unflatten(-1, (len(self.regressions), 2))  # (B, K, 2)
             reg = torch.stack([reg[..., 0], reg[..., 1].clamp(*LOG_SIGMA_RANGE)], dim=-1)
-        return MatcherOutputs(heads, det, reg)
+        cls = self.classification(pooled) if self.classifications else None  # (B, C)
+        return MatcherOutputs(heads, det, reg, cls)
 
     def target_logprob(self, heads, mask: Tensor, targets: list[Tensor]) -> Tensor:
         """``float[B, R heads, R true]``: log P that head h gives true resonance t (unordered
@@ -195,17 +226,32 @@ class JetPartonMatcher(nn.Module):
         """The declared loss weight of each regression, in ``config.regressions`` order."""
         return tuple(r.weight for r in self.regressions)
 
+    @property
+    def classification_weights(self) -> tuple[float, ...]:
+        """The declared loss weight of each classification, in ``config.classifications``
+        order."""
+        return tuple(c.weight for c in self.classifications)
+
+    def class_probabilities(self, logits: Tensor) -> list[Tensor]:
+        """Per classification the ``(B, n_classes)`` probabilities of its logits' slice."""
+        sizes = [len(c.classes) for c in self.classifications]
+        return [z.float().softmax(dim=-1) for z in logits.split(sizes, dim=-1)]
+
     def loss(
         self,
         outputs: MatcherOutputs,
         mask: Tensor,
         targets: list[Tensor],
         regression_targets: Tensor | None = None,
+        class_labels: Tensor | None = None,
     ):
         """(mean loss, ``bool[B]`` events used by the assignment loss); see the module.
-        ``regression_targets``: ``float[B, K]`` standardized, NaN where missing."""
-        t = self.loss_terms(outputs, mask, targets, regression_targets)
-        loss = matcher_loss(t, self.config.detection_weight, self.regression_weights)
+        ``regression_targets``: ``float[B, K]`` standardized, NaN where missing;
+        ``class_labels``: ``int64[B, M]`` per classification, −1 where none."""
+        t = self.loss_terms(outputs, mask, targets, regression_targets, class_labels)
+        loss = matcher_loss(
+            t, self.config.detection_weight, self.regression_weights, self.classification_weights
+        )
         return loss, t.used
 
     def loss_terms(
@@ -214,10 +260,11 @@ class JetPartonMatcher(nn.Module):
         mask: Tensor,
         targets: list[Tensor],
         regression_targets: Tensor | None = None,
+        class_labels: Tensor | None = None,
     ) -> LossTerms:
         """The per-event terms of :meth:`loss` (:func:`matcher_loss_terms`)."""
         logp = self.target_logprob(outputs.heads, mask, targets)
-        return matcher_loss_terms(
+        terms = matcher_loss_terms(
             self.topology,
             logp,
             outputs.detection,
@@ -227,6 +274,10 @@ class JetPartonMatcher(nn.Module):
             regression_targets,
             self.regressions,
         )
+        if outputs.classification is None or class_labels is None:
+            return terms
+        ce, ok = classification_terms(outputs.classification, class_labels, self.classifications)
+        return terms._replace(cls=ce, cls_ok=ok)
 
     @torch.no_grad()
     def decode(
@@ -289,7 +340,8 @@ class LossTerms(NamedTuple):
     mean over the resonances; zeros without the detection head) over the ``real`` events
     (with at least one object), and per regression the Gaussian NLL ``reg: float[B, K]`` (0
     where unused) over the events ``reg_ok: bool[B, K]`` with a finite target (None without
-    regressions)."""
+    regressions), and per classification the cross-entropy ``cls: float[B, M]`` over the
+    events ``cls_ok: bool[B, M]`` with a class label (None without classifications)."""
 
     nll: Tensor
     used: Tensor
@@ -297,6 +349,8 @@ class LossTerms(NamedTuple):
     real: Tensor
     reg: Tensor | None = None
     reg_ok: Tensor | None = None
+    cls: Tensor | None = None
+    cls_ok: Tensor | None = None
 
 
 def gaussian_nll(mean: Tensor, log_sigma: Tensor, target: Tensor) -> Tensor:
@@ -361,8 +415,25 @@ def matcher_loss_terms(
     return LossTerms(per_event, ok.any(dim=1), bce, mask.any(dim=1), reg, reg_ok)
 
 
+def classification_terms(logits: Tensor, labels: Tensor, classifications) -> tuple[Tensor, Tensor]:
+    """``(ce float[B, M], ok bool[B, M])``: per classification m the cross-entropy
+    ``−log softmax(z_m)[c]`` of the class label ``c = labels[:, m]``, 0 where ``c < 0`` (no
+    label: ``ok`` False). ``logits``: ``(B, C)`` the classes of all classifications."""
+    sizes = [len(c.classes) for c in classifications]
+    ce, ok = [], []
+    for m, z in enumerate(logits.float().split(sizes, dim=-1)):
+        c = labels[:, m]
+        has = c >= 0
+        ce.append(torch.where(has, F.cross_entropy(z, c.clamp(min=0), reduction="none"), 0.0))
+        ok.append(has)
+    return torch.stack(ce, dim=1), torch.stack(ok, dim=1)
+
+
 def matcher_loss(
-    t: LossTerms, detection_weight: float = 1.0, regression_weights: tuple[float, ...] = ()
+    t: LossTerms,
+    detection_weight: float = 1.0,
+    regression_weights: tuple[float, ...] = (),
+    classification_weights: tuple[float, ...] = (),
 ) -> Tensor:
     """The module's loss from its terms: the mean assignment NLL over the used events plus
     ``detection_weight`` × the mean detection BCE over the real events plus, per regression,
@@ -374,5 +445,10 @@ def matcher_loss(
         for k, w in enumerate(regression_weights):
             ok = t.reg_ok[:, k]
             term = t.reg[:, k][ok].mean() if ok.any() else t.reg[:, k].sum() * 0.0
+            loss = loss + w * term
+    if t.cls is not None:
+        for m, w in enumerate(classification_weights):
+            ok = t.cls_ok[:, m]
+            term = t.cls[:, m][ok].mean() if ok.any() else t.cls[:, m].sum() * 0.0
             loss = loss + w * term
     return loss

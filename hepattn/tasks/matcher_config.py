@@ -68,7 +68,8 @@ class MatcherRunConfig(Config):
     config is built, so a bad key fails when the YAML is loaded. ``model.regressions``: the
     keys of the topology's declared regressions to regress (``[EVENT_nu_pz, t_had_pt]``), or
     ``all``, which stands for every one the topology declares (the saved config lists them);
-    absent: no regression heads.
+    absent: no regression heads. ``model.classifications``: names of the topology's declared
+    classifications (``[process]``) or ``all``; absent: no classification head.
     """
 
     model: dict = dataclasses.field(default_factory=dict)
@@ -82,6 +83,13 @@ class MatcherRunConfig(Config):
             except TopologyError as err:
                 raise ConfigError(f"MatcherRunConfig.model: {err}") from None
             object.__setattr__(self, "model", {**self.model, "regressions": keys})
+        if self.model.get("classifications") == "all":
+            try:
+                topo = topology_from_entry(self.model.get("topology"))
+            except TopologyError as err:
+                raise ConfigError(f"MatcherRunConfig.model: {err}") from None
+            names = [c.name for c in topo.classifications]
+            object.__setattr__(self, "model", {**self.model, "classifications": names})
         try:
             network_config(self.model, self.data)
         except (ConfigError, TopologyError) as err:
@@ -124,6 +132,14 @@ def network_config(model: dict, data: MatcherDataConfig) -> MatcherConfig:
                 f"regressions: topology {topology.name!r} declares no regression {key!r} "
                 f"(it declares {declared}; or write `regressions: all`)"
             )
+    known = [c.name for c in topology.classifications]
+    classifications = model.get("classifications", [])
+    for name in classifications if isinstance(classifications, list | tuple) else []:
+        if name not in known:
+            raise ConfigError(
+                f"classifications: topology {topology.name!r} declares no classification "
+                f"{name!r} (it declares {known}; or write `classifications: all`)"
+            )
     n_col = len(topology.collections)
     enc = {
         **model.get("encoder", {}),
@@ -161,6 +177,7 @@ CARD = """# hepattn jet–parton matcher, topology `{topology}`
 - **Model**: encoder over {collections} + one symmetric tensor attention head per resonance and
   a detection head, {params:,} trainable parameters; config in `config.yaml`.
 - **Regressions**: {regressions}.
+- **Classifications**: {classifications}.
 - **Inputs**: jets of schema `{schema}`, features {features}, leading {max_objects} jets by pT.
 - **Training command**: `{command}`
 - **Training data**: {train_files} — {train_events:,} events with at least one

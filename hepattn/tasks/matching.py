@@ -40,6 +40,7 @@ and the former ``topology-matcher`` task's.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,13 @@ from hepattn.tasks.weights import (
 from hepattn.topology import (
     JETS,
     TTBAR_ALLHAD,
+    Classification,
     Regression,
     Topology,
     topology_name,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "LEGACY_TASK",
@@ -101,6 +105,11 @@ class Matcher(Task):
     #: NaN/inf regression targets: ``"mask"`` them out of their loss and metrics (counted by
     #: the reader) or refuse them (``"error"``, ``--nonfinite-targets``).
     nonfinite_targets = "mask"
+    #: resolved input file → its class (``FILE:CLASS``), for classification heads; None: the
+    #: events have no class label (:mod:`hepattn.tasks.classification`)
+    file_classes: dict[str, str] | None = None
+    #: the class balance of the training loss (``balanced`` or ``none``)
+    class_weighting = "balanced"
     run_config = MatcherRunConfig
     unit = "events"
     card_template = CARD
@@ -148,6 +157,12 @@ class Matcher(Task):
     def has_detection(self) -> bool:
         """Whether the network has the detection head (matchers saved before it had not)."""
         return bool(self.run.model.get("detection", True))
+
+    @property
+    def classifications(self) -> tuple[Classification, ...]:
+        """The declared classifications the network learns (none for older matchers)."""
+        names = network_config(self.run.model, self.run.data).classifications
+        return tuple(self.topology.classification(n) for n in names)
 
     @property
     def regressions(self) -> tuple[Regression, ...]:
@@ -248,6 +263,8 @@ class Matcher(Task):
         if not need_labels:
             return ev
         labels = jets.labels[d.label]
+        if self.classifications and self.file_classes is not None:
+            labels = self._class_labels(ev, labels)
         jet_partons = sorted(topo.partons_from(JETS))
         bad = (labels >= 0) & ~np.isin(labels, jet_partons) | (labels < -1)
         refuse(
@@ -301,6 +318,26 @@ class Matcher(Task):
                     "leave those events out of this regression)"
                 )
 
+    def _class_labels(self, ev: Events, labels: np.ndarray) -> np.ndarray:
+        """Put each event's class (its file's, :mod:`hepattn.tasks.classification`) into
+        ``ev.derived["class_label"]``; return the parton labels with the background events'
+        set to −1 (a background has no partons: labels found there are warned about)."""
+        from hepattn.tasks.classification import background_rows, event_classes
+
+        classes = event_classes(ev, self.file_classes, self.classifications)
+        ev.derived["class_label"] = classes
+        bg = background_rows(classes, self.classifications)
+        carried = bg & (labels >= 0).any(axis=1)
+        if carried.any():
+            i = int(np.flatnonzero(carried)[0])
+            log.warning(
+                "%s: %d background events carry parton labels (first: entry %d); ignored",
+                ev.files[ev.file_index[i]],
+                int(carried.sum()),
+                ev.entry[i],
+            )
+        return np.where(bg[:, None], -1, labels)
+
     def reconstructable(self, ev: Events) -> np.ndarray:
         """``bool[B, R]``: each resonance of each labelled event is reconstructable
         (:func:`hepattn.metrics.matching.reconstructable` of its truth)."""
@@ -309,8 +346,22 @@ class Matcher(Task):
         return reconstructable(ev.derived["truth"], self.topology)
 
     def trainable(self, ev: Events) -> Events:
-        """Events with at least one reconstructable resonance (the others carry no loss)."""
-        return ev.select(np.flatnonzero(self.reconstructable(ev).any(axis=1)))
+        """Events with at least one reconstructable resonance or (with classification heads)
+        a class label — the others carry no loss —, weighted by the class balance
+        (:attr:`class_weighting`, :func:`~hepattn.tasks.classification.class_weights`)."""
+        keep = self.reconstructable(ev).any(axis=1)
+        classes = ev.derived.get("class_label")
+        if classes is None:
+            return ev.select(np.flatnonzero(keep))
+        from hepattn.tasks.classification import class_weights
+
+        ev = ev.select(np.flatnonzero(keep | (classes >= 0).any(axis=1)))
+        factor = class_weights(ev.derived["class_label"], self.class_weighting)
+        if factor is not None:
+            w = ev.derived.get("weight")
+            w = factor if w is None else np.asarray(w, np.float64) * factor
+            ev.derived["weight"] = w.astype(np.float32)
+        return ev
 
     def fit_standardizers(self, ev: Events) -> dict[str, Standardizer]:
         out = super().fit_standardizers(ev)
@@ -386,7 +437,9 @@ class Matcher(Task):
         (:func:`~hepattn.nn.matcher.matcher_loss_terms`), regressions included."""
         outputs, head_mask = self.forward(model, batch)
         reg = batch.derived.get("regression_target") if model.regressions else None
-        return outputs, head_mask, model.loss_terms(outputs, head_mask, self.targets(batch), reg)
+        cls = batch.derived.get("class_label") if model.classifications else None
+        terms = model.loss_terms(outputs, head_mask, self.targets(batch), reg, cls)
+        return outputs, head_mask, terms
 
     def loss(self, model: JetPartonMatcher, batch) -> torch.Tensor:
         """The assignment NLL over the events with a reconstructable resonance plus
@@ -402,6 +455,9 @@ class Matcher(Task):
         if t.reg is not None:
             for k, weight in enumerate(model.regression_weights):
                 loss = loss + weight * weighted_loss(t.reg[:, k], w, t.reg_ok[:, k])
+        if t.cls is not None:
+            for m, weight in enumerate(model.classification_weights):
+                loss = loss + weight * weighted_loss(t.cls[:, m], w, t.cls_ok[:, m])
         return loss
 
     @torch.no_grad()
@@ -414,6 +470,8 @@ class Matcher(Task):
         sums = dict.fromkeys(("nll", "n_used", "bce", "n_real", "correct", "n_res"), 0.0)
         for reg in model.regressions:
             sums[f"reg_{reg.key}"] = sums[f"n_reg_{reg.key}"] = 0.0
+        for c in model.classifications:
+            sums[f"cls_{c.name}"] = sums[f"n_cls_{c.name}"] = sums[f"right_{c.name}"] = 0.0
         for batch in loader:
             batch = batch.to(device)
             outputs, head_mask, t = self.loss_terms(model, batch)
@@ -422,6 +480,15 @@ class Matcher(Task):
                 ok = t.reg_ok[:, k]
                 sums[f"reg_{reg.key}"] += float((t.reg[:, k] * w)[ok].sum())
                 sums[f"n_reg_{reg.key}"] += float(w[ok].sum())
+            if t.cls is not None:
+                probs = model.class_probabilities(outputs.classification)
+                labels = batch.derived["class_label"]
+                for m, c in enumerate(model.classifications):
+                    ok = t.cls_ok[:, m]
+                    right = (probs[m].argmax(dim=-1) == labels[:, m]) & ok
+                    sums[f"cls_{c.name}"] += float((t.cls[:, m] * w)[ok].sum())
+                    sums[f"n_cls_{c.name}"] += float(w[ok].sum())
+                    sums[f"right_{c.name}"] += float(w[right].sum())
             sums["nll"] += float((t.nll * w)[t.used].sum())
             sums["n_used"] += float(w[t.used].sum())
             sums["bce"] += float((t.bce * w)[t.real].sum())
@@ -450,6 +517,15 @@ class Matcher(Task):
             value = weighted_ratio(sums[f"reg_{reg.key}"], sums[f"n_reg_{reg.key}"], reg.key)
             out[f"regression_nll_{reg.key}"] = value
             loss += reg.weight * value
+        for c in self.classifications:
+            if not sums.get(f"n_cls_{c.name}"):
+                continue
+            value = weighted_ratio(sums[f"cls_{c.name}"], sums[f"n_cls_{c.name}"], c.name)
+            out[f"classification_nll_{c.name}"] = value
+            out[f"classification_accuracy_{c.name}"] = weighted_ratio(
+                sums[f"right_{c.name}"], sums[f"n_cls_{c.name}"], c.name
+            )
+            loss += c.weight * value
         return {"loss": loss, "resonance_efficiency": eff, "score": eff, **out}
 
     def card_info(self, ev_train: Events, scale: float) -> dict[str, Any]:
@@ -464,7 +540,31 @@ class Matcher(Task):
             "collections": ", ".join(c.name for c in topo.collections),
             "all_rec": round(int(all_rec.sum()) * scale),
             "regressions": self.regressions_note(ev_train),
+            "classifications": self.classifications_note(ev_train, scale),
         }
+
+    def classifications_note(self, ev_train: Events, scale: float) -> str:
+        """The card's line on the classification heads: the classes, the training events of
+        each (from the files' ``FILE:CLASS``), the class balance."""
+        if not self.classifications:
+            return "none"
+        labels = ev_train.derived.get("class_label")
+        parts = []
+        for m, c in enumerate(self.classifications):
+            counts = [
+                f"{name} {round(int((labels[:, m] == k).sum()) * scale):,}"
+                if labels is not None
+                else name
+                for k, name in enumerate(c.classes)
+            ]
+            parts.append(f"`{c.name}` (weight {c.weight:g}; training events: {', '.join(counts)})")
+        return (
+            "; ".join(parts)
+            + f"; class balance `{self.class_weighting}`; outputs "
+            + ", ".join(f"`{o}`" for c in self.classifications for o in c.outputs())
+            + f" (softmax of the pooled event embedding); the signal class `"
+            f"{self.classifications[0].signal}` alone carries parton labels"
+        )
 
     def regressions_note(self, ev_train: Events) -> str:
         """The card's line on the regressions: each key, its field and weight, and the
@@ -546,6 +646,25 @@ class Matcher(Task):
             for k, r in enumerate(regs)
         }
 
+    @torch.no_grad()
+    def predict_classes(
+        self, ev: Events, batch_size: int | None = None, progress: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Per class of each classification its probability ``float32[B]``, named as
+        ``hepattn match`` writes it (``EVENT_<class>_prob``); empty without classification
+        heads."""
+        if not self.classifications:
+            return {}
+        parts = []
+        for batch in self.predict_batches(ev, batch_size, progress, "classifying"):
+            outputs, _ = self.forward(self.net, batch)
+            parts.append(torch.cat(self.net.class_probabilities(outputs.classification), -1))
+        n = sum(len(c.classes) for c in self.classifications)
+        out = torch.cat(parts).numpy() if parts else np.zeros((0, n), np.float32)
+        self.refuse_nan(ev, np.isnan(out).any(axis=1))
+        names = [o for c in self.classifications for o in c.outputs()]
+        return {name: out[:, k].astype(np.float32) for k, name in enumerate(names)}
+
     def baseline(
         self,
         ev: Events,
@@ -591,7 +710,8 @@ class Matcher(Task):
         chosen tuple's probability, NaN: none) and ``R_detection`` (the probability that R
         is reconstructable, when the model has the detection head), and per regression of the
         model (:meth:`predict_regressions`) ``EVENT_<name>`` / ``<R>_<name>`` and its
-        ``_sigma``; with the topology's baseline (``method`` its name,
+        ``_sigma``, and per class of its classifications ``EVENT_<class>_prob``
+        (:meth:`predict_classes`); with the topology's baseline (``method`` its name,
         :meth:`baseline_method`) its score branch (``chi2``, ``dhh``; inf: no assignment)."""
         topo = self.topology
         metadata = {
@@ -609,6 +729,7 @@ class Matcher(Task):
             for key, (value, sigma) in self.predict_regressions(ev, progress=progress).items():
                 extra[key] = value
                 extra[f"{key}_sigma"] = sigma
+            extra.update(self.predict_classes(ev, progress=progress))
             metadata["model"] = str(self.path)
         elif method == self.baseline_method():
             base, result = self.baseline(ev, btag_wp, chi2_mode, progress)
@@ -643,6 +764,11 @@ class Matcher(Task):
             text += (
                 "; EVENT_<name>, R_<name> and their _sigma: the regressed value and its "
                 "Gaussian uncertainty, in the target's units (network with regression heads)"
+            )
+        if self.classifications:
+            text += (
+                "; EVENT_<class>_prob: the probability of each class of the event "
+                "classification (network with classification heads)"
             )
         base = BASELINES.get(topo.defaults.baseline)
         if base is not None:

@@ -131,6 +131,7 @@ def load_run_config(
     config: str | os.PathLike | None = None,
     topology: str | None = None,
     regressions: str | None = None,
+    classifications: str | None = None,
     **options: Any,
 ):
     """The validated run config (:attr:`Task.run_config`) of :func:`run_config_dict` (with the
@@ -140,7 +141,8 @@ def load_run_config(
     declaration's ``defaults.schema``) becomes the default schema unless the config file
     names one. ``regressions`` (matcher; ``hepattn train matcher --regressions``): ``all``,
     keys of the topology's declared regressions separated by commas (``EVENT_nu_pz,t_had_pt``)
-    or ``none``, which wins over the config's ``model.regressions``."""
+    or ``none``, which wins over the config's ``model.regressions``; ``classifications`` the
+    same for ``model.classifications`` (``--classifications all|NAME,...|none``)."""
     cfg = run_config_dict(task, config, **options)
     if TASK_ALIASES.get(task, task) == "matcher":
         from hepattn.topology import TopologyError, topology_entry, topology_from_entry
@@ -155,12 +157,13 @@ def load_run_config(
             raise ConfigError(f"{config}: model.topology: {err}") from None
         if schema is not None and not own_schema:
             data["schema"] = schema
-        if regressions is not None:
-            model.pop("regressions", None)
-            if regressions == "all":
-                model["regressions"] = "all"
-            elif regressions != "none":
-                model["regressions"] = [k.strip() for k in regressions.split(",") if k.strip()]
+        for key, value in (("regressions", regressions), ("classifications", classifications)):
+            if value is not None:
+                model.pop(key, None)
+                if value == "all":
+                    model[key] = "all"
+                elif value != "none":
+                    model[key] = [k.strip() for k in value.split(",") if k.strip()]
     try:
         return task_class(task).run_config.from_dict(cfg)
     except ConfigError as err:

@@ -44,6 +44,8 @@ class TrainOptions:
         progress: progress bars (the CLI asks for them on a terminal).
         max_train: read at most this many training entries.
         nonfinite: ``"error"`` (default) or ``"drop"`` objects holding NaN/inf.
+        class_weights: the class balance of a classification head's training
+            (:mod:`hepattn.tasks.classification`): ``balanced`` or ``none``.
         nonfinite_targets: NaN/inf regression targets ``"mask"``-ed out of their loss
             (default) or refused (``"error"``; :attr:`~hepattn.tasks.matching.Matcher.
             nonfinite_targets`).
@@ -75,6 +77,7 @@ class TrainOptions:
     max_train: int | None = None
     nonfinite: str = "error"
     nonfinite_targets: str = "mask"
+    class_weights: str = "balanced"
     command: str = ""
     stream: bool = False
     chunk_entries: int = 20_000
@@ -114,6 +117,31 @@ def _check(train_paths, val_paths, opts: TrainOptions) -> None:
             raise DataError("--stream reads ROOT files; SPANet HDF5 training files are read whole")
 
 
+def _class_labels(task_cls, run, train_paths, val_paths):
+    """``(train files, validation files, {file: class} or None)``: the ``FILE:CLASS``
+    entries of a matcher with classification heads split (:func:`hepattn.tasks.
+    classification.split_class_labels`); a classification head without them is an error."""
+    topology = getattr(run, "topology", None)
+    names = run.model.get("classifications") if isinstance(run.model, dict) else None
+    if not names or topology is None:
+        return train_paths, val_paths, None
+    from hepattn.tasks.classification import split_class_labels
+
+    declared = [topology.classification(n) for n in names]
+    train_paths, classes = split_class_labels(train_paths, declared, "--train")
+    if classes is None:
+        raise DataError(
+            f"model.classifications {list(names)}: give each training file its class as "
+            f"FILE:CLASS (classes {[c for d in declared for c in d.classes]})"
+        )
+    if val_paths is not None:
+        val_paths, val_classes = split_class_labels(val_paths, declared, "--val")
+        if val_classes is None:
+            raise DataError("--val: give each validation file its class as FILE:CLASS")
+        classes = {**classes, **val_classes}
+    return train_paths, val_paths, classes
+
+
 def train_task(
     task_cls: type, run, train_paths, val_paths, out_dir, options: TrainOptions | None = None
 ) -> dict:
@@ -131,6 +159,7 @@ def train_task(
 
     opts = options or TrainOptions()
     t0 = time.perf_counter()
+    train_paths, val_paths, file_classes = _class_labels(task_cls, run, train_paths, val_paths)
     _check(train_paths, val_paths, opts)
     split = None if opts.val_fraction is None else EntrySplit(opts.val_fraction, run.training.seed)
     seed_everything(run.training.seed)
@@ -138,6 +167,8 @@ def train_task(
         run = dataclasses.replace(run, data=dataclasses.replace(run.data, schema=opts.schema))
     task = task_cls(run)
     task.nonfinite_targets = opts.nonfinite_targets
+    if file_classes is not None:
+        task.file_classes, task.class_weighting = file_classes, opts.class_weights
     base = None
     if opts.init_from is not None:  # a bad model or another network fails before reading
         from hepattn.tasks.finetune import check_same_network, load_init

@@ -96,9 +96,9 @@ def test_permuting_jets_permutes_every_head_and_leaves_detection(name):
     m = matcher(name)
     x, p4, full, types, trans, mask = inputs(m.topology, b=1)
     perm = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(3))
-    h1, d1, _ = m(x, p4, full, types, trans)
+    h1, d1 = m(x, p4, full, types, trans)[:2]
     pick = [None if t is None else t[:, perm] for t in (types, trans)]
-    h2, d2, _ = m(x[:, perm], p4[:, perm], full[:, perm], *pick)
+    h2, d2 = m(x[:, perm], p4[:, perm], full[:, perm], *pick)[:2]
     torch.testing.assert_close(d1, d2)
     for head, (x1, s1), (x2, s2) in zip(m.heads, h1, h2, strict=True):
         a = head_logprobs(head, x1, s1, mask)
