@@ -315,22 +315,18 @@ class Topology:
 
     def classification(self, name: str) -> Classification:
         """The declared classification ``name`` (``process``)."""
-        for c in self.classifications:
-            if c.name == name:
-                return c
-        known = [c.name for c in self.classifications]
-        raise TopologyError(
-            f"topology {self.name!r} declares no classification {name!r} (it declares {known})"
-        )
+        return self._declared(self.classifications, "classification", name)
 
     def regression(self, key: str) -> Regression:
         """The declared regression of :attr:`Regression.key` ``key`` (``EVENT_nu_pz``)."""
-        for r in self.regressions:
-            if r.key == key:
-                return r
-        known = [r.key for r in self.regressions]
+        return self._declared(self.regressions, "regression", key)
+
+    def _declared(self, items, what: str, name: str):
+        known = [getattr(x, "key", x.name) for x in items]
+        if name in known:
+            return items[known.index(name)]
         raise TopologyError(
-            f"topology {self.name!r} declares no regression {key!r} (it declares {known})"
+            f"topology {self.name!r} declares no {what} {name!r} (it declares {known})"
         )
 
     @cached_property

@@ -124,22 +124,16 @@ def network_config(model: dict, data: MatcherDataConfig) -> MatcherConfig:
                 f"topology {topology.name!r}: collection {c.name!r} needs max_objects: 1 "
                 "(only the jets may hold several objects)"
             )
-    declared = [r.key for r in topology.regressions]
-    regressions = model.get("regressions", [])
-    for key in regressions if isinstance(regressions, list | tuple) else []:
-        if key not in declared:
-            raise ConfigError(
-                f"regressions: topology {topology.name!r} declares no regression {key!r} "
-                f"(it declares {declared}; or write `regressions: all`)"
-            )
-    known = [c.name for c in topology.classifications]
-    classifications = model.get("classifications", [])
-    for name in classifications if isinstance(classifications, list | tuple) else []:
-        if name not in known:
-            raise ConfigError(
-                f"classifications: topology {topology.name!r} declares no classification "
-                f"{name!r} (it declares {known}; or write `classifications: all`)"
-            )
+    heads = {"regressions": "regression", "classifications": "classification"}
+    for key, what in heads.items():
+        declared = [getattr(x, "key", x.name) for x in getattr(topology, key)]
+        asked = model.get(key, [])
+        for name in asked if isinstance(asked, list | tuple) else []:
+            if name not in declared:
+                raise ConfigError(
+                    f"{key}: topology {topology.name!r} declares no {what} {name!r} "
+                    f"(it declares {declared}; or write `{key}: all`)"
+                )
     n_col = len(topology.collections)
     enc = {
         **model.get("encoder", {}),
