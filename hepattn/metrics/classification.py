@@ -5,7 +5,10 @@
 - per-class accuracy (recall of each true class) and the confusion matrix, rows = true class,
   normalized per row;
 - one-vs-rest ROC AUC per class, computed exactly from ranks (Mann–Whitney U):
-  ``AUC = (Σ ranks of positives − n₊(n₊+1)/2) / (n₊ n₋)`` with average ranks for ties.
+  ``AUC = (Σ ranks of positives − n₊(n₊+1)/2) / (n₊ n₋)`` with average ranks for ties;
+- background rejection at a signal efficiency ε_s (:func:`rejection_at`): ``1 / ε_b`` where
+  ε_b is the fraction of background events (weighted) above the score threshold that keeps
+  the fraction ε_s of the signal.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ __all__ = [
     "confusion_matrix",
     "one_vs_rest_auc",
     "per_class_accuracy",
+    "rejection_at",
     "roc_curve",
 ]
 
@@ -88,3 +92,26 @@ def roc_curve(score: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.n
     tpr = np.concatenate([[0.0], np.cumsum(pos) / max(pos.sum(), 1.0)])
     fpr = np.concatenate([[0.0], np.cumsum(1.0 - pos) / max((1.0 - pos).sum(), 1.0)])
     return fpr, tpr
+
+
+def rejection_at(
+    score: np.ndarray,
+    signal: np.ndarray,
+    efficiency: float,
+    weights: np.ndarray | None = None,
+) -> float:
+    """Background rejection ``1 / ε_b`` at the signal efficiency ``efficiency``: the threshold
+    is the score above which the (weighted) fraction ``efficiency`` of the ``signal`` events
+    lies; ε_b the (weighted) fraction of the other events above it (inf when none is)."""
+    score = np.asarray(score, np.float64)
+    signal = np.asarray(signal, bool)
+    w = np.ones(len(score)) if weights is None else np.asarray(weights, np.float64)
+    if not signal.any() or signal.all():
+        return float("nan")
+    s_score, s_w = score[signal], w[signal]
+    order = np.argsort(-s_score, kind="mergesort")
+    kept = np.cumsum(s_w[order]) / s_w.sum()
+    cut = s_score[order][min(int(np.searchsorted(kept, efficiency)), len(order) - 1)]
+    b_score, b_w = score[~signal], w[~signal]
+    eff_b = b_w[b_score >= cut].sum() / b_w.sum()
+    return float("inf") if eff_b <= 0 else float(1.0 / eff_b)

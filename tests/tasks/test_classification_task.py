@@ -180,3 +180,26 @@ def test_onnx_gives_the_class_probabilities(trained, tmp_path, decode):
     np.testing.assert_allclose(np.stack(got[-2:], 1), want, rtol=1e-4, atol=1e-5)
     meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert json.loads(meta["classifications"]) == {"process": ["ttbar", "qcd"]}
+
+
+def test_the_event_tree_baseline_on_the_same_events(trained, files):
+    pytest.importorskip("sklearn")
+    from hepattn.baselines.event_tree import EventTree, event_features
+    from hepattn.metrics.classification import one_vs_rest_auc, rejection_at
+
+    model, _ = trained
+    m = Matcher.load(model)
+    pairs = (("sig", "ttbar"), ("bkg", "qcd"), ("sig_val", "ttbar"), ("bkg_val", "qcd"))
+    m.file_classes = {str(files[k]): c for k, c in pairs}
+    train = m.read_labelled([files["sig"], files["bkg"]])
+    test = m.read_labelled([files["sig_val"], files["bkg_val"]])
+    names, x = event_features(m, train)
+    assert names[:5] == ["ht", "n_jets", "n_btags", "jet1_pt", "score"]
+    assert {"m_t1", "m_t2", "m_t1_q1q2", "m_all"} <= set(names)
+    labels = train.derived["class_label"][:, 0]
+    tree = EventTree(seed=1).fit(names, x, labels)
+    prob = tree.predict_proba(event_features(m, test)[1])
+    truth = test.derived["class_label"][:, 0]
+    assert one_vs_rest_auc(prob, truth, 2)[0] > 0.8  # four b jets: n_btags alone separates
+    assert rejection_at(prob[:, 0], truth == 0, 0.5) > 2
+    assert "HistGradientBoostingClassifier" in tree.describe()
