@@ -441,7 +441,13 @@ def _btag_hint(feature: str, coll: Collection) -> str:
 
 def event_fields(chunk: Chunk, schema: Schema) -> dict[str, np.ndarray]:
     out = {}
+    n = chunk.stop - chunk.start
+    arrays = chunk.arrays
+    have = set(arrays.fields) if isinstance(arrays, ak.Array) else set(arrays)
     for name, branch in schema.event.items():
+        if name in schema.optional_event and branch not in have:
+            out[name] = np.full(n, np.nan, dtype=np.float32)  # a file without it (background)
+            continue
         arr = chunk.arrays[branch]
         if arr.ndim != 1:
             raise DataError(
@@ -674,7 +680,10 @@ def iterate_events(
         raise ValueError(f"nonfinite must be 'error' or 'drop', got {nonfinite!r}")
     colls = {name: _needed(schema, name, collections[name]) for name in collections}
     branches = [b for c in colls.values() for b in (*c.all_branches().values(), c.counter) if b]
-    branches = list(dict.fromkeys([*branches, *schema.event.values()]))
+    maybe = schema.optional_branches()
+    branches = list(
+        dict.fromkeys([*branches, *(b for b in schema.event.values() if b not in maybe)])
+    )
     notes = _Notes(
         stats={name: TruncationStats() for name in colls},
         max_objects={name: c.max_objects for name, c in collections.items()},
@@ -684,7 +693,7 @@ def iterate_events(
     if isinstance(paths, Mapping):
         if friends is not None:
             raise DataError(f"friend files apply to ROOT input, not to an {ARRAYS}")
-        have = [b for b in targets.values() if b in paths and b not in branches]
+        have = [b for b in [*targets.values(), *maybe] if b in paths and b not in branches]
         chunks: Iterator[Chunk] = iter([_array_chunk(paths, [*branches, *have])])
     else:
         chunks = iterate_branches(
@@ -696,7 +705,7 @@ def iterate_events(
             entry_start,
             entry_stop,
             friends,
-            optional=tuple(targets.values()),
+            optional=(*targets.values(), *sorted(maybe)),
         )
     for chunk in chunks:
         if not files or files[-1] != chunk.path:

@@ -169,10 +169,23 @@ class Schema:
     tree: str | None = None
     event: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    #: event fields a file may lack (truth quantities only signal simulation has, e.g. m_HH):
+    #: read where present, NaN elsewhere (a background or data file reads with the same schema)
+    optional_event: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.collections and not self.event:
             raise SchemaError(f"schema {self.name!r} reads nothing: no collections, no event")
+        unknown = [f for f in self.optional_event if f not in self.event]
+        if unknown:
+            raise SchemaError(
+                f"schema {self.name!r}: optional_event {unknown[0]!r} is not an event field "
+                f"({sorted(self.event)})"
+            )
+
+    def optional_branches(self) -> set[str]:
+        """The branches of :attr:`optional_event`."""
+        return {self.event[f] for f in self.optional_event}
 
     def collection(self, name: str) -> Collection:
         try:
@@ -200,7 +213,7 @@ class Schema:
         counters of ``collections`` (default all) and the event fields. Per-object ``fields``
         (b-tags, …) are read only when a model uses them, so they may be missing."""
         names = self.collections if collections is None else list(collections)
-        out = set(self.event.values())
+        out = set(self.event.values()) - self.optional_branches()
         for name in names:
             c = self.collection(name)
             out |= {*c.branches.values(), *c.labels.values(), *([c.counter] if c.counter else [])}
@@ -210,7 +223,7 @@ class Schema:
     def from_dict(cls, d: Mapping[str, Any], name: str | None = None) -> Schema:
         if not isinstance(d, Mapping):
             raise SchemaError(f"a schema must be a mapping, got {type(d).__name__}")
-        unknown = set(d) - {"name", "tree", "collections", "event", "description"}
+        unknown = set(d) - {"name", "tree", "collections", "event", "description", "optional_event"}
         if unknown:
             raise SchemaError(f"schema: unknown keys {sorted(unknown)}")
         name = d.get("name", name)
@@ -226,6 +239,7 @@ class Schema:
             collections={k: Collection.from_dict(k, v) for k, v in colls.items()},
             event=_frozen_dict(d.get("event"), f"schema {name!r} event"),
             description=_text(d.get("description", ""), f"schema {name!r} description") or "",
+            optional_event=tuple(str(f) for f in d.get("optional_event") or ()),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -235,6 +249,7 @@ class Schema:
             "description": self.description,
             "collections": {k: c.to_dict() for k, c in self.collections.items()},
             "event": dict(self.event),
+            **({"optional_event": list(self.optional_event)} if self.optional_event else {}),
         }
 
 
@@ -303,6 +318,7 @@ BUILTIN_SCHEMAS: dict[str, Schema] = {
                 **_resolved_collections(),
             },
             event={"weight": "weight", "event": "event", "mhh": "mhh"},
+            optional_event=("mhh",),
         ),
         Schema(
             name="hepattn-prongs",

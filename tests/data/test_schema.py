@@ -66,3 +66,24 @@ def test_bad_yaml(tmp_path):
     p.write_text(yaml.safe_dump({"colections": {}}))
     with pytest.raises(SchemaError, match="unknown keys"):
         get_schema(str(p))
+
+
+def test_optional_event_fields_read_as_nan_where_a_file_lacks_them():
+    """m_HH is truth only HH simulation has: a tt̄ (background) file reads with the HH
+    schema, its mhh NaN; a signal file keeps its values."""
+    from pathlib import Path
+
+    from hepattn.data import PadSpec, read_events
+    from hepattn.data.schema import Schema, get_schema
+    from hepattn.errors import SchemaError
+
+    samples = Path(__file__).parents[2] / "samples"
+    spec = {"jets": PadSpec(("pt",), 8)}
+    bkg = read_events(samples / "ttbar_allhad.root", "hepattn-hh4b", spec, entry_stop=20)
+    assert np.isnan(bkg.event["mhh"]).all() and len(bkg) == 20
+    sig = read_events(samples / "hh4b.root", "hepattn-hh4b", spec, entry_stop=20)
+    assert np.isfinite(sig.event["mhh"]).all()
+    d = get_schema("hepattn-hh4b").to_dict()
+    assert d["optional_event"] == ["mhh"] and Schema.from_dict(d) == get_schema("hepattn-hh4b")
+    with pytest.raises(SchemaError, match="optional_event 'm4j' is not an event field"):
+        Schema.from_dict({**d, "optional_event": ["m4j"]})
