@@ -75,10 +75,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     m.add_argument(
         "--class-weights",
-        choices=("balanced", "none"),
+        choices=("balanced", "physical", "none"),
         default="balanced",
-        help="with classification heads: weight each class alike in the loss (default), or "
-        "leave the events' own weights",
+        help="with classification heads: weight each class alike in the loss (default), the "
+        "backgrounds in their physical proportions from each file's generated cross-section "
+        "(as much in all as the signal), or leave the events' own weights",
     )
 
 

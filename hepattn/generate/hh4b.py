@@ -101,13 +101,14 @@ def generate_chunk(config: HH4bConfig, chunk: Chunk) -> ChunkResult:
     pythia_seed, rng = chunk_rngs(config.seed, STREAM, chunk.index)
     calo = Calorimeter.named(config.detector)
     rows = Rows()
-    n_generated = 0
+    n_generated, sigma, sigma_err = 0, None, None
     for ev in events(SETTINGS, pythia_seed, fast=config.fast):
         n_generated = (ev.number + 1) if ev is not None else n_generated + 1
         if n_generated >= 1000 * chunk.size:
             raise DataError(f"--min-jets {config.min_jets} keeps almost no events")
         if ev is None:
             continue
+        sigma, sigma_err = ev.sigma_pb, ev.sigma_err_pb  # Pythia's estimate so far
         parts = ev.parts
         reco = reconstruct(parts, calo, rng, config.cuts)
         if len(reco.jets) < config.min_jets:
@@ -123,7 +124,7 @@ def generate_chunk(config: HH4bConfig, chunk: Chunk) -> ChunkResult:
         rows.add(reco, parts, idx, config.cuts, scalars)
         if len(rows) == chunk.size:
             break
-    return ChunkResult(branches=rows.branches(), n_generated=n_generated)
+    return ChunkResult(rows.branches(), n_generated, sigma, sigma_err)
 
 
 def generate_hh4b(

@@ -222,13 +222,14 @@ def generate_chunk(config: TtbarConfig, chunk: Chunk) -> ChunkResult:
     ljets = config.channel == "ljets"
     settings = LJETS_SETTINGS[chunk.index % 2] if ljets else SETTINGS
     rows = Rows()
-    n_generated = 0
+    n_generated, sigma, sigma_err = 0, None, None
     for ev in events(settings, pythia_seed, fast=config.fast):
         n_generated = (ev.number + 1) if ev is not None else n_generated + 1
         if n_generated >= 1000 * chunk.size:
             raise DataError(f"--min-jets {config.min_jets} keeps almost no events")
         if ev is None:
             continue
+        sigma, sigma_err = ev.sigma_pb, ev.sigma_err_pb  # Pythia's estimate so far
         parts = ev.parts
         scalars = {"weight": ev.weight, "event": chunk.index * EVENT_STRIDE + ev.number}
         veto_eta = veto_phi = None
@@ -265,7 +266,7 @@ def generate_chunk(config: TtbarConfig, chunk: Chunk) -> ChunkResult:
         rows.add(reco, parts, idx, config.cuts, scalars)
         if len(rows) == chunk.size:
             break
-    return ChunkResult(branches=rows.branches(), n_generated=n_generated)
+    return ChunkResult(rows.branches(), n_generated, sigma, sigma_err)
 
 
 def generate_ttbar(

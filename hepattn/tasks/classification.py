@@ -14,8 +14,13 @@ detection head "not reconstructable", while every labelled event enters the clas
 cross-entropy.
 
 Class balance (:func:`class_weights`): ``balanced`` (default) weights each event by
-``N / (K · N_k)`` — every class counts alike in the loss, whatever the sizes of the files —
-``none`` leaves the events' own weights.
+``N / (K · N_k)`` — every class counts alike in the loss, whatever the sizes of the files;
+``physical`` weights the backgrounds in their physical proportions — each background event by
+its file's generated cross-section over its generated events, ``σ_f / N_gen,f`` (the metadata
+``cross_section_pb`` and ``n_generated`` that ``hepattn generate`` writes: Pythia's estimate,
+forced decays' branching fractions included) — scaled so that all backgrounds together weigh
+as much as the signal, whose events weigh alike (a signal's cross-section is the hypothesis
+being tested, not a proportion to learn); ``none`` leaves the events' own weights.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The choices of the class balance of the training loss.
-CLASS_WEIGHTS = ("balanced", "none")
+CLASS_WEIGHTS = ("balanced", "physical", "none")
 
 
 def split_class_labels(
@@ -112,18 +117,50 @@ def background_rows(labels: np.ndarray, classifications) -> np.ndarray:
     return labels[:, 0] > 0
 
 
-def class_weights(labels: np.ndarray, mode: str) -> np.ndarray | None:
-    """``float64[B]`` per-event factors of the class balance ``mode`` from the first
-    classification's labels ``labels[:, 0]`` (``balanced``: ``N / (K · N_k)`` over the
-    events with a label; 1 elsewhere), or None for ``none``."""
+def class_weights(labels: np.ndarray, mode: str, ev=None) -> np.ndarray | None:
+    """``float64[B]`` per-event factors of the class balance ``mode`` (module doc) from the
+    first classification's labels ``labels[:, 0]`` (1 for events without a label), or None
+    for ``none``; ``physical`` needs the events ``ev`` (the files they came from)."""
     if mode not in CLASS_WEIGHTS:
         raise DataError(f"class weights must be one of {CLASS_WEIGHTS}, got {mode!r}")
     if mode == "none" or labels.shape[1] == 0:
         return None
     c = labels[:, 0]
     has = c >= 0
-    kinds, counts = np.unique(c[has], return_counts=True)
     factor = np.ones(len(c))
+    if mode == "physical":
+        bg = has & (c > 0)
+        if bg.any():
+            per_file = file_cross_sections(ev, np.unique(ev.file_index[bg]))
+            per_event = per_file[ev.file_index]  # σ_f / N_gen,f
+            factor[bg] = per_event[bg] * (has & (c == 0)).sum() / per_event[bg].sum()
+        return factor
+    kinds, counts = np.unique(c[has], return_counts=True)
     for k, n in zip(kinds, counts, strict=True):
         factor[c == k] = has.sum() / (len(kinds) * n)
     return factor
+
+
+def file_cross_sections(ev, which) -> np.ndarray:
+    """``float64[n_files]``: the ``cross_section_pb / n_generated`` (pb per generated event)
+    of the files ``which`` (indices into ``ev.files``; NaN for the others); one of them
+    without that metadata is an error naming it."""
+    import uproot
+
+    out = np.full(len(ev.files), np.nan)
+    for k in which:
+        f = ev.files[k]
+        try:
+            with uproot.open(f) as file:
+                sigma = float(str(file["cross_section_pb"])) if "cross_section_pb" in file else None
+                n_gen = int(str(file["n_generated"])) if "n_generated" in file else None
+        except (OSError, ValueError) as err:
+            raise DataError(f"{f}: cannot read its cross-section metadata ({err})") from None
+        if sigma is None or not n_gen or not np.isfinite(sigma) or sigma <= 0:
+            raise DataError(
+                f"{f}: no generated cross-section (metadata cross_section_pb, n_generated), which "
+                "--class-weights physical needs; generate the file with this version of hepattn "
+                "generate, or use --class-weights balanced"
+            )
+        out[k] = sigma / n_gen
+    return out

@@ -108,7 +108,7 @@ class Matcher(Task):
     #: resolved input file → its class (``FILE:CLASS``), for classification heads; None: the
     #: events have no class label (:mod:`hepattn.tasks.classification`)
     file_classes: dict[str, str] | None = None
-    #: the class balance of the training loss (``balanced`` or ``none``)
+    #: the class balance of the training loss (``balanced``, ``physical`` or ``none``)
     class_weighting = "balanced"
     run_config = MatcherRunConfig
     unit = "events"
@@ -356,7 +356,7 @@ class Matcher(Task):
         from hepattn.tasks.classification import class_weights
 
         ev = ev.select(np.flatnonzero(keep | (classes >= 0).any(axis=1)))
-        factor = class_weights(ev.derived["class_label"], self.class_weighting)
+        factor = class_weights(ev.derived["class_label"], self.class_weighting, ev)
         if factor is not None:
             w = ev.derived.get("weight")
             w = factor if w is None else np.asarray(w, np.float64) * factor

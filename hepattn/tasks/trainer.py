@@ -45,7 +45,7 @@ class TrainOptions:
         max_train: read at most this many training entries.
         nonfinite: ``"error"`` (default) or ``"drop"`` objects holding NaN/inf.
         class_weights: the class balance of a classification head's training
-            (:mod:`hepattn.tasks.classification`): ``balanced`` or ``none``.
+            (:mod:`hepattn.tasks.classification`): ``balanced``, ``physical`` or ``none``.
         nonfinite_targets: NaN/inf regression targets ``"mask"``-ed out of their loss
             (default) or refused (``"error"``; :attr:`~hepattn.tasks.matching.Matcher.
             nonfinite_targets`).

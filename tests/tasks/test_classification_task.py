@@ -203,3 +203,37 @@ def test_the_event_tree_baseline_on_the_same_events(trained, files):
     assert one_vs_rest_auc(prob, truth, 2)[0] > 0.8  # four b jets: n_btags alone separates
     assert rejection_at(prob[:, 0], truth == 0, 0.5) > 2
     assert "HistGradientBoostingClassifier" in tree.describe()
+
+
+def test_physical_proportions_from_the_files_cross_sections(files, tmp_path):
+    """Backgrounds weighted by σ / N_gen of their files, all of them as heavy as the signal;
+    a file without the metadata is one line naming it."""
+    import dataclasses
+
+    from hepattn.data.writer import write_tree
+    from hepattn.tasks.classification import class_weights
+
+    def with_xsec(src, dst, sigma, n_gen):
+        a = uproot.open(src)["events"].arrays()
+        meta = {"cross_section_pb": repr(sigma), "n_generated": str(n_gen)}
+        write_tree(dst, {k: a[k] for k in a.fields}, tree="events", metadata=meta)
+        return dst
+
+    qcd = with_xsec(files["sig_val"], tmp_path / "qcd.root", 1000.0, 100_000)  # 0.01 pb each
+    tt = with_xsec(files["sig_val"], tmp_path / "tt.root", 500.0, 1000)  # 0.5 pb each
+    sig = files["bkg_val"]  # HH events: the signal of hh-4b
+    m = Matcher(MatcherRunConfig.from_dict({**config(1), "model": {**config(1)["model"],
+                                            "topology": "hh-4b"}}))  # fmt: skip
+    m.file_classes = {str(sig): "hh", str(qcd): "qcd", str(tt): "ttbar"}
+    ev = m.read([sig, qcd, tt], need_labels=True, schema="hepattn-ttbar")
+    labels = ev.derived["class_label"]
+    w = class_weights(labels, "physical", ev)
+    c = labels[:, 0]
+    assert w[c == 0] == pytest.approx(1.0)
+    assert w[c > 0].sum() == pytest.approx((c == 0).sum())
+    assert w[c == 2].sum() / w[c == 1].sum() == pytest.approx(50.0)  # 0.5 pb / 0.01 pb
+    m.file_classes = {str(sig): "hh", str(files["sig_val"]): "qcd"}
+    ev = m.read([sig, files["sig_val"]], need_labels=True, schema="hepattn-ttbar")
+    with pytest.raises(DataError, match=r"sig_val.root: no generated cross-section"):
+        class_weights(ev.derived["class_label"], "physical", ev)
+    assert dataclasses.is_dataclass(ev)
