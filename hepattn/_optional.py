@@ -27,6 +27,8 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "pythia8mc": ("event generation (Pythia 8)", "gen"),
     "fastjet": ("jet clustering in event generation (FastJet)", "gen"),
     "matplotlib": ("plots", "plots"),
+    "dask_awkward": ("tagging and matching dask-awkward arrays", "dask"),
+    "distributed": ("Dask clusters", "dask"),
     "sklearn": ("the event classification baseline (gradient-boosted tree)", "classify"),
     "correctionlib": ("reading correction files (scale factors, uncertainties)", "syst"),
 }

@@ -19,9 +19,16 @@ their collection prefix: ``jet_pt`` → ``pt``); a schema name reads as that sch
 :class:`~hepattn.errors.DataError` naming the field; NaN/inf values, negative pT and the
 model's input checks (a b-tag score fed to a model trained on 0/1
 decisions) are refused as for files. Loaded models are cached per process (``model`` may also
-be a loaded :class:`~hepattn.tasks.base.Task`). The arrays must be in memory (eager awkward);
-with coffea's dask-awkward arrays, call these functions inside
-``dask_awkward.map_partitions``.
+be a loaded :class:`~hepattn.tasks.base.Task`).
+
+Lazy arrays (dask-awkward, coffea's NanoEvents with ``dask``): given dask-awkward collections,
+:func:`tag` and :func:`match` return a dask-awkward collection — one lazy graph, computed with
+the user's own scheduler — built with ``dask_awkward.map_partitions`` and the output's
+structure declared up front (from the model's answer on zero events, no eager compute of the
+inputs). Each task carries the model's *path*, never its weights: a worker process loads a
+model once (:func:`load`'s cache) and reuses it for every partition it runs. The answers are
+those of the eager call: the same assignments and classes, probabilities to float32 rounding (a
+partition's events are batched with other neighbours).
 """
 
 from __future__ import annotations
@@ -87,6 +94,54 @@ def _read(task, inputs: Mapping[str, Any], schema, nonfinite: str, checks: Mappi
     )
 
 
+def _is_lazy(x) -> bool:
+    """Whether ``x`` (or a value of the mapping ``x``) is a dask-awkward collection."""
+    values = x.values() if isinstance(x, Mapping) else [x]
+    return any(type(v).__module__.startswith("dask_awkward") for v in values)
+
+
+def _model_ref(task: str, model: Model, topology: str | None) -> str:
+    """What a lazy graph's tasks carry of ``model``: its directory (or ``"default"``)."""
+    from hepattn.tasks.base import Task
+
+    if isinstance(model, Task):
+        if model.path is None:
+            raise DataError(f"a {task} not saved to a directory cannot run on dask-awkward arrays")
+        return str(model.path)
+    return str(model)
+
+
+def _partition(name: str, keys, kwargs: dict, *parts):
+    """One partition of a lazy :func:`tag` / :func:`match` (module-level: tasks pickle it by
+    reference, with the model's path). On dask-awkward's typetracers (its column
+    optimisation, and the output structure) the inputs' columns are marked as needed and the
+    structure of the answer on zero events is returned: the model does not run on them."""
+    func = {"tag": tag, "match": match}[name]
+    lazy = any(ak.backend(p) == "typetracer" for p in parts)
+    if lazy:
+        for p in parts:
+            ak.typetracer.touch_data(p)
+        parts = tuple(ak.typetracer.length_zero_if_typetracer(p) for p in parts)
+    data = dict(zip(keys, parts, strict=True)) if keys is not None else parts[0]
+    out = func(data, **kwargs)
+    return ak.Array(out.layout.to_typetracer(forget_length=True)) if lazy else out
+
+
+def _lazy(name: str, data, kwargs: dict):
+    """:func:`tag` / :func:`match` of dask-awkward ``data`` as one ``map_partitions`` node,
+    its output structure taken from the answer on zero events."""
+    from hepattn._optional import require
+
+    dak = require("dask_awkward", "tagging and matching dask-awkward arrays")
+    keys = list(data) if isinstance(data, Mapping) else None
+    colls = [data[k] for k in keys] if keys is not None else [data]
+    if not all(isinstance(c, dak.Array) for c in colls):
+        raise DataError(f"{name}: give all inputs as dask-awkward arrays, or none")
+    meta = _partition(name, keys, kwargs, *(c._meta for c in colls))
+    run = functools.partial(_partition, name, keys, kwargs)
+    return dak.map_partitions(run, *colls, meta=meta, label=f"hepattn-{name}")
+
+
 def _length(inputs: Mapping[str, Any], name: str) -> int:
     arr = inputs.get(name)
     return len(arr) if arr is not None else 0
@@ -116,6 +171,10 @@ def tag(
     """
     from hepattn.tasks.presets import CLASSES
 
+    if _is_lazy(towers):
+        ref = _model_ref("tagger", model, None)
+        return _lazy("tag", towers, {"model": ref, "schema": schema, "nonfinite": nonfinite,
+                                     "domain": domain})  # fmt: skip
     tagger = load("tagger", model)
     arr = towers if isinstance(towers, ak.Array) else ak.Array(towers)
     counts = None
@@ -179,6 +238,11 @@ def match(
         units) and, for matchers with classification heads, ``classification`` with
         ``EVENT_<class>_prob`` per class — the branches of ``hepattn match``.
     """
+    if _is_lazy(jets):
+        kwargs = {"model": _model_ref("matcher", model, topology), "topology": topology,
+                  "schema": schema, "nonfinite": nonfinite, "domain": domain,
+                  "btag_default": btag_default, "btag_out_of_range": btag_out_of_range}  # fmt: skip
+        return _lazy("match", jets, kwargs)
     matcher = load("matcher", model, topology)
     main = matcher.run.data.collection
     inputs = dict(jets) if isinstance(jets, Mapping) else {main: jets}
