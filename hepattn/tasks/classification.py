@@ -37,6 +37,7 @@ from hepattn.errors import DataError
 __all__ = [
     "CLASS_WEIGHTS",
     "background_rows",
+    "check_signal_files",
     "class_weights",
     "event_classes",
     "split_class_labels",
@@ -82,6 +83,30 @@ def split_class_labels(
             f"(classes {declared})"
         )
     return plain, labelled
+
+
+def check_signal_files(file_classes: dict[str, str], classifications, topology: str) -> None:
+    """The files of the signal class must hold the topology's events: a file whose
+    ``topology`` metadata (``hepattn generate``'s) names another is one error naming both (a
+    file of another topology given as signal trains the assignment heads on wrong partons).
+    Files without that metadata (a user's own) are taken as given."""
+    import uproot
+
+    signal = classifications[0].signal if classifications else None
+    for f, label in file_classes.items():
+        if label != signal:
+            continue
+        try:
+            with uproot.open(f) as file:
+                declared = str(file["topology"]) if "topology" in file else None
+        except (OSError, ValueError):
+            continue  # the reader names an unreadable file
+        if declared is not None and declared != topology:
+            raise DataError(
+                f"{f}: given as the signal class {label!r} of topology {topology!r}, but its "
+                f"metadata says topology {declared!r}; give it as a background class or the "
+                "right topology's files"
+            )
 
 
 def _same(resolved: str, entry: str) -> bool:

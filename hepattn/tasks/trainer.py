@@ -139,6 +139,9 @@ def _class_labels(task_cls, run, train_paths, val_paths):
         if val_classes is None:
             raise DataError("--val: give each validation file its class as FILE:CLASS")
         classes = {**classes, **val_classes}
+    from hepattn.tasks.classification import check_signal_files
+
+    check_signal_files(classes, declared, topology.name)
     return train_paths, val_paths, classes
 
 

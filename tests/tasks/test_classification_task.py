@@ -237,3 +237,13 @@ def test_physical_proportions_from_the_files_cross_sections(files, tmp_path):
     with pytest.raises(DataError, match=r"sig_val.root: no generated cross-section"):
         class_weights(ev.derived["class_label"], "physical", ev)
     assert dataclasses.is_dataclass(ev)
+
+
+def test_a_signal_file_of_another_topology_is_one_line(files, tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(config(1)))
+    args = ["train", "matcher", "--config", str(cfg), "--train", f"{HH}:ttbar"]
+    args += [f"{files['bkg']}:qcd", "--val", f"{files['sig_val']}:ttbar", f"{files['bkg_val']}:qcd"]
+    assert main([*args, "-o", str(tmp_path / "r"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "hh4b.root: given as the signal class 'ttbar'" in err and "topology 'hh-4b'" in err
