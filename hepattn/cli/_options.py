@@ -31,6 +31,8 @@ __all__ = [
     "add_friend_tree",
     "add_nonfinite",
     "add_nonfinite_targets",
+    "report_failed",
+    "run_each",
     "add_input",
     "add_model",
     "add_output",
@@ -355,6 +357,54 @@ def add_friend_outputs(p: argparse.ArgumentParser, batches: bool = True) -> None
     )
 
 
+def add_dask(p: argparse.ArgumentParser) -> None:
+    """``--dask ADDRESS|local:N`` and ``--skip-bad`` (per-input jobs on Dask workers)."""
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS|local:N",
+        help="with --output-dir, process the input files on Dask workers, one job per file: a "
+        "scheduler's address (tcp://host:8786, e.g. from dask-jobqueue) or local:N for N "
+        "worker processes here (extra hepattn[dask])",
+    )
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="an input that fails is listed and skipped (its output not written) instead of "
+        "failing the command; the other outputs are written either way",
+    )
+
+
+def run_each(work, jobs) -> tuple[list, list]:
+    """``work(job)`` for each job in turn (``--skip-bad`` without ``--dask``): the results and
+    ``(job, reason)`` of the jobs that failed with a hepattn error."""
+    from hepattn.errors import HepattnError
+
+    results, failed = [], []
+    for job in jobs:
+        try:
+            results.append(work(job))
+        except HepattnError as err:
+            failed.append((job, str(err).splitlines()[0]))
+    return results, failed
+
+
+def report_failed(failed, skip_bad: bool) -> int:
+    """The exit of a run whose jobs ``failed`` (``[((inputs, output), reason)]``): 0 when none
+    did; with ``skip_bad`` each listed and 0; else a :class:`DataError` naming the first (the
+    other outputs are complete)."""
+    from hepattn.errors import DataError
+
+    if not failed:
+        return 0
+    if skip_bad:
+        for (inputs, _), reason in failed:
+            print(f"skipped {inputs}: {reason}")
+        return 0
+    (inputs, _), reason = failed[0]
+    more = f" ({len(failed) - 1} more inputs failed)" if len(failed) > 1 else ""
+    raise DataError(f"{reason}{more}; the other outputs are complete (--skip-bad lists them)")
+
+
 def check_friend_outputs(args: argparse.Namespace, files=()) -> list:
     """The ``(inputs, output)`` jobs of ``-o`` / ``--output-dir``
     (:func:`hepattn.tasks.friends.friend_jobs`), their outputs checked against the inputs
@@ -362,6 +412,10 @@ def check_friend_outputs(args: argparse.Namespace, files=()) -> list:
     from hepattn.tasks.friends import friend_jobs
 
     jobs = friend_jobs(args.input, args.output, args.output_dir)
+    if getattr(args, "dask", None) and args.output_dir is None:
+        from hepattn.errors import DataError
+
+        raise DataError("--dask runs one job per input file: give --output-dir DIR, not -o")
     outputs = [(out, "output", False) for _, out in jobs]
     if args.output_dir is not None:
         outputs.insert(0, (args.output_dir, "--output-dir", True))
@@ -374,6 +428,7 @@ def add_friend_tree(p: argparse.ArgumentParser, task: str) -> None:
     ``--chunk-entries``, the model, the input's schema and tree, the output tree,
     ``--nonfinite``, ``--domain``, ``--no-progress``."""
     add_friend_outputs(p)
+    add_dask(p)
     add_model(p, task)
     add_input(p, "the one the model remembers")
     add_output_tree(p)

@@ -14,6 +14,8 @@ from hepattn.cli._options import (
     check_friend_outputs,
     checked_topology,
     model_files,
+    report_failed,
+    run_each,
 )
 
 METHODS = ("network", "chi2", "pairing")
@@ -60,26 +62,80 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _printer(jobs, output_tree: str, describe, done: list[str]):
-    """The ``written(output, n)`` callback of a match: the ``wrote`` line, printed at once
-    when there are several outputs (else at the end, after the summary)."""
+def _matcher(args: argparse.Namespace, topology):
+    """The matcher of ``args``: the model (loaded once per process), or for the baseline with
+    the default model the topology's default config."""
+    from hepattn.tasks.matching import Matcher
+    from hepattn.tasks.presets import load_run_config
 
-    def written(output, n):
-        done.append(f"wrote {output}:{output_tree} ({describe()})")
-        if len(jobs) > 1:
-            print(done[-1])
+    if args.method == "network" or args.model != "default":
+        from hepattn.api import load
 
-    return written
+        return load("matcher", args.model, topology)
+    return Matcher(load_run_config("matcher", topology=topology))
 
 
-def run(args: argparse.Namespace) -> int:
+def match_jobs(args: argparse.Namespace, topology, jobs, written=None) -> dict:
+    """Write the outputs of ``jobs`` (``(inputs, output)``) with the options of ``args``;
+    returns what was counted: ``events``, ``full`` (every resonance assigned) and ``wrote``
+    (one line per output, also passed to ``written`` as each is done)."""
     import numpy as np
 
     from hepattn.progress import wanted
     from hepattn.tasks.friends import chunk_size, write_friends
-    from hepattn.tasks.matching import Matcher
-    from hepattn.tasks.presets import load_run_config
     from hepattn.topology import JETS
+
+    matcher = _matcher(args, topology)
+    progress = wanted(args.no_progress)
+    jet_partons = list(matcher.topology.partons_from(JETS))
+    stats = {"events": 0, "full": 0, "wrote": []}
+    branch_names: list[str] = []
+
+    def compute(ev):
+        branches, metadata = matcher.match(
+            ev, args.method, progress, btag_wp=args.btag_wp, chi2_mode=args.chi2_mode
+        )
+        full = (branches["assignment"][:, jet_partons] >= 0).all(axis=1)
+        stats["events"] += len(ev)
+        stats["full"] += int(np.sum(full))
+        branch_names[:] = [f"{k}[{v.shape[1]}]" if v.ndim > 1 else k for k, v in branches.items()]
+        return branches, metadata
+
+    def done(output, n):
+        line = f"wrote {output}:{args.output_tree} (branches {', '.join(branch_names)})"
+        stats["wrote"].append(line)
+        if written is not None:
+            written(line)
+
+    write_friends(
+        matcher,
+        jobs,
+        compute,
+        chunk_size(args.chunk_entries),
+        output_tree=args.output_tree,
+        progress=progress,
+        written=done,
+        schema=args.schema,
+        tree=args.tree,
+        nonfinite=args.nonfinite,
+        btag=btag_policy(args),
+        domain=args.domain,
+        # the baseline applies its own b-tag threshold: scores are fine there, not for the
+        # network
+        check=args.method == "network" and matcher.path is not None,
+    )
+    return stats
+
+
+def _match_job(args: argparse.Namespace, topology, job) -> dict:
+    """One ``--dask`` job, on a worker (module-level: a task pickles it by reference)."""
+    return match_jobs(argparse.Namespace(**{**vars(args), "no_progress": True}), topology, [job])
+
+
+def run(args: argparse.Namespace) -> int:
+    import functools
+
+    from hepattn.progress import wanted
 
     topology = checked_topology(args)
     network = args.method == "network"
@@ -88,10 +144,7 @@ def run(args: argparse.Namespace) -> int:
     else:  # the baseline reads the inputs as the topology's default config does
         files = []
     jobs = check_friend_outputs(args, files=files)
-    if files:
-        matcher = Matcher.load(args.model, topology)
-    else:
-        matcher = Matcher(load_run_config("matcher", topology=topology))
+    matcher = _matcher(args, topology)
     if not network and args.method != matcher.baseline_method():
         from hepattn.errors import DataError
 
@@ -99,48 +152,28 @@ def run(args: argparse.Namespace) -> int:
             f"the baseline of topology {matcher.topology.name!r} is --method "
             f"{matcher.baseline_method()}, not {args.method}"
         )
-    progress = wanted(args.no_progress)
     topo = matcher.topology
-    jet_partons = list(topo.partons_from(JETS))
-    seen = {"events": 0, "full": 0}
-    branch_names: list[str] = []
+    if args.dask:
+        from hepattn.tasks.dask_jobs import run_jobs
 
-    def compute(ev):
-        branches, metadata = matcher.match(
-            ev, args.method, progress, btag_wp=args.btag_wp, chi2_mode=args.chi2_mode
-        )
-        full = (branches["assignment"][:, jet_partons] >= 0).all(axis=1)
-        seen["events"] += len(ev)
-        seen["full"] += int(np.sum(full))
-        branch_names[:] = [f"{k}[{v.shape[1]}]" if v.ndim > 1 else k for k, v in branches.items()]
-        return branches, metadata
-
-    done: list[str] = []
-    write_friends(
-        matcher,
-        jobs,
-        compute,
-        chunk_size(args.chunk_entries),
-        output_tree=args.output_tree,
-        progress=progress,
-        written=_printer(
-            jobs, args.output_tree, lambda: "branches " + ", ".join(branch_names), done
-        ),
-        schema=args.schema,
-        tree=args.tree,
-        nonfinite=args.nonfinite,
-        btag=btag_policy(args),
-        domain=args.domain,
-        # the baseline applies its own b-tag threshold: scores are fine there, not for the
-        # network
-        check=network and matcher.path is not None,
-    )
-    n, full = seen["events"], seen["full"]
+        work = functools.partial(_match_job, args, topology)
+        results, failed, loads = run_jobs(args.dask, work, jobs, wanted(args.no_progress))
+        print(f"Dask: {len(loads)} workers, model loads per worker {sorted(loads.values())}")
+    elif args.skip_bad:
+        results, failed = run_each(lambda job: match_jobs(args, topology, [job], print), jobs)
+    else:
+        each = print if len(jobs) > 1 else None
+        results, failed = [match_jobs(args, topology, jobs, each)], []
+    n = sum(r["events"] for r in results)
+    full = sum(r["full"] for r in results)
+    if args.dask:
+        for r in results:
+            print(*r["wrote"], sep="\n")
     print(
         f"matched {n:,} events ({topo.name}) with the {args.method} method: {full:,} with "
         f"every resonance assigned, {n - full:,} partial or none "
         f"(< {topo.n_jet_daughters} jets, or a resonance left unassigned)"
     )
-    if len(jobs) == 1:
-        print(done[0])
-    return 0
+    if len(jobs) == 1 and results:
+        print(results[0]["wrote"][0])
+    return report_failed(failed, args.skip_bad)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from hepattn.cli._options import add_friend_tree, check_friend_outputs, model_files
+from hepattn.cli._options import (
+    add_friend_tree,
+    check_friend_outputs,
+    model_files,
+    report_failed,
+    run_each,
+)
 from hepattn.tasks.presets import CLASSES
 
 
@@ -25,15 +31,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def tag_jobs(args: argparse.Namespace, jobs, written=None) -> dict:
+    """Write the outputs of ``jobs`` (``(inputs, output)``) with the options of ``args``;
+    returns what was counted (summed over runs by :func:`_merge`): ``counts`` per predicted
+    class, ``seen`` (jets, empty, labelled, bad, correct, tagged), ``per_file`` entries and
+    ``wrote`` (one line per output, also passed to ``written`` as each is done)."""
     import numpy as np
 
+    from hepattn.api import load
     from hepattn.progress import wanted
     from hepattn.tasks.friends import chunk_size, write_friends
-    from hepattn.tasks.presets import task_class
 
-    jobs = check_friend_outputs(args, files=model_files(args.model, "tagger"))
-    tagger = task_class("tagger").load(args.model)
+    tagger = load("tagger", args.model)  # once per process
     progress = wanted(args.no_progress)
     label = tagger.run.data.label
     metadata = {"classes": ",".join(CLASSES), "model": str(tagger.path)}
@@ -66,14 +75,15 @@ def run(args: argparse.Namespace) -> int:
         if job["jets"] and job["empty"] == job["jets"]:
             raise tagger.nothing_to_tag(sorted(job["files"]), job["jets"])
 
-    def written(output, n):
+    def done(output, n):
         job.update(jets=0, empty=0, files=set())
-        wrote.append(
+        line = (
             f"wrote {output}:{args.output_tree} ({n:,} entries, branches prob[{len(CLASSES)}], "
             "pred)"
         )
-        if len(jobs) > 1:
-            print(wrote[-1])
+        wrote.append(line)
+        if written is not None:
+            written(line)
 
     write_friends(
         tagger,
@@ -83,20 +93,64 @@ def run(args: argparse.Namespace) -> int:
         output_tree=args.output_tree,
         progress=progress,
         finish=finish,
-        written=written,
+        written=done,
         schema=args.schema,
         tree=args.tree,
         nonfinite=args.nonfinite,
         domain=args.domain,
     )
-    n = seen["jets"]
+    return {"counts": counts.tolist(), "seen": seen, "per_file": per_file, "wrote": wrote}
+
+
+def _tag_job(args: argparse.Namespace, job) -> dict:
+    """One ``--dask`` job, on a worker (module-level: a task pickles it by reference)."""
+    return tag_jobs(argparse.Namespace(**{**vars(args), "no_progress": True}), [job])
+
+
+def _merge(results: list[dict]) -> dict:
+    """The counts of several :func:`tag_jobs` runs together."""
+    out = {"counts": [0] * len(CLASSES), "seen": {}, "per_file": {}, "wrote": []}
+    for r in results:
+        out["counts"] = [a + b for a, b in zip(out["counts"], r["counts"], strict=True)]
+        for k, v in r["seen"].items():
+            out["seen"][k] = out["seen"].get(k, 0) + v
+        out["per_file"].update(r["per_file"])
+        out["wrote"] += r["wrote"]
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import functools
+
+    from hepattn.api import load
+    from hepattn.progress import wanted
+
+    jobs = check_friend_outputs(args, files=model_files(args.model, "tagger"))
+    tagger = load("tagger", args.model)
+    if args.dask:
+        from hepattn.tasks.dask_jobs import run_jobs
+
+        work = functools.partial(_tag_job, args)
+        results, failed, loads = run_jobs(args.dask, work, jobs, wanted(args.no_progress))
+        print(f"Dask: {len(loads)} workers, model loads per worker {sorted(loads.values())}")
+        for r in results:
+            print(*r["wrote"], sep="\n")
+    elif args.skip_bad:
+        results, failed = run_each(lambda job: tag_jobs(args, [job], print), jobs)
+    else:
+        results, failed = [tag_jobs(args, jobs, print if len(jobs) > 1 else None)], []
+    total = _merge(results)
+    seen, label = total["seen"], tagger.run.data.label
+    n = seen.get("jets", 0)
     print(f"tagged {n:,} jets with {tagger.run.kind} model {tagger.path}")
     print(
-        "predicted class:  " + "  ".join(f"{c}:{k}" for c, k in zip(CLASSES, counts, strict=True))
+        "predicted class:  "
+        + "  ".join(f"{c}:{k}" for c, k in zip(CLASSES, total["counts"], strict=True))
     )
-    if seen["empty"]:
+    if seen.get("empty"):
         print(f"no towers (prob NaN, pred -1): {seen['empty']:,} jets")
-    if seen["labelled"] == n and not seen["bad"] and seen["tagged"]:
+    if n and seen["labelled"] == n and not seen["bad"] and seen["tagged"]:
+        per_file = total["per_file"]
         held_out = tagger.has_training_info() and all(tagger.data_role(f) is None for f in per_file)
         print(
             f"accuracy against '{label}': {100 * seen['correct'] / seen['tagged']:.2f} %"
@@ -104,10 +158,10 @@ def run(args: argparse.Namespace) -> int:
             + (", held out (not among the model's training or validation files)"
                if held_out else "")
         )  # fmt: skip
-    for path, entries in per_file.items():
+    for path, entries in total["per_file"].items():
         note = tagger.data_note(path, entries)
         if note is not None:
             print(f"note: {note}")
-    if len(jobs) == 1:
-        print(wrote[0])
-    return 0
+    if len(jobs) == 1 and results:
+        print(total["wrote"][0])
+    return report_failed(failed, args.skip_bad)
