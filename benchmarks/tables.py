@@ -599,7 +599,43 @@ def regression_table() -> str:
     return "\n".join(rows)
 
 
+def kernels_compile_table() -> str:
+    """Per kernel and target: the specialisations compiled, the most registers and shared
+    memory, the lowest occupancy, and those that spill (compiled, not run, figures)."""
+    d = json.loads((RESULTS / "kernels_compile.json").read_text())
+    rows = ["| kernel | target | compiled | errors | spilling | max registers | max shared (KiB) "
+            "| min occupancy |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    groups: dict = {}
+    for k in d["kernels"]:
+        groups.setdefault((k["name"], k["target"]), []).append(k)
+    notes = []
+    for (name, target), ks in groups.items():
+        ok = [k for k in ks if "error" not in k]
+        spill = [k for k in ok if k["spills"]]
+        rows.append(
+            f"| `{name}` | {target} | {len(ok)} | {len(ks) - len(ok)} | {len(spill)} | "
+            f"{max((k['registers'] for k in ok), default=0)} | "
+            f"{max((k['shared_bytes'] for k in ok), default=0) / 1024:.0f} | "
+            f"{min((k['occupancy'] for k in ok), default=0):.2f} |"
+        )
+        dps = sorted({k["specialisation"]["DP"] for k in spill})
+        if spill:
+            notes.append(f"`{name}` on {target} spills at DP {dps}")
+    roof = [r for r in d.get("roofline", []) if r["n"] == 64 and r["d"] == 32]
+    line = "; ".join(
+        f"{r['target']} {r['dtype']}: kernel {r['us_kernel']:.2f} µs, torch {r['us_torch']:.2f} µs"
+        for r in roof
+    )
+    return (
+        "\n".join(rows)
+        + "\n\n"
+        + ("Spills: " + "; ".join(notes) + "." if notes else "No specialisation spills.")
+        + f" Roofline estimate per event, N = 64 jets, D = 32 (forward): {line}."
+    )
+
+
 TABLES = {
+    "kernels_compile": kernels_compile_table,
     "generate": generate_table,
     "tagger_throughput": tagger_throughput_table,
     "loading": loading_table,

@@ -13,8 +13,9 @@ memory, threads and the block limit.
 run time, with the signatures they pass (pointer dtypes by input dtype, the int8 mask, int32
 sizes and strides): ``BLOCK`` 16 or 32 (N ≤ 16 or more jets), ``DP`` = D rounded up to a
 power of two ≥ 16 (16 … 128), the input dtype (fp32 with ``ieee`` or ``tf32`` products, bf16,
-fp16), ``num_warps`` 8 above D = 64 else 4, and for the top-K kernel each ``KP`` (a power of
-two up to :data:`~.triton.TOPK_MAX`, ``BLOCK² ≥ KP``).
+fp16), ``num_warps`` 8 above D = 64 else 4, and for the top-K kernel (8 warps,
+:data:`~.triton.TOPK_WARPS`) each ``KP`` (a power of four up to :data:`~.triton.TOPK_MAX`,
+``BLOCK² ≥ KP``).
 
 These are compiled, not run, figures: they show that the kernels compile for sm_80 (A100) and
 sm_90 (H100) without spills and within the targets' shared memory, not how fast they run.
@@ -29,7 +30,15 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["TARGETS", "Compiled", "compile_kernel", "occupancy", "specialisations"]
+__all__ = [
+    "TARGETS",
+    "Compiled",
+    "bundled_specialisations",
+    "compile_in_subprocess",
+    "compile_kernel",
+    "occupancy",
+    "specialisations",
+]
 
 #: Per target: compute capability, registers and shared memory per SM, the most shared memory
 #: one block may use (opt-in), threads and blocks per SM (CUDA programming guide, table of
@@ -69,9 +78,22 @@ class Compiled:
         return {**dataclasses.asdict(self), "occupancy": self.occupancy}
 
 
+def bundled_specialisations() -> list[tuple[str, dict]]:
+    """The specialisations the bundled matchers use (D = 16, N ≤ 16 jets, top-16 decoding),
+    under fp32 (tf32 products) and bf16 autocast."""
+    from hepattn.kernels.triplet.limits import TOPK_WARPS
+
+    out = []
+    for dtype in ("fp32", "bf16"):
+        base = {"DP": 16, "dtype": dtype, "PRECISION": "tf32", "num_warps": 4, "BLOCK": 16}
+        out += [(KERNELS[0], base), (KERNELS[1], base)]
+        out.append((KERNELS[2], {**base, "KP": 16, "num_warps": TOPK_WARPS}))
+    return out
+
+
 def specialisations() -> list[tuple[str, dict]]:
     """``(kernel, specialisation)`` for every choice the launchers can make (module doc)."""
-    from hepattn.kernels.triplet.triton import TOPK_MAX
+    from hepattn.kernels.triplet.limits import TOPK_MAX, TOPK_WARPS
 
     out = []
     precisions = [("fp32", "ieee"), ("fp32", "tf32"), ("bf16", "tf32"), ("fp16", "tf32")]
@@ -85,7 +107,8 @@ def specialisations() -> list[tuple[str, dict]]:
             kp = 1
             while kp <= TOPK_MAX:
                 for block in sorted({max(b, _pow2(math.isqrt(kp - 1) + 1)) for b in (16, 32)}):
-                    out.append((KERNELS[2], {**base, "BLOCK": block, "KP": kp}))
+                    spec = {**base, "BLOCK": block, "KP": kp, "num_warps": TOPK_WARPS}
+                    out.append((KERNELS[2], spec))
                 kp *= 4
     return out
 
@@ -132,6 +155,54 @@ def _resources(ptx: str, target: str) -> tuple[int, int, int]:
     )
 
 
+def _kernels():
+    """The kernels module (:mod:`.triton`), which must be decorated for compilation: in a
+    process that loaded it for Triton's CPU interpreter (``TRITON_INTERPRET=1``), compile in
+    another process (:func:`compile_in_subprocess`) — compiling beside the interpreter in one
+    process upsets the interpreter's patching of ``triton.language``."""
+    from hepattn.kernels.triplet import triton as kernels
+
+    if kernels.interpreted():
+        raise RuntimeError(
+            "the Triton kernels were loaded for the interpreter (TRITON_INTERPRET=1) in this "
+            "process; compile them in another one (compile_in_subprocess)"
+        )
+    return kernels
+
+
+def compile_in_subprocess(items: list[tuple[str, dict, str]]) -> list[dict]:
+    """:func:`compile_kernel` of ``(name, spec, target)`` items in a fresh Python process with
+    the interpreter off; each result as :meth:`Compiled.to_dict` (or ``{"error": …}``)."""
+    import json
+    import os
+    import sys
+
+    env = {**os.environ, "TRITON_INTERPRET": "0"}
+    code = (
+        "import json, sys\n"
+        "from hepattn.kernels.triplet.aot import compile_kernel\n"
+        "out = []\n"
+        "for name, spec, target in json.load(sys.stdin):\n"
+        "    try:\n"
+        "        out.append(compile_kernel(name, spec, target).to_dict())\n"
+        "    except Exception as err:\n"
+        "        out.append({'name': name, 'target': target, 'specialisation': spec,\n"
+        "                    'error': str(err)})\n"
+        "print(json.dumps(out))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(items),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"the compile process failed: {run.stderr.strip().splitlines()[-1:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def compile_kernel(name: str, spec: dict, target: str) -> Compiled:
     """Compile kernel ``name`` of :mod:`.triton` with ``spec`` for ``target`` (``sm_80``,
     ``sm_90``)."""
@@ -139,9 +210,7 @@ def compile_kernel(name: str, spec: dict, target: str) -> Compiled:
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from hepattn.kernels.triplet import triton as kernels
-
-    fn = getattr(kernels, name)
+    fn = getattr(_kernels(), name)
     constexprs = {k: spec[k] for k in ("BLOCK", "DP", "KP", "PRECISION") if k in spec}
     constexprs["UPCAST"] = False  # on a GPU bf16 operands go to the tensor cores as they are
     signature = {}

@@ -51,7 +51,7 @@ from torch import Tensor
 
 __all__ = ["TOPK_MAX", "lse_partials", "lse_backward", "topk_keys", "decode_keys", "interpreted"]
 
-TOPK_MAX = 1024  # largest K the top-K kernel keeps per program (power of two)
+from hepattn.kernels.triplet.limits import TOPK_MAX, TOPK_WARPS  # noqa: E402
 
 
 def interpreted() -> bool:
@@ -318,7 +318,7 @@ def topk_keys(x: Tensor, a: Tensor, mask: Tensor, k: int) -> Tensor:
         return keys
     _topk_kernel[(b, n)](
         x, a, m, keys, n, d, *strides,
-        BLOCK=block, KP=kp, **_meta(x),
+        BLOCK=block, KP=kp, **{**_meta(x), "num_warps": TOPK_WARPS},
     )  # fmt: skip
     return keys
 
