@@ -71,7 +71,8 @@ def main() -> None:
     print(f"wrote {out_path}")
     if not args.only or args.model == "default":
         for name, r in results.items():
-            write_card_table(name, r)
+            if not args.only or name == args.only:  # the others' training files may be gone
+                write_card_table(name, r)
 
 
 def data_lines(model: Path) -> str:

@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="all|KEY,...|none",
         help="regression heads for the topology's declared regressions: all, keys such as "
         "EVENT_nu_pz,t_had_pt, or none (overrides the config's model.regressions; default: "
-        "the config's, none in the bundled one)",
+        "the config's, none in hepattn/configs/matcher.yaml)",
     )
     add_nonfinite_targets(m)
     m.add_argument(
