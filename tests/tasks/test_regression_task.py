@@ -109,9 +109,14 @@ def test_training_on_files_without_the_target_is_one_line(tmp_path):
 
 
 def test_matchers_without_regressions_load_and_answer_as_before(tmp_path):
-    """The bundled matchers (saved before regressions) have no heads and write no branches."""
+    """The bundled matchers saved before regressions have no heads and write no branches;
+    the bundled lepton+jets matcher has its declared regressions."""
     src = slice_file(tmp_path / "a.root", 0, 200)
-    for topology in ("ttbar-allhad", "ttbar-ljets", "hh-4b"):
+    lj = Matcher.load(None, topology="ttbar-ljets")
+    assert [r.key for r in lj.regressions] == [
+        "EVENT_nu_pz", "EVENT_nu_eta", "t_had_pt", "t_lep_pt", "EVENT_ttbar_mass"
+    ]  # fmt: skip
+    for topology in ("ttbar-allhad", "hh-4b"):
         matcher = Matcher.load(None, topology=topology)
         assert matcher.regressions == () and not matcher.net.regressions
         assert "regression" not in matcher.standardizers
