@@ -634,7 +634,26 @@ def kernels_compile_table() -> str:
     )
 
 
+def dask_table() -> str:
+    """Events per second of ``match --dask`` with 1 and 2 worker processes on the same files."""
+    d = json.loads((RESULTS / "dask.json").read_text())
+    rows = ["| workers | events/s | seconds | model load (s, not timed) | s per file per worker |",
+            "|---|---|---|---|---|"]  # fmt: skip
+    for n, w in d["workers"].items():
+        rows.append(
+            f"| {n} | {w['events_per_s']:,.0f} | {w['seconds']:.2f} | "
+            f"{w.get('model_load_s', float('nan')):.2f} | {w.get('seconds_per_file', 0):.2f} |"
+        )
+    return "\n".join(rows) + (
+        f"\n\n{d['files']} files, {d['events']:,} events (the shipped all-hadronic sample), "
+        f"{d['cpus']} CPUs: speedup with 2 workers {d['speedup_2']:.2f}×; model loads per "
+        f"worker {d['model_loads_per_worker']}; peak resident memory per worker "
+        f"{d['peak_rss_mb_per_worker']:.0f} MB."
+    )
+
+
 TABLES = {
+    "dask": dask_table,
     "kernels_compile": kernels_compile_table,
     "generate": generate_table,
     "tagger_throughput": tagger_throughput_table,
