@@ -32,15 +32,11 @@ from hepattn._optional import require
 __all__ = ["EventTree", "event_features"]
 
 
-def _mass(p4: np.ndarray) -> np.ndarray:
-    m2 = p4[..., 3] ** 2 - (p4[..., :3] ** 2).sum(-1)
-    return np.sqrt(np.maximum(m2, 0.0))
-
-
 def event_features(matcher, ev, btag_wp: float | None = None) -> tuple[list[str], np.ndarray]:
     """``(names, float64[B, F])``: the module's features of the events ``ev`` read by
     ``matcher`` (a :class:`~hepattn.tasks.matching.Matcher`)."""
     from hepattn.baselines.btag import btag_rule
+    from hepattn.physics.kinematics import invariant_mass
     from hepattn.topology import JETS
 
     topo = matcher.topology
@@ -63,7 +59,7 @@ def event_features(matcher, ev, btag_wp: float | None = None) -> tuple[list[str]
     def system(parton_cols: list[int]) -> np.ndarray:
         s = slots[:, parton_cols]
         picked = np.take_along_axis(p4, np.maximum(s, 0)[..., None], axis=1)
-        m = _mass(picked.sum(1))
+        m = invariant_mass(picked.sum(1))
         return np.where((s >= 0).all(1), m, np.nan)
 
     everything = []

@@ -18,6 +18,7 @@ input it does not take — is one :class:`~hepattn.errors.DataError` line naming
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -51,18 +52,8 @@ def load_correction(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such correction file ({what})")
-    try:
-        text = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f"{path}: not a correctionlib JSON file ({what}): {err}") from None
-    if not isinstance(text, dict) or not isinstance(text.get("corrections"), list):
-        raise DataError(f"{path}: not a correctionlib JSON file ({what}): no list of 'corrections'")
-    correctionlib = require("correctionlib", f"reading {what} (correctionlib files)")
-    try:
-        cset = correctionlib.CorrectionSet.from_string(json.dumps(text))
-    except Exception as err:  # pydantic / C++ validation: first line of the reason
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"{path}: not a valid correctionlib file ({what}): {reason}") from None
+    stat = path.stat()
+    cset = _correction_set(str(path.resolve()), stat.st_size, stat.st_mtime_ns, what)
     names = list(cset.keys())
     if name not in names:
         raise DataError(
@@ -77,6 +68,24 @@ def load_correction(
             f"it with {list(inputs)}"
         )
     return Correction(path, name, have, corr)
+
+
+@functools.lru_cache(maxsize=16)
+def _correction_set(path: str, size: int, mtime_ns: int, what: str):
+    """The parsed file ``path`` (read once per size and modification time: a file both checked
+    when the options are read and used later is parsed once)."""
+    try:
+        text = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{path}: not a correctionlib JSON file ({what}): {err}") from None
+    if not isinstance(text, dict) or not isinstance(text.get("corrections"), list):
+        raise DataError(f"{path}: not a correctionlib JSON file ({what}): no list of 'corrections'")
+    correctionlib = require("correctionlib", f"reading {what} (correctionlib files)")
+    try:
+        return correctionlib.CorrectionSet.from_string(json.dumps(text))
+    except Exception as err:  # pydantic / C++ validation: first line of the reason
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{path}: not a valid correctionlib file ({what}): {reason}") from None
 
 
 def evaluate(corr: Correction, values: Mapping[str, object]) -> tuple[np.ndarray, np.ndarray]:

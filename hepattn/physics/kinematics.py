@@ -75,6 +75,15 @@ def invariant_mass(p4: Tensor | np.ndarray) -> Tensor | np.ndarray:
     return np.sqrt(np.maximum(m2, 0.0))
 
 
+def pt_eta_phi_e(p4: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(pT, η, φ, E)`` in float64 of numpy four-momenta ``p4 (..., 4)`` = (px, py, pz, E):
+    ``pT = hypot(px, py)``, ``η = asinh(pz / pT)`` (pT floored at 1e-9), ``φ = atan2(py, px)``."""
+    p4 = np.asarray(p4, dtype=np.float64)
+    pt_ = np.hypot(p4[..., 0], p4[..., 1])
+    eta = np.arcsinh(p4[..., 2] / np.maximum(pt_, 1e-9))
+    return pt_, eta, np.arctan2(p4[..., 1], p4[..., 0]), p4[..., 3]
+
+
 def wrap_phi(dphi: Tensor) -> Tensor:
     """Wrap an angle difference into (−π, π]: ``Δφ − 2π·ceil((Δφ − π) / 2π)``."""
     return dphi - (2.0 * math.pi) * torch.ceil((dphi - math.pi) / (2.0 * math.pi))

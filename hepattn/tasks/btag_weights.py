@@ -43,6 +43,7 @@ import numpy as np
 from hepattn.data import Events
 from hepattn.data.corrections import evaluate, load_correction
 from hepattn.errors import DataError
+from hepattn.physics.kinematics import pt_eta_phi_e
 
 __all__ = [
     "BTAG_VARIATIONS",
@@ -150,9 +151,8 @@ class BtagScaleFactors:
         branch = self.flavour_branch or _schema_flavour(schema, collection, self.path)
         flavour = jet_flavours(ev, collection, branch, tree)
         real = jets.mask
-        px, py, pz = (jets.p4[..., i].astype(np.float64) for i in range(3))
-        pt = np.hypot(px, py)
-        abseta = np.abs(np.arcsinh(pz / np.maximum(pt, 1e-9)))
+        pt, eta, _, _ = pt_eta_phi_e(jets.p4)
+        abseta = np.abs(eta)
         inputs = {"working_point": self.working_point, "flavor": flavour[real],
                   "abseta": abseta[real], "pt": pt[real]}  # fmt: skip
         bad = sorted(set(np.unique(flavour[real]).tolist()) - {0, 4, 5})

@@ -59,7 +59,7 @@ def split_class_labels(
     from hepattn.data.root import resolve_paths
 
     declared = [c for cl in classifications for c in cl.classes]
-    plain, labelled = [], {}
+    plain, labelled, unlabelled = [], {}, []
     for entry in paths:
         text = str(entry)
         head, sep, label = text.rpartition(":")
@@ -74,9 +74,9 @@ def split_class_labels(
             plain.append(head)
         else:
             plain.append(text)
+            unlabelled.append(text)
     if not labelled:
         return plain, None
-    unlabelled = [p for p in plain if not any(k for k in labelled if _same(k, p))]
     if unlabelled:
         raise DataError(
             f"{what} {unlabelled[0]}: no class; give every file its class as FILE:CLASS "
@@ -107,12 +107,6 @@ def check_signal_files(file_classes: dict[str, str], classifications, topology: 
                 f"metadata says topology {declared!r}; give it as a background class or the "
                 "right topology's files"
             )
-
-
-def _same(resolved: str, entry: str) -> bool:
-    from hepattn.data.root import resolve_paths
-
-    return resolved in {str(f) for f in resolve_paths([entry])}
 
 
 def event_classes(ev, file_classes: dict[str, str], classifications) -> np.ndarray:

@@ -148,8 +148,9 @@ def compare(
     if matcher.domain is not None and domain != "ignore":
         out["domain"] = tally.to_dict()
     if variations:
+        predicted = {base.method: result.slots, "network": net}
         out["variations"] = _variations(
-            matcher, ev, tables, variations, vary_options, options, schema, tree
+            matcher, ev, tables, predicted, variations, vary_options, options, schema, tree
         )
     if "chi2_mode" in base.options:
         from hepattn.baselines.chi2 import DEFAULT_MODE
@@ -158,9 +159,12 @@ def compare(
     return out
 
 
-def _variations(matcher, ev, nominal: dict, names, vary_options, options, schema, tree) -> dict:
+def _variations(
+    matcher, ev, nominal: dict, predicted: dict, names, vary_options, options, schema, tree
+) -> dict:
     """Both methods' tables on each varied copy of ``ev`` and their shift from ``nominal``;
-    the b-tag variations reweight the events instead, their shift measured from the table
+    the b-tag variations reweight the events instead — the methods' nominal answers
+    ``predicted`` (method → slots) do not change —, their shift measured from the table
     weighted with the central scale factors (``reference``, ``reference_rows``)."""
     from hepattn.tasks.systematics import WEIGHT_VARIATIONS, btag_weights, vary_counted
 
@@ -168,16 +172,12 @@ def _variations(matcher, ev, nominal: dict, names, vary_options, options, schema
     collection = matcher.run.data.collection
     truth, n_jets = ev.derived["truth"], ev.derived["n_jets"]
     column = topo.report_columns[0]
-    predicted = None  # the nominal answers, which a reweighting does not change
     reference = None
     out = {}
     for name in names:
         extra = {}
         if name in WEIGHT_VARIATIONS:
             if reference is None:
-                net, _, _ = matcher.predict(ev)
-                base, result = matcher.baseline(ev, options.btag_wp, options.chi2_mode)
-                predicted = {base.method: result.slots, "network": net}
                 weights, counted = btag_weights(
                     ev, collection, vary_options, schema or matcher.run.data.schema, tree,
                     options.btag_wp,

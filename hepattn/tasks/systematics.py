@@ -40,6 +40,7 @@ import numpy as np
 
 from hepattn.data import Events
 from hepattn.errors import DataError
+from hepattn.physics.kinematics import pt_eta_phi_e
 
 __all__ = [
     "JER_SIGMA",
@@ -141,16 +142,8 @@ def varied_names(names, btag: bool = False) -> list[str]:
     return [v for v in VARIATIONS if v in asked]
 
 
-def _pt_eta_phi_e(p4: np.ndarray) -> tuple[np.ndarray, ...]:
-    """pT, η, φ, E of ``p4: [..., 4]`` as (px, py, pz, E), in float64."""
-    p4 = p4.astype(np.float64)
-    pt = np.hypot(p4[..., 0], p4[..., 1])
-    eta = np.arcsinh(p4[..., 2] / np.maximum(pt, 1e-9))
-    return pt, eta, np.arctan2(p4[..., 1], p4[..., 0]), p4[..., 3]
-
-
 def _pt_abseta(p4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pt, eta, _, _ = _pt_eta_phi_e(p4)
+    pt, eta, _, _ = pt_eta_phi_e(p4)
     return pt, np.abs(eta)
 
 
@@ -187,8 +180,8 @@ def relative_features(values, features, p4, p4_varied, mask, k) -> np.ndarray:
     values = values.copy()
     f = {name: i for i, name in enumerate(features)}
     p = p4.astype(np.float64)
-    pt, eta, phi, energy = _pt_eta_phi_e(p)
-    a_pt, a_eta, a_phi, a_e = _pt_eta_phi_e(np.where(mask[..., None], p, 0).sum(axis=1))
+    pt, eta, phi, energy = pt_eta_phi_e(p)
+    a_pt, a_eta, a_phi, a_e = pt_eta_phi_e(np.where(mask[..., None], p, 0).sum(axis=1))
     first = np.argmax(mask, axis=1)
     rows = np.arange(len(mask))
     at = (rows, first)
@@ -205,7 +198,7 @@ def relative_features(values, features, p4, p4_varied, mask, k) -> np.ndarray:
         [a_pt * np.cos(a_phi), a_pt * np.sin(a_phi), a_pt * np.sinh(a_eta), a_e], axis=-1
     )
     delta = np.where(mask[..., None], (k[..., None] - 1.0) * p, 0).sum(axis=1)
-    n_pt, n_eta, n_phi, n_e = (x[:, None] for x in _pt_eta_phi_e(nominal + delta))
+    n_pt, n_eta, n_phi, n_e = (x[:, None] for x in pt_eta_phi_e(nominal + delta))
     v = p4_varied.astype(np.float64)
     v_pt, v_e = np.hypot(v[..., 0], v[..., 1]), v[..., 3]
     deta = eta - n_eta
